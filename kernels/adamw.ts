@@ -1,0 +1,89 @@
+/**
+ * AdamW over a flat arena of parameters: one dispatch updates every parameter that shares the
+ * arena, with decoupled weight decay and an optional global-norm clip whose coefficient is read
+ * from a GPU buffer, so clipping needs no readback.
+ *
+ * @module
+ */
+
+import { defineKernel, type Kernel, LINEAR_INDEX } from "./kernel.ts";
+
+/**
+ * One AdamW step (PyTorch's formulation):
+ * `p -= lr * wd * p; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g²;
+ *  p -= lr * (m / bc1) / (sqrt(v / bc2) + eps)`, with `g` scaled by `clip[0]`.
+ */
+export const adamwKernel: Kernel = defineKernel(
+  "adamw",
+  [
+    ["p", "array<f32>", "read_write"],
+    ["grad", "array<f32>", "read"],
+    ["m", "array<f32>", "read_write"],
+    ["v", "array<f32>", "read_write"],
+    ["clip", "array<f32>", "read"],
+  ],
+  [
+    ["n", "u32"],
+    ["lr", "f32"],
+    ["beta1", "f32"],
+    ["beta2", "f32"],
+    ["eps", "f32"],
+    ["weightDecay", "f32"],
+    ["biasCorrection1", "f32"],
+    ["biasCorrection2", "f32"],
+  ],
+  `${LINEAR_INDEX}
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {
+  let i = linearIndex(gid, nw);
+  if (i >= params.n) { return; }
+  let g = grad[i] * clip[0];
+  var w = p[i] * (1.0 - params.lr * params.weightDecay);
+  let m1 = params.beta1 * m[i] + (1.0 - params.beta1) * g;
+  let v1 = params.beta2 * v[i] + (1.0 - params.beta2) * g * g;
+  m[i] = m1;
+  v[i] = v1;
+  let denom = sqrt(v1 / params.biasCorrection2) + params.eps;
+  p[i] = w - params.lr * (m1 / params.biasCorrection1) / denom;
+}
+`,
+);
+
+/** Partial sums of squares: `out[w] = sum of x[i]^2` over the w-th block of `block` elements. */
+export const sumSquaresKernel: Kernel = defineKernel(
+  "adamw:sum-squares",
+  [["x", "array<f32>", "read"], ["out", "array<f32>", "read_write"]],
+  [["n", "u32"], ["block", "u32"], ["outOffset", "u32"]],
+  `
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+  let w = g.x;
+  let start = w * params.block;
+  if (start >= params.n) { return; }
+  let end = min(start + params.block, params.n);
+  var acc = 0.0;
+  for (var i = start; i < end; i++) { acc += x[i] * x[i]; }
+  out[params.outOffset + w] = acc;
+}
+`,
+);
+
+/**
+ * Clip coefficient from partial sums: `clip[0] = min(1, maxNorm / (sqrt(sum) + 1e-6))`, and
+ * `clip[1]` the global norm itself (HF's `grad_norm`).
+ */
+export const clipCoefficientKernel: Kernel = defineKernel(
+  "adamw:clip-coefficient",
+  [["partials", "array<f32>", "read"], ["clip", "array<f32>", "read_write"]],
+  [["count", "u32"], ["maxNorm", "f32"]],
+  `
+@compute @workgroup_size(1)
+fn main() {
+  var total = 0.0;
+  for (var i = 0u; i < params.count; i++) { total += partials[i]; }
+  let norm = sqrt(total);
+  clip[0] = select(1.0, min(1.0, params.maxNorm / (norm + 1e-6)), params.maxNorm > 0.0);
+  clip[1] = norm;
+}
+`,
+);

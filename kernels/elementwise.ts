@@ -1,0 +1,196 @@
+/**
+ * Element-wise kernels: a table of unary and same-shape maps, and broadcasting binary ops.
+ *
+ * @module
+ */
+
+import { defineKernel, type Kernel, LINEAR_INDEX } from "./kernel.ts";
+
+/** Maximum rank that the broadcasting kernels index (two vec4u per shape). */
+export const MAX_RANK = 8;
+
+/**
+ * WGSL helpers shared by element-wise kernels: erf from the Numerical Recipes erfc fit
+ * (relative error below 1.2e-7), an overflow-safe tanh, and exact (erf) GELU and its derivative.
+ */
+const MATH = `
+fn erf_(x: f32) -> f32 {
+  // Abramowitz & Stegun 7.1.26 is too coarse for golden tests of GELU gradients.
+  let z = abs(x);
+  let t = 1.0 / (1.0 + 0.5 * z);
+  let r = t * exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 +
+    t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 +
+    t * (-0.82215223 + t * 0.17087277)))))))));
+  return select(r - 1.0, 1.0 - r, x >= 0.0);
+}
+fn tanh_(x: f32) -> f32 {
+  let e = exp(-2.0 * abs(x));
+  return sign(x) * (1.0 - e) / (1.0 + e);
+}
+fn gelu_(x: f32) -> f32 {
+  return 0.5 * x * (1.0 + erf_(x * 0.7071067811865476));
+}
+fn geluGrad_(x: f32) -> f32 {
+  let cdf = 0.5 * (1.0 + erf_(x * 0.7071067811865476));
+  let pdf = exp(-0.5 * x * x) * 0.3989422804014327;
+  return cdf + x * pdf;
+}
+`;
+
+/**
+ * Expressions of the map kernels, over inputs `a`, `b`, `c` (same size) and scalar `s`.
+ * Each name is used by an op in tensor/ops.ts, forward or backward.
+ */
+export const MAP_EXPRESSIONS = {
+  neg: ["-a", 1],
+  exp: ["exp(a)", 1],
+  log: ["log(a)", 1],
+  sqrt: ["sqrt(a)", 1],
+  rsqrt: ["inverseSqrt(a)", 1],
+  tanh: ["tanh_(a)", 1],
+  relu: ["max(a, 0.0)", 1],
+  gelu: ["gelu_(a)", 1],
+  square: ["a * a", 1],
+  addScalar: ["a + s", 1],
+  mulScalar: ["a * s", 1],
+  rsubScalar: ["s - a", 1],
+  rdivScalar: ["s / a", 1],
+  powScalar: ["pow(a, s)", 1],
+  fill: ["s", 0],
+  add: ["a + b", 2],
+  sub: ["a - b", 2],
+  mul: ["a * b", 2],
+  div: ["a / b", 2],
+  // Backward helpers: `a` is the forward input or output, `b` the incoming gradient.
+  reluGrad: ["select(0.0, b, a > 0.0)", 2],
+  geluGrad: ["b * geluGrad_(a)", 2],
+  tanhGrad: ["b * (1.0 - a * a)", 2],
+  sqrtGrad: ["0.5 * b / a", 2],
+  rsqrtGrad: ["-0.5 * b * a * a * a", 2],
+  negMul: ["-(a * b)", 2],
+  powGrad: ["c * s * pow(a, s - 1.0)", 3],
+} as const satisfies Record<string, readonly [string, number]>;
+
+/** Name of a map expression. */
+export type MapOp = keyof typeof MAP_EXPRESSIONS;
+
+const mapCache = new Map<string, Kernel>();
+
+/**
+ * A kernel computing `out[i] = expr(a[i], b[i], c[i], s)` for `n` elements. With `inPlace`,
+ * `out` is the first input and is overwritten.
+ *
+ * @param op Which expression.
+ * @param inPlace Write the result into the first input.
+ * @returns The kernel.
+ */
+export function mapKernel(op: MapOp, inPlace = false): Kernel {
+  const key = `map:${op}:${inPlace}`;
+  let kernel = mapCache.get(key);
+  if (kernel) return kernel;
+  const [expr, arity] = MAP_EXPRESSIONS[op];
+  const names = ["a", "b", "c"].slice(0, arity);
+  const bindings: [string, string, "read" | "read_write"][] = names.map((
+    name,
+  ) => [`${name}_`, "array<f32>", "read"]);
+  if (inPlace) bindings[0][2] = "read_write";
+  else bindings.push(["out", "array<f32>", "read_write"]);
+  const loads = names.map((name) => `let ${name} = ${name}_[i];`).join(" ");
+  const target = inPlace ? "a_" : "out";
+  kernel = defineKernel(
+    key,
+    bindings,
+    [["n", "u32"], ["s", "f32"]],
+    `${MATH}${LINEAR_INDEX}
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {
+  let i = linearIndex(g, nw);
+  if (i >= params.n) { return; }
+  let s = params.s;
+  ${loads}
+  ${target}[i] = ${expr};
+}
+`,
+  );
+  mapCache.set(key, kernel);
+  return kernel;
+}
+
+/** Binary operations that broadcast. */
+export type BroadcastOp = "add" | "sub" | "mul" | "div";
+
+const broadcastCache = new Map<string, Kernel>();
+
+/**
+ * A kernel for `out = a op b` where `a` and `b` broadcast to `outShape`; strides of broadcast
+ * dimensions are zero. Shapes are padded on the left to {@link MAX_RANK}.
+ *
+ * @param op The operation.
+ * @returns The kernel.
+ */
+export function broadcastKernel(op: BroadcastOp): Kernel {
+  let kernel = broadcastCache.get(op);
+  if (kernel) return kernel;
+  const expr = MAP_EXPRESSIONS[op][0];
+  kernel = defineKernel(
+    `broadcast:${op}`,
+    [["a_", "array<f32>", "read"], ["b_", "array<f32>", "read"], [
+      "out",
+      "array<f32>",
+      "read_write",
+    ]],
+    [
+      ["n", "u32"],
+      ["outShape0", "vec4u"],
+      ["outShape1", "vec4u"],
+      ["aStrides0", "vec4u"],
+      ["aStrides1", "vec4u"],
+      ["bStrides0", "vec4u"],
+      ["bStrides1", "vec4u"],
+    ],
+    `${LINEAR_INDEX}
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {
+  let i = linearIndex(g, nw);
+  if (i >= params.n) { return; }
+  let shape = array<u32, 8>(params.outShape0.x, params.outShape0.y, params.outShape0.z,
+    params.outShape0.w, params.outShape1.x, params.outShape1.y, params.outShape1.z,
+    params.outShape1.w);
+  let sa = array<u32, 8>(params.aStrides0.x, params.aStrides0.y, params.aStrides0.z,
+    params.aStrides0.w, params.aStrides1.x, params.aStrides1.y, params.aStrides1.z,
+    params.aStrides1.w);
+  let sb = array<u32, 8>(params.bStrides0.x, params.bStrides0.y, params.bStrides0.z,
+    params.bStrides0.w, params.bStrides1.x, params.bStrides1.y, params.bStrides1.z,
+    params.bStrides1.w);
+  var rem = i;
+  var ia = 0u;
+  var ib = 0u;
+  for (var d = 7; d >= 0; d--) {
+    let coord = rem % shape[d];
+    rem = rem / shape[d];
+    ia += coord * sa[d];
+    ib += coord * sb[d];
+  }
+  let a = a_[ia];
+  let b = b_[ib];
+  out[i] = ${expr};
+}
+`,
+  );
+  broadcastCache.set(op, kernel);
+  return kernel;
+}
+
+/**
+ * Workgroup counts for `n` threads of the element-wise kernels, folded into two dimensions
+ * when one would exceed the 65535 limit.
+ *
+ * @param n Number of threads.
+ * @returns Workgroups in x and y.
+ */
+export function elementwiseGrid(n: number): [number, number] {
+  const groups = Math.ceil(n / 256);
+  if (groups <= 65535) return [groups, 1];
+  const x = 65535;
+  return [x, Math.ceil(groups / x)];
+}

@@ -1,0 +1,323 @@
+/**
+ * Batched matmul `C[b] = alpha · op(A[b]) · op(B[b]) + bias`, where op is an optional transpose,
+ * in two families that suit opposite hardware:
+ *
+ * - `register`: for CPU adapters (Mesa lavapipe/llvmpipe). Each invocation owns a large TM×TN
+ *   tile of C in registers and streams A and B straight from storage; there is no workgroup
+ *   memory, because on a CPU "shared" memory is just more memory traffic plus barriers.
+ * - `vec4`: the register family reading four k at once, for the NT layout with K % 4 == 0.
+ * - `tiled`: for GPUs. A workgroup stages BM×BK and BK×BN tiles in workgroup memory and each
+ *   invocation accumulates a 4×4 (or larger) block from there.
+ *
+ * Loads clamp their indices into range and stores are masked, so any M, N, K is correct.
+ *
+ * @module
+ */
+
+import { defineKernel, type Kernel, type ParamField } from "./kernel.ts";
+
+/** Layout and shape of one matmul call. */
+export interface MatmulShape {
+  /** Batch count (1 for a plain matmul). */
+  batch: number;
+  /** Rows of C. */
+  m: number;
+  /** Inner dimension. */
+  k: number;
+  /** Columns of C. */
+  n: number;
+  /** A is stored as [K, M] instead of [M, K]. */
+  transA: boolean;
+  /** B is stored as [N, K] instead of [K, N]. */
+  transB: boolean;
+}
+
+/** A matmul kernel variant and the tile it computes. */
+export interface MatmulVariant {
+  /** Family: CPU-style register tiles or GPU-style workgroup-memory tiles. */
+  readonly family: "register" | "vec4" | "tiled";
+  /** Rows of C per invocation. */
+  readonly tm: number;
+  /** Columns of C per invocation. */
+  readonly tn: number;
+  /** Invocations per workgroup. */
+  readonly workgroup: number;
+}
+
+/**
+ * The register-tile variants tried by the autotuner on CPU adapters, best-known first. On
+ * lavapipe (2 cores, AVX2) for M=3152, K=N=768 in the NT layout, 16×32 reached 13 GFLOP/s with
+ * scalar loads and 20 with vec4 loads; 8×32 reached 9.
+ */
+export const REGISTER_VARIANTS: readonly MatmulVariant[] = [
+  { family: "register", tm: 16, tn: 32, workgroup: 8 },
+  { family: "register", tm: 8, tn: 32, workgroup: 16 },
+  { family: "register", tm: 8, tn: 16, workgroup: 16 },
+];
+
+/** The vec4-load register variants (NT layout, K % 4 == 0), best-known first. */
+export const VEC4_VARIANTS: readonly MatmulVariant[] = [
+  { family: "vec4", tm: 16, tn: 32, workgroup: 8 },
+  { family: "vec4", tm: 16, tn: 16, workgroup: 8 },
+];
+
+/** The workgroup-tiled variants for GPUs (16×16 invocations, each TM×TN). */
+export const TILED_VARIANTS: readonly MatmulVariant[] = [
+  { family: "tiled", tm: 4, tn: 4, workgroup: 256 },
+  { family: "tiled", tm: 8, tn: 8, workgroup: 256 },
+];
+
+const PARAMS: readonly ParamField[] = [
+  ["m", "u32"],
+  ["n", "u32"],
+  ["k", "u32"],
+  ["strideA", "u32"],
+  ["strideB", "u32"],
+  ["strideC", "u32"],
+  ["alpha", "f32"],
+  ["tilesN", "u32"],
+];
+
+function loadA(transA: boolean, row: string, k: string): string {
+  return transA ? `A[aBase + (${k}) * params.m + ${row}]` : `A[aBase + ${row} * params.k + (${k})]`;
+}
+
+function loadB(transB: boolean, k: string, col: string): string {
+  return transB ? `B[bBase + ${col} * params.k + (${k})]` : `B[bBase + (${k}) * params.n + ${col}]`;
+}
+
+function bindings(bias: boolean, vec4 = false) {
+  const type = vec4 ? "array<vec4<f32>>" : "array<f32>";
+  const list: [string, string, "read" | "read_write"][] = [
+    ["A", type, "read"],
+    ["B", type, "read"],
+  ];
+  if (bias) list.push(["bias", "array<f32>", "read"]);
+  list.push(["C", "array<f32>", "read_write"]);
+  return list;
+}
+
+function registerKernel(v: MatmulVariant, transA: boolean, transB: boolean, bias: boolean) {
+  const { tm, tn } = v;
+  const tn4 = tn / 4;
+  const lines: string[] = [];
+  for (let i = 0; i < tm; i++) lines.push(`let r${i} = min(row0 + ${i}u, params.m - 1u);`);
+  for (let j = 0; j < tn; j++) lines.push(`let c${j} = min(col0 + ${j}u, params.n - 1u);`);
+  const setup = lines.join("\n  ");
+  const body: string[] = [];
+  for (let j4 = 0; j4 < tn4; j4++) {
+    const cols = [0, 1, 2, 3].map((q) => loadB(transB, "kk", `c${j4 * 4 + q}`));
+    body.push(`let b${j4} = vec4<f32>(${cols.join(", ")});`);
+  }
+  for (let i = 0; i < tm; i++) {
+    body.push(`let a${i} = ${loadA(transA, `r${i}`, "kk")};`);
+    for (let j4 = 0; j4 < tn4; j4++) body.push(`acc${i}_${j4} += a${i} * b${j4};`);
+  }
+  const decls: string[] = [];
+  for (let i = 0; i < tm; i++) {
+    for (let j4 = 0; j4 < tn4; j4++) decls.push(`var acc${i}_${j4} = vec4<f32>(0.0);`);
+  }
+  const stores: string[] = [];
+  for (let i = 0; i < tm; i++) {
+    stores.push(`if (row0 + ${i}u < params.m) {`);
+    for (let j4 = 0; j4 < tn4; j4++) {
+      for (let q = 0; q < 4; q++) {
+        const j = j4 * 4 + q;
+        const comp = "xyzw"[q];
+        const value = `params.alpha * acc${i}_${j4}.${comp}${bias ? ` + bias[c${j}]` : ""}`;
+        stores.push(
+          `  if (col0 + ${j}u < params.n) { C[cBase + (row0 + ${i}u) * params.n + col0 + ${j}u] = ${value}; }`,
+        );
+      }
+    }
+    stores.push(`}`);
+  }
+  return `
+@compute @workgroup_size(${v.workgroup})
+fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+  let tile = g.x;
+  let tileRow = tile / params.tilesN;
+  let tileCol = tile % params.tilesN;
+  let row0 = tileRow * ${tm}u;
+  let col0 = tileCol * ${tn}u;
+  if (row0 >= params.m) { return; }
+  let aBase = g.z * params.strideA;
+  let bBase = g.z * params.strideB;
+  let cBase = g.z * params.strideC;
+  ${setup}
+  ${decls.join("\n  ")}
+  for (var kk = 0u; kk < params.k; kk++) {
+    ${body.join("\n    ")}
+  }
+  ${stores.join("\n  ")}
+}
+`;
+}
+
+/**
+ * The register family with vec4 loads: in the NT layout (A [M, K], B [N, K], a Linear layer's
+ * forward) each invocation reads four k at once from both operands and accumulates dot
+ * products. Needs K % 4 == 0; {@link vec4Eligible} says when it applies.
+ */
+function vec4Kernel(v: MatmulVariant, bias: boolean) {
+  const { tm, tn } = v;
+  const lines: string[] = [];
+  for (let i = 0; i < tm; i++) lines.push(`let r${i} = min(row0 + ${i}u, params.m - 1u) * k4;`);
+  for (let j = 0; j < tn; j++) lines.push(`let c${j} = min(col0 + ${j}u, params.n - 1u) * k4;`);
+  const decls: string[] = [];
+  for (let i = 0; i < tm; i++) {
+    for (let j = 0; j < tn; j++) decls.push(`var acc${i}_${j} = 0.0;`);
+  }
+  const body: string[] = [];
+  for (let j = 0; j < tn; j++) body.push(`let b${j} = B[bBase + c${j} + kk];`);
+  for (let i = 0; i < tm; i++) {
+    body.push(`let a${i} = A[aBase + r${i} + kk];`);
+    for (let j = 0; j < tn; j++) body.push(`acc${i}_${j} += dot(a${i}, b${j});`);
+  }
+  const stores: string[] = [];
+  for (let i = 0; i < tm; i++) {
+    stores.push(`if (row0 + ${i}u < params.m) {`);
+    for (let j = 0; j < tn; j++) {
+      const value = `params.alpha * acc${i}_${j}${bias ? ` + bias[col0 + ${j}u]` : ""}`;
+      stores.push(
+        `  if (col0 + ${j}u < params.n) { C[cBase + (row0 + ${i}u) * params.n + col0 + ${j}u] = ${value}; }`,
+      );
+    }
+    stores.push(`}`);
+  }
+  return `
+@compute @workgroup_size(${v.workgroup})
+fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+  let tile = g.x;
+  let tileRow = tile / params.tilesN;
+  let tileCol = tile % params.tilesN;
+  let row0 = tileRow * ${tm}u;
+  let col0 = tileCol * ${tn}u;
+  if (row0 >= params.m) { return; }
+  let k4 = params.k / 4u;
+  let aBase = g.z * params.strideA / 4u;
+  let bBase = g.z * params.strideB / 4u;
+  let cBase = g.z * params.strideC;
+  ${lines.join("\n  ")}
+  ${decls.join("\n  ")}
+  for (var kk = 0u; kk < k4; kk++) {
+    ${body.join("\n    ")}
+  }
+  ${stores.join("\n  ")}
+}
+`;
+}
+
+/** Whether the vec4 family can run a shape: NT layout with K a multiple of 4. */
+export function vec4Eligible(s: MatmulShape): boolean {
+  return !s.transA && s.transB && s.k % 4 === 0;
+}
+
+function tiledKernel(v: MatmulVariant, transA: boolean, transB: boolean, bias: boolean) {
+  const { tm, tn } = v;
+  const bm = 16 * tm;
+  const bn = 16 * tn;
+  const bk = 16;
+  return `
+var<workgroup> tileA: array<f32, ${bm * bk}>;
+var<workgroup> tileB: array<f32, ${bk * bn}>;
+
+@compute @workgroup_size(16, 16)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>) {
+  let row0 = wg.y * ${bm}u;
+  let col0 = wg.x * ${bn}u;
+  let aBase = wg.z * params.strideA;
+  let bBase = wg.z * params.strideB;
+  let cBase = wg.z * params.strideC;
+  let lid = l.y * 16u + l.x;
+  var acc: array<f32, ${tm * tn}>;
+  for (var i = 0u; i < ${tm * tn}u; i++) { acc[i] = 0.0; }
+  for (var k0 = 0u; k0 < params.k; k0 += ${bk}u) {
+    for (var e = lid; e < ${bm * bk}u; e += 256u) {
+      let r = e / ${bk}u;
+      let kk = e % ${bk}u;
+      let gr = min(row0 + r, params.m - 1u);
+      let gk = k0 + kk;
+      tileA[e] = select(0.0, ${loadA(transA, "gr", "min(gk, params.k - 1u)")}, gk < params.k);
+    }
+    for (var e = lid; e < ${bk * bn}u; e += 256u) {
+      let kk = e / ${bn}u;
+      let c = e % ${bn}u;
+      let gc = min(col0 + c, params.n - 1u);
+      let gk = k0 + kk;
+      tileB[e] = select(0.0, ${loadB(transB, "min(gk, params.k - 1u)", "gc")}, gk < params.k);
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < ${bk}u; kk++) {
+      var a: array<f32, ${tm}>;
+      for (var i = 0u; i < ${tm}u; i++) { a[i] = tileA[(l.y + 16u * i) * ${bk}u + kk]; }
+      for (var j = 0u; j < ${tn}u; j++) {
+        let b = tileB[kk * ${bn}u + l.x + 16u * j];
+        for (var i = 0u; i < ${tm}u; i++) { acc[i * ${tn}u + j] += a[i] * b; }
+      }
+    }
+    workgroupBarrier();
+  }
+  for (var i = 0u; i < ${tm}u; i++) {
+    let r = row0 + l.y + 16u * i;
+    if (r >= params.m) { continue; }
+    for (var j = 0u; j < ${tn}u; j++) {
+      let c = col0 + l.x + 16u * j;
+      if (c < params.n) {
+        C[cBase + r * params.n + c] = params.alpha * acc[i * ${tn}u + j]${bias ? " + bias[c]" : ""};
+      }
+    }
+  }
+}
+`;
+}
+
+const cache = new Map<string, Kernel>();
+
+/**
+ * The kernel of a variant for given transpose flags and bias.
+ *
+ * @param v The variant.
+ * @param transA A is stored transposed.
+ * @param transB B is stored transposed.
+ * @param bias Add a bias per column of C.
+ * @returns The kernel.
+ */
+export function matmulKernel(
+  v: MatmulVariant,
+  transA: boolean,
+  transB: boolean,
+  bias: boolean,
+): Kernel {
+  const key = `matmul:${v.family}:${v.tm}x${v.tn}:${v.workgroup}:${transA}:${transB}:${bias}`;
+  let kernel = cache.get(key);
+  if (kernel) return kernel;
+  const body = v.family === "vec4"
+    ? vec4Kernel(v, bias)
+    : v.family === "register"
+    ? registerKernel(v, transA, transB, bias)
+    : tiledKernel(v, transA, transB, bias);
+  kernel = defineKernel(key, bindings(bias, v.family === "vec4"), PARAMS, body);
+  cache.set(key, kernel);
+  return kernel;
+}
+
+/**
+ * Workgroup counts and the `tilesN` parameter for a variant and shape.
+ *
+ * @param v The variant.
+ * @param s The shape.
+ * @returns Workgroups in x, y, z and the tile count along N.
+ */
+export function matmulGrid(
+  v: MatmulVariant,
+  s: MatmulShape,
+): { groups: [number, number, number]; tilesN: number } {
+  if (v.family === "register" || v.family === "vec4") {
+    const tilesN = Math.ceil(s.n / v.tn);
+    const tiles = Math.ceil(s.m / v.tm) * tilesN;
+    return { groups: [Math.ceil(tiles / v.workgroup), 1, s.batch], tilesN };
+  }
+  const tilesN = Math.ceil(s.n / (16 * v.tn));
+  return { groups: [tilesN, Math.ceil(s.m / (16 * v.tm)), s.batch], tilesN };
+}

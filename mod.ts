@@ -1,0 +1,103 @@
+/**
+ * Tessera: fine-tune Vision Transformers in TypeScript on WebGPU.
+ *
+ * This module is the tensor engine: GPU tensors with reverse-mode autograd, the primitives a
+ * ViT needs (each with its backward), and an AdamW that updates every parameter in a few
+ * dispatches.
+ *
+ * @example
+ * ```ts
+ * import { AdamW, crossEntropy, matmul, scope, Tensor } from "@tessera/vit";
+ *
+ * const w = Tensor.from([0.1, -0.2, 0.3, 0.05, 0.2, -0.1], [2, 3], { requiresGrad: true });
+ * const opt = new AdamW([w], { lr: 0.1 });
+ * const x = Tensor.from([1, 0, 0, 0, 1, 0], [2, 3]);
+ * for (let step = 0; step < 20; step++) {
+ *   const loss = scope(() => {
+ *     const l = crossEntropy(matmul(x, w, { transB: true }), [0, 1]);
+ *     l.backward();
+ *     return l;
+ *   });
+ *   opt.step();
+ *   opt.zeroGrad();
+ *   if (step === 19) console.log("loss", await loss.item());
+ *   loss.dispose();
+ * }
+ * ```
+ *
+ * @module
+ */
+
+export { describeAdapter, gpu, type GpuContext, NoGpuAdapterError } from "./tensor/device.ts";
+export { Engine, engine, type Storage } from "./tensor/engine.ts";
+export { bucketSize, BufferPool, type PoolStats } from "./tensor/pool.ts";
+export {
+  type BackwardFn,
+  type DType,
+  type FromOptions,
+  isGradEnabled,
+  keep,
+  noGrad,
+  record,
+  scope,
+  scopeAsync,
+  Tensor,
+} from "./tensor/tensor.ts";
+export {
+  accumulate,
+  add,
+  autotuneMatmul,
+  broadcastShapes,
+  broadcastTo,
+  concat,
+  crossEntropy,
+  div,
+  dropout,
+  exp,
+  expand,
+  forceMatmulVariant,
+  full,
+  gatherRows,
+  gelu,
+  layerNorm,
+  log,
+  matmul,
+  matmulCandidates,
+  type MatmulOptions,
+  matmulVariantFor,
+  max,
+  mean,
+  mul,
+  neg,
+  permute,
+  pow,
+  type ReduceOptions,
+  relu,
+  reshape,
+  rsqrt,
+  slice,
+  softmax,
+  sqrt,
+  sub,
+  sum,
+  sumTo,
+  tanh,
+  transpose,
+} from "./tensor/ops.ts";
+export { Arena, type ArenaChunk, type ArenaSlot, packParameters } from "./tensor/arena.ts";
+export { AdamW, type AdamWOptions } from "./tensor/adamw.ts";
+export {
+  type MatmulShape,
+  type MatmulVariant,
+  REGISTER_VARIANTS,
+  TILED_VARIANTS,
+  VEC4_VARIANTS,
+} from "./kernels/matmul.ts";
+export {
+  type BindingAccess,
+  defineKernel,
+  type Kernel,
+  type ParamField,
+  type ParamType,
+  type ParamValues,
+} from "./kernels/kernel.ts";

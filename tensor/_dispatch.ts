@@ -1,0 +1,89 @@
+/**
+ * Small helpers that the op files share: dispatching a map kernel over a tensor and building
+ * padded shape/stride parameter lists.
+ *
+ * @module
+ */
+
+import { elementwiseGrid, mapKernel, type MapOp, MAX_RANK } from "../kernels/elementwise.ts";
+import { engine } from "./engine.ts";
+import { Tensor } from "./tensor.ts";
+
+/** Throws unless `t` is an f32 tensor (the compute kernels are f32). */
+export function assertF32(t: Tensor, op: string): void {
+  if (t.dtype !== "f32") throw new Error(`${op}: expects f32 tensors, got ${t.dtype}`);
+}
+
+/**
+ * Runs a map kernel: `out[i] = expr(inputs[0][i], inputs[1][i], …, s)`.
+ *
+ * @param op The expression.
+ * @param inputs Same-size inputs (none for `fill`).
+ * @param shape Output shape.
+ * @param s The scalar operand.
+ * @returns A new tensor.
+ */
+export function runMap(op: MapOp, inputs: Tensor[], shape: readonly number[], s = 0): Tensor {
+  for (const t of inputs) assertF32(t, op);
+  const out = Tensor.empty(shape);
+  const n = out.size;
+  if (n > 0) {
+    engine().dispatch(
+      mapKernel(op),
+      [...inputs.map((t) => t.storage), out.storage],
+      { n, s },
+      elementwiseGrid(n),
+    );
+  }
+  return out;
+}
+
+/**
+ * Runs a map kernel in place on `target`: `target[i] = expr(target[i], others…, s)`.
+ *
+ * @param op The expression.
+ * @param target Overwritten with the result.
+ * @param others Remaining same-size inputs.
+ * @param s The scalar operand.
+ */
+export function runMapInPlace(op: MapOp, target: Tensor, others: Tensor[], s = 0): void {
+  const n = target.size;
+  if (n === 0) return;
+  engine().dispatch(
+    mapKernel(op, true),
+    [target.storage, ...others.map((t) => t.storage)],
+    { n, s },
+    elementwiseGrid(n),
+  );
+}
+
+/** Contiguous row-major strides of a shape. */
+export function contiguousStrides(shape: readonly number[]): number[] {
+  const strides = new Array<number>(shape.length);
+  let s = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    strides[i] = s;
+    s *= shape[i];
+  }
+  return strides;
+}
+
+/**
+ * Left-pads a list to {@link MAX_RANK} and splits it into two vec4u values.
+ *
+ * @param values Shape or strides, outermost first.
+ * @param fill Value for the padding (1 for shapes, 0 for strides).
+ * @returns Two groups of four.
+ */
+export function padRank(values: readonly number[], fill: number): [number[], number[]] {
+  if (values.length > MAX_RANK) throw new Error(`rank ${values.length} exceeds ${MAX_RANK}`);
+  const padded = [...new Array(MAX_RANK - values.length).fill(fill), ...values];
+  return [padded.slice(0, 4), padded.slice(4)];
+}
+
+/** Normalises a possibly negative axis. */
+export function normAxis(axis: number, rank: number): number {
+  const a = axis < 0 ? axis + rank : axis;
+  if (a < 0 || a >= rank) throw new Error(`axis ${axis} is out of range for rank ${rank}`);
+  return a;
+}

@@ -1,0 +1,178 @@
+/**
+ * AdamW over parameter arenas: one dispatch per arena buffer updates every parameter in it,
+ * and global-norm clipping runs on the GPU without a readback.
+ *
+ * @module
+ */
+
+import { adamwKernel, clipCoefficientKernel, sumSquaresKernel } from "../kernels/adamw.ts";
+import { elementwiseGrid } from "../kernels/elementwise.ts";
+import { Arena, packParameters } from "./arena.ts";
+import { engine } from "./engine.ts";
+import { keep, Tensor } from "./tensor.ts";
+
+/** Hyper-parameters of {@link AdamW}, with Hugging Face's defaults. */
+export interface AdamWOptions {
+  /** Learning rate (5e-5). */
+  lr?: number;
+  /** First-moment decay (0.9). */
+  beta1?: number;
+  /** Second-moment decay (0.999). */
+  beta2?: number;
+  /** Denominator epsilon (1e-8). */
+  eps?: number;
+  /** Decoupled weight decay (0). */
+  weightDecay?: number;
+  /** Parameters excluded from weight decay (HF excludes biases and LayerNorm weights). */
+  noDecay?: (index: number) => boolean;
+  /** Largest arena buffer in bytes (defaults to the device's storage-binding limit). */
+  maxChunkBytes?: number;
+}
+
+interface Group {
+  params: Tensor[];
+  values: Arena;
+  grads: Arena;
+  m: Arena;
+  v: Arena;
+  weightDecay: number;
+}
+
+const SUM_SQUARES_BLOCK = 4096;
+
+/**
+ * Decoupled-weight-decay Adam, as `torch.optim.AdamW`, over parameters packed into arenas.
+ * Constructing it moves the parameters into arenas and gives them persistent `.grad` tensors.
+ *
+ * @example
+ * ```ts
+ * import { AdamW, mul, sum, Tensor } from "../mod.ts";
+ * const w = Tensor.from([1, -2], [2], { requiresGrad: true });
+ * const opt = new AdamW([w], { lr: 0.1 });
+ * sum(mul(w, w)).backward();
+ * opt.step();
+ * console.log(await w.toArray()); // ≈ [0.9, -1.9]
+ * ```
+ */
+export class AdamW {
+  /** Current learning rate; schedulers set it before each step. */
+  lr: number;
+  /** Steps taken. */
+  stepCount = 0;
+  readonly #beta1: number;
+  readonly #beta2: number;
+  readonly #eps: number;
+  readonly #groups: Group[] = [];
+  readonly #clip: Tensor;
+  readonly #noClip: Tensor;
+  readonly #partials: Tensor;
+  #clipActive = false;
+
+  /**
+   * Packs the parameters into arenas and allocates the moment buffers.
+   *
+   * @param params Parameters to optimise (f32, requiring grad).
+   * @param options Hyper-parameters.
+   */
+  constructor(params: readonly Tensor[], options: AdamWOptions = {}) {
+    this.lr = options.lr ?? 5e-5;
+    this.#beta1 = options.beta1 ?? 0.9;
+    this.#beta2 = options.beta2 ?? 0.999;
+    this.#eps = options.eps ?? 1e-8;
+    const weightDecay = options.weightDecay ?? 0;
+    const noDecay = options.noDecay ?? (() => false);
+    const decayed = params.filter((_, i) => !noDecay(i));
+    const plain = params.filter((_, i) => noDecay(i));
+    for (const [list, wd] of [[decayed, weightDecay], [plain, 0]] as const) {
+      if (list.length === 0) continue;
+      const { values, grads } = packParameters(list, options.maxChunkBytes);
+      const sizes = list.map((p) => p.size);
+      const m = Arena.allocate(sizes, options.maxChunkBytes);
+      const v = Arena.allocate(sizes, options.maxChunkBytes);
+      m.zero();
+      v.zero();
+      this.#groups.push({ params: [...list], values, grads, m, v, weightDecay: wd });
+    }
+    this.#clip = keep(Tensor.from([1, 0], [2]));
+    this.#noClip = keep(Tensor.from([1, 0], [2]));
+    let blocks = 0;
+    for (const g of this.#groups) {
+      for (const c of g.grads.chunks) blocks += Math.ceil(c.length / SUM_SQUARES_BLOCK);
+    }
+    this.#partials = keep(Tensor.zeros([Math.max(1, blocks)]));
+  }
+
+  /** Zeroes every gradient (one clear per arena buffer). */
+  zeroGrad(): void {
+    for (const g of this.#groups) g.grads.zero();
+  }
+
+  /**
+   * Computes the global L2 norm of all gradients on the GPU and makes the next {@link step}
+   * scale gradients by `min(1, maxNorm / (norm + 1e-6))`, as `clip_grad_norm_`.
+   *
+   * @param maxNorm The largest allowed norm.
+   * @returns A 2-element tensor `[coefficient, norm]` that stays valid until the next call.
+   */
+  clipGradNorm(maxNorm: number): Tensor {
+    let offset = 0;
+    for (const g of this.#groups) {
+      g.grads.chunks.forEach((chunk, c) => {
+        const blocks = Math.ceil(chunk.length / SUM_SQUARES_BLOCK);
+        engine().dispatch(
+          sumSquaresKernel,
+          [g.grads.chunkStorage(c), this.#partials.storage],
+          { n: chunk.length, block: SUM_SQUARES_BLOCK, outOffset: offset },
+          [Math.ceil(blocks / 64)],
+        );
+        offset += blocks;
+      });
+    }
+    engine().dispatch(
+      clipCoefficientKernel,
+      [this.#partials.storage, this.#clip.storage],
+      { count: offset, maxNorm },
+      [1],
+    );
+    this.#clipActive = true;
+    return this.#clip;
+  }
+
+  /** Applies one update to every parameter (one dispatch per arena buffer). */
+  step(): void {
+    this.stepCount++;
+    const clip = this.#clipActive ? this.#clip : this.#noClip;
+    this.#clipActive = false;
+    const t = this.stepCount;
+    for (const g of this.#groups) {
+      g.values.chunks.forEach((chunk, c) => {
+        engine().dispatch(
+          adamwKernel,
+          [
+            g.values.chunkStorage(c),
+            g.grads.chunkStorage(c),
+            g.m.chunkStorage(c),
+            g.v.chunkStorage(c),
+            clip.storage,
+          ],
+          {
+            n: chunk.length,
+            lr: this.lr,
+            beta1: this.#beta1,
+            beta2: this.#beta2,
+            eps: this.#eps,
+            weightDecay: g.weightDecay,
+            biasCorrection1: 1 - this.#beta1 ** t,
+            biasCorrection2: 1 - this.#beta2 ** t,
+          },
+          elementwiseGrid(chunk.length),
+        );
+      });
+    }
+  }
+
+  /** Number of dispatches one {@link step} records. */
+  get dispatchesPerStep(): number {
+    return this.#groups.reduce((n, g) => n + g.values.chunks.length, 0);
+  }
+}

@@ -1,0 +1,277 @@
+/**
+ * Records kernel dispatches into one command encoder and submits them only when results are
+ * needed, so that a whole training step costs few submits and one readback.
+ *
+ * Uniform parameters of all dispatches of a submit live in one ring buffer bound with dynamic
+ * offsets, and bind groups are cached by the buffers they bind, so a steady step creates no new
+ * GPU objects.
+ *
+ * @module
+ */
+
+import { type Kernel, packParams, paramsByteSize, type ParamValues } from "../kernels/kernel.ts";
+import { gpu } from "./device.ts";
+import { BufferPool } from "./pool.ts";
+
+/** A region of a GPU buffer that backs a tensor. */
+export interface Storage {
+  /** The buffer. */
+  buffer: GPUBuffer;
+  /** Start of the region in bytes. */
+  byteOffset: number;
+  /** Length of the region in bytes (a multiple of 4). */
+  byteLength: number;
+}
+
+interface CompiledKernel {
+  pipeline: GPUComputePipeline;
+  layout: GPUBindGroupLayout;
+  paramsSize: number;
+  id: number;
+}
+
+const UNIFORM_RING_BYTES = 1 << 20;
+const BIND_GROUP_CACHE_LIMIT = 20000;
+
+/**
+ * Records dispatches into one pending command encoder, with cached pipelines, cached bind
+ * groups and a uniform ring buffer. Get the process's instance with {@link engine}.
+ */
+export class Engine {
+  /** The device. */
+  readonly device: GPUDevice;
+  /** Pool of storage buffers that back tensors. */
+  readonly pool: BufferPool;
+  /** Pool of staging buffers for readbacks. */
+  readonly readPool: BufferPool;
+  readonly #kernels = new Map<string, CompiledKernel>();
+  readonly #bindGroups = new Map<string, GPUBindGroup>();
+  readonly #bufferIds = new WeakMap<GPUBuffer, number>();
+  #nextBufferId = 1;
+  readonly #uniformRing: GPUBuffer;
+  readonly #uniformBytes = new ArrayBuffer(UNIFORM_RING_BYTES);
+  readonly #uniformView = new DataView(this.#uniformBytes);
+  readonly #uniformAlign: number;
+  #uniformUsed = 0;
+  #encoder: GPUCommandEncoder | null = null;
+  #pass: GPUComputePassEncoder | null = null;
+  /** Dispatches recorded since the process started, for benchmarks. */
+  dispatches = 0;
+  /** Submits since the process started. */
+  submits = 0;
+
+  /**
+   * Creates an engine on a device (use {@link engine} rather than calling this).
+   *
+   * @param device The device to record for.
+   */
+  constructor(device: GPUDevice) {
+    this.device = device;
+    this.pool = new BufferPool(
+      device,
+      GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+    );
+    this.readPool = new BufferPool(device, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    this.#uniformRing = device.createBuffer({
+      size: UNIFORM_RING_BYTES,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
+    this.#uniformAlign = device.limits.minUniformBufferOffsetAlignment;
+  }
+
+  #compile(kernel: Kernel): CompiledKernel {
+    let compiled = this.#kernels.get(kernel.key);
+    if (compiled) return compiled;
+    const entries: GPUBindGroupLayoutEntry[] = kernel.bindings.map((access, binding) => ({
+      binding,
+      visibility: GPUShaderStage.COMPUTE,
+      buffer: { type: access === "read" ? "read-only-storage" : "storage" },
+    }));
+    const paramsSize = kernel.params.length > 0 ? paramsByteSize(kernel.params) : 0;
+    if (paramsSize > 0) {
+      entries.push({
+        binding: kernel.bindings.length,
+        visibility: GPUShaderStage.COMPUTE,
+        buffer: { type: "uniform", hasDynamicOffset: true, minBindingSize: paramsSize },
+      });
+    }
+    const layout = this.device.createBindGroupLayout({ entries });
+    const module = this.device.createShaderModule({ code: kernel.code, label: kernel.key });
+    const pipeline = this.device.createComputePipeline({
+      label: kernel.key,
+      layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+      compute: { module, entryPoint: "main" },
+    });
+    compiled = { pipeline, layout, paramsSize, id: this.#kernels.size };
+    this.#kernels.set(kernel.key, compiled);
+    return compiled;
+  }
+
+  #bufferId(buffer: GPUBuffer): number {
+    let id = this.#bufferIds.get(buffer);
+    if (id === undefined) this.#bufferIds.set(buffer, id = this.#nextBufferId++);
+    return id;
+  }
+
+  #bindGroup(compiled: CompiledKernel, storages: readonly Storage[]): GPUBindGroup {
+    let key = `${compiled.id}`;
+    for (const s of storages) key += `|${this.#bufferId(s.buffer)}:${s.byteOffset}:${s.byteLength}`;
+    let group = this.#bindGroups.get(key);
+    if (group) return group;
+    const entries: GPUBindGroupEntry[] = storages.map((s, binding) => ({
+      binding,
+      resource: { buffer: s.buffer, offset: s.byteOffset, size: s.byteLength },
+    }));
+    if (compiled.paramsSize > 0) {
+      entries.push({
+        binding: storages.length,
+        resource: { buffer: this.#uniformRing, offset: 0, size: compiled.paramsSize },
+      });
+    }
+    group = this.device.createBindGroup({ layout: compiled.layout, entries });
+    if (this.#bindGroups.size >= BIND_GROUP_CACHE_LIMIT) this.#bindGroups.clear();
+    this.#bindGroups.set(key, group);
+    return group;
+  }
+
+  /**
+   * Records one dispatch of `kernel` over `workgroups`, binding `storages` in order and the
+   * parameters `values` as its uniform struct.
+   */
+  dispatch(
+    kernel: Kernel,
+    storages: readonly Storage[],
+    values: ParamValues,
+    workgroups: readonly [number, number?, number?],
+  ): void {
+    if (storages.length !== kernel.bindings.length) {
+      throw new Error(`kernel ${kernel.key} takes ${kernel.bindings.length} buffers`);
+    }
+    const compiled = this.#compile(kernel);
+    let offset = 0;
+    if (compiled.paramsSize > 0) {
+      if (this.#uniformUsed + compiled.paramsSize > UNIFORM_RING_BYTES) this.flush();
+      offset = this.#uniformUsed;
+      packParams(kernel.params, values, this.#uniformView, offset);
+      this.#uniformUsed = Math.ceil((offset + compiled.paramsSize) / this.#uniformAlign) *
+        this.#uniformAlign;
+    }
+    const pass = this.#computePass();
+    pass.setPipeline(compiled.pipeline);
+    pass.setBindGroup(0, this.#bindGroup(compiled, storages), compiled.paramsSize ? [offset] : []);
+    const [x, y = 1, z = 1] = workgroups;
+    if (x > 0 && y > 0 && z > 0) pass.dispatchWorkgroups(x, y, z);
+    this.dispatches++;
+  }
+
+  #commandEncoder(): GPUCommandEncoder {
+    if (!this.#encoder) this.#encoder = this.device.createCommandEncoder();
+    return this.#encoder;
+  }
+
+  #computePass(): GPUComputePassEncoder {
+    if (!this.#pass) this.#pass = this.#commandEncoder().beginComputePass();
+    return this.#pass;
+  }
+
+  #endPass(): void {
+    this.#pass?.end();
+    this.#pass = null;
+  }
+
+  /** Records a buffer-to-buffer copy in order with the dispatches around it. */
+  copy(src: Storage, dst: Storage, byteLength: number): void {
+    this.#endPass();
+    this.#commandEncoder().copyBufferToBuffer(
+      src.buffer,
+      src.byteOffset,
+      dst.buffer,
+      dst.byteOffset,
+      byteLength,
+    );
+  }
+
+  /** Records zero-filling of a storage region. */
+  clear(dst: Storage): void {
+    this.#endPass();
+    this.#commandEncoder().clearBuffer(dst.buffer, dst.byteOffset, dst.byteLength);
+  }
+
+  /** True when commands are recorded but not yet submitted. */
+  get pending(): boolean {
+    return this.#encoder !== null;
+  }
+
+  /** Submits everything recorded so far. */
+  flush(): void {
+    if (!this.#encoder) return;
+    this.#endPass();
+    if (this.#uniformUsed > 0) {
+      this.device.queue.writeBuffer(this.#uniformRing, 0, this.#uniformBytes, 0, this.#uniformUsed);
+    }
+    this.device.queue.submit([this.#encoder.finish()]);
+    this.#encoder = null;
+    this.#uniformUsed = 0;
+    this.submits++;
+  }
+
+  /**
+   * Writes host data into a storage region. Pending commands are submitted first, because a
+   * queue write would otherwise land before them and could clobber a buffer they still use.
+   */
+  write(dst: Storage, data: ArrayBufferView): void {
+    this.flush();
+    this.device.queue.writeBuffer(
+      dst.buffer,
+      dst.byteOffset,
+      data.buffer as ArrayBuffer,
+      data.byteOffset,
+      data.byteLength,
+    );
+  }
+
+  /** Copies a storage region back to the host, submitting what is pending. */
+  async read(src: Storage, byteLength = src.byteLength): Promise<ArrayBuffer> {
+    const staging = this.readPool.acquire(byteLength);
+    this.copy(src, { buffer: staging, byteOffset: 0, byteLength }, byteLength);
+    this.flush();
+    try {
+      await staging.mapAsync(GPUMapMode.READ, 0, Math.ceil(byteLength / 4) * 4);
+      return staging.getMappedRange(0, Math.ceil(byteLength / 4) * 4).slice(0, byteLength);
+    } finally {
+      staging.unmap();
+      this.readPool.release(staging);
+    }
+  }
+
+  /** Waits until the GPU has finished all submitted work. */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+  }
+
+  /** Frees every pooled buffer that is not in use, and the bind groups that referred to them. */
+  trim(): void {
+    this.flush();
+    this.#bindGroups.clear();
+    this.pool.trim();
+    this.readPool.trim();
+  }
+}
+
+let engineInstance: Engine | null = null;
+
+/**
+ * Returns the engine of the process's device, creating it on first use.
+ *
+ * @returns The engine.
+ * @example
+ * ```ts
+ * import { engine } from "./engine.ts";
+ * console.log(engine().pool.stats.created);
+ * ```
+ */
+export function engine(): Engine {
+  if (!engineInstance) engineInstance = new Engine(gpu().device);
+  return engineInstance;
+}

@@ -1,0 +1,70 @@
+/**
+ * Every differentiable primitive, gathered in one place, and the wiring that lets
+ * `Tensor.backward()` add and accumulate gradients.
+ *
+ * @module
+ */
+
+import { runMap, runMapInPlace } from "./_dispatch.ts";
+import { _installGradOps, type Tensor } from "./tensor.ts";
+import { add } from "./ops_elementwise.ts";
+
+export {
+  add,
+  broadcastShapes,
+  broadcastTo,
+  div,
+  exp,
+  gelu,
+  log,
+  mul,
+  neg,
+  pow,
+  relu,
+  rsqrt,
+  sqrt,
+  sub,
+  tanh,
+} from "./ops_elementwise.ts";
+export { expand, max, mean, type ReduceOptions, sum, sumTo } from "./ops_reduce.ts";
+export { concat, gatherRows, permute, reshape, slice, transpose } from "./ops_shape.ts";
+export {
+  autotuneMatmul,
+  forceMatmulVariant,
+  matmul,
+  matmulCandidates,
+  type MatmulOptions,
+  matmulVariantFor,
+} from "./ops_matmul.ts";
+export { crossEntropy, dropout, layerNorm, softmax } from "./ops_nn.ts";
+
+/**
+ * A tensor of `shape` filled with `value` (no gradient).
+ *
+ * @param shape Dimensions.
+ * @param value Fill value.
+ * @returns The tensor.
+ */
+export function full(shape: readonly number[], value: number): Tensor {
+  return runMap("fill", [], shape, value);
+}
+
+/**
+ * Adds `grad` into `target` in place (gradient accumulation).
+ *
+ * @param target Overwritten with `target + grad`.
+ * @param grad Same shape as `target`.
+ */
+export function accumulate(target: Tensor, grad: Tensor): void {
+  if (target.size !== grad.size) {
+    throw new Error(`cannot accumulate [${grad.shape}] into [${target.shape}]`);
+  }
+  runMapInPlace("add", target, [grad]);
+}
+
+_installGradOps({
+  accumulate,
+  add: (a, b) => add(a, b),
+  ones: (shape) => full(shape, 1),
+  clone: (t) => runMap("mulScalar", [t], t.shape, 1),
+});

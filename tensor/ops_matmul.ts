@@ -1,0 +1,240 @@
+/**
+ * Matmul and batched matmul with transpose flags, a scale and an optional fused bias, with the
+ * kernel variant picked per adapter and, after {@link autotuneMatmul}, per shape.
+ *
+ * @module
+ */
+
+import {
+  matmulGrid,
+  matmulKernel,
+  type MatmulShape,
+  type MatmulVariant,
+  REGISTER_VARIANTS,
+  TILED_VARIANTS,
+  VEC4_VARIANTS,
+  vec4Eligible,
+} from "../kernels/matmul.ts";
+import { assertF32 } from "./_dispatch.ts";
+import { gpu } from "./device.ts";
+import { engine } from "./engine.ts";
+import { sum } from "./ops_reduce.ts";
+import { record, sizeOf, Tensor } from "./tensor.ts";
+
+/** Options of {@link matmul}. */
+export interface MatmulOptions {
+  /** `a` is stored as [..., K, M] and used transposed. */
+  transA?: boolean;
+  /** `b` is stored as [..., N, K] and used transposed (PyTorch's Linear weight layout). */
+  transB?: boolean;
+  /** Added to every row of the result; shape [N]. */
+  bias?: Tensor;
+  /** Scales the product (before the bias). */
+  alpha?: number;
+}
+
+/** Below this many multiply-adds the smallest register tile is used. */
+const SMALL_MATMUL = 1 << 20;
+
+const tuned = new Map<string, MatmulVariant>();
+let forced: MatmulVariant | null = null;
+
+function shapeKey(s: MatmulShape): string {
+  return `${s.batch}:${s.m}:${s.k}:${s.n}:${s.transA}:${s.transB}`;
+}
+
+/** The variant used for a shape: the autotuned one if known, else the adapter's default. */
+export function matmulVariantFor(s: MatmulShape): MatmulVariant {
+  if (forced && (forced.family !== "vec4" || vec4Eligible(s))) return forced;
+  const hit = tuned.get(shapeKey(s));
+  if (hit) return hit;
+  if (!gpu().isCpu) return TILED_VARIANTS[0];
+  // Small products run on the small tile: the big ones take seconds to compile and gain nothing.
+  if (s.batch * s.m * s.n * s.k < SMALL_MATMUL) {
+    return REGISTER_VARIANTS[REGISTER_VARIANTS.length - 1];
+  }
+  return vec4Eligible(s) ? VEC4_VARIANTS[0] : REGISTER_VARIANTS[0];
+}
+
+/** The variants worth timing for a shape on this adapter. */
+export function matmulCandidates(s: MatmulShape): MatmulVariant[] {
+  const vec4 = vec4Eligible(s) ? [...VEC4_VARIANTS] : [];
+  return gpu().isCpu
+    ? [...vec4, ...REGISTER_VARIANTS, TILED_VARIANTS[0]]
+    : [...TILED_VARIANTS, ...vec4, REGISTER_VARIANTS[0]];
+}
+
+/**
+ * Forces one variant for every matmul (tests and benchmarks), or restores automatic choice.
+ *
+ * @param variant The variant, or null for automatic.
+ */
+export function forceMatmulVariant(variant: MatmulVariant | null): void {
+  forced = variant;
+}
+
+/** Records one matmul dispatch of `variant` into `out`. */
+export function dispatchMatmul(
+  variant: MatmulVariant,
+  s: MatmulShape,
+  a: Tensor,
+  b: Tensor,
+  out: Tensor,
+  alpha: number,
+  bias?: Tensor,
+  batchedA = true,
+  batchedB = true,
+): void {
+  const { groups, tilesN } = matmulGrid(variant, s);
+  const storages = [a.storage, b.storage];
+  if (bias) storages.push(bias.storage);
+  storages.push(out.storage);
+  engine().dispatch(
+    matmulKernel(variant, s.transA, s.transB, !!bias),
+    storages,
+    {
+      m: s.m,
+      n: s.n,
+      k: s.k,
+      strideA: batchedA ? s.m * s.k : 0,
+      strideB: batchedB ? s.k * s.n : 0,
+      strideC: s.m * s.n,
+      alpha,
+      tilesN,
+    },
+    groups,
+  );
+}
+
+/**
+ * Times every candidate variant on a shape and remembers the fastest for later matmuls of that
+ * shape. Each candidate runs `reps` times between two GPU syncs.
+ *
+ * @param s The shape to tune.
+ * @param reps Repetitions per candidate.
+ * @returns The chosen variant and the GFLOP/s of each candidate.
+ */
+export async function autotuneMatmul(
+  s: MatmulShape,
+  reps = 3,
+): Promise<{ best: MatmulVariant; results: { variant: MatmulVariant; gflops: number }[] }> {
+  const candidates = matmulCandidates(s);
+  const a = Tensor.zeros([s.batch * s.m * s.k]);
+  const b = Tensor.zeros([s.batch * s.k * s.n]);
+  const out = Tensor.empty([s.batch * s.m * s.n]);
+  const results: { variant: MatmulVariant; gflops: number }[] = [];
+  try {
+    for (const variant of candidates) {
+      dispatchMatmul(variant, s, a, b, out, 1); // compile and warm up
+      await engine().sync();
+      const t0 = performance.now();
+      for (let i = 0; i < reps; i++) dispatchMatmul(variant, s, a, b, out, 1);
+      await engine().sync();
+      const seconds = (performance.now() - t0) / 1000 / reps;
+      results.push({ variant, gflops: (2 * s.batch * s.m * s.n * s.k) / seconds / 1e9 });
+    }
+  } finally {
+    a.dispose();
+    b.dispose();
+    out.dispose();
+  }
+  const best = results.reduce((x, y) => (y.gflops > x.gflops ? y : x)).variant;
+  tuned.set(shapeKey(s), best);
+  return { best, results };
+}
+
+/**
+ * `alpha · op(a) · op(b) + bias`. `a` is [..., M, K] (or [..., K, M] with `transA`), `b` is
+ * [K, N] or batched [..., K, N] with the same batch dimensions (or transposed with `transB`).
+ * A 2-D `b` with a batched `a` folds the batch into M, as a Linear layer does.
+ *
+ * @example
+ * ```ts
+ * import { matmul, Tensor } from "../mod.ts";
+ * const a = Tensor.from([1, 2, 3, 4], [2, 2]);
+ * const w = Tensor.from([1, 0, 0, 1, 1, 1], [3, 2]); // [out, in], as in PyTorch
+ * console.log(await matmul(a, w, { transB: true }).toArray()); // [1, 2, 3, 3, 4, 7]
+ * ```
+ */
+export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
+  assertF32(a, "matmul");
+  assertF32(b, "matmul");
+  const transA = options.transA ?? false;
+  const transB = options.transB ?? false;
+  const alpha = options.alpha ?? 1;
+  const bias = options.bias;
+  if (a.rank < 2 || b.rank < 2) throw new Error("matmul: operands need at least 2 dimensions");
+  const bBatch = b.shape.slice(0, -2);
+  let aBatch = a.shape.slice(0, -2);
+  let [aRows, aCols] = a.shape.slice(-2);
+  if (bBatch.length === 0 && aBatch.length > 0 && !transA) {
+    aRows *= sizeOf(aBatch);
+    aBatch = [];
+  }
+  if (
+    bBatch.length > 0 && (bBatch.length !== aBatch.length || bBatch.some((d, i) => d !== aBatch[i]))
+  ) {
+    throw new Error(`matmul: batch dimensions of [${a.shape}] and [${b.shape}] differ`);
+  }
+  if (bBatch.length === 0 && aBatch.length > 0) {
+    throw new Error("matmul: a transposed batched `a` needs a batched `b`");
+  }
+  const m = transA ? aCols : aRows;
+  const k = transA ? aRows : aCols;
+  const [bRows, bCols] = b.shape.slice(-2);
+  const kB = transB ? bCols : bRows;
+  const n = transB ? bRows : bCols;
+  if (k !== kB) {
+    throw new Error(
+      `matmul: inner dimensions differ: [${a.shape}]${transA ? "ᵀ" : ""} · [${b.shape}]${
+        transB ? "ᵀ" : ""
+      }`,
+    );
+  }
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== n)) {
+    throw new Error(`matmul: bias [${bias.shape}] does not match ${n} columns`);
+  }
+  const batch = sizeOf(bBatch);
+  const s: MatmulShape = { batch, m, k, n, transA, transB };
+  const outShape = bBatch.length > 0
+    ? [...bBatch, m, n]
+    : a.rank > 2 && !transA
+    ? [...a.shape.slice(0, -1), n]
+    : [m, n];
+  const out = Tensor.empty(outShape);
+  if (out.size > 0) {
+    if (k === 0) engine().clear(out.storage);
+    else dispatchMatmul(matmulVariantFor(s), s, a, b, out, alpha, bias);
+  }
+  const inputs = bias ? [a, b, bias] : [a, b];
+  return record(out, inputs, (g) => {
+    const g2 = bBatch.length > 0 ? g : g.view([m, n]);
+    const a2 = bBatch.length > 0 || a.rank === 2 ? a : a.view([m, k]);
+    let da: Tensor | null = null;
+    let db: Tensor | null = null;
+    if (a.requiresGrad) {
+      da = transA
+        ? matmul(b, g2, { transA: transB, transB: true, alpha })
+        : matmul(g2, b, { transB: !transB, alpha });
+      if (da.rank !== a.rank) {
+        const v = da.view(a.shape);
+        da.dispose();
+        da = v;
+      }
+    }
+    if (b.requiresGrad) {
+      db = transB
+        ? matmul(g2, a2, { transA: true, transB: transA, alpha })
+        : matmul(a2, g2, { transA: !transA, alpha });
+    }
+    let dbias: Tensor | null = null;
+    if (bias?.requiresGrad) {
+      const rows = g.view([-1, n]);
+      dbias = sum(rows, 0);
+      rows.dispose();
+    }
+    if (g2 !== g) g2.dispose();
+    if (a2 !== a) a2.dispose();
+    return bias ? [da, db, dbias] : [da, db];
+  }, "matmul");
+}

@@ -1,0 +1,206 @@
+/**
+ * Fused neural-network primitives: softmax, layer normalisation, cross-entropy from logits and
+ * dropout, each a kernel forward and a kernel backward.
+ *
+ * @module
+ */
+
+import { crossEntropyBackwardKernel, crossEntropyKernel } from "../kernels/cross_entropy.ts";
+import { dropoutKernel } from "../kernels/dropout.ts";
+import { elementwiseGrid, mapKernel } from "../kernels/elementwise.ts";
+import {
+  layerNormBackwardInputKernel,
+  layerNormBackwardParamsKernel,
+  layerNormKernel,
+} from "../kernels/layernorm.ts";
+import { softmaxBackwardKernel, softmaxKernel } from "../kernels/softmax.ts";
+import { assertF32 } from "./_dispatch.ts";
+import { engine } from "./engine.ts";
+import { sum } from "./ops_reduce.ts";
+import { record, Tensor } from "./tensor.ts";
+
+function rowsOf(x: Tensor): [number, number] {
+  if (x.rank === 0) throw new Error("expected at least one dimension");
+  const cols = x.shape[x.rank - 1];
+  return [cols === 0 ? 0 : x.size / cols, cols];
+}
+
+/**
+ * Softmax over the last axis, in f32 with the row maximum subtracted.
+ *
+ * @example
+ * ```ts
+ * import { softmax, Tensor } from "../mod.ts";
+ * console.log(await softmax(Tensor.from([0, 0], [1, 2])).toArray()); // Float32Array [0.5, 0.5]
+ * ```
+ */
+export function softmax(x: Tensor): Tensor {
+  assertF32(x, "softmax");
+  const [rows, cols] = rowsOf(x);
+  const y = Tensor.empty(x.shape);
+  if (rows > 0) {
+    engine().dispatch(softmaxKernel, [x.storage, y.storage], { rows, cols }, elementwiseGrid(rows));
+  }
+  return record(y, [x], (g) => {
+    const dx = Tensor.empty(x.shape);
+    engine().dispatch(
+      softmaxBackwardKernel,
+      [y.storage, g.storage, dx.storage],
+      { rows, cols },
+      elementwiseGrid(rows),
+    );
+    return [dx];
+  }, "softmax");
+}
+
+/**
+ * Layer normalisation over the last axis: `(x - mean) / sqrt(var + eps) * weight + bias`,
+ * with the biased variance, as `torch.nn.LayerNorm`.
+ *
+ * @example
+ * ```ts
+ * import { layerNorm, Tensor } from "../mod.ts";
+ * const y = layerNorm(Tensor.from([1, 3], [1, 2]), Tensor.from([1, 1], [2]), Tensor.from([0, 0], [2]));
+ * console.log(await y.toArray()); // ≈ [-1, 1]
+ * ```
+ */
+export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-12): Tensor {
+  assertF32(x, "layerNorm");
+  const [rows, cols] = rowsOf(x);
+  if (weight.size !== cols || bias.size !== cols) {
+    throw new Error(`layerNorm: weight/bias of ${weight.size}/${bias.size} for ${cols} columns`);
+  }
+  const y = Tensor.empty(x.shape);
+  const stats = Tensor.empty([rows, 2]);
+  engine().dispatch(
+    layerNormKernel,
+    [x.storage, weight.storage, bias.storage, y.storage, stats.storage],
+    { rows, cols, eps },
+    elementwiseGrid(rows),
+  );
+  const out = record(y, [x, weight, bias], (g) => {
+    let dx: Tensor | null = null;
+    if (x.requiresGrad) {
+      dx = Tensor.empty(x.shape);
+      engine().dispatch(
+        layerNormBackwardInputKernel,
+        [x.storage, weight.storage, stats.storage, g.storage, dx.storage],
+        { rows, cols, eps },
+        elementwiseGrid(rows),
+      );
+    }
+    let dw: Tensor | null = null;
+    let db: Tensor | null = null;
+    if (weight.requiresGrad || bias.requiresGrad) {
+      dw = Tensor.empty(weight.shape);
+      db = Tensor.empty(bias.shape);
+      engine().dispatch(
+        layerNormBackwardParamsKernel,
+        [x.storage, stats.storage, g.storage, dw.storage, db.storage],
+        { rows, cols, eps },
+        [Math.ceil(cols / 64)],
+      );
+    }
+    stats.dispose();
+    return [dx, dw, db];
+  }, "layerNorm");
+  if (!out.requiresGrad) stats.dispose();
+  return out;
+}
+
+/**
+ * Mean cross-entropy between logits [N, C] and integer labels, as
+ * `torch.nn.functional.cross_entropy`; labels of -100 are ignored.
+ *
+ * @example
+ * ```ts
+ * import { crossEntropy, Tensor } from "../mod.ts";
+ * const loss = crossEntropy(Tensor.from([0, 0], [1, 2]), [1]);
+ * console.log(await loss.item()); // ≈ 0.6931
+ * ```
+ */
+export function crossEntropy(logits: Tensor, labels: readonly number[] | Int32Array): Tensor {
+  assertF32(logits, "crossEntropy");
+  if (logits.rank !== 2) {
+    throw new Error(`crossEntropy: logits must be [N, C], got [${logits.shape}]`);
+  }
+  const [rows, cols] = logits.shape;
+  if (labels.length !== rows) {
+    throw new Error(`crossEntropy: ${labels.length} labels for ${rows} rows of logits`);
+  }
+  let count = 0;
+  for (const label of labels) {
+    if (label === -100) continue;
+    if (!Number.isInteger(label) || label < 0 || label >= cols) {
+      throw new Error(`crossEntropy: label ${label} is out of range for ${cols} classes`);
+    }
+    count++;
+  }
+  const labelBuffer = Tensor.fromBits(Int32Array.from(labels), [rows]);
+  const perRow = Tensor.empty([rows]);
+  const lse = Tensor.empty([rows]);
+  engine().dispatch(
+    crossEntropyKernel,
+    [logits.storage, labelBuffer.storage, perRow.storage, lse.storage],
+    { rows, cols, scale: 1 },
+    elementwiseGrid(rows),
+  );
+  // Mean over counted rows; with none counted PyTorch returns NaN, and so does 0/0 here.
+  const total = sum(perRow);
+  perRow.dispose();
+  const loss = Tensor.empty([]);
+  engine().dispatch(
+    mapKernel("mulScalar"),
+    [total.storage, loss.storage],
+    { n: 1, s: count === 0 ? NaN : 1 / count },
+    [1],
+  );
+  total.dispose();
+  const out = record(loss, [logits], (g) => {
+    const dx = Tensor.empty(logits.shape);
+    engine().dispatch(
+      crossEntropyBackwardKernel,
+      [logits.storage, labelBuffer.storage, lse.storage, g.storage, dx.storage],
+      { rows, cols, scale: count === 0 ? NaN : 1 / count },
+      elementwiseGrid(rows * cols),
+    );
+    labelBuffer.dispose();
+    lse.dispose();
+    return [dx];
+  }, "crossEntropy");
+  if (!out.requiresGrad) {
+    labelBuffer.dispose();
+    lse.dispose();
+  }
+  return out;
+}
+
+/**
+ * Inverted dropout: zeroes each element with probability `p` and scales the rest by
+ * `1 / (1 - p)`. The mask is a hash of `seed` and the element index, so equal seeds give equal
+ * masks and the backward pass needs no stored mask. Identity when `p` is 0.
+ *
+ * @example
+ * ```ts
+ * import { dropout, Tensor } from "../mod.ts";
+ * const y = dropout(Tensor.from(new Float32Array(8).fill(1), [8]), 0.5, 1234);
+ * console.log(await y.toArray()); // each element 0 or 2
+ * ```
+ */
+export function dropout(x: Tensor, p: number, seed: number): Tensor {
+  assertF32(x, "dropout");
+  if (!(p >= 0 && p < 1)) throw new Error(`dropout: p must be in [0, 1), got ${p}`);
+  if (p === 0) return x.view(x.shape);
+  const params = {
+    n: x.size,
+    seed: seed >>> 0,
+    threshold: Math.min(0xffffffff, Math.round(p * 2 ** 32)),
+    scale: 1 / (1 - p),
+  };
+  const apply = (input: Tensor): Tensor => {
+    const out = Tensor.empty(input.shape);
+    engine().dispatch(dropoutKernel, [input.storage, out.storage], params, elementwiseGrid(x.size));
+    return out;
+  };
+  return record(apply(x), [x], (g) => [apply(g)], "dropout");
+}

@@ -1,0 +1,349 @@
+import * as ops from "./ops.ts";
+import { scope, Tensor } from "./tensor.ts";
+import { REGISTER_VARIANTS, TILED_VARIANTS, VEC4_VARIANTS } from "../kernels/matmul.ts";
+import * as ref from "./reference.ts";
+import { assertClose, rng, type Tolerance, uniform } from "./_test_util.ts";
+
+/** f32 kernels against the f64 reference. */
+const FORWARD: Tolerance = { atol: 2e-5, rtol: 2e-4 };
+/** Kernel gradients against central differences of the f64 reference. */
+const BACKWARD: Tolerance = { atol: 1e-4, rtol: 1e-3 };
+
+interface Case {
+  name: string;
+  shapes: number[][];
+  /** Input value range per case (positive for log/sqrt). */
+  range?: [number, number];
+  gpu: (xs: Tensor[]) => Tensor;
+  ref: (xs: ref.HostTensor[]) => ref.HostTensor;
+  /** Inputs that get no gradient check (index lists, etc.). */
+  noGrad?: number[];
+}
+
+const pos: [number, number] = [0.5, 2];
+
+const CASES: Case[] = [
+  {
+    name: "add broadcasts [3,1,5] + [4,1]",
+    shapes: [[3, 1, 5], [4, 1]],
+    gpu: ([a, b]) => ops.add(a, b),
+    ref: ([a, b]) => ref.refBroadcast(a, b, (x, y) => x + y),
+  },
+  {
+    name: "add of equal shapes",
+    shapes: [[7, 3], [7, 3]],
+    gpu: ([a, b]) => ops.add(a, b),
+    ref: ([a, b]) => ref.refBroadcast(a, b, (x, y) => x + y),
+  },
+  {
+    name: "add scalar",
+    shapes: [[5]],
+    gpu: ([a]) => ops.add(a, 2.5),
+    ref: ([a]) => ref.refMap(a, (x) => x + 2.5),
+  },
+  {
+    name: "sub broadcasts [2,3,4] - [3,1]",
+    shapes: [[2, 3, 4], [3, 1]],
+    gpu: ([a, b]) => ops.sub(a, b),
+    ref: ([a, b]) => ref.refBroadcast(a, b, (x, y) => x - y),
+  },
+  {
+    name: "sub scalar",
+    shapes: [[3, 2]],
+    gpu: ([a]) => ops.sub(a, 0.75),
+    ref: ([a]) => ref.refMap(a, (x) => x - 0.75),
+  },
+  {
+    name: "mul broadcasts [5] * [2,3,5]",
+    shapes: [[5], [2, 3, 5]],
+    gpu: ([a, b]) => ops.mul(a, b),
+    ref: ([a, b]) => ref.refBroadcast(a, b, (x, y) => x * y),
+  },
+  {
+    name: "mul scalar",
+    shapes: [[4, 3]],
+    gpu: ([a]) => ops.mul(a, -1.5),
+    ref: ([a]) => ref.refMap(a, (x) => x * -1.5),
+  },
+  {
+    name: "div broadcasts [3,4] / [3,1]",
+    shapes: [[3, 4], [3, 1]],
+    range: pos,
+    gpu: ([a, b]) => ops.div(a, b),
+    ref: ([a, b]) => ref.refBroadcast(a, b, (x, y) => x / y),
+  },
+  {
+    name: "div scalar",
+    shapes: [[6]],
+    gpu: ([a]) => ops.div(a, 4),
+    ref: ([a]) => ref.refMap(a, (x) => x / 4),
+  },
+  {
+    name: "neg",
+    shapes: [[3, 3]],
+    gpu: ([a]) => ops.neg(a),
+    ref: ([a]) => ref.refMap(a, (x) => -x),
+  },
+  {
+    name: "exp",
+    shapes: [[2, 5]],
+    gpu: ([a]) => ops.exp(a),
+    ref: ([a]) => ref.refMap(a, Math.exp),
+  },
+  {
+    name: "log",
+    shapes: [[11]],
+    range: pos,
+    gpu: ([a]) => ops.log(a),
+    ref: ([a]) => ref.refMap(a, Math.log),
+  },
+  {
+    name: "sqrt",
+    shapes: [[3, 7]],
+    range: pos,
+    gpu: ([a]) => ops.sqrt(a),
+    ref: ([a]) => ref.refMap(a, Math.sqrt),
+  },
+  {
+    name: "rsqrt",
+    shapes: [[9]],
+    range: pos,
+    gpu: ([a]) => ops.rsqrt(a),
+    ref: ([a]) => ref.refMap(a, (x) => 1 / Math.sqrt(x)),
+  },
+  {
+    name: "tanh",
+    shapes: [[4, 5]],
+    range: [-3, 3],
+    gpu: ([a]) => ops.tanh(a),
+    ref: ([a]) => ref.refMap(a, Math.tanh),
+  },
+  {
+    name: "relu",
+    shapes: [[13]],
+    gpu: ([a]) => ops.relu(a),
+    ref: ([a]) => ref.refMap(a, (x) => Math.max(x, 0)),
+  },
+  {
+    name: "gelu (erf form)",
+    shapes: [[3, 9]],
+    range: [-4, 4],
+    gpu: ([a]) => ops.gelu(a),
+    ref: ([a]) => ref.refMap(a, ref.refGelu),
+  },
+  {
+    name: "pow",
+    shapes: [[8]],
+    range: pos,
+    gpu: ([a]) => ops.pow(a, 3),
+    ref: ([a]) => ref.refMap(a, (x) => x ** 3),
+  },
+  {
+    name: "sum over axis 1 of [3,5,7]",
+    shapes: [[3, 5, 7]],
+    gpu: ([a]) => ops.sum(a, 1),
+    ref: ([a]) => ref.refReduce(a, 1, "sum"),
+  },
+  {
+    name: "sum over all",
+    shapes: [[4, 6]],
+    gpu: ([a]) => ops.sum(a),
+    ref: ([a]) => ref.host(ref.refReduce(ref.host(a.data, [1, a.data.length]), 1, "sum").data, []),
+  },
+  {
+    name: "mean over last axis with keepDim",
+    shapes: [[5, 3]],
+    gpu: ([a]) => ops.mean(a, -1, { keepDim: true }),
+    ref: ([a]) => ref.refReduce(a, 1, "mean", true),
+  },
+  {
+    name: "max over axis 0",
+    shapes: [[6, 4]],
+    gpu: ([a]) => ops.max(a, 0),
+    ref: ([a]) => ref.refReduce(a, 0, "max"),
+  },
+  {
+    name: "reshape",
+    shapes: [[2, 6]],
+    gpu: ([a]) => ops.reshape(a, [3, -1]),
+    ref: ([a]) => ref.host(a.data, [3, 4]),
+  },
+  {
+    name: "permute [2,3,4] by [2,0,1]",
+    shapes: [[2, 3, 4]],
+    gpu: ([a]) => ops.permute(a, [2, 0, 1]),
+    ref: ([a]) => ref.refPermute(a, [2, 0, 1]),
+  },
+  {
+    name: "transpose of the last two axes",
+    shapes: [[2, 5, 3]],
+    gpu: ([a]) => ops.transpose(a, 1, 2),
+    ref: ([a]) => ref.refPermute(a, [0, 2, 1]),
+  },
+  {
+    name: "slice",
+    shapes: [[3, 7, 2]],
+    gpu: ([a]) => ops.slice(a, 1, 2, 6),
+    ref: ([a]) => ref.refSlice(a, 1, 2, 6),
+  },
+  {
+    name: "concat along axis 1",
+    shapes: [[2, 3, 2], [2, 1, 2], [2, 4, 2]],
+    gpu: (xs) => ops.concat(xs, 1),
+    ref: (xs) => ref.refConcat(xs, 1),
+  },
+  {
+    name: "gatherRows with a repeated row",
+    shapes: [[5, 3]],
+    gpu: ([a]) => ops.gatherRows(a, [4, 0, 4, 2]),
+    ref: ([a]) => ref.refGatherRows(a, [4, 0, 4, 2]),
+  },
+  {
+    name: "expand [3,1] to [2,3,4]",
+    shapes: [[3, 1]],
+    gpu: ([a]) => ops.expand(a, [2, 3, 4]),
+    ref: ([a]) => ref.refBroadcast(a, ref.host(new Float64Array(24), [2, 3, 4]), (x) => x),
+  },
+  {
+    name: "softmax over the last axis of [3,2,7]",
+    shapes: [[3, 2, 7]],
+    range: [-3, 3],
+    gpu: ([a]) => ops.softmax(a),
+    ref: ([a]) => ref.refSoftmax(a),
+  },
+  {
+    name: "layerNorm of [4,3,10]",
+    shapes: [[4, 3, 10], [10], [10]],
+    gpu: ([x, w, b]) => ops.layerNorm(x, w, b, 1e-5),
+    ref: ([x, w, b]) => ref.refLayerNorm(x, w, b, 1e-5),
+  },
+  {
+    name: "crossEntropy with an ignored row",
+    shapes: [[5, 7]],
+    range: [-2, 2],
+    gpu: ([x]) => ops.crossEntropy(x, [3, 0, -100, 6, 1]),
+    ref: ([x]) => ref.refCrossEntropy(x, [3, 0, -100, 6, 1]),
+  },
+  {
+    name: "dropout p=0.3",
+    shapes: [[6, 11]],
+    gpu: ([x]) => ops.dropout(x, 0.3, 99),
+    ref: ([x]) => ref.refDropout(x, 0.3, 99),
+  },
+];
+
+const MATMUL_SHAPES: {
+  name: string;
+  a: number[];
+  b: number[];
+  transA: boolean;
+  transB: boolean;
+}[] = [
+  { name: "NN 37x19·19x23", a: [37, 19], b: [19, 23], transA: false, transB: false },
+  { name: "NT 37x20·41x20", a: [37, 20], b: [41, 20], transA: false, transB: true },
+  { name: "NT odd K 5x7·3x7", a: [5, 7], b: [3, 7], transA: false, transB: true },
+  { name: "TN 19x37·19x23", a: [19, 37], b: [19, 23], transA: true, transB: false },
+  { name: "TT 19x37·23x19", a: [19, 37], b: [23, 19], transA: true, transB: true },
+  { name: "batched NN 3x5x7·3x7x6", a: [3, 5, 7], b: [3, 7, 6], transA: false, transB: false },
+  { name: "batched NT 2x9x8·2x17x8", a: [2, 9, 8], b: [2, 17, 8], transA: false, transB: true },
+  { name: "folded [2,3,4]·[5,4]ᵀ", a: [2, 3, 4], b: [5, 4], transA: false, transB: true },
+];
+
+for (const c of MATMUL_SHAPES) {
+  CASES.push({
+    name: `matmul ${c.name}`,
+    shapes: [c.a, c.b],
+    gpu: ([a, b]) => ops.matmul(a, b, { transA: c.transA, transB: c.transB }),
+    ref: ([a, b]) => ref.refMatmul(a, b, c.transA, c.transB),
+  });
+}
+CASES.push({
+  name: "matmul with fused bias and alpha",
+  shapes: [[6, 5], [4, 5], [4]],
+  gpu: ([a, b, bias]) => ops.matmul(a, b, { transB: true, bias, alpha: 0.5 }),
+  ref: ([a, b, bias]) => ref.refMatmul(a, b, false, true, bias, 0.5),
+});
+
+function hostOf(data: Float32Array, shape: number[]): ref.HostTensor {
+  return ref.host(data, shape);
+}
+
+async function checkCase(c: Case, seed: number): Promise<void> {
+  const random = rng(seed);
+  const [lo, hi] = c.range ?? [-1, 1];
+  const values = c.shapes.map((s) => uniform(random, s.reduce((a, b) => a * b, 1), lo, hi));
+  const hosts = values.map((v, i) => hostOf(v, c.shapes[i]));
+  const expected = c.ref(hosts);
+  const weights = new Float64Array(expected.data.length).map(() => random() * 2 - 1);
+  const refGrads = ref.refGradients(c.ref, hosts, weights);
+  await (async () => {
+    const inputs = values.map((v, i) => Tensor.from(v, c.shapes[i], { requiresGrad: true }));
+    const out = scope(() => {
+      const y = c.gpu(inputs);
+      y.backward(Tensor.from(Float32Array.from(weights), y.shape));
+      return y;
+    });
+    if (out.shape.join() !== expected.shape.join()) {
+      throw new Error(`${c.name}: shape [${out.shape}] != expected [${expected.shape}]`);
+    }
+    assertClose(await out.toArray(), expected.data, FORWARD, `${c.name} forward`);
+    for (let i = 0; i < inputs.length; i++) {
+      const grad = inputs[i].grad;
+      if (!grad) throw new Error(`${c.name}: input ${i} got no gradient`);
+      assertClose(await grad.toArray(), refGrads[i], BACKWARD, `${c.name} grad of input ${i}`);
+    }
+    out.dispose();
+    for (const t of inputs) {
+      t.grad?.dispose();
+      t.dispose();
+    }
+  })();
+}
+
+Deno.test("every op's forward and backward match the f64 reference", async (t) => {
+  for (const [i, c] of CASES.entries()) {
+    await t.step(c.name, () => checkCase(c, 1000 + i));
+  }
+});
+
+Deno.test("every matmul variant is correct on odd and tile-crossing shapes", async (t) => {
+  const variants = [...REGISTER_VARIANTS, ...VEC4_VARIANTS, ...TILED_VARIANTS];
+  const shapes = [
+    { a: [35, 21], b: [21, 70], transA: false, transB: false },
+    { a: [35, 24], b: [70, 24], transA: false, transB: true },
+    { a: [2, 21, 35], b: [2, 21, 9], transA: true, transB: false },
+    { a: [21, 35], b: [9, 21], transA: true, transB: true },
+  ];
+  for (const v of variants) {
+    await t.step(`${v.family} ${v.tm}x${v.tn}`, async () => {
+      ops.forceMatmulVariant(v);
+      try {
+        for (const [i, s] of shapes.entries()) {
+          const random = rng(77 + i);
+          const a = uniform(random, s.a.reduce((x, y) => x * y));
+          const b = uniform(random, s.b.reduce((x, y) => x * y));
+          const bias = uniform(random, 70);
+          const n = s.transB ? s.b.at(-2)! : s.b.at(-1)!;
+          const expected = ref.refMatmul(
+            ref.host(a, s.a),
+            ref.host(b, s.b),
+            s.transA,
+            s.transB,
+            ref.host(bias.subarray(0, n), [n]),
+          );
+          const out = scope(() =>
+            ops.matmul(Tensor.from(a, s.a), Tensor.from(b, s.b), {
+              transA: s.transA,
+              transB: s.transB,
+              bias: Tensor.from(bias.subarray(0, n), [n]),
+            })
+          );
+          assertClose(await out.toArray(), expected.data, FORWARD, `shape ${i}`);
+          out.dispose();
+        }
+      } finally {
+        ops.forceMatmulVariant(null);
+      }
+    });
+  }
+});
