@@ -101,3 +101,48 @@ export {
   type ParamType,
   type ParamValues,
 } from "./kernels/kernel.ts";
+export { Module, ModuleList } from "./nn/module.ts";
+export { Dropout, dropoutState, LayerNorm, Linear, setDropoutSeed } from "./nn/layers.ts";
+export { Rng, truncNormal } from "./nn/init.ts";
+export {
+  ConfigError,
+  configToJson,
+  makeViTConfig,
+  numLabels,
+  VIT_DEFAULTS,
+  vitBase16,
+  type ViTConfig,
+  vitTiny16,
+} from "./nn/config.ts";
+export {
+  type FromPretrainedOptions,
+  type ImageClassifierOutput,
+  initViTWeights,
+  PatchProjection,
+  type SavePretrainedOptions,
+  ViTAttention,
+  ViTEmbeddings,
+  ViTEncoder,
+  ViTForImageClassification,
+  ViTIntermediate,
+  ViTLayer,
+  ViTModel,
+  type ViTModelOutput,
+  ViTOutput,
+  ViTPatchEmbeddings,
+  ViTPooler,
+  ViTSelfAttention,
+  ViTSelfOutput,
+} from "./nn/vit.ts";
+export { CheckpointError, loadParameters, type LoadReport, loadWarnings } from "./nn/checkpoint.ts";
+export { bicubicMatrix } from "./nn/interpolate.ts";
+export {
+  parseSafetensors,
+  type SafetensorsDType,
+  type SafetensorsEntry,
+  SafetensorsError,
+  type SafetensorsFile,
+  type SafetensorsInput,
+  serializeSafetensors,
+} from "./nn/safetensors.ts";
+export { FileError } from "./io/files.ts";

@@ -73,9 +73,6 @@ async function acquire(): Promise<GpuContext> {
     requiredLimits,
     requiredFeatures: hasF16 ? ["shader-f16"] : [],
   });
-  device.addEventListener("uncapturederror", (event) => {
-    console.error(`WebGPU error: ${(event as GPUUncapturedErrorEvent).error.message}`);
-  });
   return { adapter, device, isCpu: isSoftwareAdapter(adapter.info), hasF16 };
 }
 

@@ -53,6 +53,7 @@ export class Engine {
   readonly #uniformView = new DataView(this.#uniformBytes);
   readonly #uniformAlign: number;
   #uniformUsed = 0;
+  readonly #errors: string[] = [];
   #encoder: GPUCommandEncoder | null = null;
   #pass: GPUComputePassEncoder | null = null;
   /** Dispatches recorded since the process started, for benchmarks. */
@@ -77,6 +78,16 @@ export class Engine {
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
     });
     this.#uniformAlign = device.limits.minUniformBufferOffsetAlignment;
+    device.addEventListener("uncapturederror", (event) => {
+      this.#errors.push((event as GPUUncapturedErrorEvent).error.message);
+    });
+  }
+
+  /** Throws the validation errors WebGPU reported since the last check, if any. */
+  #raiseErrors(): void {
+    if (this.#errors.length === 0) return;
+    const messages = this.#errors.splice(0);
+    throw new Error(`WebGPU reported ${messages.length} error(s): ${messages.join("; ")}`);
   }
 
   #compile(kernel: Kernel): CompiledKernel {
@@ -237,9 +248,11 @@ export class Engine {
     this.flush();
     try {
       await staging.mapAsync(GPUMapMode.READ, 0, Math.ceil(byteLength / 4) * 4);
-      return staging.getMappedRange(0, Math.ceil(byteLength / 4) * 4).slice(0, byteLength);
-    } finally {
+      const bytes = staging.getMappedRange(0, Math.ceil(byteLength / 4) * 4).slice(0, byteLength);
       staging.unmap();
+      this.#raiseErrors();
+      return bytes;
+    } finally {
       this.readPool.release(staging);
     }
   }
@@ -248,6 +261,7 @@ export class Engine {
   async sync(): Promise<void> {
     this.flush();
     await this.device.queue.onSubmittedWorkDone();
+    this.#raiseErrors();
   }
 
   /** Frees every pooled buffer that is not in use, and the bind groups that referred to them. */

@@ -170,6 +170,20 @@ export class Tensor {
     return new Tensor(b, shape, dtype, false);
   }
 
+  /**
+   * Overwrites this tensor's values in place (its identity and memory stay the same, so
+   * optimiser arenas and views keep working).
+   *
+   * @param data New values, as many as the tensor has elements.
+   */
+  assign(data: Float32Array): void {
+    if (data.length !== this.size) {
+      throw new Error(`assign: ${data.length} values for a tensor of shape [${this.shape}]`);
+    }
+    if (this.dtype !== "f32") throw new Error("assign: only f32 tensors can be assigned");
+    if (data.length > 0) engine().write(this.storage, data);
+  }
+
   /** A tensor of zeros. */
   static zeros(shape: readonly number[], options: FromOptions = {}): Tensor {
     const t = Tensor.empty(shape, options.dtype ?? "f32");

@@ -1,0 +1,132 @@
+/**
+ * The basic layers: Linear (PyTorch's `[out, in]` weight layout), LayerNorm and Dropout.
+ *
+ * @module
+ */
+
+import { dropout, layerNorm, matmul } from "../tensor/ops.ts";
+import { Tensor } from "../tensor/tensor.ts";
+import { Module } from "./module.ts";
+
+/**
+ * `y = x · Wᵀ + b` with `W` of shape [out, in], as `torch.nn.Linear`. Weights start at zero;
+ * the model's initialiser fills them.
+ *
+ * @example
+ * ```ts
+ * import { Linear } from "./layers.ts";
+ * import { Tensor } from "../tensor/tensor.ts";
+ * const fc = new Linear(3, 2);
+ * console.log(fc.forward(Tensor.zeros([5, 3])).shape); // [5, 2]
+ * ```
+ */
+export class Linear extends Module {
+  /** Weight, [out, in]. */
+  readonly weight: Tensor;
+  /** Bias, [out], or null. */
+  readonly bias: Tensor | null;
+
+  /**
+   * Creates the layer.
+   *
+   * @param inFeatures Input width.
+   * @param outFeatures Output width.
+   * @param bias Whether to add a bias.
+   */
+  constructor(readonly inFeatures: number, readonly outFeatures: number, bias = true) {
+    super();
+    this.weight = this.registerParameter("weight", Tensor.zeros([outFeatures, inFeatures]));
+    this.bias = bias ? this.registerParameter("bias", Tensor.zeros([outFeatures])) : null;
+  }
+
+  /** Applies the layer to [..., in]. */
+  forward(x: Tensor): Tensor {
+    return matmul(x, this.weight, { transB: true, bias: this.bias ?? undefined });
+  }
+}
+
+/**
+ * Layer normalisation over the last axis, as `torch.nn.LayerNorm`.
+ *
+ * @example
+ * ```ts
+ * import { LayerNorm } from "./layers.ts";
+ * import { Tensor } from "../tensor/tensor.ts";
+ * console.log(new LayerNorm(4).forward(Tensor.zeros([2, 4])).shape); // [2, 4]
+ * ```
+ */
+export class LayerNorm extends Module {
+  /** Scale, initialised to ones. */
+  readonly weight: Tensor;
+  /** Shift, initialised to zeros. */
+  readonly bias: Tensor;
+
+  /**
+   * Creates the layer.
+   *
+   * @param size Width of the last axis.
+   * @param eps Added to the variance.
+   */
+  constructor(readonly size: number, readonly eps = 1e-12) {
+    super();
+    this.weight = this.registerParameter(
+      "weight",
+      Tensor.from(new Float32Array(size).fill(1), [size]),
+    );
+    this.bias = this.registerParameter("bias", Tensor.zeros([size]));
+  }
+
+  /** Normalises [..., size]. */
+  forward(x: Tensor): Tensor {
+    return layerNorm(x, this.weight, this.bias, this.eps);
+  }
+}
+
+let dropoutCalls = 0;
+let dropoutSeed = 0;
+
+/**
+ * Seeds the dropout masks of every Dropout layer: each call draws a fresh mask from this seed
+ * and a running call counter.
+ *
+ * @param seed The seed.
+ * @param calls The counter to resume from (0 to start over).
+ */
+export function setDropoutSeed(seed: number, calls = 0): void {
+  dropoutSeed = seed >>> 0;
+  dropoutCalls = calls;
+}
+
+/** The dropout seed and counter, to save in a checkpoint and restore with setDropoutSeed. */
+export function dropoutState(): { seed: number; calls: number } {
+  return { seed: dropoutSeed, calls: dropoutCalls };
+}
+
+/**
+ * Inverted dropout, active only in training mode and when `p > 0`.
+ *
+ * @example
+ * ```ts
+ * import { Dropout } from "./layers.ts";
+ * import { Tensor } from "../tensor/tensor.ts";
+ * const d = new Dropout(0.1).eval();
+ * console.log(d.forward(Tensor.zeros([3])).shape); // [3]
+ * ```
+ */
+export class Dropout extends Module {
+  /**
+   * Creates the layer.
+   *
+   * @param p Probability of zeroing an element.
+   */
+  constructor(readonly p: number) {
+    super();
+  }
+
+  /** Applies dropout (a view of `x` when inactive). */
+  forward(x: Tensor): Tensor {
+    if (!this.training || this.p === 0) return x.view(x.shape);
+    dropoutCalls++;
+    return dropout(x, this.p, (Math.imul(dropoutSeed, 0x9e3779b1) ^ dropoutCalls) >>> 0);
+  }
+}
