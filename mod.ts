@@ -103,7 +103,7 @@ export {
 } from "./kernels/kernel.ts";
 export { Module, ModuleList } from "./nn/module.ts";
 export { Dropout, dropoutState, LayerNorm, Linear, setDropoutSeed } from "./nn/layers.ts";
-export { Rng, truncNormal } from "./nn/init.ts";
+export { truncNormal } from "./nn/init.ts";
 export {
   ConfigError,
   configToJson,
@@ -146,3 +146,62 @@ export {
   serializeSafetensors,
 } from "./nn/safetensors.ts";
 export { FileError } from "./io/files.ts";
+export {
+  checkPixelLimit,
+  decodeImage,
+  type DecodeOptions,
+  ImageDecodeError,
+  type ImageFormat,
+  MAX_IMAGE_PIXELS,
+  type RgbImage,
+  sniffFormat,
+  validateImage,
+} from "./data/image.ts";
+export { decodeJpeg, encodeJpeg, type JpegInfo, scanJpeg } from "./data/jpeg.ts";
+export { decodePng, encodePng, pngHeader } from "./data/png.ts";
+export { type Resample, RESAMPLE_CODES, resize } from "./data/resize.ts";
+export { type ImageProcessorConfig, ProcessorError, toPixelValues } from "./data/pixels.ts";
+export { VIT_PROCESSOR_DEFAULTS, ViTImageProcessor } from "./data/processor.ts";
+export {
+  type Batch as ColumnBatch,
+  ClassLabel,
+  Dataset,
+  type DatasetDict,
+  type ImageExample,
+  type ImageRef,
+  range,
+  type Transform,
+} from "./data/dataset.ts";
+export {
+  type BadFile,
+  type BadImagePolicy,
+  DatasetError,
+  type ImageFolderOptions,
+  loadImageFolder,
+} from "./data/image_folder.ts";
+export {
+  loadDataset,
+  loadParquetDataset,
+  namesFromDatasetCard,
+  namesFromParquetMetadata,
+} from "./data/parquet.ts";
+export { type Batch, DataLoader, type DataLoaderOptions, SampleError } from "./data/loader.ts";
+export { prepareSample, readImage, type SampleJob } from "./data/sample.ts";
+export {
+  augment,
+  type AugmentOptions,
+  crop,
+  flipHorizontal,
+  randomResizedCropBox,
+  sampleSeed,
+} from "./data/augment.ts";
+export { makeGrid } from "./data/grid.ts";
+export { drawText, textWidth } from "./data/font.ts";
+export {
+  BEANS_CLASSES,
+  BEANS_SPLITS,
+  beanSeed,
+  classCounts,
+  renderBeanLeaf,
+} from "./data/synthetic_beans.ts";
+export { Rng } from "./tensor/rng.ts";

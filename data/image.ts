@@ -6,8 +6,8 @@
  * @module
  */
 
-import { decodeJpeg } from "./jpeg.ts";
-import { decodePng } from "./png.ts";
+import { decodeJpeg, scanJpeg } from "./jpeg.ts";
+import { decodePng, pngHeader } from "./png.ts";
 
 /** An 8-bit RGB image, rows top to bottom, pixels interleaved R, G, B. */
 export interface RgbImage {
@@ -81,6 +81,41 @@ export function decodeImage(bytes: Uint8Array, options: DecodeOptions = {}): Rgb
     throw new ImageDecodeError(name, "not a JPEG or PNG file (unrecognised signature)");
   }
   return format === "jpeg" ? decodeJpeg(bytes, name, maxPixels) : decodePng(bytes, name, maxPixels);
+}
+
+/**
+ * Checks a file without decoding its pixels: signature, header, pixel limit, and (JPEG) the
+ * end-of-image marker or (PNG) the IEND chunk, which catches empty, non-image, truncated and
+ * oversized files cheaply. Corruption inside compressed data is only found by decoding.
+ *
+ * @param bytes The file.
+ * @param options Pixel limit and a name for errors.
+ * @returns Width, height and format.
+ * @throws {ImageDecodeError} Naming the problem.
+ */
+export function validateImage(
+  bytes: Uint8Array,
+  options: DecodeOptions = {},
+): { width: number; height: number; format: ImageFormat } {
+  const name = options.name ?? "image";
+  if (bytes.byteLength === 0) throw new ImageDecodeError(name, "empty file");
+  const format = sniffFormat(bytes);
+  if (!format) throw new ImageDecodeError(name, "not a JPEG or PNG file (unrecognised signature)");
+  const maxPixels = options.maxPixels ?? MAX_IMAGE_PIXELS;
+  if (format === "jpeg") {
+    const info = scanJpeg(bytes, name);
+    checkPixelLimit(name, info.width, info.height, maxPixels);
+    return { width: info.width, height: info.height, format };
+  }
+  const { width, height } = pngHeader(bytes, name);
+  checkPixelLimit(name, width, height, maxPixels);
+  const iend = [0x49, 0x45, 0x4e, 0x44];
+  let found = false;
+  for (let i = bytes.length - 8; i >= Math.max(8, bytes.length - 64) && !found; i--) {
+    found = iend.every((b, k) => bytes[i + k] === b);
+  }
+  if (!found) throw new ImageDecodeError(name, "truncated PNG (no IEND chunk)");
+  return { width, height, format };
 }
 
 /**

@@ -6,7 +6,7 @@
  * @module
  */
 
-import jpeg from "npm:jpeg-js@0.4.4";
+import jpeg from "jpeg-js";
 import { checkPixelLimit, ImageDecodeError, type RgbImage } from "./image.ts";
 
 /** What the marker scan found. */
@@ -23,6 +23,8 @@ export interface JpegInfo {
   sampling: [number, number][];
   /** Whether an Adobe APP14 marker is present. */
   adobe: boolean;
+  /** Adobe's colour transform code (0 none, 1 YCbCr, 2 YCCK), when the marker is present. */
+  adobeTransform: number;
 }
 
 /**
@@ -37,6 +39,7 @@ export interface JpegInfo {
 export function scanJpeg(bytes: Uint8Array, name: string): JpegInfo {
   let info: JpegInfo | null = null;
   let adobeSeen = false;
+  let adobeTransform = 0;
   let at = 2;
   let sawScan = false;
   while (at + 4 <= bytes.length) {
@@ -82,11 +85,15 @@ export function scanJpeg(bytes: Uint8Array, name: string): JpegInfo {
         progressive: marker === 0xc2,
         sampling,
         adobe: false,
+        adobeTransform: 0,
       };
     }
     if (marker === 0xee && length >= 14) {
       const tag = String.fromCharCode(...bytes.subarray(at + 4, at + 9));
-      if (tag === "Adobe") adobeSeen = true;
+      if (tag === "Adobe") {
+        adobeSeen = true;
+        adobeTransform = bytes[at + 15];
+      }
     }
     if (marker === 0xda) {
       sawScan = true;
@@ -96,6 +103,7 @@ export function scanJpeg(bytes: Uint8Array, name: string): JpegInfo {
   }
   if (!info) throw new ImageDecodeError(name, "corrupt JPEG (no frame header before the data)");
   info.adobe = adobeSeen;
+  info.adobeTransform = adobeTransform;
   if (!sawScan) throw new ImageDecodeError(name, "truncated JPEG (no scan data)");
   let end = bytes.length;
   while (end > 2 && bytes[end - 1] === 0x00) end--;
@@ -131,14 +139,16 @@ export function decodeJpeg(bytes: Uint8Array, name: string, maxPixels: number): 
   }
   // YCbCr images are converted here rather than by jpeg-js, with libjpeg's fancy chroma
   // upsampling and integer colour tables, which is what PIL's decoder does.
+  // With an Adobe marker jpeg-js applies the transform its code names; it cannot be turned off.
   const ycc = info.components === 3 && !info.adobe;
+  const rgbAsIs = info.components === 3 && info.adobe && info.adobeTransform === 0;
   let decoded: { width: number; height: number; data: Uint8Array };
   try {
     decoded = jpeg.decode(bytes, {
       useTArray: true,
       formatAsRGBA: false,
       tolerantDecoding: false,
-      colorTransform: ycc ? false : undefined,
+      colorTransform: ycc || rgbAsIs ? false : undefined,
       maxResolutionInMP: Math.max(1, Math.ceil(maxPixels / 1e6)),
       maxMemoryUsageInMB: 2048,
     });

@@ -6,10 +6,11 @@
  * @module
  */
 
-import { decode, encode } from "npm:fast-png@8.0.0";
+import { decode, encode } from "fast-png";
 import { checkPixelLimit, ImageDecodeError, type RgbImage } from "./image.ts";
 
-function readHeader(bytes: Uint8Array, name: string): { width: number; height: number } {
+/** Width and height from the IHDR chunk. */
+export function pngHeader(bytes: Uint8Array, name: string): { width: number; height: number } {
   if (bytes.length < 33) throw new ImageDecodeError(name, "truncated PNG (no complete header)");
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const type = String.fromCharCode(...bytes.subarray(12, 16));
@@ -27,7 +28,7 @@ function readHeader(bytes: Uint8Array, name: string): { width: number; height: n
  * @throws {ImageDecodeError} On a malformed, truncated or oversized file.
  */
 export function decodePng(bytes: Uint8Array, name: string, maxPixels: number): RgbImage {
-  const header = readHeader(bytes, name);
+  const header = pngHeader(bytes, name);
   checkPixelLimit(name, header.width, header.height, maxPixels);
   let png: ReturnType<typeof decode>;
   try {

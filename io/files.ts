@@ -109,3 +109,16 @@ export async function exists(path: string): Promise<boolean> {
     return false;
   }
 }
+
+/** Names of the entries of a folder, sorted, with whether each is a folder. */
+export async function listDir(path: string): Promise<{ name: string; isDirectory: boolean }[]> {
+  const out: { name: string; isDirectory: boolean }[] = [];
+  try {
+    for await (const entry of Deno.readDir(path)) {
+      out.push({ name: entry.name, isDirectory: entry.isDirectory });
+    }
+  } catch (error) {
+    throw new FileError(path, describe(error));
+  }
+  return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { Rng } from "./rng.ts";
+
 /** Tolerances of a comparison: |a - e| <= atol + rtol · |e| element-wise. */
 export interface Tolerance {
   /** Absolute tolerance. */
@@ -13,16 +15,10 @@ export interface Tolerance {
   rtol: number;
 }
 
-/** A small deterministic RNG (mulberry32). */
+/** A deterministic uniform generator in [0, 1). */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }
 
 /** `n` uniform values in [lo, hi). */
