@@ -205,3 +205,40 @@ export {
   renderBeanLeaf,
 } from "./data/synthetic_beans.ts";
 export { Rng } from "./tensor/rng.ts";
+export {
+  ArgumentError,
+  BLOG_ARGUMENTS,
+  type IntervalStrategy,
+  makeTrainingArguments,
+  parseTrainingFlags,
+  type SchedulerType,
+  TRAINING_DEFAULTS,
+  type TrainingArguments,
+} from "./train/args.ts";
+export { learningRateAt, warmupSteps } from "./train/schedule.ts";
+export { argmaxRows, type ClassificationReport, classificationReport } from "./train/metrics.ts";
+export {
+  crc32c,
+  EventWriter,
+  maskedCrc32c,
+  readEventFile,
+  type ScalarEvent,
+} from "./train/tensorboard.ts";
+export { newTrainerState, type TrainerState } from "./train/state.ts";
+export {
+  type CheckpointInfo,
+  latestCheckpoint,
+  listCheckpoints,
+  loadCheckpoint,
+  type RngState,
+  rotateCheckpoints,
+  saveCheckpoint,
+} from "./train/checkpoint.ts";
+export {
+  type EvalPrediction,
+  NonFiniteLossError,
+  type ProgressInfo,
+  Trainer,
+  type TrainerOptions,
+  type TrainOutput,
+} from "./train/trainer.ts";

@@ -199,11 +199,11 @@ export function renderBeanLeaf(label: number, seed: number, size = 160): RgbImag
   const scale = leaf.length / 100;
   if (label === 0) {
     // Angular leaf spot: polygons bounded by veins, brown with a faint yellow rim.
-    const count = 6 + Math.floor(rng.next() * 16);
+    const count = 5 + Math.floor(rng.next() * 11);
     for (let k = 0; k < count; k++) {
       const p = randomPointOnLeaf();
       if (!p) break;
-      const radius = (2 + 4 * rng.next()) * scale;
+      const radius = (3.5 + 4.5 * rng.next()) * scale;
       const sides = 4 + Math.floor(rng.next() * 3);
       const rot = rng.next() * 6.28;
       const corners = Array.from({ length: sides }, (_, s) => {
@@ -236,14 +236,14 @@ export function renderBeanLeaf(label: number, seed: number, size = 160): RgbImag
     }
   } else if (label === 1) {
     // Rust: many small round dark pustules, each in a pale yellow halo.
-    const count = 18 + Math.floor(rng.next() * 45);
+    const count = 12 + Math.floor(rng.next() * 28);
     const clusterX = rng.next();
     for (let k = 0; k < count; k++) {
       const p = randomPointOnLeaf();
       if (!p) break;
       if (rng.next() < 0.4 && clusterX < 0.5) p[0] = Math.min(size - 1, p[0] + 2);
-      const core = (0.7 + 0.9 * rng.next()) * scale;
-      const halo = core * (2 + 0.8 * rng.next());
+      const core = (1.4 + 1.4 * rng.next()) * scale;
+      const halo = core * (1.9 + 0.7 * rng.next());
       const dark = hsl(12 + 18 * rng.next(), 0.5 + 0.2 * rng.next(), 0.14 + 0.1 * rng.next());
       const yellow = hsl(52 + 10 * rng.next(), 0.6, 0.5 + 0.15 * rng.next());
       const r = Math.ceil(halo + 1);

@@ -486,6 +486,8 @@ export interface FromPretrainedOptions {
 export interface SavePretrainedOptions {
   /** Weight type of model.safetensors: F32 (default) or F16. */
   dtype?: "F32" | "F16";
+  /** Parameter values already read back, by name (skips one readback per parameter). */
+  values?: ReadonlyMap<string, Float32Array>;
 }
 
 /**
@@ -591,7 +593,10 @@ export class ViTForImageClassification extends Module {
   async savePretrained(dir: string, options: SavePretrainedOptions = {}): Promise<void> {
     const entries: [string, { shape: readonly number[]; data: Float32Array }][] = [];
     for (const [name, t] of this.namedParameters()) {
-      entries.push([name, { shape: t.shape, data: await t.toArray() }]);
+      entries.push([name, {
+        shape: t.shape,
+        data: options.values?.get(name) ?? await t.toArray(),
+      }]);
     }
     const weights = serializeSafetensors(entries, { dtype: options.dtype ?? "F32" });
     const config = {

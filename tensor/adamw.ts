@@ -171,6 +171,47 @@ export class AdamW {
     }
   }
 
+  /** The parameters in arena order (decayed group first). */
+  get parameters(): Tensor[] {
+    return this.#groups.flatMap((g) => g.params);
+  }
+
+  /**
+   * The optimiser state, for a checkpoint: steps taken and the two moments of every
+   * parameter, in {@link AdamW.parameters} order (one readback per arena buffer).
+   */
+  async exportState(): Promise<{ step: number; expAvg: Float32Array[]; expAvgSq: Float32Array[] }> {
+    const expAvg: Float32Array[] = [];
+    const expAvgSq: Float32Array[] = [];
+    for (const g of this.#groups) {
+      expAvg.push(...await g.m.readAll());
+      expAvgSq.push(...await g.v.readAll());
+    }
+    return { step: this.stepCount, expAvg, expAvgSq };
+  }
+
+  /** Restores a state from {@link AdamW.exportState}. */
+  importState(state: { step: number; expAvg: Float32Array[]; expAvgSq: Float32Array[] }): void {
+    let at = 0;
+    for (const g of this.#groups) {
+      const n = g.params.length;
+      g.m.writeAll(state.expAvg.slice(at, at + n));
+      g.v.writeAll(state.expAvgSq.slice(at, at + n));
+      at += n;
+    }
+    if (at !== state.expAvg.length) {
+      throw new Error("optimizer state has the wrong number of tensors");
+    }
+    this.stepCount = state.step;
+  }
+
+  /** Reads every parameter's values (one readback per arena buffer), in parameters order. */
+  async readParameters(): Promise<Float32Array[]> {
+    const out: Float32Array[] = [];
+    for (const g of this.#groups) out.push(...await g.values.readAll());
+    return out;
+  }
+
   /** Number of dispatches one {@link step} records. */
   get dispatchesPerStep(): number {
     return this.#groups.reduce((n, g) => n + g.values.chunks.length, 0);

@@ -97,6 +97,40 @@ export class Arena {
     return { buffer: this.chunks[c].buffer, byteOffset: 0, byteLength: this.chunks[c].length * 4 };
   }
 
+  /**
+   * Reads every slot back with one readback per chunk.
+   *
+   * @returns One array per slot, in slot order.
+   */
+  async readAll(): Promise<Float32Array[]> {
+    const chunks = await Promise.all(
+      this.chunks.map(async (_, c) => new Float32Array(await engine().read(this.chunkStorage(c)))),
+    );
+    return this.slots.map((s) => chunks[s.chunk].slice(s.offset, s.offset + s.size));
+  }
+
+  /**
+   * Writes every slot (one upload per chunk).
+   *
+   * @param values One array per slot, in slot order.
+   */
+  writeAll(values: readonly Float32Array[]): void {
+    if (values.length !== this.slots.length) {
+      throw new Error(`writeAll: ${values.length} arrays for ${this.slots.length} slots`);
+    }
+    this.chunks.forEach((chunk, c) => {
+      const data = new Float32Array(chunk.length);
+      this.slots.forEach((s, i) => {
+        if (s.chunk !== c) return;
+        if (values[i].length !== s.size) {
+          throw new Error(`writeAll: slot ${i} needs ${s.size} values`);
+        }
+        data.set(values[i], s.offset);
+      });
+      engine().write(this.chunkStorage(c), data);
+    });
+  }
+
   /** Records zero-filling of every chunk. */
   zero(): void {
     for (let c = 0; c < this.chunks.length; c++) engine().clear(this.chunkStorage(c));

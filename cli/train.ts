@@ -1,0 +1,233 @@
+/**
+ * `deno task train`: the blog's fine-tuning run. With no arguments it fine-tunes the bundled
+ * pretrained small ViT on the generated beans-like dataset (made on first use) with the blog's
+ * hyper-parameters and writes to ./vit-base-beans-demo.
+ *
+ * @module
+ */
+
+import { loadDataset } from "../data/parquet.ts";
+import { ViTImageProcessor } from "../data/processor.ts";
+import type { Dataset, ImageExample } from "../data/dataset.ts";
+import { exists, joinPath, readJson } from "../io/files.ts";
+import { makeViTConfig, type ViTConfig } from "../nn/config.ts";
+import { ViTForImageClassification } from "../nn/vit.ts";
+import { describeAdapter, gpu } from "../tensor/device.ts";
+import { engine } from "../tensor/engine.ts";
+import {
+  ArgumentError,
+  BLOG_ARGUMENTS,
+  kebab,
+  makeTrainingArguments,
+  parseTrainingFlags,
+  TRAINING_DEFAULTS,
+} from "../train/args.ts";
+import { listCheckpoints } from "../train/checkpoint.ts";
+import { writePlots } from "../train/plots.ts";
+import { Progress } from "../train/progress.ts";
+import { Trainer } from "../train/trainer.ts";
+import { DEFAULT_BEANS_DIR, makeBeans } from "./make_beans.ts";
+import { runCli, UsageError } from "./_run.ts";
+
+/** The pretrained model the default run fine-tunes. */
+export const BUNDLED_MODEL_DIR = new URL("../models/vit-tiny-fractal", import.meta.url).pathname;
+
+/** A small config for training from scratch when no model is given and none is bundled. */
+export const DEMO_CONFIG: Record<string, unknown> = {
+  hidden_size: 128,
+  num_hidden_layers: 4,
+  num_attention_heads: 4,
+  intermediate_size: 256,
+  image_size: 64,
+  patch_size: 8,
+};
+
+const USAGE = `usage: deno task train [--data DIR] [--model DIR] [--config CONFIG.json]
+                       [--output-dir DIR] [TrainingArguments flags…]
+
+Fine-tunes a ViT for image classification, as Hugging Face's Trainer does in the blog
+"Fine-Tune ViT for Image Classification with 🤗 Transformers".
+
+  --data DIR      an ImageFolder (split/class/*.jpg) or a Hub parquet download
+                  (default: a generated beans-like dataset in ${DEFAULT_BEANS_DIR}, made on first use)
+  --model DIR     a Hugging Face model folder (config.json, model.safetensors) to fine-tune;
+                  the head is re-initialised for the dataset's labels
+                  (default: the bundled pretrained model, ${"models/vit-tiny-fractal"})
+  --config FILE   a config.json to train from scratch instead
+  --debug         show stack traces
+
+TrainingArguments (kebab-case of Hugging Face's names; defaults are the blog's):
+${
+  Object.keys(TRAINING_DEFAULTS).map((k) => {
+    const v = (BLOG_ARGUMENTS as Record<string, unknown>)[k] ??
+      (TRAINING_DEFAULTS as unknown as Record<string, unknown>)[k];
+    return `  --${kebab(k)}${" ".repeat(Math.max(1, 32 - kebab(k).length))}${JSON.stringify(v)}`;
+  }).join("\n")
+}`;
+
+function pickEval(ds: Record<string, Dataset<ImageExample>>): Dataset<ImageExample> | undefined {
+  return ds.validation ?? ds.test;
+}
+
+async function main(): Promise<number> {
+  const argv = Deno.args.filter((a) => a !== "--debug");
+  if (argv.includes("--help") || argv.includes("-h")) {
+    console.log(USAGE);
+    return 0;
+  }
+  let parsed;
+  try {
+    parsed = parseTrainingFlags(argv, ["data", "model", "config"]);
+  } catch (error) {
+    if (error instanceof ArgumentError) throw new UsageError(error.message);
+    throw error;
+  }
+  const { rest } = parsed;
+  let args;
+  try {
+    args = makeTrainingArguments({ ...BLOG_ARGUMENTS, ...parsed.args });
+  } catch (error) {
+    if (error instanceof ArgumentError) throw new UsageError(error.message);
+    throw error;
+  }
+  for (const key of ["data", "model", "config"]) {
+    if (rest[key] === true) throw new UsageError(`--${key} needs a value`);
+  }
+  if (rest.model && rest.config) throw new UsageError("give --model or --config, not both");
+
+  console.log(`adapter: ${describeAdapter()}`);
+  if (args.fp16) {
+    console.warn(
+      gpu().hasF16
+        ? "fp16: mixed-precision kernels are not implemented yet; training in f32 (loss scaling off)"
+        : "fp16: this adapter has no shader-f16; training in f32",
+    );
+  }
+
+  let dataDir = rest.data as string | undefined;
+  if (!dataDir) {
+    dataDir = DEFAULT_BEANS_DIR;
+    if (!(await exists(dataDir))) {
+      console.log(`making the generated beans-like dataset in ${dataDir} (first use)…`);
+      await makeBeans(dataDir, { log: console.log });
+    }
+  }
+  const ds = await loadDataset(dataDir);
+  const train = ds.train;
+  if (!train) {
+    throw new UsageError(`${dataDir} has no train split (splits: ${Object.keys(ds).join(", ")})`);
+  }
+  const evalSet = pickEval(ds);
+  if (args.evalStrategy !== "no" && !evalSet) {
+    throw new UsageError(`${dataDir} has no validation or test split to evaluate on`);
+  }
+  const labels = train.labels;
+  console.log(
+    `data: ${dataDir}: ` +
+      Object.entries(ds).map(([k, v]) => `${k} ${v.length}`).join(", ") +
+      `; classes: ${labels.names.join(", ")}`,
+  );
+
+  let model: ViTForImageClassification;
+  let processor: ViTImageProcessor;
+  const modelDir = (rest.model as string | undefined) ??
+    (!rest.config && await exists(joinPath(BUNDLED_MODEL_DIR, "config.json"))
+      ? BUNDLED_MODEL_DIR
+      : undefined);
+  if (modelDir) {
+    model = await ViTForImageClassification.fromPretrained(modelDir, {
+      id2label: labels.id2label(),
+      label2id: labels.label2id(),
+      seed: args.seed,
+    });
+    processor = await exists(joinPath(modelDir, "preprocessor_config.json"))
+      ? await ViTImageProcessor.fromPretrained(modelDir)
+      : new ViTImageProcessor({ size: model.config.image_size });
+    console.log(`model: ${modelDir} (${(model.numParameters() / 1e6).toFixed(2)}M parameters)`);
+  } else {
+    let fields: Record<string, unknown> = DEMO_CONFIG;
+    if (rest.config) fields = await readJson(rest.config as string) as Record<string, unknown>;
+    else console.warn("no --model given and no bundled model found: training from scratch");
+    const config: ViTConfig = makeViTConfig(
+      { ...fields, id2label: labels.id2label(), label2id: labels.label2id() },
+      (rest.config as string | undefined) ?? "demo config",
+    );
+    model = new ViTForImageClassification(config, args.seed);
+    processor = new ViTImageProcessor({ size: config.image_size });
+    console.log(`model: from scratch (${(model.numParameters() / 1e6).toFixed(2)}M parameters)`);
+  }
+
+  if (!args.resumeFromCheckpoint && !args.overwriteOutputDir) {
+    const existing = await listCheckpoints(args.outputDir);
+    if (existing.length > 0) {
+      throw new UsageError(
+        `${args.outputDir} already has checkpoints (${
+          existing.map((d) => d.split("/").pop()).join(", ")
+        }); ` +
+          "pass --resume-from-checkpoint to continue, --overwrite-output-dir to train anew beside " +
+          "them, or another --output-dir",
+      );
+    }
+  }
+
+  const progress = new Progress();
+  const trainer = new Trainer({
+    model,
+    args,
+    processor,
+    trainDataset: train,
+    evalDataset: evalSet,
+    log: (line) => progress.log(line),
+    onProgress: (p) => progress.update(p),
+    hostname: Deno.hostname(),
+  });
+  const onSigint = () => {
+    progress.log("interrupt: finishing this step, then saving a checkpoint…");
+    trainer.requestStop();
+  };
+  Deno.addSignalListener("SIGINT", onSigint);
+  const t0 = performance.now();
+  let result;
+  try {
+    result = await trainer.train();
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSigint);
+    progress.done();
+  }
+  if (trainer.state.global_step < trainer.state.max_steps) {
+    trainer.close();
+    return 130;
+  }
+  console.log("***** train metrics *****");
+  for (const [k, v] of Object.entries(result.metrics)) console.log(`  ${k.padEnd(26)} = ${v}`);
+  await trainer.saveModel();
+  await trainer.saveMetrics("train", result.metrics);
+  await trainer.saveState();
+  let evalMetrics: Record<string, number> | null = null;
+  if (evalSet) {
+    evalMetrics = await trainer.evaluate(evalSet);
+    console.log("***** eval metrics *****");
+    for (const [k, v] of Object.entries(evalMetrics)) {
+      if (!/_(precision|recall|f1)_/.test(k)) console.log(`  ${k.padEnd(26)} = ${v}`);
+    }
+    await trainer.saveMetrics("eval", evalMetrics);
+    await trainer.saveState();
+  }
+  const plots = await writePlots(
+    args.outputDir,
+    trainer.state,
+    trainer.lastConfusionMatrix,
+    labels.names,
+  );
+  trainer.close();
+  const minutes = (performance.now() - t0) / 60000;
+  console.log(
+    `\ndone in ${minutes.toFixed(1)} min: ` +
+      (evalMetrics ? `eval accuracy ${(evalMetrics.eval_accuracy * 100).toFixed(1)}%, ` : "") +
+      `model saved to ${args.outputDir} (plots: ${plots.join(", ")}); ` +
+      `peak GPU pool ${(engine().pool.stats.peakBytesInUse / 2 ** 20).toFixed(0)} MiB`,
+  );
+  return 0;
+}
+
+if (import.meta.main) await runCli("train", main);

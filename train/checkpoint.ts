@@ -1,0 +1,198 @@
+/**
+ * Training checkpoints: `checkpoint-N/` with the model (config.json, model.safetensors), the
+ * processor, the optimiser moments (optimizer.safetensors, where HF writes a pickle), the
+ * scheduler position, the RNG and loss counters, trainer_state.json and the arguments. A
+ * checkpoint is written beside its final name and renamed into place, so a crash never leaves a
+ * half-written one that a resume would pick up. Rotation follows HF: the oldest go first, and
+ * the best is never deleted.
+ *
+ * @module
+ */
+
+import { exists, joinPath, listDir, readBytes, readJson, writeAtomic } from "../io/files.ts";
+import { CheckpointError } from "../nn/checkpoint.ts";
+import { parseSafetensors, serializeSafetensors } from "../nn/safetensors.ts";
+import type { ViTForImageClassification } from "../nn/vit.ts";
+import type { ViTImageProcessor } from "../data/processor.ts";
+import type { AdamW } from "../tensor/adamw.ts";
+import type { TrainingArguments } from "./args.ts";
+import type { TrainerState } from "./state.ts";
+
+/** The counters that an exact resume needs beyond the weights and moments. */
+export interface RngState {
+  /** Dropout generator seed and calls so far. */
+  dropout: { seed: number; calls: number };
+  /** Sum of step losses so far (for train_loss). */
+  trLossSum: number;
+  /** Sum of step losses since the last log line. */
+  trLossSinceLog: number;
+  /** Steps since the last log line. */
+  stepsSinceLog: number;
+}
+
+/** Everything a checkpoint holds. */
+export interface CheckpointInfo {
+  /** The model. */
+  model: ViTForImageClassification;
+  /** The processor. */
+  processor: ViTImageProcessor;
+  /** The optimiser, whose arenas hold the parameters and moments. */
+  optimizer: AdamW;
+  /** Trainer state. */
+  state: TrainerState;
+  /** Arguments. */
+  args: TrainingArguments;
+  /** Counters. */
+  rng: RngState;
+}
+
+const CHECKPOINT = /^checkpoint-(\d+)$/;
+
+/**
+ * Writes a checkpoint atomically (as a folder rename).
+ *
+ * @param dir The checkpoint folder, `…/checkpoint-N`.
+ * @param info What to save.
+ */
+export async function saveCheckpoint(dir: string, info: CheckpointInfo): Promise<void> {
+  const temp = `${dir}.tmp-${Deno.pid}`;
+  await Deno.remove(temp, { recursive: true }).catch(() => {});
+  await Deno.mkdir(temp, { recursive: true });
+  try {
+    const named = info.model.namedParameters();
+    const names = new Map(named.map(([n, t]) => [t, n]));
+    const params = info.optimizer.parameters;
+    const values = await info.optimizer.readParameters();
+    const byName = new Map(params.map((t, i) => [names.get(t)!, values[i]]));
+    await info.model.savePretrained(temp, { values: byName });
+    await info.processor.savePretrained(temp);
+    const state = await info.optimizer.exportState();
+    const entries: [string, { shape: readonly number[]; data: Float32Array }][] = [];
+    params.forEach((t, i) => {
+      const name = names.get(t)!;
+      entries.push([`${name}.exp_avg`, { shape: t.shape, data: state.expAvg[i] }]);
+      entries.push([`${name}.exp_avg_sq`, { shape: t.shape, data: state.expAvgSq[i] }]);
+    });
+    await writeAtomic(
+      joinPath(temp, "optimizer.safetensors"),
+      serializeSafetensors(entries, { metadata: { step: String(state.step), optimizer: "AdamW" } }),
+    );
+    await writeAtomic(
+      joinPath(temp, "scheduler.json"),
+      JSON.stringify({ last_epoch: info.state.global_step, _last_lr: [info.optimizer.lr] }) + "\n",
+    );
+    await writeAtomic(joinPath(temp, "rng_state.json"), JSON.stringify(info.rng) + "\n");
+    await writeAtomic(
+      joinPath(temp, "training_args.json"),
+      JSON.stringify(info.args, null, 2) + "\n",
+    );
+    await writeAtomic(
+      joinPath(temp, "trainer_state.json"),
+      JSON.stringify(info.state, null, 2) + "\n",
+    );
+    if (await exists(dir)) {
+      const old = `${dir}.old-${Deno.pid}`;
+      await Deno.rename(dir, old);
+      await Deno.rename(temp, dir);
+      await Deno.remove(old, { recursive: true });
+    } else {
+      await Deno.rename(temp, dir);
+    }
+  } catch (error) {
+    await Deno.remove(temp, { recursive: true }).catch(() => {});
+    throw error;
+  }
+}
+
+/**
+ * Restores a checkpoint into a model and, when given, an optimiser.
+ *
+ * @param dir The checkpoint folder.
+ * @param model Receives the weights (every key must be present, with equal shapes).
+ * @param optimizer Receives the moments and step count, or null for weights only.
+ * @returns The trainer state and counters.
+ * @throws {CheckpointError|FileError} Naming the file at fault.
+ */
+export async function loadCheckpoint(
+  dir: string,
+  model: ViTForImageClassification,
+  optimizer: AdamW | null,
+): Promise<{ state: TrainerState; rng: RngState }> {
+  const weightsPath = joinPath(dir, "model.safetensors");
+  const { tensors } = parseSafetensors(await readBytes(weightsPath), weightsPath);
+  for (const [name, t] of model.namedParameters()) {
+    const entry = tensors.get(name);
+    if (!entry) throw new CheckpointError(weightsPath, `'${name}' is missing`);
+    if (entry.shape.join() !== t.shape.join()) {
+      throw new CheckpointError(
+        weightsPath,
+        `'${name}' has shape [${entry.shape}], the model [${t.shape}]`,
+      );
+    }
+    t.assign(entry.data);
+  }
+  const state = await readJson(joinPath(dir, "trainer_state.json")) as TrainerState;
+  const rng = await readJson(joinPath(dir, "rng_state.json")) as RngState;
+  if (optimizer) {
+    const optPath = joinPath(dir, "optimizer.safetensors");
+    const opt = parseSafetensors(await readBytes(optPath), optPath);
+    const names = new Map(model.namedParameters().map(([n, t]) => [t, n]));
+    const get = (key: string) => {
+      const e = opt.tensors.get(key);
+      if (!e) throw new CheckpointError(optPath, `'${key}' is missing`);
+      return e.data;
+    };
+    optimizer.importState({
+      step: Number(opt.metadata.step ?? state.global_step),
+      expAvg: optimizer.parameters.map((t) => get(`${names.get(t)}.exp_avg`)),
+      expAvgSq: optimizer.parameters.map((t) => get(`${names.get(t)}.exp_avg_sq`)),
+    });
+  }
+  return { state, rng };
+}
+
+/** Complete checkpoints of an output folder, oldest first. */
+export async function listCheckpoints(outputDir: string): Promise<string[]> {
+  if (!(await exists(outputDir))) return [];
+  const found: [number, string][] = [];
+  for (const e of await listDir(outputDir)) {
+    const m = e.isDirectory ? e.name.match(CHECKPOINT) : null;
+    const dir = joinPath(outputDir, e.name);
+    if (m && await exists(joinPath(dir, "trainer_state.json"))) found.push([Number(m[1]), dir]);
+  }
+  return found.sort((a, b) => a[0] - b[0]).map(([, d]) => d);
+}
+
+/** The newest complete checkpoint of an output folder, or null. */
+export async function latestCheckpoint(outputDir: string): Promise<string | null> {
+  return (await listCheckpoints(outputDir)).at(-1) ?? null;
+}
+
+/**
+ * Deletes the oldest checkpoints beyond `limit`, never the best one, as HF's
+ * `_rotate_checkpoints`.
+ *
+ * @param outputDir The output folder.
+ * @param limit saveTotalLimit (null keeps all).
+ * @param best The best checkpoint's folder, if any.
+ * @returns The deleted folders.
+ */
+export async function rotateCheckpoints(
+  outputDir: string,
+  limit: number | null,
+  best: string | null,
+): Promise<string[]> {
+  if (limit === null) return [];
+  const sorted = await listCheckpoints(outputDir);
+  const bestIndex = best ? sorted.indexOf(best) : -1;
+  if (bestIndex >= 0) {
+    for (let i = bestIndex; i < sorted.length - 2; i++) {
+      [sorted[i], sorted[i + 1]] = [sorted[i + 1], sorted[i]];
+    }
+  }
+  let keep = limit;
+  if (best && limit === 1 && sorted.at(-1) !== best) keep = 2;
+  const remove = sorted.slice(0, Math.max(0, sorted.length - keep));
+  for (const dir of remove) await Deno.remove(dir, { recursive: true });
+  return remove;
+}
