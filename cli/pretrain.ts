@@ -1,0 +1,281 @@
+/**
+ * `deno task pretrain`: formula-driven supervised pretraining of a small ViT on generated
+ * fractal categories (FractalDB-style), deterministic from a seed, saved as a Hugging Face
+ * model folder with a model card. The default run made the bundled models/vit-tiny-fractal.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { fractalCategory, renderFractal } from "../data/fractal.ts";
+import { toPixelValues } from "../data/pixels.ts";
+import { ViTImageProcessor } from "../data/processor.ts";
+import { joinPath, readJson, writeAtomic } from "../io/files.ts";
+import { makeViTConfig } from "../nn/config.ts";
+import { ViTForImageClassification } from "../nn/vit.ts";
+import { AdamW } from "../tensor/adamw.ts";
+import { describeAdapter } from "../tensor/device.ts";
+import { concat } from "../tensor/ops.ts";
+import { noGrad, scopeAsync, Tensor } from "../tensor/tensor.ts";
+import { argmaxRows } from "../train/metrics.ts";
+import { learningRateAt } from "../train/schedule.ts";
+import { DEMO_CONFIG } from "./train.ts";
+import { runCli, UsageError } from "./_run.ts";
+
+/** The recipe's settings. */
+export interface PretrainOptions {
+  /** Fractal categories (classes). */
+  categories: number;
+  /** Optimiser steps. */
+  steps: number;
+  /** Images per step. */
+  batchSize: number;
+  /** Peak learning rate (5 % warmup, then cosine). */
+  learningRate: number;
+  /** Weight decay. */
+  weightDecay: number;
+  /** Seed of the categories, the instances and the initialisation. */
+  seed: number;
+  /** ViT config fields (image_size sets the rendering size). */
+  config: Record<string, unknown>;
+  /** Chaos-game points per image. */
+  points: number;
+  /** Log every this many steps. */
+  logEvery: number;
+}
+
+/** The recipe of the bundled checkpoint. */
+export const DEFAULT_PRETRAIN: PretrainOptions = {
+  categories: 100,
+  steps: 1200,
+  batchSize: 32,
+  learningRate: 1e-3,
+  weightDecay: 0.05,
+  seed: 0,
+  config: DEMO_CONFIG,
+  points: 4000,
+  logEvery: 50,
+};
+
+function mix(a: number, b: number, c: number): number {
+  let h = Math.imul(a ^ 0x27d4eb2d, 0x165667b1) >>> 0;
+  h = Math.imul(h ^ b, 0x85ebca6b) >>> 0;
+  h = Math.imul(h ^ c, 0xc2b2ae35) >>> 0;
+  return (h ^ (h >>> 15)) >>> 0;
+}
+
+/**
+ * Pretrains a ViT on fractal categories.
+ *
+ * @param options The recipe.
+ * @param log Progress lines.
+ * @returns The model, the processor and the run's figures.
+ */
+export async function pretrain(
+  options: PretrainOptions,
+  log: (line: string) => void = console.log,
+): Promise<{
+  model: ViTForImageClassification;
+  processor: ViTImageProcessor;
+  figures: { loss: number; trainAccuracy: number; heldOutAccuracy: number; seconds: number };
+}> {
+  const id2label = Object.fromEntries(
+    Array.from({ length: options.categories }, (_, i) => [String(i), `fractal_${i}`]),
+  );
+  const config = makeViTConfig({ ...options.config, id2label }, "pretrain config");
+  const size = config.image_size;
+  const processor = new ViTImageProcessor({ size, do_resize: false });
+  const cats = Array.from(
+    { length: options.categories },
+    (_, i) => fractalCategory(options.seed, i),
+  );
+  const model = new ViTForImageClassification(config, options.seed);
+  const named = model.namedParameters();
+  const optimizer = new AdamW(named.map(([, t]) => t), {
+    lr: options.learningRate,
+    weightDecay: options.weightDecay,
+    noDecay: (i) => /\.bias$|layernorm[^.]*\.weight$/.test(named[i][0]),
+  });
+  const batchOf = (step: number, n: number, split: number) => {
+    const labels: number[] = [];
+    const data = new Float32Array(n * 3 * size * size);
+    for (let j = 0; j < n; j++) {
+      const label = mix(options.seed, step, j * 2 + split) % options.categories;
+      const image = renderFractal(cats[label], mix(step, j, 7919 + split), size, options.points);
+      data.set(toPixelValues(image, processor.config), j * 3 * size * size);
+      labels.push(label);
+    }
+    return { labels, pixels: Tensor.from(data, [n, 3, size, size]) };
+  };
+  const warmup = Math.ceil(options.steps * 0.05);
+  const t0 = performance.now();
+  let lossSum = 0;
+  let lossCount = 0;
+  let correct = 0;
+  let seen = 0;
+  let lastLoss = NaN;
+  let lastAcc = NaN;
+  for (let step = 0; step < options.steps; step++) {
+    const { labels, pixels } = batchOf(step, options.batchSize, 0);
+    const stats = await scopeAsync(async () => {
+      const { logits, loss } = model.forward(pixels, labels);
+      loss!.backward();
+      optimizer.clipGradNorm(1.0);
+      optimizer.lr = learningRateAt("cosine", options.learningRate, step, warmup, options.steps);
+      optimizer.step();
+      optimizer.zeroGrad();
+      return await noGrad(() => concat([loss!.view([1]), logits.view([-1])], 0)).toArray();
+    });
+    pixels.dispose();
+    lossSum += stats[0];
+    lossCount++;
+    const preds = argmaxRows(stats.subarray(1), options.categories);
+    correct += preds.filter((p, i) => p === labels[i]).length;
+    seen += labels.length;
+    if ((step + 1) % options.logEvery === 0 || step === options.steps - 1) {
+      lastLoss = lossSum / lossCount;
+      lastAcc = correct / seen;
+      const s = (performance.now() - t0) / 1000;
+      log(
+        `step ${step + 1}/${options.steps}  loss ${lastLoss.toFixed(4)}  ` +
+          `train acc ${(lastAcc * 100).toFixed(1)}%  ${s.toFixed(0)} s`,
+      );
+      lossSum =
+        lossCount =
+        correct =
+        seen =
+          0;
+    }
+  }
+  model.eval();
+  let heldCorrect = 0;
+  const heldBatches = 10;
+  for (let b = 0; b < heldBatches; b++) {
+    const { labels, pixels } = batchOf(1_000_000 + b, options.batchSize, 1);
+    const logits = await scopeAsync(async () =>
+      await noGrad(() => model.forward(pixels).logits).toArray()
+    );
+    pixels.dispose();
+    heldCorrect += argmaxRows(logits, options.categories).filter((p, i) => p === labels[i]).length;
+  }
+  return {
+    model,
+    processor: new ViTImageProcessor({ size }),
+    figures: {
+      loss: lastLoss,
+      trainAccuracy: lastAcc,
+      heldOutAccuracy: heldCorrect / (heldBatches * options.batchSize),
+      seconds: (performance.now() - t0) / 1000,
+    },
+  };
+}
+
+/** The model card written beside the weights. */
+export function modelCard(
+  options: PretrainOptions,
+  figures: Record<string, number>,
+  adapter: string,
+): string {
+  return `---
+license: mit
+library_name: tessera
+tags:
+- vision-transformer
+- image-classification
+- formula-driven-supervised-learning
+---
+
+# vit-tiny-fractal
+
+A small Vision Transformer pretrained by Tessera's \`deno task pretrain\` on generated fractal
+images only (no natural images, no downloads), so that the default \`deno task train\` is a real
+fine-tune: pretrained weights, a new head, then training on the beans-like dataset.
+
+## How it was made
+
+- Data: formula-driven supervised learning after FractalDB (Kataoka et al., "Pre-training
+  without Natural Images", ACCV 2020; Nakashima et al., "Can Vision Transformers Learn without
+  Natural Images?", AAAI 2022). Each of ${options.categories} categories is an iterated function
+  system of 2–4 random contractive affine maps, kept when its attractor covers 8–55 % of the
+  frame (\`data/fractal.ts\`). Every training image is a fresh instance: one map parameter scaled
+  by 0.8–1.2, a random rotation and flip, random colours, ${options.points} chaos-game points,
+  rendered at ${(options.config.image_size as number) ?? 224} px.
+- Model: ViTForImageClassification, ${JSON.stringify(options.config)}.
+- Training: ${options.steps} steps of ${options.batchSize} images (each image seen once), AdamW
+  lr ${options.learningRate} with 5 % linear warmup then cosine decay, weight decay
+  ${options.weightDecay} (not on biases and LayerNorm weights), gradient clipping 1.0, seed
+  ${options.seed}.
+- Result: last-${options.logEvery}-step training loss ${figures.loss.toFixed(4)}, training accuracy
+  ${(figures.trainAccuracy * 100).toFixed(1)} %, accuracy on ${10 * options.batchSize} held-out
+  instances ${(figures.heldOutAccuracy * 100).toFixed(1)} % (chance ${
+    (100 / options.categories).toFixed(1)
+  } %).
+  ${figures.seconds.toFixed(0)} s on ${adapter}.
+- Weights are stored as F16 to keep the folder small; they load as f32.
+
+Reproduce: \`deno task pretrain\` (the defaults are this recipe).
+
+## What it is for
+
+Starting point for fine-tuning small ViTs on small image datasets in Tessera's demo and tests.
+The classifier head (fractal categories) is meaningless for other tasks and is replaced when
+fine-tuning. It is not a substitute for google/vit-base-patch16-224-in21k.
+`;
+}
+
+const USAGE = `usage: deno task pretrain [--out DIR] [--steps N] [--categories N] [--batch-size N]
+                          [--learning-rate LR] [--seed N] [--config CONFIG.json]
+
+Pretrains a ViT on generated fractal categories (FractalDB-style) and saves a Hugging Face
+model folder with a model card. The defaults reproduce models/vit-tiny-fractal.`;
+
+if (import.meta.main) {
+  await runCli("pretrain", async () => {
+    const { values } = parseArgs({
+      args: Deno.args.filter((a) => a !== "--debug"),
+      options: {
+        out: { type: "string", default: "models/vit-tiny-fractal" },
+        steps: { type: "string" },
+        categories: { type: "string" },
+        "batch-size": { type: "string" },
+        "learning-rate": { type: "string" },
+        seed: { type: "string" },
+        config: { type: "string" },
+        help: { type: "boolean", default: false },
+      },
+    });
+    if (values.help) {
+      console.log(USAGE);
+      return 0;
+    }
+    const num = (v: string | undefined, fallback: number, name: string) => {
+      if (v === undefined) return fallback;
+      const n = Number(v);
+      if (!Number.isFinite(n) || n <= 0) {
+        throw new UsageError(`--${name} must be a positive number`);
+      }
+      return n;
+    };
+    const options: PretrainOptions = {
+      ...DEFAULT_PRETRAIN,
+      steps: num(values.steps, DEFAULT_PRETRAIN.steps, "steps"),
+      categories: num(values.categories, DEFAULT_PRETRAIN.categories, "categories"),
+      batchSize: num(values["batch-size"], DEFAULT_PRETRAIN.batchSize, "batch-size"),
+      learningRate: num(values["learning-rate"], DEFAULT_PRETRAIN.learningRate, "learning-rate"),
+      seed: values.seed === undefined ? DEFAULT_PRETRAIN.seed : Number(values.seed),
+      config: values.config
+        ? await readJson(values.config) as Record<string, unknown>
+        : DEMO_CONFIG,
+    };
+    const adapter = describeAdapter();
+    console.log(`adapter: ${adapter}`);
+    const { model, processor, figures } = await pretrain(options);
+    await model.savePretrained(values.out, { dtype: "F16" });
+    await processor.savePretrained(values.out);
+    await writeAtomic(joinPath(values.out, "README.md"), modelCard(options, figures, adapter));
+    console.log(
+      `saved ${values.out}: held-out accuracy ${(figures.heldOutAccuracy * 100).toFixed(1)}% ` +
+        `over ${options.categories} categories, ${figures.seconds.toFixed(0)} s`,
+    );
+  });
+}
