@@ -46,8 +46,8 @@ export interface PretrainOptions {
 
 /** The recipe of the bundled checkpoint. */
 export const DEFAULT_PRETRAIN: PretrainOptions = {
-  categories: 100,
-  steps: 1200,
+  categories: 32,
+  steps: 1000,
   batchSize: 32,
   learningRate: 1e-3,
   weightDecay: 0.05,
@@ -198,7 +198,7 @@ fine-tune: pretrained weights, a new head, then training on the beans-like datas
   Natural Images?", AAAI 2022). Each of ${options.categories} categories is an iterated function
   system of 2–4 random contractive affine maps, kept when its attractor covers 8–55 % of the
   frame (\`data/fractal.ts\`). Every training image is a fresh instance: one map parameter scaled
-  by 0.8–1.2, a random rotation and flip, random colours, ${options.points} chaos-game points,
+  by 0.8–1.2, a flip and a rotation of up to ±0.25 rad, random colours, ${options.points} chaos-game points,
   rendered at ${(options.config.image_size as number) ?? 224} px.
 - Model: ViTForImageClassification, ${JSON.stringify(options.config)}.
 - Training: ${options.steps} steps of ${options.batchSize} images (each image seen once), AdamW

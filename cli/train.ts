@@ -9,7 +9,7 @@
 import { loadDataset } from "../data/parquet.ts";
 import { ViTImageProcessor } from "../data/processor.ts";
 import type { Dataset, ImageExample } from "../data/dataset.ts";
-import { exists, joinPath, readJson } from "../io/files.ts";
+import { ensureWritableDir, exists, joinPath, readJson } from "../io/files.ts";
 import { makeViTConfig, type ViTConfig } from "../nn/config.ts";
 import { ViTForImageClassification } from "../nn/vit.ts";
 import { describeAdapter, gpu } from "../tensor/device.ts";
@@ -157,6 +157,7 @@ async function main(): Promise<number> {
     console.log(`model: from scratch (${(model.numParameters() / 1e6).toFixed(2)}M parameters)`);
   }
 
+  await ensureWritableDir(args.outputDir);
   if (!args.resumeFromCheckpoint && !args.overwriteOutputDir) {
     const existing = await listCheckpoints(args.outputDir);
     if (existing.length > 0) {

@@ -3,7 +3,8 @@
  * al., ACCV 2020; Nakashima et al., AAAI 2022): each category is an iterated function system of
  * 2–4 contractive affine maps, kept only if its attractor fills a reasonable part of the
  * frame; each instance perturbs one map parameter by ±20 % (FractalDB's intra-category
- * variation), then flips, rotates and colours the rendering. Deterministic from seeds; no I/O.
+ * variation), then flips, slightly rotates and colours the rendering. Deterministic from seeds;
+ * no I/O.
  *
  * @module
  */
@@ -135,7 +136,7 @@ export function renderFractal(
   const pts = chaosGame({ maps, weights: weightsOf(maps) }, rng, points);
   const [x0, x1, y0, y1] = bounds(pts);
   const span = Math.max(x1 - x0, y1 - y0) || 1;
-  const angle = rng.next() * Math.PI * 2;
+  const angle = (rng.next() - 0.5) * 0.5;
   const flip = rng.next() < 0.5 ? -1 : 1;
   const zoom = (0.75 + 0.2 * rng.next()) * size / span;
   const cx = (x0 + x1) / 2;

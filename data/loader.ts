@@ -51,7 +51,7 @@ interface Pending {
 }
 
 /** Errors that make one sample unusable but say nothing about the others. */
-const SKIPPABLE = new Set(["ImageDecodeError", "FileError", "ProcessorError"]);
+const SKIPPABLE = new Set(["ImageDecodeError", "FileError"]);
 
 /** A sample that could not be prepared. */
 export class SampleError extends Error {

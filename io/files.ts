@@ -24,6 +24,10 @@ function describe(error: unknown): string {
   if (error instanceof Deno.errors.NotFound) return "file not found";
   if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
   if (error instanceof Deno.errors.IsADirectory) return "is a directory";
+  if (error instanceof Deno.errors.NotADirectory) return "a parent is not a folder";
+  if (error instanceof Deno.errors.NotCapable) {
+    return "no permission (the task may write only inside the current folder)";
+  }
   return error instanceof Error ? error.message : String(error);
 }
 
@@ -121,4 +125,22 @@ export async function listDir(path: string): Promise<{ name: string; isDirectory
     throw new FileError(path, describe(error));
   }
   return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/**
+ * Creates a folder if needed and checks that files can be written in it, so that a run fails
+ * before it starts rather than at its first save.
+ *
+ * @param dir The folder.
+ * @throws {FileError} Naming the folder when it cannot be created or written.
+ */
+export async function ensureWritableDir(dir: string): Promise<void> {
+  const probe = `${dir}/.tessera-write-test-${Deno.pid}`;
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+    await Deno.writeTextFile(probe, "");
+    await Deno.remove(probe);
+  } catch (error) {
+    throw new FileError(dir, `cannot write the output folder (${describe(error)})`);
+  }
 }

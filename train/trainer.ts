@@ -240,7 +240,14 @@ export class Trainer {
         : await latestCheckpoint(args.outputDir);
       if (!dir) throw new Error(`no checkpoint to resume from in ${args.outputDir}`);
       const restored = await loadCheckpoint(dir, this.model, optimizer);
-      this.state = restored.state;
+      this.state = {
+        ...restored.state,
+        max_steps: maxSteps,
+        num_train_epochs: numEpochs,
+        logging_steps: args.loggingSteps,
+        eval_steps: args.evalSteps,
+        save_steps: args.saveSteps,
+      };
       trLossSum = restored.rng.trLossSum;
       trLossSinceLog = restored.rng.trLossSinceLog;
       stepsSinceLog = restored.rng.stepsSinceLog;
