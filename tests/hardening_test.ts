@@ -10,7 +10,6 @@ import { encodePng } from "../data/png.ts";
 import { ViTImageProcessor } from "../data/processor.ts";
 import { testTempDir } from "../io/_test_util.ts";
 import { makeViTConfig } from "../nn/config.ts";
-import { serializeSafetensors } from "../nn/safetensors.ts";
 import { ViTForImageClassification } from "../nn/vit.ts";
 import { engine } from "../tensor/engine.ts";
 import { makeTrainingArguments } from "../train/args.ts";
