@@ -46,6 +46,7 @@ export {
 export {
   accumulate,
   add,
+  autocast,
   autotuneMatmul,
   broadcastShapes,
   broadcastTo,

@@ -7,15 +7,26 @@
 
 import { parseArgs } from "node:util";
 import {
+  AdamW,
+  concat,
+  DataLoader,
   describeAdapter,
+  encodeJpeg,
   engine,
   layerNorm,
+  loadImageFolder,
+  makeViTConfig,
   matmulCandidates,
   matmulVariantFor,
   noGrad,
+  renderBeanLeaf,
+  scopeAsync,
   softmax,
   Tensor,
+  ViTForImageClassification,
+  ViTImageProcessor,
 } from "../mod.ts";
+import { DEMO_CONFIG } from "../cli/train.ts";
 import type { MatmulShape, MatmulVariant } from "../mod.ts";
 import { dispatchMatmul } from "../tensor/ops_matmul.ts";
 
@@ -23,6 +34,7 @@ const { values } = parseArgs({
   options: {
     json: { type: "boolean", default: false },
     quick: { type: "boolean", default: false },
+    compare: { type: "boolean", default: false },
     help: { type: "boolean", default: false },
   },
 });
@@ -110,6 +122,122 @@ await noGrad(async () => {
 });
 for (const b of bandwidth) log(`${b.op.padEnd(10)} [${b.shape}] ${b.gbps.toFixed(2)} GB/s`);
 
+const TRAIN_CONFIGS: { name: string; fields: Record<string, unknown>; batch: number }[] = [
+  { name: "demo", fields: DEMO_CONFIG, batch: 16 },
+  {
+    name: "vit-tiny-16-224",
+    fields: { hidden_size: 192, num_attention_heads: 3, intermediate_size: 768 },
+    batch: 16,
+  },
+  { name: "vit-base-16-224", fields: {}, batch: 2 },
+];
+const trainStep: Record<string, unknown>[] = [];
+for (const c of TRAIN_CONFIGS) {
+  if (values.quick && c.name === "vit-base-16-224") continue;
+  const config = makeViTConfig({ ...c.fields, num_labels: 3 }, c.name);
+  const model = new ViTForImageClassification(config, 0);
+  const opt = new AdamW(model.parameters(), { lr: 1e-4 });
+  const size = config.image_size;
+  const pixels = Tensor.from(
+    new Float32Array(c.batch * 3 * size * size).map((_, i) => Math.sin(i)),
+    [
+      c.batch,
+      3,
+      size,
+      size,
+    ],
+  );
+  const labels = Array.from({ length: c.batch }, (_, i) => i % 3);
+  const step = async () => {
+    await scopeAsync(async () => {
+      const { loss } = model.forward(pixels, labels);
+      loss!.backward();
+      const clip = opt.clipGradNorm(1);
+      opt.step();
+      opt.zeroGrad();
+      await noGrad(() => concat([loss!.view([1]), clip], 0)).toArray();
+    });
+  };
+  await step();
+  engine().pool.resetPeak();
+  const reps = c.name === "vit-base-16-224" ? 1 : 3;
+  let best = Infinity;
+  for (let r = 0; r < reps; r++) {
+    const t0 = performance.now();
+    await step();
+    best = Math.min(best, performance.now() - t0);
+  }
+  const arenaBytes = model.numParameters() * 4 * 4;
+  const entry = {
+    name: c.name,
+    hidden_size: config.hidden_size,
+    num_hidden_layers: config.num_hidden_layers,
+    num_attention_heads: config.num_attention_heads,
+    intermediate_size: config.intermediate_size,
+    image_size: config.image_size,
+    patch_size: config.patch_size,
+    batch_size: c.batch,
+    step_ms: best,
+    images_per_s: (c.batch / best) * 1000,
+    peak_mb: (engine().pool.stats.peakBytesInUse + arenaBytes) / 2 ** 20,
+  };
+  trainStep.push(entry);
+  log(
+    `train step ${c.name.padEnd(16)} batch ${c.batch}: ${best.toFixed(0)} ms, ` +
+      `${entry.images_per_s.toFixed(2)} images/s, peak ${entry.peak_mb.toFixed(0)} MiB`,
+  );
+  pixels.dispose();
+  model.dispose();
+}
+
+let loader: Record<string, number> | null = null;
+if (!values.quick) {
+  const dir = ".cache/bench/jpeg500";
+  try {
+    await Deno.stat(dir);
+  } catch {
+    await Deno.mkdir(`${dir}/train/a`, { recursive: true });
+    for (let i = 0; i < 64; i++) {
+      await Deno.writeFile(`${dir}/train/a/${i}.jpg`, encodeJpeg(renderBeanLeaf(i % 3, i, 500)));
+    }
+  }
+  const ds = (await loadImageFolder(dir)).train;
+  const processor = new ViTImageProcessor();
+  loader = {};
+  for (const workers of [0, 2]) {
+    const dl = new DataLoader(ds, processor.config, { batchSize: 16, numWorkers: workers });
+    const t0 = performance.now();
+    for await (const b of dl.batches(0)) b.pixelValues.dispose();
+    const rate = ds.length / ((performance.now() - t0) / 1000);
+    dl.close();
+    loader[`workers_${workers}`] = rate;
+    log(`data loader: ${rate.toFixed(1)} images/s (500×500 JPEG → 224, ${workers} workers)`);
+  }
+}
+
+let torch: unknown = null;
+if (values.compare) {
+  try {
+    const out = await new Deno.Command("python3", {
+      args: ["bench/torch_step.py", ...(values.quick ? ["--quick"] : [])],
+      stdout: "piped",
+      stderr: "inherit",
+    }).output();
+    torch = JSON.parse(new TextDecoder().decode(out.stdout));
+    const t = torch as { train_step: { name: string; step_ms: number }[]; torch: string };
+    log(`PyTorch ${t.torch} (CPU, 2 threads):`);
+    for (const r of t.train_step) {
+      const mine = trainStep.find((e) => e.name === r.name) as { step_ms: number } | undefined;
+      log(
+        `  ${r.name.padEnd(16)} ${r.step_ms.toFixed(0)} ms` +
+          (mine ? `  → Tessera/PyTorch speed ${(r.step_ms / mine.step_ms).toFixed(2)}×` : ""),
+      );
+    }
+  } catch (error) {
+    log(`--compare: PyTorch is not available (${(error as Error).message})`);
+  }
+}
+
 if (values.json) {
-  console.log(JSON.stringify({ adapter, matmul, bandwidth, train_step: [] }));
+  console.log(JSON.stringify({ adapter, matmul, bandwidth, train_step: trainStep, loader, torch }));
 }

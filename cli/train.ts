@@ -97,11 +97,11 @@ async function main(): Promise<number> {
 
   console.log(`adapter: ${describeAdapter()}`);
   if (args.fp16) {
-    console.warn(
-      gpu().hasF16
-        ? "fp16: mixed-precision kernels are not implemented yet; training in f32 (loss scaling off)"
-        : "fp16: this adapter has no shader-f16; training in f32",
-    );
+    if (gpu().hasF16) {
+      console.log(
+        "fp16: f16 matmuls with f32 accumulation and master weights, dynamic loss scaling",
+      );
+    } else console.warn("fp16: this adapter has no shader-f16; training in f32 instead");
   }
 
   let dataDir = rest.data as string | undefined;

@@ -69,20 +69,22 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
 );
 
 /**
- * Clip coefficient from partial sums: `clip[0] = min(1, maxNorm / (sqrt(sum) + 1e-6))`, and
- * `clip[1]` the global norm itself (HF's `grad_norm`).
+ * Clip coefficient from partial sums of the (loss-scaled) gradients: with
+ * `norm = sqrt(sum) * invScale`, `clip[0] = min(1, maxNorm / (norm + 1e-6)) * invScale` (the
+ * unscale of mixed precision folded in), and `clip[1] = norm` (HF's `grad_norm`).
  */
 export const clipCoefficientKernel: Kernel = defineKernel(
   "adamw:clip-coefficient",
   [["partials", "array<f32>", "read"], ["clip", "array<f32>", "read_write"]],
-  [["count", "u32"], ["maxNorm", "f32"]],
+  [["count", "u32"], ["maxNorm", "f32"], ["invScale", "f32"]],
   `
 @compute @workgroup_size(1)
 fn main() {
   var total = 0.0;
   for (var i = 0u; i < params.count; i++) { total += partials[i]; }
-  let norm = sqrt(total);
-  clip[0] = select(1.0, min(1.0, params.maxNorm / (norm + 1e-6)), params.maxNorm > 0.0);
+  let norm = sqrt(total) * params.invScale;
+  let coef = select(1.0, min(1.0, params.maxNorm / (norm + 1e-6)), params.maxNorm > 0.0);
+  clip[0] = coef * params.invScale;
   clip[1] = norm;
 }
 `,

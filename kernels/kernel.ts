@@ -109,6 +109,7 @@ export function bindingDecls(
  * @param bindings Name, WGSL type and access of each storage binding.
  * @param params Fields of the uniform `Params` struct.
  * @param body WGSL text after the declarations (helpers and the entry point `main`).
+ * @param enables WGSL extensions to enable (for example "f16").
  * @returns The kernel.
  * @example
  * ```ts
@@ -124,9 +125,10 @@ export function defineKernel(
   bindings: readonly (readonly [string, string, BindingAccess])[],
   params: readonly ParamField[],
   body: string,
+  enables: readonly string[] = [],
 ): Kernel {
   const access = bindings.map((b) => b[2]);
-  const code = bindingDecls(
+  const code = enables.map((e) => `enable ${e};\n`).join("") + bindingDecls(
     bindings.map((b) => b[0]),
     bindings.map((b) => b[1]),
     access,

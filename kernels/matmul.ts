@@ -78,12 +78,28 @@ const PARAMS: readonly ParamField[] = [
   ["tilesN", "u32"],
 ];
 
+// Loads go through h(), which rounds to f16 in half precision (f16 inputs, f32 accumulation,
+// as tensor cores and torch.autocast do) and is the identity otherwise.
 function loadA(transA: boolean, row: string, k: string): string {
-  return transA ? `A[aBase + (${k}) * params.m + ${row}]` : `A[aBase + ${row} * params.k + (${k})]`;
+  return transA
+    ? `h(A[aBase + (${k}) * params.m + ${row}])`
+    : `h(A[aBase + ${row} * params.k + (${k})])`;
 }
 
 function loadB(transB: boolean, k: string, col: string): string {
-  return transB ? `B[bBase + ${col} * params.k + (${k})]` : `B[bBase + (${k}) * params.n + ${col}]`;
+  return transB
+    ? `h(B[bBase + ${col} * params.k + (${k})])`
+    : `h(B[bBase + (${k}) * params.n + ${col}])`;
+}
+
+function precisionHelpers(half: boolean): string {
+  return half
+    ? `fn h(x: f32) -> f32 { return f32(f16(x)); }
+fn h4(x: vec4<f32>) -> vec4<f32> { return vec4<f32>(vec4<f16>(x)); }
+`
+    : `fn h(x: f32) -> f32 { return x; }
+fn h4(x: vec4<f32>) -> vec4<f32> { return x; }
+`;
 }
 
 function bindings(bias: boolean, vec4 = false) {
@@ -169,9 +185,9 @@ function vec4Kernel(v: MatmulVariant, bias: boolean) {
     for (let j = 0; j < tn; j++) decls.push(`var acc${i}_${j} = 0.0;`);
   }
   const body: string[] = [];
-  for (let j = 0; j < tn; j++) body.push(`let b${j} = B[bBase + c${j} + kk];`);
+  for (let j = 0; j < tn; j++) body.push(`let b${j} = h4(B[bBase + c${j} + kk]);`);
   for (let i = 0; i < tm; i++) {
-    body.push(`let a${i} = A[aBase + r${i} + kk];`);
+    body.push(`let a${i} = h4(A[aBase + r${i} + kk]);`);
     for (let j = 0; j < tn; j++) body.push(`acc${i}_${j} += dot(a${i}, b${j});`);
   }
   const stores: string[] = [];
@@ -281,6 +297,7 @@ const cache = new Map<string, Kernel>();
  * @param transA A is stored transposed.
  * @param transB B is stored transposed.
  * @param bias Add a bias per column of C.
+ * @param half Round the inputs to f16 (f32 accumulation); needs `shader-f16`.
  * @returns The kernel.
  */
 export function matmulKernel(
@@ -288,8 +305,10 @@ export function matmulKernel(
   transA: boolean,
   transB: boolean,
   bias: boolean,
+  half = false,
 ): Kernel {
-  const key = `matmul:${v.family}:${v.tm}x${v.tn}:${v.workgroup}:${transA}:${transB}:${bias}`;
+  const key =
+    `matmul:${v.family}:${v.tm}x${v.tn}:${v.workgroup}:${transA}:${transB}:${bias}:${half}`;
   let kernel = cache.get(key);
   if (kernel) return kernel;
   const body = v.family === "vec4"
@@ -297,7 +316,13 @@ export function matmulKernel(
     : v.family === "register"
     ? registerKernel(v, transA, transB, bias)
     : tiledKernel(v, transA, transB, bias);
-  kernel = defineKernel(key, bindings(bias, v.family === "vec4"), PARAMS, body);
+  kernel = defineKernel(
+    key,
+    bindings(bias, v.family === "vec4"),
+    PARAMS,
+    precisionHelpers(half) + body,
+    half ? ["f16"] : [],
+  );
   cache.set(key, kernel);
   return kernel;
 }

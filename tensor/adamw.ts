@@ -111,10 +111,11 @@ export class AdamW {
    * Computes the global L2 norm of all gradients on the GPU and makes the next {@link step}
    * scale gradients by `min(1, maxNorm / (norm + 1e-6))`, as `clip_grad_norm_`.
    *
-   * @param maxNorm The largest allowed norm.
+   * @param maxNorm The largest allowed norm (0: no clipping, only the unscale).
+   * @param gradScale The loss scale of mixed precision; gradients are divided by it.
    * @returns A 2-element tensor `[coefficient, norm]` that stays valid until the next call.
    */
-  clipGradNorm(maxNorm: number): Tensor {
+  clipGradNorm(maxNorm: number, gradScale = 1): Tensor {
     let offset = 0;
     for (const g of this.#groups) {
       g.grads.chunks.forEach((chunk, c) => {
@@ -131,7 +132,7 @@ export class AdamW {
     engine().dispatch(
       clipCoefficientKernel,
       [this.#partials.storage, this.#clip.storage],
-      { count: offset, maxNorm },
+      { count: offset, maxNorm, invScale: 1 / gradScale },
       [1],
     );
     this.#clipActive = true;

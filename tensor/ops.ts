@@ -29,6 +29,7 @@ export {
 export { expand, max, mean, type ReduceOptions, sum, sumTo } from "./ops_reduce.ts";
 export { concat, gatherRows, permute, reshape, slice, transpose } from "./ops_shape.ts";
 export {
+  autocast,
   autotuneMatmul,
   forceMatmulVariant,
   matmul,

@@ -31,6 +31,29 @@ export interface MatmulOptions {
   bias?: Tensor;
   /** Scales the product (before the bias). */
   alpha?: number;
+  /** Round the inputs to f16 (f32 accumulation); defaults to the {@link autocast} setting. */
+  half?: boolean;
+}
+
+let autocastHalf = false;
+
+/**
+ * Runs `fn` with matmuls in half precision (f16 inputs, f32 accumulation), as
+ * `torch.autocast(dtype=float16)` does for matmuls; softmax, layer norm and losses stay f32.
+ * Backward matmuls use the precision their forward used.
+ *
+ * @param half Whether to use f16.
+ * @param fn The work.
+ * @returns What `fn` returns.
+ */
+export function autocast<T>(half: boolean, fn: () => T): T {
+  const before = autocastHalf;
+  autocastHalf = half;
+  try {
+    return fn();
+  } finally {
+    autocastHalf = before;
+  }
 }
 
 /** Below this many multiply-adds the smallest register tile is used. */
@@ -84,13 +107,14 @@ export function dispatchMatmul(
   bias?: Tensor,
   batchedA = true,
   batchedB = true,
+  half = false,
 ): void {
   const { groups, tilesN } = matmulGrid(variant, s);
   const storages = [a.storage, b.storage];
   if (bias) storages.push(bias.storage);
   storages.push(out.storage);
   engine().dispatch(
-    matmulKernel(variant, s.transA, s.transB, !!bias),
+    matmulKernel(variant, s.transA, s.transB, !!bias, half),
     storages,
     {
       m: s.m,
@@ -163,6 +187,7 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   const transB = options.transB ?? false;
   const alpha = options.alpha ?? 1;
   const bias = options.bias;
+  const half = (options.half ?? autocastHalf) && gpu().hasF16;
   if (a.rank < 2 || b.rank < 2) throw new Error("matmul: operands need at least 2 dimensions");
   const bBatch = b.shape.slice(0, -2);
   let aBatch = a.shape.slice(0, -2);
@@ -204,7 +229,7 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   const out = Tensor.empty(outShape);
   if (out.size > 0) {
     if (k === 0) engine().clear(out.storage);
-    else dispatchMatmul(matmulVariantFor(s), s, a, b, out, alpha, bias);
+    else dispatchMatmul(matmulVariantFor(s), s, a, b, out, alpha, bias, true, true, half);
   }
   const inputs = bias ? [a, b, bias] : [a, b];
   return record(out, inputs, (g) => {
@@ -214,8 +239,8 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
     let db: Tensor | null = null;
     if (a.requiresGrad) {
       da = transA
-        ? matmul(b, g2, { transA: transB, transB: true, alpha })
-        : matmul(g2, b, { transB: !transB, alpha });
+        ? matmul(b, g2, { transA: transB, transB: true, alpha, half })
+        : matmul(g2, b, { transB: !transB, alpha, half });
       if (da.rank !== a.rank) {
         const v = da.view(a.shape);
         da.dispose();
@@ -224,8 +249,8 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
     }
     if (b.requiresGrad) {
       db = transB
-        ? matmul(g2, a2, { transA: true, transB: transA, alpha })
-        : matmul(a2, g2, { transA: !transA, alpha });
+        ? matmul(g2, a2, { transA: true, transB: transA, alpha, half })
+        : matmul(a2, g2, { transA: !transA, alpha, half });
     }
     let dbias: Tensor | null = null;
     if (bias?.requiresGrad) {

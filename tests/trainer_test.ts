@@ -15,6 +15,7 @@ import { readEventFile } from "../train/tensorboard.ts";
 import { testTempDir } from "../io/_test_util.ts";
 import { encodePng } from "../data/png.ts";
 import { Rng } from "../tensor/rng.ts";
+import { gpu } from "../tensor/device.ts";
 
 const TINY = {
   hidden_size: 48,
@@ -67,7 +68,12 @@ async function writeStripes(dir: string, perClass: Record<string, number>): Prom
 const stripes = `${root}/stripes`;
 await writeStripes(stripes, { train: 40, validation: 16 });
 
-async function tinyTrainer(outputDir: string, extra: Record<string, unknown> = {}, dir = data) {
+async function tinyTrainer(
+  outputDir: string,
+  extra: Record<string, unknown> = {},
+  dir = data,
+  initialLossScale?: number,
+) {
   const ds = await loadImageFolder(dir);
   const config = makeViTConfig({ ...TINY, id2label: ds.train.labels.id2label() });
   const model = new ViTForImageClassification(config, 1);
@@ -94,6 +100,7 @@ async function tinyTrainer(outputDir: string, extra: Record<string, unknown> = {
     trainDataset: ds.train,
     evalDataset: ds.validation,
     log: (l) => logs.push(l),
+    initialLossScale,
   });
   return { trainer, logs };
 }
@@ -118,6 +125,35 @@ Deno.test("a tiny ViT learns the generated beans: the loss falls and accuracy be
   assert.equal(result.globalStep, 150);
   assert.ok(losses.at(-1)! < losses[0] / 2, `loss falls: ${losses[0]} → ${losses.at(-1)}`);
   assert.ok(after.eval_accuracy >= 0.7, `accuracy ${after.eval_accuracy} beats chance (1/3)`);
+});
+
+Deno.test("fp16 training skips overflowing steps, lowers the loss scale, and learns like f32", async () => {
+  if (!gpu().hasF16) return;
+  const run = async (fp16: boolean) => {
+    const { trainer, logs } = await tinyTrainer(
+      `${root}/fp16-${fp16}`,
+      { numTrainEpochs: 15, evalSteps: 50, saveSteps: 50, fp16 },
+      stripes,
+      2 ** 24,
+    );
+    await trainer.train();
+    const metrics = await trainer.evaluate();
+    trainer.close();
+    const losses = trainer.state.log_history.filter((e) => "loss" in e).map((e) => e.loss);
+    return { logs, metrics, last: losses.at(-1)! };
+  };
+  const half = await run(true);
+  const full = await run(false);
+  const overflows = half.logs.filter((l) => /Gradient overflow/.test(l));
+  console.log(
+    `fp16: ${overflows.length} overflow steps, loss ${half.last}, accuracy ${half.metrics.eval_accuracy}; ` +
+      `f32: loss ${full.last}, accuracy ${full.metrics.eval_accuracy}`,
+  );
+  assert.ok(overflows.length >= 1 && overflows.length < 20, `${overflows.length} overflow steps`);
+  assert.match(overflows[0], /reducing the loss scale to 8388608/);
+  assert.equal(full.logs.filter((l) => /Gradient overflow/.test(l)).length, 0);
+  assert.ok(half.metrics.eval_accuracy >= 0.7, `fp16 accuracy ${half.metrics.eval_accuracy}`);
+  assert.ok(Math.abs(half.last - full.last) < 0.25, `fp16 loss ${half.last} vs f32 ${full.last}`);
 });
 
 Deno.test("the output folder, trainer_state.json and TensorBoard events match Hugging Face's", async () => {

@@ -28,6 +28,8 @@ export interface RngState {
   trLossSinceLog: number;
   /** Steps since the last log line. */
   stepsSinceLog: number;
+  /** Dynamic loss scale of fp16 training and clean steps since it last changed. */
+  scaler?: { scale: number; growthTracker: number };
 }
 
 /** Everything a checkpoint holds. */

@@ -15,7 +15,8 @@ import type { ViTImageProcessor } from "../data/processor.ts";
 import { dropoutState, setDropoutSeed } from "../nn/layers.ts";
 import type { ViTForImageClassification } from "../nn/vit.ts";
 import { AdamW } from "../tensor/adamw.ts";
-import { accumulate, concat, full, mul } from "../tensor/ops.ts";
+import { accumulate, autocast, concat, full, mul } from "../tensor/ops.ts";
+import { gpu } from "../tensor/device.ts";
 import { keep, noGrad, scope, scopeAsync, type Tensor } from "../tensor/tensor.ts";
 import { joinPath, writeAtomic } from "../io/files.ts";
 import type { TrainingArguments } from "./args.ts";
@@ -23,6 +24,7 @@ import {
   type CheckpointInfo,
   latestCheckpoint,
   loadCheckpoint,
+  type RngState,
   rotateCheckpoints,
   saveCheckpoint,
 } from "./checkpoint.ts";
@@ -61,6 +63,8 @@ export interface TrainerOptions {
   onProgress?: (p: ProgressInfo) => void;
   /** Host name for the TensorBoard folder and file names. */
   hostname?: string;
+  /** Initial loss scale of fp16 training (2^16, as torch's GradScaler). */
+  initialLossScale?: number;
 }
 
 /** Progress of training, for display. */
@@ -227,6 +231,8 @@ export class Trainer {
     const flopsPerSample = 6 * this.model.numParameters() * 3 * height * width;
 
     setDropoutSeed(args.seed);
+    const half = args.fp16 && gpu().hasF16;
+    const scaler = { scale: this.#options.initialLossScale ?? 65536, growthTracker: 0 };
     const optimizer = this.#makeOptimizer();
     this.#optimizer = optimizer;
     let trLossSum = 0;
@@ -252,6 +258,7 @@ export class Trainer {
       trLossSinceLog = restored.rng.trLossSinceLog;
       stepsSinceLog = restored.rng.stepsSinceLog;
       setDropoutSeed(restored.rng.dropout.seed, restored.rng.dropout.calls);
+      if (restored.rng.scaler) Object.assign(scaler, restored.rng.scaler);
       startEpoch = Math.floor(this.state.global_step / perEpoch);
       skipBatches = (this.state.global_step - startEpoch * perEpoch) *
         args.gradientAccumulationSteps;
@@ -270,14 +277,16 @@ export class Trainer {
           if (this.state.global_step >= maxSteps) break outer;
           batchIndex++;
           microInStep++;
-          scope(() => {
-            const { loss } = this.model.forward(batch.pixelValues, batch.labels);
-            const scaled = args.gradientAccumulationSteps > 1
-              ? mul(loss!, 1 / args.gradientAccumulationSteps)
-              : loss!;
-            scaled.backward();
-            noGrad(() => accumulate(lossSum, scaled.view([1])));
-          });
+          scope(() =>
+            autocast(half, () => {
+              const { loss } = this.model.forward(batch.pixelValues, batch.labels);
+              const scaled = args.gradientAccumulationSteps > 1
+                ? mul(loss!, 1 / args.gradientAccumulationSteps)
+                : loss!;
+              noGrad(() => accumulate(lossSum, scaled.view([1])));
+              (half ? mul(scaled, scaler.scale) : scaled).backward();
+            })
+          );
           batch.pixelValues.dispose();
           const lastOfEpoch = batchIndex === loader.numBatches - 1;
           if (microInStep < args.gradientAccumulationSteps && !lastOfEpoch) continue;
@@ -289,7 +298,9 @@ export class Trainer {
             warmup,
             maxSteps,
           );
-          const clip = args.maxGradNorm > 0 ? optimizer.clipGradNorm(args.maxGradNorm) : null;
+          const clip = args.maxGradNorm > 0 || half
+            ? optimizer.clipGradNorm(args.maxGradNorm, half ? scaler.scale : 1)
+            : null;
           const stats = await scopeAsync(async () => {
             const parts = [lossSum];
             if (clip) parts.push(clip);
@@ -297,9 +308,9 @@ export class Trainer {
           });
           const stepLoss = stats[0];
           const gradNorm = clip ? stats[2] : NaN;
-          if (!Number.isFinite(stepLoss) || (clip && !Number.isFinite(gradNorm))) {
-            const kept = this.state.best_model_checkpoint ??
-              (await latestCheckpoint(args.outputDir)) ?? "none";
+          const finite = Number.isFinite(stepLoss) && (!clip || Number.isFinite(gradNorm));
+          if (!finite && !half) {
+            const kept = (await latestCheckpoint(args.outputDir)) ?? "none";
             throw new NonFiniteLossError(
               `the ${Number.isFinite(stepLoss) ? "gradient norm" : "loss"} became ` +
                 `${Number.isFinite(stepLoss) ? gradNorm : stepLoss} at step ${
@@ -308,17 +319,33 @@ export class Trainer {
                 `training stopped without applying it (last good checkpoint: ${kept})`,
             );
           }
-          optimizer.lr = lr;
-          optimizer.step();
+          if (finite) {
+            optimizer.lr = lr;
+            optimizer.step();
+            if (half && ++scaler.growthTracker >= 2000) {
+              scaler.scale *= 2;
+              scaler.growthTracker = 0;
+            }
+          } else {
+            // Mixed precision: an overflow skips the update and halves the loss scale.
+            scaler.scale /= 2;
+            scaler.growthTracker = 0;
+            this.#log(
+              `Gradient overflow at step ${this.state.global_step + 1}: skipping it and ` +
+                `reducing the loss scale to ${scaler.scale}`,
+            );
+          }
           optimizer.zeroGrad();
           noGrad(() => lossSum.assign(new Float32Array([0])));
           this.state.global_step++;
           this.state.epoch = this.state.global_step / perEpoch;
           this.state.total_flos += flopsPerSample * batch.labels.length *
             args.gradientAccumulationSteps;
-          trLossSum += stepLoss;
-          trLossSinceLog += stepLoss;
-          stepsSinceLog++;
+          if (finite) {
+            trLossSum += stepLoss;
+            trLossSinceLog += stepLoss;
+            stepsSinceLog++;
+          }
           const step = this.state.global_step;
           this.#options.onProgress?.({
             step,
@@ -335,7 +362,7 @@ export class Trainer {
             (args.loggingStrategy === "epoch" && endOfEpoch)
           ) {
             const entry: Record<string, number> = {
-              loss: round(trLossSinceLog / stepsSinceLog),
+              loss: round(trLossSinceLog / Math.max(1, stepsSinceLog)),
               grad_norm: gradNorm,
               learning_rate: learningRateAt(
                 args.lrSchedulerType,
@@ -363,7 +390,12 @@ export class Trainer {
           const save = (args.saveStrategy === "steps" && step % args.saveSteps === 0) ||
             (args.saveStrategy === "epoch" && endOfEpoch) || this.#stopRequested;
           if (save) {
-            await this.#save(metrics, { trLossSum, trLossSinceLog, stepsSinceLog });
+            await this.#save(metrics, {
+              trLossSum,
+              trLossSinceLog,
+              stepsSinceLog,
+              scaler: { ...scaler },
+            });
           }
           if (this.#stopRequested) {
             this.#log(
@@ -401,7 +433,7 @@ export class Trainer {
 
   async #save(
     metrics: Record<string, number> | null,
-    counters: { trLossSum: number; trLossSinceLog: number; stepsSinceLog: number },
+    counters: Omit<RngState, "dropout">,
   ): Promise<void> {
     const step = this.state.global_step;
     const dir = joinPath(this.args.outputDir, `checkpoint-${step}`);
