@@ -12,3 +12,14 @@ export async function testTempDir(): Promise<string> {
   await Deno.mkdir(ROOT, { recursive: true });
   return await Deno.makeTempDir({ dir: ROOT });
 }
+
+/** Removes `dir` when the test module unloads (after its last test). */
+export function removeOnUnload(dir: string): void {
+  addEventListener("unload", () => {
+    try {
+      Deno.removeSync(dir, { recursive: true });
+    } catch {
+      // already gone
+    }
+  });
+}

@@ -8,7 +8,7 @@ import { makeBeans } from "../cli/make_beans.ts";
 import { loadImageFolder } from "../data/image_folder.ts";
 import { encodePng } from "../data/png.ts";
 import { ViTImageProcessor } from "../data/processor.ts";
-import { testTempDir } from "../io/_test_util.ts";
+import { removeOnUnload, testTempDir } from "../io/_test_util.ts";
 import { makeViTConfig } from "../nn/config.ts";
 import { ViTForImageClassification } from "../nn/vit.ts";
 import { engine } from "../tensor/engine.ts";
@@ -384,10 +384,4 @@ Deno.test("no task asks for the network, and every task's writes are confined", 
   }
 });
 
-addEventListener("unload", () => {
-  try {
-    Deno.removeSync(root, { recursive: true });
-  } catch {
-    // already gone
-  }
-});
+removeOnUnload(root);

@@ -12,7 +12,7 @@ import { ViTForImageClassification } from "../nn/vit.ts";
 import { makeTrainingArguments } from "../train/args.ts";
 import { Trainer } from "../train/trainer.ts";
 import { readEventFile } from "../train/tensorboard.ts";
-import { testTempDir } from "../io/_test_util.ts";
+import { removeOnUnload, testTempDir } from "../io/_test_util.ts";
 import { encodePng } from "../data/png.ts";
 import { Rng } from "../tensor/rng.ts";
 import { gpu } from "../tensor/device.ts";
@@ -105,7 +105,7 @@ async function tinyTrainer(
   return { trainer, logs };
 }
 
-Deno.test("a tiny ViT learns the generated beans: the loss falls and accuracy beats chance", async () => {
+Deno.test("a tiny ViT learns a small generated dataset: the loss falls and accuracy beats chance", async () => {
   const out = `${root}/learn`;
   // ViTs from scratch sit on a plateau for ~50 steps before the loss drops.
   const { trainer } = await tinyTrainer(
@@ -311,10 +311,4 @@ Deno.test("a run killed with SIGKILL and resumed ends with the same weights as a
   assert.ok(a.length === b.length && a.every((v, i) => v === b[i]), "weights are bit-identical");
 });
 
-addEventListener("unload", () => {
-  try {
-    Deno.removeSync(root, { recursive: true });
-  } catch {
-    // already gone
-  }
-});
+removeOnUnload(root);
