@@ -145,7 +145,7 @@ export function renderBeanLeaf(label: number, seed: number, size = 160): RgbImag
     }
   }
   // The main leaf.
-  const leaf = makeLeaf(rng, size, 0.62 + 0.3 * rng.next());
+  const leaf = makeLeaf(rng, size, 0.8 + 0.25 * rng.next());
   const hue = 72 + 45 * rng.next();
   const sat = 0.35 + 0.35 * rng.next();
   const light = 0.26 + 0.22 * rng.next();
@@ -199,11 +199,11 @@ export function renderBeanLeaf(label: number, seed: number, size = 160): RgbImag
   const scale = leaf.length / 100;
   if (label === 0) {
     // Angular leaf spot: polygons bounded by veins, brown with a faint yellow rim.
-    const count = 5 + Math.floor(rng.next() * 11);
+    const count = 10 + Math.floor(rng.next() * 14);
     for (let k = 0; k < count; k++) {
       const p = randomPointOnLeaf();
       if (!p) break;
-      const radius = (3.5 + 4.5 * rng.next()) * scale;
+      const radius = (4 + 5 * rng.next()) * scale;
       const sides = 4 + Math.floor(rng.next() * 3);
       const rot = rng.next() * 6.28;
       const corners = Array.from({ length: sides }, (_, s) => {
@@ -236,7 +236,7 @@ export function renderBeanLeaf(label: number, seed: number, size = 160): RgbImag
     }
   } else if (label === 1) {
     // Rust: many small round dark pustules, each in a pale yellow halo.
-    const count = 12 + Math.floor(rng.next() * 28);
+    const count = 45 + Math.floor(rng.next() * 50);
     const clusterX = rng.next();
     for (let k = 0; k < count; k++) {
       const p = randomPointOnLeaf();

@@ -1,0 +1,58 @@
+import assert from "node:assert/strict";
+import { DEFAULT_PRETRAIN, modelCard, pretrain } from "../cli/pretrain.ts";
+import { fractalCategory, renderFractal } from "../data/fractal.ts";
+import { parseSafetensors } from "../nn/safetensors.ts";
+
+Deno.test("fractal categories and instances are deterministic and fill the frame", () => {
+  const a = fractalCategory(0, 5);
+  const b = fractalCategory(0, 5);
+  assert.deepEqual(a, b);
+  assert.notDeepEqual(fractalCategory(0, 6).maps, a.maps);
+  const img = renderFractal(a, 42, 64);
+  assert.deepEqual(img.data, renderFractal(a, 42, 64).data);
+  assert.notDeepEqual(img.data, renderFractal(a, 43, 64).data);
+  const bg = img.data.slice(0, 3);
+  let differs = 0;
+  for (let i = 0; i < 64 * 64; i++) {
+    if (Math.abs(img.data[3 * i] - bg[0]) + Math.abs(img.data[3 * i + 1] - bg[1]) > 60) differs++;
+  }
+  assert.ok(differs > 64 * 64 * 0.02, `the fractal covers part of the frame (${differs} px)`);
+});
+
+Deno.test("a shortened pretraining run is deterministic and its recipe matches the bundled model", async () => {
+  const options = {
+    ...DEFAULT_PRETRAIN,
+    categories: 4,
+    steps: 3,
+    batchSize: 4,
+    logEvery: 3,
+    config: { ...DEFAULT_PRETRAIN.config, num_hidden_layers: 1, image_size: 32 },
+  };
+  const runs = [];
+  for (let r = 0; r < 2; r++) {
+    const { model, figures } = await pretrain(options, () => {});
+    runs.push(await model.vit.embeddings.patchEmbeddings.projection.weight.toArray());
+    assert.ok(Number.isFinite(figures.loss));
+    model.dispose();
+  }
+  assert.deepEqual(runs[0], runs[1], "same seed, same weights");
+  const bundled = new URL("../models/vit-tiny-fractal/", import.meta.url);
+  const config = JSON.parse(await Deno.readTextFile(new URL("config.json", bundled)));
+  for (const [k, v] of Object.entries(DEFAULT_PRETRAIN.config)) assert.equal(config[k], v, k);
+  assert.equal(Object.keys(config.id2label).length, DEFAULT_PRETRAIN.categories);
+  const weights = parseSafetensors(
+    await Deno.readFile(new URL("model.safetensors", bundled)),
+    "bundled",
+  );
+  assert.ok([...weights.tensors.values()].every((t) => t.dtype === "F16"));
+  const card = await Deno.readTextFile(new URL("README.md", bundled));
+  const expected = modelCard(DEFAULT_PRETRAIN, {
+    loss: 0,
+    trainAccuracy: 0,
+    heldOutAccuracy: 0,
+    seconds: 0,
+  }, "x");
+  const recipe = (text: string) =>
+    text.split("\n").filter((l) => /categories|steps of|lr |Model:/.test(l));
+  assert.deepEqual(recipe(card), recipe(expected), "the model card states the default recipe");
+});
