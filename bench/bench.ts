@@ -218,7 +218,12 @@ if (!values.quick) {
 let torch: unknown = null;
 if (values.compare) {
   try {
-    const out = await new Deno.Command("python3", {
+    // Debian's python3 (with python3-torch) rather than another python3 first in PATH.
+    const python = await Deno.stat("/usr/bin/python3").then(
+      () => "/usr/bin/python3",
+      () => "python3",
+    );
+    const out = await new Deno.Command(python, {
       args: ["bench/torch_step.py", ...(values.quick ? ["--quick"] : [])],
       stdout: "piped",
       stderr: "inherit",

@@ -368,6 +368,63 @@ Deno.test("GPU memory stays flat over a multi-epoch run after the first epoch", 
   );
 });
 
+// A full disk is a small tmpfs (root only; skipped where mounting is not allowed).
+const fullDisk = `${root}/full`;
+await Deno.mkdir(fullDisk);
+const mounted = await new Deno.Command("mount", {
+  args: ["-t", "tmpfs", "-o", "size=512k", "tmpfs", fullDisk],
+  stderr: "null",
+}).output().then((o) => o.success, () => false);
+
+Deno.test({
+  name: "a full disk during a save leaves the previous files intact and no partial ones",
+  ignore: !mounted,
+  fn: async () => {
+    const ds = await loadImageFolder(data);
+    const config = makeViTConfig({ ...TINY, id2label: ds.train.labels.id2label() });
+    const out = `${fullDisk}/model`;
+    await new ViTForImageClassification(config, 1).savePretrained(out);
+    const before = await Deno.readFile(`${out}/model.safetensors`);
+    const free = 512 * 1024 - Number((await Deno.stat(`${out}/model.safetensors`)).size) - 16384;
+    await Deno.writeFile(`${fullDisk}/filler`, new Uint8Array(Math.max(0, free)));
+    await assert.rejects(
+      () => new ViTForImageClassification(config, 2).savePretrained(out),
+      /model\.safetensors: cannot write \(.*(No space left|os error 28)/,
+    );
+    assert.deepEqual(await Deno.readFile(`${out}/model.safetensors`), before, "old weights intact");
+    assert.deepEqual(
+      [...Deno.readDirSync(out)].map((e) => e.name).sort(),
+      ["config.json", "model.safetensors"],
+      "no temporary files left",
+    );
+    const r = await cli("train", [
+      "--data",
+      data,
+      "--model",
+      modelDir,
+      "--output-dir",
+      `${fullDisk}/run`,
+      "--max-steps",
+      "2",
+      "--save-steps",
+      "2",
+      "--eval-steps",
+      "2",
+      "--report-to",
+      "none",
+    ]);
+    assertOneLineError(
+      r,
+      /checkpoint-2.*: cannot write \(.*(No space left|os error 28)/,
+      "full disk",
+    );
+    assert.ok(
+      ![...Deno.readDirSync(`${fullDisk}/run`)].some((e) => /checkpoint|tmp/.test(e.name)),
+      "no partial checkpoint",
+    );
+  },
+});
+
 Deno.test("no task asks for the network, and every task's writes are confined", async () => {
   const tasks = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)))
     .tasks as Record<string, string>;
@@ -384,4 +441,7 @@ Deno.test("no task asks for the network, and every task's writes are confined", 
   }
 });
 
+addEventListener("unload", () => {
+  if (mounted) new Deno.Command("umount", { args: [fullDisk] }).outputSync();
+});
 removeOnUnload(root);
