@@ -23,3 +23,34 @@ export function removeOnUnload(dir: string): void {
     }
   });
 }
+
+/**
+ * A `deno run` of one of the CLI tasks with the permissions a user's task has, writing only
+ * inside `writeDir`.
+ *
+ * @param task The file name in cli/ without `.ts`.
+ * @param args Its arguments.
+ * @param writeDir The one folder it may write.
+ * @param options Extra Deno.Command options (stdout, signal, …).
+ * @returns The command, to `.output()` or `.spawn()`.
+ */
+export function cliCommand(
+  task: string,
+  args: string[],
+  writeDir: string,
+  options: Omit<Deno.CommandOptions, "args"> = {},
+): Deno.Command {
+  return new Deno.Command(Deno.execPath(), {
+    stdout: "piped",
+    stderr: "piped",
+    ...options,
+    args: [
+      "run",
+      "--allow-read",
+      `--allow-write=${writeDir}`,
+      "--allow-sys=hostname",
+      new URL(`../cli/${task}.ts`, import.meta.url).pathname,
+      ...args,
+    ],
+  });
+}

@@ -8,7 +8,7 @@ import { makeBeans } from "../cli/make_beans.ts";
 import { loadImageFolder } from "../data/image_folder.ts";
 import { encodePng } from "../data/png.ts";
 import { ViTImageProcessor } from "../data/processor.ts";
-import { removeOnUnload, testTempDir } from "../io/_test_util.ts";
+import { cliCommand, removeOnUnload, testTempDir } from "../io/_test_util.ts";
 import { makeViTConfig } from "../nn/config.ts";
 import { ViTForImageClassification } from "../nn/vit.ts";
 import { engine } from "../tensor/engine.ts";
@@ -39,21 +39,8 @@ const modelDir = `${root}/model`;
 async function cli(
   task: string,
   args: string[],
-  options: { signal?: AbortSignal } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      `--allow-write=${root}`,
-      "--allow-sys=hostname",
-      new URL(`../cli/${task}.ts`, import.meta.url).pathname,
-      ...args,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-    signal: options.signal,
-  }).output();
+  const out = await cliCommand(task, args, root).output();
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
@@ -289,18 +276,7 @@ Deno.test("SIGINT during training saves a checkpoint and exits cleanly; the run 
     "--dataloader-num-workers",
     "0",
   ];
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      `--allow-write=${root}`,
-      "--allow-sys=hostname",
-      new URL("../cli/train.ts", import.meta.url).pathname,
-      ...args,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const child = cliCommand("train", args, root).spawn();
   const reader = child.stdout.getReader();
   let text = "";
   while (!/"step":3\b/.test(text)) {

@@ -12,7 +12,7 @@ import { ViTForImageClassification } from "../nn/vit.ts";
 import { makeTrainingArguments } from "../train/args.ts";
 import { Trainer } from "../train/trainer.ts";
 import { readEventFile } from "../train/tensorboard.ts";
-import { removeOnUnload, testTempDir } from "../io/_test_util.ts";
+import { cliCommand, removeOnUnload, testTempDir } from "../io/_test_util.ts";
 import { encodePng } from "../data/png.ts";
 import { Rng } from "../tensor/rng.ts";
 import { gpu } from "../tensor/device.ts";
@@ -246,42 +246,33 @@ Deno.test("the output folder, trainer_state.json and TensorBoard events match Hu
 });
 
 function trainCli(out: string, extra: string[] = []): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      `--allow-write=${root}`,
-      "--allow-sys=hostname",
-      new URL("../cli/train.ts", import.meta.url).pathname,
-      "--data",
-      data,
-      "--config",
-      `${root}/tiny_config.json`,
-      "--output-dir",
-      out,
-      "--per-device-train-batch-size",
-      "12",
-      "--max-steps",
-      "24",
-      "--save-steps",
-      "4",
-      "--eval-steps",
-      "4",
-      "--logging-steps",
-      "2",
-      "--learning-rate",
-      "1e-3",
-      "--load-best-model-at-end",
-      "false",
-      "--report-to",
-      "none",
-      "--dataloader-num-workers",
-      "1",
-      ...extra,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  return cliCommand("train", [
+    "--data",
+    data,
+    "--config",
+    `${root}/tiny_config.json`,
+    "--output-dir",
+    out,
+    "--per-device-train-batch-size",
+    "12",
+    "--max-steps",
+    "24",
+    "--save-steps",
+    "4",
+    "--eval-steps",
+    "4",
+    "--logging-steps",
+    "2",
+    "--learning-rate",
+    "1e-3",
+    "--load-best-model-at-end",
+    "false",
+    "--report-to",
+    "none",
+    "--dataloader-num-workers",
+    "1",
+    ...extra,
+  ], root).spawn();
 }
 
 Deno.test("a run killed with SIGKILL and resumed ends with the same weights as an uninterrupted one", async () => {
