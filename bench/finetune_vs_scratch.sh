@@ -5,15 +5,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seeds="${SEEDS:-1 2 3}"
+modes="${MODES:-pretrained scratch}"
+model_dir="${MODEL_DIR:-}"   # another pretrained folder to compare (default: the bundled one)
 export NO_COLOR=1
 mkdir -p .cache/runs
-echo '{"runs":[' > .cache/finetune_vs_scratch.json
+summary=".cache/finetune_vs_scratch${MODEL_DIR:+-$(basename "$MODEL_DIR")}.json"
+echo '{"runs":[' > "$summary"
 first=1
 for seed in $seeds; do
-  for mode in pretrained scratch; do
+  for mode in $modes; do
     out=".cache/runs/${mode}-${seed}"
     rm -rf "$out"
     extra=()
+    if [ "$mode" = pretrained ] && [ -n "$model_dir" ]; then extra=(--model "$model_dir"); fi
     if [ "$mode" = scratch ]; then
       printf '%s' '{"hidden_size":128,"num_hidden_layers":4,"num_attention_heads":4,"intermediate_size":256,"image_size":64,"patch_size":8}' > .cache/demo_config.json
       extra=(--config .cache/demo_config.json)
@@ -24,9 +28,9 @@ for seed in $seeds; do
     acc=$(python3 -c "import json;print(json.load(open('$out/eval_results.json'))['eval_accuracy'])")
     wall=$(python3 -c "print(round($end-$start,1))")
     echo "$mode seed $seed: eval_accuracy $acc, wall ${wall}s"
-    [ $first = 1 ] || echo ',' >> .cache/finetune_vs_scratch.json
+    [ $first = 1 ] || echo ',' >> "$summary"
     first=0
-    echo "{\"mode\":\"$mode\",\"seed\":$seed,\"eval_accuracy\":$acc,\"wall_s\":$wall}" >> .cache/finetune_vs_scratch.json
+    echo "{\"mode\":\"$mode\",\"seed\":$seed,\"eval_accuracy\":$acc,\"wall_s\":$wall}" >> "$summary"
   done
 done
-echo ']}' >> .cache/finetune_vs_scratch.json
+echo ']}' >> "$summary"
