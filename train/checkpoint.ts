@@ -51,6 +51,27 @@ export interface CheckpointInfo {
 const CHECKPOINT = /^checkpoint-(\d+)$/;
 
 /**
+ * Every parameter's current values by name, read from the optimiser's arenas (one readback per
+ * arena buffer instead of one per parameter).
+ *
+ * @param model The model whose parameter names are used.
+ * @param optimizer The optimiser that holds the parameters.
+ * @returns Values by Hugging Face name.
+ */
+export async function parameterValues(
+  model: ViTForImageClassification,
+  optimizer: AdamW,
+): Promise<Map<string, Float32Array>> {
+  const names = new Map(model.namedParameters().map(([n, t]) => [t, n]));
+  const values = await optimizer.readParameters();
+  return new Map(optimizer.parameters.map((t, i) => {
+    const name = names.get(t);
+    if (!name) throw new Error("the optimiser holds a tensor that is not a model parameter");
+    return [name, values[i]];
+  }));
+}
+
+/**
  * Writes a checkpoint atomically (as a folder rename).
  *
  * @param dir The checkpoint folder, `…/checkpoint-N`.
@@ -61,12 +82,11 @@ export async function saveCheckpoint(dir: string, info: CheckpointInfo): Promise
   await Deno.remove(temp, { recursive: true }).catch(() => {});
   await Deno.mkdir(temp, { recursive: true });
   try {
-    const named = info.model.namedParameters();
-    const names = new Map(named.map(([n, t]) => [t, n]));
+    const names = new Map(info.model.namedParameters().map(([n, t]) => [t, n]));
     const params = info.optimizer.parameters;
-    const values = await info.optimizer.readParameters();
-    const byName = new Map(params.map((t, i) => [names.get(t)!, values[i]]));
-    await info.model.savePretrained(temp, { values: byName });
+    await info.model.savePretrained(temp, {
+      values: await parameterValues(info.model, info.optimizer),
+    });
     await info.processor.savePretrained(temp);
     const state = await info.optimizer.exportState();
     const entries: [string, { shape: readonly number[]; data: Float32Array }][] = [];

@@ -17,13 +17,14 @@ import type { ViTForImageClassification } from "../nn/vit.ts";
 import { AdamW } from "../tensor/adamw.ts";
 import { accumulate, autocast, concat, full, mul } from "../tensor/ops.ts";
 import { gpu } from "../tensor/device.ts";
-import { keep, noGrad, scope, scopeAsync, type Tensor } from "../tensor/tensor.ts";
+import { keep, noGrad, scope, scopeAsync } from "../tensor/tensor.ts";
 import { joinPath, writeAtomic } from "../io/files.ts";
 import type { TrainingArguments } from "./args.ts";
 import {
   type CheckpointInfo,
   latestCheckpoint,
   loadCheckpoint,
+  parameterValues,
   type RngState,
   rotateCheckpoints,
   saveCheckpoint,
@@ -570,25 +571,13 @@ export class Trainer {
 
   /** Saves the model and processor to `dir` (the output folder by default), as save_model. */
   async saveModel(dir = this.args.outputDir): Promise<void> {
-    const named = this.model.namedParameters();
-    const values = this.#optimizer
-      ? new Map((await this.#optimizer.readParameters()).map((v, i) => [
-        this.#nameOf(this.#optimizer!.parameters[i], named),
-        v,
-      ]))
-      : undefined;
+    const values = this.#optimizer ? await parameterValues(this.model, this.#optimizer) : undefined;
     await this.model.savePretrained(dir, { values });
     await this.processor.savePretrained(dir);
     await writeAtomic(
       joinPath(dir, "training_args.json"),
       JSON.stringify(this.args, null, 2) + "\n",
     );
-  }
-
-  #nameOf(t: Tensor, named: [string, Tensor][]): string {
-    const hit = named.find(([, p]) => p === t);
-    if (!hit) throw new Error("optimizer parameter is not in the model");
-    return hit[0];
   }
 
   /** Writes `{split}_results.json` and merges it into all_results.json, as save_metrics. */
