@@ -55,8 +55,11 @@ export function lineChart(
   const ys = all.map((p) => p[1]).filter(Number.isFinite);
   const x0 = Math.min(0, ...xs);
   const x1 = Math.max(1, ...xs);
-  let y0 = Math.min(...ys, 0);
-  let y1 = Math.max(...ys, 1e-6);
+  // Fit the data with a 5 % margin, so that a slowly falling loss is still visible.
+  const lo = Math.min(...ys);
+  const hi = Math.max(...ys);
+  let y0 = lo - 0.05 * (hi - lo);
+  let y1 = hi + 0.05 * (hi - lo);
   if (y0 === y1) [y0, y1] = [y0 - 1, y1 + 1];
   const px = (x: number) => m.left + ((x - x0) / (x1 - x0)) * (W - m.left - m.right);
   const py = (y: number) => H - m.bottom - ((y - y0) / (y1 - y0)) * (H - m.top - m.bottom);
@@ -64,11 +67,18 @@ export function lineChart(
   for (let k = 0; k <= 4; k++) {
     const y = y0 + ((y1 - y0) * k) / 4;
     line(img, m.left, py(y), W - m.right, py(y), grey);
-    drawText(img, y.toFixed(y1 - y0 < 2 ? 2 : 1), 4, py(y) - 4, [60, 60, 60], 1);
+    drawText(
+      img,
+      y.toFixed(y1 - y0 < 0.2 ? 3 : y1 - y0 < 2 ? 2 : 1),
+      4,
+      py(y) - 4,
+      [60, 60, 60],
+      1,
+    );
   }
   line(img, m.left, H - m.bottom, W - m.right, H - m.bottom, [0, 0, 0]);
   line(img, m.left, m.top, m.left, H - m.bottom, [0, 0, 0]);
-  drawText(img, `step 0 … ${x1}`, W / 2 - 40, H - m.bottom + 12, [60, 60, 60], 1);
+  drawText(img, `step ${x0} - ${x1}`, W / 2 - 40, H - m.bottom + 12, [60, 60, 60], 1);
   drawText(img, title, m.left, 12, [0, 0, 0], 2);
   series.forEach((s, k) => {
     drawText(img, s.name, W - m.right - 150, m.top + 4 + k * 12, s.color, 1);
