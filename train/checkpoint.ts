@@ -15,6 +15,7 @@ import { parseSafetensors, serializeSafetensors } from "../nn/safetensors.ts";
 import type { ViTForImageClassification } from "../nn/vit.ts";
 import type { ViTImageProcessor } from "../data/processor.ts";
 import type { AdamW } from "../tensor/adamw.ts";
+import type { Tensor } from "../tensor/tensor.ts";
 import type { TrainingArguments } from "./args.ts";
 import type { TrainerState } from "./state.ts";
 
@@ -50,6 +51,11 @@ export interface CheckpointInfo {
 
 const CHECKPOINT = /^checkpoint-(\d+)$/;
 
+/** Each parameter tensor's Hugging Face name. */
+function parameterNames(model: ViTForImageClassification): Map<Tensor, string> {
+  return new Map(model.namedParameters().map(([n, t]) => [t, n]));
+}
+
 /**
  * Every parameter's current values by name, read from the optimiser's arenas (one readback per
  * arena buffer instead of one per parameter).
@@ -62,7 +68,7 @@ export async function parameterValues(
   model: ViTForImageClassification,
   optimizer: AdamW,
 ): Promise<Map<string, Float32Array>> {
-  const names = new Map(model.namedParameters().map(([n, t]) => [t, n]));
+  const names = parameterNames(model);
   const values = await optimizer.readParameters();
   return new Map(optimizer.parameters.map((t, i) => {
     const name = names.get(t);
@@ -82,7 +88,7 @@ export async function saveCheckpoint(dir: string, info: CheckpointInfo): Promise
   await Deno.remove(temp, { recursive: true }).catch(() => {});
   await Deno.mkdir(temp, { recursive: true });
   try {
-    const names = new Map(info.model.namedParameters().map(([n, t]) => [t, n]));
+    const names = parameterNames(info.model);
     const params = info.optimizer.parameters;
     await info.model.savePretrained(temp, {
       values: await parameterValues(info.model, info.optimizer),
@@ -158,7 +164,7 @@ export async function loadCheckpoint(
   if (optimizer) {
     const optPath = joinPath(dir, "optimizer.safetensors");
     const opt = parseSafetensors(await readBytes(optPath), optPath);
-    const names = new Map(model.namedParameters().map(([n, t]) => [t, n]));
+    const names = parameterNames(model);
     const get = (key: string) => {
       const e = opt.tensors.get(key);
       if (!e) throw new CheckpointError(optPath, `'${key}' is missing`);
