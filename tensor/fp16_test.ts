@@ -4,7 +4,12 @@ import { matmul } from "./ops.ts";
 import { scope, Tensor } from "./tensor.ts";
 import { fromF16Bits, toF16Bits } from "./f16.ts";
 import { refMatmul } from "./reference.ts";
-import { REGISTER_VARIANTS, TILED_VARIANTS, VEC4_VARIANTS } from "../kernels/matmul.ts";
+import {
+  REGISTER_VARIANTS,
+  TILED_VARIANTS,
+  VEC4_VARIANTS,
+  VEC4TN_VARIANTS,
+} from "../kernels/matmul.ts";
 import { forceMatmulVariant } from "./ops_matmul.ts";
 import { assertClose, rng, uniform } from "./_test_util.ts";
 
@@ -14,12 +19,12 @@ Deno.test("half-precision matmuls round inputs to f16 and accumulate in f32, in 
   if (!gpu().hasF16) return;
   const random = rng(21);
   const a = uniform(random, 37 * 24, -3, 3);
-  const b = uniform(random, 29 * 24, -3, 3);
+  const b = uniform(random, 28 * 24, -3, 3);
   const exact = refMatmul(
     { data: Float64Array.from(a), shape: [37, 24] },
     {
       data: Float64Array.from(b),
-      shape: [29, 24],
+      shape: [28, 24],
     },
     false,
     true,
@@ -28,23 +33,49 @@ Deno.test("half-precision matmuls round inputs to f16 and accumulate in f32, in 
     { data: Float64Array.from(roundF16(a)), shape: [37, 24] },
     {
       data: Float64Array.from(roundF16(b)),
-      shape: [29, 24],
+      shape: [28, 24],
     },
     false,
     true,
   );
-  for (const v of [REGISTER_VARIANTS[2], VEC4_VARIANTS[1], TILED_VARIANTS[0]]) {
+  // The same product in the TN layout that vec4tn reads (A as [K, M], B as [K, N]).
+  const bT = new Float32Array(24 * 28);
+  for (let n = 0; n < 28; n++) for (let k = 0; k < 24; k++) bT[k * 28 + n] = b[n * 24 + k];
+  const aRows = 36; // vec4tn needs M % 4 == 0: it checks the first 36 rows
+  const aT = new Float32Array(24 * aRows);
+  for (let m = 0; m < aRows; m++) for (let k = 0; k < 24; k++) aT[k * aRows + m] = a[m * 24 + k];
+  const variants = [
+    REGISTER_VARIANTS[2],
+    VEC4_VARIANTS[1],
+    VEC4TN_VARIANTS[2],
+    TILED_VARIANTS[0],
+  ];
+  for (const v of variants) {
     await t.step(`${v.family} ${v.tm}x${v.tn}`, async () => {
       forceMatmulVariant(v);
       try {
-        const out = scope(() =>
-          matmul(Tensor.from(a, [37, 24]), Tensor.from(b, [29, 24]), { transB: true, half: true })
-        );
+        const run = () =>
+          v.family === "vec4tn"
+            ? matmul(Tensor.from(aT, [24, aRows]), Tensor.from(bT, [24, 28]), {
+              transA: true,
+              half: true,
+            })
+            : matmul(Tensor.from(a, [37, 24]), Tensor.from(b, [28, 24]), {
+              transB: true,
+              half: true,
+            });
+        const out = scope(run);
         const got = await out.toArray();
+        const rows = (d: Float64Array) => d.subarray(0, got.length);
         // Against f16-rounded inputs the only error left is f32 accumulation.
-        assertClose(got, rounded.data, { atol: 1e-4, rtol: 1e-5 }, "vs f16-rounded reference");
+        assertClose(
+          got,
+          rows(rounded.data),
+          { atol: 1e-4, rtol: 1e-5 },
+          "vs f16-rounded reference",
+        );
         // Against exact inputs the error is f16's: ~2^-11 of each product, summed over K = 24.
-        assertClose(got, exact.data, { atol: 0.05, rtol: 1e-2 }, "vs f32 reference");
+        assertClose(got, rows(exact.data), { atol: 0.05, rtol: 1e-2 }, "vs f32 reference");
         let differs = false;
         got.forEach((v, i) => (differs ||= Math.abs(v - exact.data[i]) > 1e-5));
         assert.ok(differs, "the f16 path really rounds");

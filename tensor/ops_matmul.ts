@@ -14,6 +14,8 @@ import {
   TILED_VARIANTS,
   VEC4_VARIANTS,
   vec4Eligible,
+  VEC4TN_VARIANTS,
+  vec4tnEligible,
 } from "../kernels/matmul.ts";
 import { assertF32 } from "./_dispatch.ts";
 import { gpu } from "./device.ts";
@@ -68,20 +70,26 @@ function shapeKey(s: MatmulShape): string {
 
 /** The variant used for a shape: the autotuned one if known, else the adapter's default. */
 export function matmulVariantFor(s: MatmulShape): MatmulVariant {
-  if (forced && (forced.family !== "vec4" || vec4Eligible(s))) return forced;
+  if (forced && (!forced.family.startsWith("vec4") || cpuFamily(s).includes(forced))) return forced;
   const hit = tuned.get(shapeKey(s));
   if (hit) return hit;
   if (!gpu().isCpu) return TILED_VARIANTS[0];
   // Small products run on the small tile: the big ones take seconds to compile and gain nothing.
-  if (s.batch * s.m * s.n * s.k < SMALL_MATMUL) {
-    return REGISTER_VARIANTS[REGISTER_VARIANTS.length - 1];
-  }
-  return vec4Eligible(s) ? VEC4_VARIANTS[0] : REGISTER_VARIANTS[0];
+  const family = cpuFamily(s);
+  return s.batch * s.m * s.n * s.k < SMALL_MATMUL ? family[family.length - 1] : family[0];
+}
+
+/** The CPU variants that can run a shape, best-known first and the small tile last. */
+function cpuFamily(s: MatmulShape): readonly MatmulVariant[] {
+  if (vec4Eligible(s)) return VEC4_VARIANTS;
+  if (vec4tnEligible(s)) return VEC4TN_VARIANTS;
+  return REGISTER_VARIANTS;
 }
 
 /** The variants worth timing for a shape on this adapter. */
 export function matmulCandidates(s: MatmulShape): MatmulVariant[] {
-  const vec4 = vec4Eligible(s) ? [...VEC4_VARIANTS] : [];
+  const family = cpuFamily(s);
+  const vec4 = family === REGISTER_VARIANTS ? [] : [...family];
   return gpu().isCpu
     ? [...vec4, ...REGISTER_VARIANTS, TILED_VARIANTS[0]]
     : [...TILED_VARIANTS, ...vec4, REGISTER_VARIANTS[0]];

@@ -1,6 +1,11 @@
 import * as ops from "./ops.ts";
 import { scope, Tensor } from "./tensor.ts";
-import { REGISTER_VARIANTS, TILED_VARIANTS, VEC4_VARIANTS } from "../kernels/matmul.ts";
+import {
+  REGISTER_VARIANTS,
+  TILED_VARIANTS,
+  VEC4_VARIANTS,
+  VEC4TN_VARIANTS,
+} from "../kernels/matmul.ts";
 import * as ref from "./reference.ts";
 import { assertClose, rng, type Tolerance, uniform } from "./_test_util.ts";
 
@@ -307,12 +312,25 @@ Deno.test("every op's forward and backward match the f64 reference", async (t) =
 });
 
 Deno.test("every matmul variant is correct on odd and tile-crossing shapes", async (t) => {
-  const variants = [...REGISTER_VARIANTS, ...VEC4_VARIANTS, ...TILED_VARIANTS];
+  const variants = [
+    ...REGISTER_VARIANTS,
+    ...VEC4_VARIANTS,
+    ...VEC4TN_VARIANTS,
+    ...TILED_VARIANTS,
+  ];
+  // Each vec4 family meets shapes it is eligible for (vec4: NT with K % 4 == 0; vec4tn: TN with
+  // M and N % 4 == 0), batched and not, crossing its tiles;
+  // a forced variant that cannot run a shape falls back to the automatic choice.
   const shapes = [
     { a: [35, 21], b: [21, 70], transA: false, transB: false },
     { a: [35, 24], b: [70, 24], transA: false, transB: true },
     { a: [2, 21, 35], b: [2, 21, 9], transA: true, transB: false },
     { a: [21, 35], b: [9, 21], transA: true, transB: true },
+    { a: [2, 35, 24], b: [2, 70, 24], transA: false, transB: true },
+    { a: [35, 24], b: [24, 68], transA: false, transB: false },
+    { a: [2, 35, 24], b: [2, 24, 36], transA: false, transB: false },
+    { a: [21, 36], b: [21, 68], transA: true, transB: false },
+    { a: [2, 21, 20], b: [2, 21, 36], transA: true, transB: false },
   ];
   for (const v of variants) {
     await t.step(`${v.family} ${v.tm}x${v.tn}`, async () => {
