@@ -93,6 +93,7 @@ export {
   REGISTER_VARIANTS,
   TILED_VARIANTS,
   VEC4_VARIANTS,
+  VEC4TN_VARIANTS,
 } from "./kernels/matmul.ts";
 export {
   type BindingAccess,
@@ -205,6 +206,15 @@ export {
   classCounts,
   renderBeanLeaf,
 } from "./data/synthetic_beans.ts";
+export {
+  type AffineMap,
+  type FractalCategory,
+  fractalCategory,
+  type FractalSceneOptions,
+  renderFractal,
+  renderFractalScene,
+} from "./data/fractal.ts";
+export { hsl, valueNoise } from "./data/paint.ts";
 export { Rng } from "./tensor/rng.ts";
 export {
   ArgumentError,

@@ -7,7 +7,12 @@
  */
 
 import { parseArgs } from "node:util";
-import { fractalCategory, renderFractal } from "../data/fractal.ts";
+import {
+  fractalCategory,
+  type FractalSceneOptions,
+  renderFractal,
+  renderFractalScene,
+} from "../data/fractal.ts";
 import { toPixelValues } from "../data/pixels.ts";
 import { ViTImageProcessor } from "../data/processor.ts";
 import { joinPath, readJson, writeAtomic } from "../io/files.ts";
@@ -38,8 +43,16 @@ export interface PretrainOptions {
   seed: number;
   /** ViT config fields (image_size sets the rendering size). */
   config: Record<string, unknown>;
-  /** Chaos-game points per image. */
+  /** Chaos-game points per image (per image-filling instance in scenes). */
   points: number;
+  /**
+   * `scene`: several small instances of the category on a textured background
+   * ({@link renderFractalScene}); `single`: one centred instance on a flat background, as in
+   * FractalDB ({@link renderFractal}).
+   */
+  layout: "scene" | "single";
+  /** Scene layout: fewest and most instances per image, and their size range. */
+  scene: Required<Pick<FractalSceneOptions, "instances" | "scale">>;
   /** Log every this many steps. */
   logEvery: number;
 }
@@ -54,6 +67,8 @@ export const DEFAULT_PRETRAIN: PretrainOptions = {
   seed: 0,
   config: DEMO_CONFIG,
   points: 4000,
+  layout: "scene",
+  scene: { instances: [1, 3], scale: [0.35, 0.8] },
   logEvery: 50,
 };
 
@@ -101,7 +116,10 @@ export async function pretrain(
     const data = new Float32Array(n * 3 * size * size);
     for (let j = 0; j < n; j++) {
       const label = mix(options.seed, step, j * 2 + split) % options.categories;
-      const image = renderFractal(cats[label], mix(step, j, 7919 + split), size, options.points);
+      const seed = mix(step, j, 7919 + split);
+      const image = options.layout === "scene"
+        ? renderFractalScene(cats[label], seed, size, { ...options.scene, points: options.points })
+        : renderFractal(cats[label], seed, size, options.points);
       data.set(toPixelValues(image, processor.config), j * 3 * size * size);
       labels.push(label);
     }
@@ -170,6 +188,21 @@ export async function pretrain(
   };
 }
 
+function layoutText(options: PretrainOptions): string {
+  if (options.layout === "single") {
+    return `Each image is one instance (one map parameter scaled by 0.8–1.2, a flip and a rotation
+  of up to ±0.25 rad, random colours) centred on a flat background.`;
+  }
+  const [n0, n1] = options.scene.instances;
+  const [s0, s1] = options.scene.scale;
+  return `Each image is a scene: ${n0}–${n1} instances of the category (each with one map
+  parameter scaled by 0.8–1.2, any rotation, a flip, ${s0}–${s1} of the image side, a colour
+  within ±15° of the category's hue) scattered over a two-colour value-noise texture
+  (\`renderFractalScene\`). Finding small shapes on a textured surface and pooling what was
+  found is what telling diseased leaves apart needs; one centred fractal on a flat background
+  (FractalDB's layout, \`--layout single\`) gave features that did not transfer.`;
+}
+
 /** The model card written beside the weights. */
 export function modelCard(
   options: PretrainOptions,
@@ -197,9 +230,11 @@ fine-tune: pretrained weights, a new head, then training on the beans-like datas
   without Natural Images", ACCV 2020; Nakashima et al., "Can Vision Transformers Learn without
   Natural Images?", AAAI 2022). Each of ${options.categories} categories is an iterated function
   system of 2–4 random contractive affine maps, kept when its attractor covers 8–55 % of the
-  frame (\`data/fractal.ts\`). Every training image is a fresh instance: one map parameter scaled
-  by 0.8–1.2, a flip and a rotation of up to ±0.25 rad, random colours, ${options.points} chaos-game points,
-  rendered at ${(options.config.image_size as number) ?? 224} px.
+  frame, with a hue of its own (category index × 137.5°) (\`data/fractal.ts\`).
+  ${layoutText(options)} Every training image is fresh, rendered at ${
+    (options.config.image_size as number) ?? 224
+  } px with
+  up to ${options.points} chaos-game points per image-filling instance.
 - Model: ViTForImageClassification, ${JSON.stringify(options.config)}.
 - Training: ${options.steps} steps of ${options.batchSize} images (each image seen once), AdamW
   lr ${options.learningRate} with 5 % linear warmup then cosine decay, weight decay
@@ -223,8 +258,15 @@ fine-tuning. It is not a substitute for google/vit-base-patch16-224-in21k.
 `;
 }
 
+function layoutOf(value: string | undefined): PretrainOptions["layout"] {
+  if (value === undefined) return DEFAULT_PRETRAIN.layout;
+  if (value === "scene" || value === "single") return value;
+  throw new UsageError(`--layout must be scene or single, not '${value}'`);
+}
+
 const USAGE = `usage: deno task pretrain [--out DIR] [--steps N] [--categories N] [--batch-size N]
-                          [--learning-rate LR] [--seed N] [--config CONFIG.json]
+                          [--learning-rate LR] [--seed N] [--layout scene|single]
+                          [--config CONFIG.json]
 
 Pretrains a ViT on generated fractal categories (FractalDB-style) and saves a Hugging Face
 model folder with a model card. The defaults reproduce models/vit-tiny-fractal.`;
@@ -240,6 +282,7 @@ if (import.meta.main) {
         "batch-size": { type: "string" },
         "learning-rate": { type: "string" },
         seed: { type: "string" },
+        layout: { type: "string" },
         config: { type: "string" },
         help: { type: "boolean", default: false },
       },
@@ -263,6 +306,7 @@ if (import.meta.main) {
       batchSize: num(values["batch-size"], DEFAULT_PRETRAIN.batchSize, "batch-size"),
       learningRate: num(values["learning-rate"], DEFAULT_PRETRAIN.learningRate, "learning-rate"),
       seed: values.seed === undefined ? DEFAULT_PRETRAIN.seed : Number(values.seed),
+      layout: layoutOf(values.layout),
       config: values.config
         ? await readJson(values.config) as Record<string, unknown>
         : DEMO_CONFIG,

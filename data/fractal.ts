@@ -11,6 +11,7 @@
 
 import { Rng } from "../tensor/rng.ts";
 import type { RgbImage } from "./image.ts";
+import { hsl, valueNoise } from "./paint.ts";
 
 /** An affine map `(x, y) → (a x + b y + e, c x + d y + f)`. */
 export type AffineMap = [number, number, number, number, number, number];
@@ -21,6 +22,11 @@ export interface FractalCategory {
   maps: AffineMap[];
   /** Probability of each map (∝ |det|). */
   weights: number[];
+  /**
+   * The hue (degrees) of the category's instances in scenes, spread by the golden angle over
+   * categories: colour is part of what a category looks like, as it is in natural images.
+   */
+  hue: number;
 }
 
 function singularValues(m: AffineMap): [number, number] {
@@ -107,7 +113,7 @@ export function fractalCategory(seed: number, index: number): FractalCategory {
       const [s1, s2] = singularValues(m);
       if (s1 < 0.95 && s2 > 0.05) maps.push(m);
     }
-    const cat = { maps, weights: weightsOf(maps) };
+    const cat = { maps, weights: weightsOf(maps), hue: (index * 137.508) % 360 };
     const ratio = fillRatio(chaosGame(cat, new Rng(index), 3000));
     if (ratio > 0.08 && ratio < 0.55) return cat;
   }
@@ -133,7 +139,7 @@ export function renderFractal(
   const which = Math.floor(rng.next() * maps.length);
   const param = Math.floor(rng.next() * 4);
   maps[which][param] *= 0.8 + 0.4 * rng.next();
-  const pts = chaosGame({ maps, weights: weightsOf(maps) }, rng, points);
+  const pts = chaosGame({ ...cat, maps, weights: weightsOf(maps) }, rng, points);
   const [x0, x1, y0, y1] = bounds(pts);
   const span = Math.max(x1 - x0, y1 - y0) || 1;
   const angle = (rng.next() - 0.5) * 0.5;
@@ -155,6 +161,88 @@ export function renderFractal(
     if (px < 0 || py < 0 || px >= size || py >= size) continue;
     const o = (py * size + px) * 3;
     for (let c = 0; c < 3; c++) data[o + c] = Math.max(0, Math.min(255, fg[c]));
+  }
+  return { width: size, height: size, data };
+}
+
+/** Options of {@link renderFractalScene}. */
+export interface FractalSceneOptions {
+  /** Fewest and most instances of the category in one image. */
+  instances?: [number, number];
+  /** Smallest and largest instance, as a fraction of the image side. */
+  scale?: [number, number];
+  /** Chaos-game points of an instance that fills the whole image (fewer for smaller ones). */
+  points?: number;
+}
+
+/**
+ * Renders a scene: several instances of one category (each with its own parameter jitter,
+ * size, position, rotation, flip and colour) scattered over a two-colour value-noise texture.
+ * To name the category, a model must find small shapes anywhere on a textured surface and
+ * pool what it found across the image, the skills that telling diseased leaves apart needs
+ * and that one centred fractal on a flat background does not teach.
+ *
+ * @param cat The category.
+ * @param instanceSeed Seed of this image.
+ * @param size Width and height.
+ * @param options Instance count, scale range and point budget.
+ * @returns The image.
+ * @example
+ * ```ts
+ * import { fractalCategory, renderFractalScene } from "./fractal.ts";
+ * const image = renderFractalScene(fractalCategory(0, 1), 7, 64);
+ * console.log(image.width, image.data.length); // 64 12288
+ * ```
+ */
+export function renderFractalScene(
+  cat: FractalCategory,
+  instanceSeed: number,
+  size: number,
+  options: FractalSceneOptions = {},
+): RgbImage {
+  const [nMin, nMax] = options.instances ?? [2, 8];
+  const [sMin, sMax] = options.scale ?? [0.15, 0.5];
+  const budget = options.points ?? 4000;
+  const rng = new Rng(instanceSeed);
+  const colour = () => [0, 1, 2].map(() => 20 + rng.next() * 215);
+  const c0 = colour();
+  const c1 = colour();
+  const coarse = valueNoise(rng, size, 2 + Math.floor(rng.next() * 6));
+  const fine = valueNoise(rng, size, 8 + Math.floor(rng.next() * 16));
+  const data = new Uint8Array(size * size * 3);
+  for (let i = 0; i < size * size; i++) {
+    const t = 0.75 * coarse[i] + 0.25 * fine[i];
+    for (let c = 0; c < 3; c++) data[i * 3 + c] = c0[c] + (c1[c] - c0[c]) * t;
+  }
+  const count = nMin + Math.floor(rng.next() * (nMax - nMin + 1));
+  for (let n = 0; n < count; n++) {
+    const maps = cat.maps.map((m) => [...m] as AffineMap);
+    maps[Math.floor(rng.next() * maps.length)][Math.floor(rng.next() * 4)] *= 0.8 +
+      0.4 * rng.next();
+    const scale = sMin + (sMax - sMin) * rng.next();
+    const points = Math.max(150, Math.round(budget * scale * scale));
+    const pts = chaosGame({ ...cat, maps, weights: weightsOf(maps) }, rng, points);
+    const [x0, x1, y0, y1] = bounds(pts);
+    const zoom = (scale * size) / (Math.max(x1 - x0, y1 - y0) || 1);
+    const angle = rng.next() * 2 * Math.PI;
+    const flip = rng.next() < 0.5 ? -1 : 1;
+    const px0 = scale * size / 2 + rng.next() * size * (1 - scale);
+    const py0 = scale * size / 2 + rng.next() * size * (1 - scale);
+    const cos = Math.cos(angle);
+    const sin = Math.sin(angle);
+    const fg = hsl(
+      cat.hue + (rng.next() - 0.5) * 30,
+      0.45 + 0.5 * rng.next(),
+      0.25 + 0.4 * rng.next(),
+    );
+    for (let i = 0; i < pts.length; i += 2) {
+      const dx = (pts[i] - (x0 + x1) / 2) * flip;
+      const dy = pts[i + 1] - (y0 + y1) / 2;
+      const px = Math.floor(px0 + (dx * cos - dy * sin) * zoom);
+      const py = Math.floor(py0 + (dx * sin + dy * cos) * zoom);
+      if (px < 0 || py < 0 || px >= size || py >= size) continue;
+      data.set(fg, (py * size + px) * 3);
+    }
   }
   return { width: size, height: size, data };
 }

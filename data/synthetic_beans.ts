@@ -11,44 +11,13 @@
 
 import { Rng } from "../tensor/rng.ts";
 import type { RgbImage } from "./image.ts";
+import { hsl, valueNoise } from "./paint.ts";
 
 /** The beans dataset's class names, in its label order. */
 export const BEANS_CLASSES = ["angular_leaf_spot", "bean_rust", "healthy"] as const;
 
 /** The beans dataset's split sizes. */
 export const BEANS_SPLITS = { train: 1034, validation: 133, test: 128 } as const;
-
-function hsl(h: number, s: number, l: number): [number, number, number] {
-  const a = s * Math.min(l, 1 - l);
-  const f = (n: number) => {
-    const k = (n + h / 30) % 12;
-    return l - a * Math.max(-1, Math.min(k - 3, 9 - k, 1));
-  };
-  return [f(0) * 255, f(8) * 255, f(4) * 255];
-}
-
-/** Smooth value noise on a coarse grid, bilinearly interpolated. */
-function valueNoise(rng: Rng, size: number, cells: number): Float32Array {
-  const g = cells + 2;
-  const grid = Float32Array.from({ length: g * g }, () => rng.next());
-  const out = new Float32Array(size * size);
-  for (let y = 0; y < size; y++) {
-    for (let x = 0; x < size; x++) {
-      const fx = (x / size) * cells;
-      const fy = (y / size) * cells;
-      const ix = Math.floor(fx);
-      const iy = Math.floor(fy);
-      const tx = fx - ix;
-      const ty = fy - iy;
-      const sx = tx * tx * (3 - 2 * tx);
-      const sy = ty * ty * (3 - 2 * ty);
-      const a = grid[iy * g + ix] * (1 - sx) + grid[iy * g + ix + 1] * sx;
-      const b = grid[(iy + 1) * g + ix] * (1 - sx) + grid[(iy + 1) * g + ix + 1] * sx;
-      out[y * size + x] = a * (1 - sy) + b * sy;
-    }
-  }
-  return out;
-}
 
 interface Leaf {
   cx: number;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { DEFAULT_PRETRAIN, modelCard, pretrain } from "../cli/pretrain.ts";
-import { fractalCategory, renderFractal } from "../data/fractal.ts";
+import { fractalCategory, renderFractal, renderFractalScene } from "../data/fractal.ts";
 import { parseSafetensors } from "../nn/safetensors.ts";
 
 Deno.test("fractal categories and instances are deterministic and fill the frame", () => {
@@ -17,6 +17,33 @@ Deno.test("fractal categories and instances are deterministic and fill the frame
     if (Math.abs(img.data[3 * i] - bg[0]) + Math.abs(img.data[3 * i + 1] - bg[1]) > 60) differs++;
   }
   assert.ok(differs > 64 * 64 * 0.02, `the fractal covers part of the frame (${differs} px)`);
+});
+
+Deno.test("fractal scenes are deterministic and scatter several instances over a texture", () => {
+  const cat = fractalCategory(0, 5);
+  const one = renderFractalScene(cat, 9, 64, { instances: [1, 1], scale: [0.3, 0.3] });
+  const many = renderFractalScene(cat, 9, 64, { instances: [6, 6], scale: [0.3, 0.3] });
+  assert.deepEqual(
+    one.data,
+    renderFractalScene(cat, 9, 64, { instances: [1, 1], scale: [0.3, 0.3] }).data,
+  );
+  assert.notDeepEqual(
+    one.data,
+    renderFractalScene(cat, 10, 64, { instances: [1, 1], scale: [0.3, 0.3] }).data,
+  );
+  // The background is a texture, not a flat colour.
+  const bg = renderFractalScene(cat, 9, 64, { instances: [0, 0] });
+  const values = new Set<number>();
+  for (let i = 0; i < 64 * 64; i++) values.add(bg.data[3 * i]);
+  assert.ok(values.size > 10, `textured background (${values.size} levels of red)`);
+  // Pixels that differ from the bare background: more instances cover more of the image.
+  const covered = (img: { data: Uint8Array }) => {
+    let n = 0;
+    for (let i = 0; i < img.data.length; i++) if (img.data[i] !== bg.data[i]) n++;
+    return n;
+  };
+  assert.ok(covered(one) > 0, "one instance is drawn");
+  assert.ok(covered(many) > 2 * covered(one), `${covered(many)} vs ${covered(one)} channels`);
 });
 
 Deno.test("a shortened pretraining run is deterministic and its recipe matches the bundled model", async () => {

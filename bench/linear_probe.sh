@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Linear probe of a model's CLS features on the generated beans-like dataset: how much of the
+# classes a pretraining puts in the features before any fine-tuning (README, "Fine-tuning versus
+# training from scratch"). MODEL_DIR may be "random" for a random initialisation of the demo
+# architecture. Needs Debian's python3-torch for the logistic regression.
+#   bench/linear_probe.sh [MODEL_DIR] [DATA_DIR]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+model="${1:-models/vit-tiny-fractal}"
+data="${2:-.cache/beans-synthetic}"
+mkdir -p .cache/probe
+out=".cache/probe/$(basename "$model")"
+deno run --allow-read=. --allow-write=.cache bench/linear_probe.ts "$model" "$data" "$out"
+/usr/bin/python3 bench/linear_probe.py "$out"

@@ -1,0 +1,59 @@
+/**
+ * Linear-probe features: runs a model folder (or a random initialisation of the demo
+ * architecture, for `random`) over an ImageFolder's train and validation splits and writes
+ * the final-LayerNorm CLS feature of each image as raw f32, with the labels as JSON, for
+ * `bench/linear_probe.py`. Used by `bench/linear_probe.sh`.
+ *
+ * usage: deno run --allow-read=. --allow-write=.cache bench/linear_probe.ts MODEL_DIR|random DATA_DIR OUT_PREFIX
+ *
+ * @module
+ */
+
+import {
+  decodeImage,
+  loadImageFolder,
+  makeViTConfig,
+  noGrad,
+  scopeAsync,
+  Tensor,
+  ViTForImageClassification,
+  ViTImageProcessor,
+} from "../mod.ts";
+import { DEMO_CONFIG } from "../cli/train.ts";
+
+const [modelDir, dataDir, out] = Deno.args;
+const model = modelDir === "random"
+  ? new ViTForImageClassification(makeViTConfig({ ...DEMO_CONFIG, num_labels: 3 }), 1)
+  : await ViTForImageClassification.fromPretrained(modelDir, { log: () => {} });
+const size = model.config.image_size;
+const processor = new ViTImageProcessor({ size });
+const ds = await loadImageFolder(dataDir);
+for (const split of ["train", "validation"]) {
+  const rows = ds[split];
+  const features: number[] = [];
+  const labels: number[] = [];
+  for (let start = 0; start < rows.length; start += 32) {
+    const n = Math.min(32, rows.length - start);
+    const pixels = new Float32Array(n * 3 * size * size);
+    for (let i = 0; i < n; i++) {
+      const row = rows.row(start + i);
+      const bytes = row.image.bytes ?? await Deno.readFile(row.image.path);
+      pixels.set(processor.processToArray(decodeImage(bytes)), i * 3 * size * size);
+      labels.push(row.labels);
+    }
+    const hidden = await scopeAsync(() =>
+      noGrad(() =>
+        model.vit.forward(Tensor.from(pixels, [n, 3, size, size])).lastHiddenState.toArray()
+      )
+    );
+    const [tokens, width] = [
+      hidden.length / n / model.config.hidden_size,
+      model.config.hidden_size,
+    ];
+    for (let i = 0; i < n; i++) {
+      features.push(...hidden.subarray(i * tokens * width, i * tokens * width + width));
+    }
+  }
+  await Deno.writeFile(`${out}.${split}.f32`, new Uint8Array(new Float32Array(features).buffer));
+  await Deno.writeTextFile(`${out}.${split}.labels.json`, JSON.stringify(labels));
+}

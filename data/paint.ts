@@ -1,0 +1,69 @@
+/**
+ * Painting helpers shared by the generated datasets (the beans stand-in and the fractal
+ * scenes): colours from hue, saturation and lightness, and smooth value-noise textures. No I/O.
+ *
+ * @module
+ */
+
+import type { Rng } from "../tensor/rng.ts";
+
+/**
+ * Smooth value noise: random values on a coarse grid of `cells`×`cells`, interpolated with a
+ * smoothstep, sampled at `size`×`size`. Values lie in [0, 1).
+ *
+ * @param rng The random source.
+ * @param size Output width and height.
+ * @param cells Grid cells across.
+ * @returns `size * size` values, row-major.
+ * @example
+ * ```ts
+ * import { valueNoise } from "./paint.ts";
+ * import { Rng } from "../tensor/rng.ts";
+ * console.log(valueNoise(new Rng(1), 8, 2).length); // 64
+ * ```
+ */
+export function valueNoise(rng: Rng, size: number, cells: number): Float32Array {
+  const g = cells + 2;
+  const grid = Float32Array.from({ length: g * g }, () => rng.next());
+  const out = new Float32Array(size * size);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      const fx = (x / size) * cells;
+      const fy = (y / size) * cells;
+      const ix = Math.floor(fx);
+      const iy = Math.floor(fy);
+      const tx = fx - ix;
+      const ty = fy - iy;
+      const sx = tx * tx * (3 - 2 * tx);
+      const sy = ty * ty * (3 - 2 * ty);
+      const a = grid[iy * g + ix] * (1 - sx) + grid[iy * g + ix + 1] * sx;
+      const b = grid[(iy + 1) * g + ix] * (1 - sx) + grid[(iy + 1) * g + ix + 1] * sx;
+      out[y * size + x] = a * (1 - sy) + b * sy;
+    }
+  }
+  return out;
+}
+
+/**
+ * An RGB colour (0–255, unrounded) from a hue in degrees (any value; it wraps) and a saturation
+ * and lightness in [0, 1].
+ *
+ * @param h Hue in degrees.
+ * @param s Saturation.
+ * @param l Lightness.
+ * @returns Red, green and blue.
+ * @example
+ * ```ts
+ * import { hsl } from "./paint.ts";
+ * console.log(hsl(120, 1, 0.5)); // [0, 255, 0]
+ * ```
+ */
+export function hsl(h: number, s: number, l: number): [number, number, number] {
+  const hue = ((h % 360) + 360) % 360;
+  const a = s * Math.min(l, 1 - l);
+  const f = (n: number) => {
+    const k = (n + hue / 30) % 12;
+    return l - a * Math.max(-1, Math.min(k - 3, 9 - k, 1));
+  };
+  return [f(0) * 255, f(8) * 255, f(4) * 255];
+}
