@@ -1,5 +1,8 @@
+import assert from "node:assert/strict";
 import * as ops from "./ops.ts";
 import { scope, Tensor } from "./tensor.ts";
+import { gpu } from "./device.ts";
+import { runsAsNT } from "./ops_matmul.ts";
 import {
   REGISTER_VARIANTS,
   TILED_VARIANTS,
@@ -363,5 +366,38 @@ Deno.test("every matmul variant is correct on odd and tile-crossing shapes", asy
         ops.forceMatmulVariant(null);
       }
     });
+  }
+});
+
+Deno.test("large NN products run as NT on a transposed copy of b, with the same result", async () => {
+  const cases = [
+    { a: [2, 80, 64], b: [64, 128], batch: 1, m: 160 },
+    { a: [2, 80, 64], b: [2, 64, 128], batch: 2, m: 80 },
+  ];
+  for (const [i, c] of cases.entries()) {
+    const shape = { batch: c.batch, m: c.m, k: 64, n: 128, transA: false, transB: false };
+    assert.equal(runsAsNT(shape), gpu().isCpu, "the rewrite applies on CPU adapters only");
+    const random = rng(300 + i);
+    const a = uniform(random, c.a.reduce((x, y) => x * y));
+    const b = uniform(random, c.b.reduce((x, y) => x * y));
+    const bias = uniform(random, 128);
+    const expected = c.b.length === 2
+      ? ref.refMatmul(
+        ref.host(a, [c.m, 64]),
+        ref.host(b, c.b),
+        false,
+        false,
+        ref.host(bias, [128]),
+        0.5,
+      )
+      : ref.refMatmul(ref.host(a, c.a), ref.host(b, c.b), false, false, ref.host(bias, [128]), 0.5);
+    const out = scope(() =>
+      ops.matmul(Tensor.from(a, c.a), Tensor.from(b, c.b), {
+        bias: Tensor.from(bias, [128]),
+        alpha: 0.5,
+      })
+    );
+    assertClose(await out.toArray(), expected.data, FORWARD, `case ${i}`);
+    out.dispose();
   }
 });
