@@ -91,6 +91,53 @@ function bounds(pts: Float32Array): [number, number, number, number] {
 }
 
 /**
+ * A copy of a category with one map parameter scaled by 0.8–1.2: FractalDB's intra-category
+ * variation.
+ */
+function jittered(cat: FractalCategory, rng: Rng): FractalCategory {
+  const maps = cat.maps.map((m) => [...m] as AffineMap);
+  maps[Math.floor(rng.next() * maps.length)][Math.floor(rng.next() * 4)] *= 0.8 +
+    0.4 * rng.next();
+  return { ...cat, maps, weights: weightsOf(maps) };
+}
+
+/** Where and how {@link plot} draws an attractor. */
+interface Placement {
+  /** Centre in pixels. */
+  x: number;
+  /** Centre in pixels. */
+  y: number;
+  /** The longer side of the attractor's bounding box, in pixels. */
+  side: number;
+  /** Rotation in radians. */
+  angle: number;
+  /** 1, or -1 to mirror horizontally. */
+  flip: number;
+}
+
+/** Paints chaos-game points into an RGB buffer, fitted to `at.side` pixels and placed. */
+function plot(
+  data: Uint8Array,
+  size: number,
+  pts: Float32Array,
+  at: Placement,
+  colour: readonly number[],
+): void {
+  const [x0, x1, y0, y1] = bounds(pts);
+  const zoom = at.side / (Math.max(x1 - x0, y1 - y0) || 1);
+  const cos = Math.cos(at.angle);
+  const sin = Math.sin(at.angle);
+  const rgb = colour.map((v) => Math.max(0, Math.min(255, v)));
+  for (let i = 0; i < pts.length; i += 2) {
+    const dx = (pts[i] - (x0 + x1) / 2) * at.flip;
+    const dy = pts[i + 1] - (y0 + y1) / 2;
+    const px = Math.floor(at.x + (dx * cos - dy * sin) * zoom);
+    const py = Math.floor(at.y + (dx * sin + dy * cos) * zoom);
+    if (px >= 0 && py >= 0 && px < size && py < size) data.set(rgb, (py * size + px) * 3);
+  }
+}
+
+/**
  * Draws category `index` of a database seeded by `seed`: random contractive maps, redrawn until
  * the attractor covers 8–55 % of the frame.
  *
@@ -135,33 +182,15 @@ export function renderFractal(
   points = 5000,
 ): RgbImage {
   const rng = new Rng(instanceSeed);
-  const maps = cat.maps.map((m) => [...m] as AffineMap);
-  const which = Math.floor(rng.next() * maps.length);
-  const param = Math.floor(rng.next() * 4);
-  maps[which][param] *= 0.8 + 0.4 * rng.next();
-  const pts = chaosGame({ ...cat, maps, weights: weightsOf(maps) }, rng, points);
-  const [x0, x1, y0, y1] = bounds(pts);
-  const span = Math.max(x1 - x0, y1 - y0) || 1;
+  const pts = chaosGame(jittered(cat, rng), rng, points);
   const angle = (rng.next() - 0.5) * 0.5;
   const flip = rng.next() < 0.5 ? -1 : 1;
-  const zoom = (0.75 + 0.2 * rng.next()) * size / span;
-  const cx = (x0 + x1) / 2;
-  const cy = (y0 + y1) / 2;
-  const cos = Math.cos(angle);
-  const sin = Math.sin(angle);
+  const side = (0.75 + 0.2 * rng.next()) * size;
   const bg = [0, 1, 2].map(() => 30 + rng.next() * 200);
   const fg = bg.map((v) => (v > 128 ? v - 80 - rng.next() * 60 : v + 80 + rng.next() * 60));
   const data = new Uint8Array(size * size * 3);
   for (let i = 0; i < size * size; i++) data.set(bg.map((v) => v + (rng.next() - 0.5) * 16), i * 3);
-  for (let i = 0; i < pts.length; i += 2) {
-    const dx = (pts[i] - cx) * flip;
-    const dy = pts[i + 1] - cy;
-    const px = Math.floor(size / 2 + (dx * cos - dy * sin) * zoom);
-    const py = Math.floor(size / 2 + (dx * sin + dy * cos) * zoom);
-    if (px < 0 || py < 0 || px >= size || py >= size) continue;
-    const o = (py * size + px) * 3;
-    for (let c = 0; c < 3; c++) data[o + c] = Math.max(0, Math.min(255, fg[c]));
-  }
+  plot(data, size, pts, { x: size / 2, y: size / 2, side, angle, flip }, fg);
   return { width: size, height: size, data };
 }
 
@@ -216,33 +245,19 @@ export function renderFractalScene(
   }
   const count = nMin + Math.floor(rng.next() * (nMax - nMin + 1));
   for (let n = 0; n < count; n++) {
-    const maps = cat.maps.map((m) => [...m] as AffineMap);
-    maps[Math.floor(rng.next() * maps.length)][Math.floor(rng.next() * 4)] *= 0.8 +
-      0.4 * rng.next();
+    const instance = jittered(cat, rng);
     const scale = sMin + (sMax - sMin) * rng.next();
-    const points = Math.max(150, Math.round(budget * scale * scale));
-    const pts = chaosGame({ ...cat, maps, weights: weightsOf(maps) }, rng, points);
-    const [x0, x1, y0, y1] = bounds(pts);
-    const zoom = (scale * size) / (Math.max(x1 - x0, y1 - y0) || 1);
+    const pts = chaosGame(instance, rng, Math.max(150, Math.round(budget * scale * scale)));
     const angle = rng.next() * 2 * Math.PI;
     const flip = rng.next() < 0.5 ? -1 : 1;
-    const px0 = scale * size / 2 + rng.next() * size * (1 - scale);
-    const py0 = scale * size / 2 + rng.next() * size * (1 - scale);
-    const cos = Math.cos(angle);
-    const sin = Math.sin(angle);
+    const x = scale * size / 2 + rng.next() * size * (1 - scale);
+    const y = scale * size / 2 + rng.next() * size * (1 - scale);
     const fg = hsl(
       cat.hue + (rng.next() - 0.5) * 30,
       0.45 + 0.5 * rng.next(),
       0.25 + 0.4 * rng.next(),
     );
-    for (let i = 0; i < pts.length; i += 2) {
-      const dx = (pts[i] - (x0 + x1) / 2) * flip;
-      const dy = pts[i + 1] - (y0 + y1) / 2;
-      const px = Math.floor(px0 + (dx * cos - dy * sin) * zoom);
-      const py = Math.floor(py0 + (dx * sin + dy * cos) * zoom);
-      if (px < 0 || py < 0 || px >= size || py >= size) continue;
-      data.set(fg, (py * size + px) * 3);
-    }
+    plot(data, size, pts, { x, y, side: scale * size, angle, flip }, fg);
   }
   return { width: size, height: size, data };
 }

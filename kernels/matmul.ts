@@ -122,6 +122,30 @@ function bindings(bias: boolean, vec4 = false) {
   return list;
 }
 
+/**
+ * The guarded stores of an invocation's TM×TN tile: `alpha · acc + bias` for each element
+ * inside C, where `acc(i, j)` names the accumulator of element (i, j).
+ */
+function tileStores(
+  tm: number,
+  tn: number,
+  acc: (i: number, j: number) => string,
+  bias: boolean,
+): string {
+  const stores: string[] = [];
+  for (let i = 0; i < tm; i++) {
+    stores.push(`if (row0 + ${i}u < params.m) {`);
+    for (let j = 0; j < tn; j++) {
+      const value = `params.alpha * ${acc(i, j)}${bias ? ` + bias[col0 + ${j}u]` : ""}`;
+      stores.push(
+        `  if (col0 + ${j}u < params.n) { C[cBase + (row0 + ${i}u) * params.n + col0 + ${j}u] = ${value}; }`,
+      );
+    }
+    stores.push(`}`);
+  }
+  return stores.join("\n  ");
+}
+
 function registerKernel(v: MatmulVariant, transA: boolean, transB: boolean, bias: boolean) {
   const { tm, tn } = v;
   const tn4 = tn / 4;
@@ -142,21 +166,7 @@ function registerKernel(v: MatmulVariant, transA: boolean, transB: boolean, bias
   for (let i = 0; i < tm; i++) {
     for (let j4 = 0; j4 < tn4; j4++) decls.push(`var acc${i}_${j4} = vec4<f32>(0.0);`);
   }
-  const stores: string[] = [];
-  for (let i = 0; i < tm; i++) {
-    stores.push(`if (row0 + ${i}u < params.m) {`);
-    for (let j4 = 0; j4 < tn4; j4++) {
-      for (let q = 0; q < 4; q++) {
-        const j = j4 * 4 + q;
-        const comp = "xyzw"[q];
-        const value = `params.alpha * acc${i}_${j4}.${comp}${bias ? ` + bias[c${j}]` : ""}`;
-        stores.push(
-          `  if (col0 + ${j}u < params.n) { C[cBase + (row0 + ${i}u) * params.n + col0 + ${j}u] = ${value}; }`,
-        );
-      }
-    }
-    stores.push(`}`);
-  }
+  const stores = tileStores(tm, tn, (i, j) => `acc${i}_${j >> 2}.${"xyzw"[j % 4]}`, bias);
   return `
 @compute @workgroup_size(${v.workgroup})
 fn main(@builtin(global_invocation_id) g: vec3<u32>) {
@@ -174,7 +184,7 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
   for (var kk = 0u; kk < params.k; kk++) {
     ${body.join("\n    ")}
   }
-  ${stores.join("\n  ")}
+  ${stores}
 }
 `;
 }
@@ -199,17 +209,7 @@ function vec4Kernel(v: MatmulVariant, bias: boolean) {
     body.push(`let a${i} = h4(A[aBase + r${i} + kk]);`);
     for (let j = 0; j < tn; j++) body.push(`acc${i}_${j} += dot(a${i}, b${j});`);
   }
-  const stores: string[] = [];
-  for (let i = 0; i < tm; i++) {
-    stores.push(`if (row0 + ${i}u < params.m) {`);
-    for (let j = 0; j < tn; j++) {
-      const value = `params.alpha * acc${i}_${j}${bias ? ` + bias[col0 + ${j}u]` : ""}`;
-      stores.push(
-        `  if (col0 + ${j}u < params.n) { C[cBase + (row0 + ${i}u) * params.n + col0 + ${j}u] = ${value}; }`,
-      );
-    }
-    stores.push(`}`);
-  }
+  const stores = tileStores(tm, tn, (i, j) => `acc${i}_${j}`, bias);
   return `
 @compute @workgroup_size(${v.workgroup})
 fn main(@builtin(global_invocation_id) g: vec3<u32>) {
@@ -228,7 +228,7 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
   for (var kk = 0u; kk < k4; kk++) {
     ${body.join("\n    ")}
   }
-  ${stores.join("\n  ")}
+  ${stores}
 }
 `;
 }
@@ -267,18 +267,7 @@ function vec4tnKernel(v: MatmulVariant, bias: boolean) {
       for (let j = 0; j < tn4; j++) body.push(`${acc(j)} = fma(${a}, b${j}, ${acc(j)});`);
     }
   }
-  const stores: string[] = [];
-  for (let i = 0; i < tm; i++) {
-    stores.push(`if (row0 + ${i}u < params.m) {`);
-    for (let j = 0; j < tn; j++) {
-      const acc = `acc${i}_${Math.floor(j / 4)}.${"xyzw"[j % 4]}`;
-      const value = `params.alpha * ${acc}${bias ? ` + bias[col0 + ${j}u]` : ""}`;
-      stores.push(
-        `  if (col0 + ${j}u < params.n) { C[cBase + (row0 + ${i}u) * params.n + col0 + ${j}u] = ${value}; }`,
-      );
-    }
-    stores.push(`}`);
-  }
+  const stores = tileStores(tm, tn, (i, j) => `acc${i}_${j >> 2}.${"xyzw"[j % 4]}`, bias);
   return `
 @compute @workgroup_size(${v.workgroup})
 fn main(@builtin(global_invocation_id) g: vec3<u32>) {
@@ -296,7 +285,7 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
   for (var kk = 0u; kk < params.k; kk++) {
     ${body.join("\n    ")}
   }
-  ${stores.join("\n  ")}
+  ${stores}
 }
 `;
 }
