@@ -146,13 +146,48 @@ function tileStores(
   return stores.join("\n  ");
 }
 
+/**
+ * The shader of the register families: invocation `g.x` owns tile (g.x / tilesN, g.x %
+ * tilesN) of batch entry `g.z`, declares its accumulators, runs `body` for kk below
+ * `loopEnd`, then stores. With `vec4`, A and B are bound as vec4 arrays and their batch bases
+ * count vec4s.
+ */
+function tileMain(
+  v: MatmulVariant,
+  vec4: boolean,
+  setup: string[],
+  decls: string[],
+  loopEnd: string,
+  body: string[],
+  stores: string,
+): string {
+  const per = vec4 ? " / 4u" : "";
+  return `
+@compute @workgroup_size(${v.workgroup})
+fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+  let tile = g.x;
+  let row0 = (tile / params.tilesN) * ${v.tm}u;
+  let col0 = (tile % params.tilesN) * ${v.tn}u;
+  if (row0 >= params.m) { return; }
+  let aBase = g.z * params.strideA${per};
+  let bBase = g.z * params.strideB${per};
+  let cBase = g.z * params.strideC;
+  ${setup.join("\n  ")}
+  ${decls.join("\n  ")}
+  for (var kk = 0u; kk < ${loopEnd}; kk++) {
+    ${body.join("\n    ")}
+  }
+  ${stores}
+}
+`;
+}
+
 function registerKernel(v: MatmulVariant, transA: boolean, transB: boolean, bias: boolean) {
   const { tm, tn } = v;
   const tn4 = tn / 4;
   const lines: string[] = [];
   for (let i = 0; i < tm; i++) lines.push(`let r${i} = min(row0 + ${i}u, params.m - 1u);`);
   for (let j = 0; j < tn; j++) lines.push(`let c${j} = min(col0 + ${j}u, params.n - 1u);`);
-  const setup = lines.join("\n  ");
   const body: string[] = [];
   for (let j4 = 0; j4 < tn4; j4++) {
     const cols = [0, 1, 2, 3].map((q) => loadB(transB, "kk", `c${j4 * 4 + q}`));
@@ -167,26 +202,7 @@ function registerKernel(v: MatmulVariant, transA: boolean, transB: boolean, bias
     for (let j4 = 0; j4 < tn4; j4++) decls.push(`var acc${i}_${j4} = vec4<f32>(0.0);`);
   }
   const stores = tileStores(tm, tn, (i, j) => `acc${i}_${j >> 2}.${"xyzw"[j % 4]}`, bias);
-  return `
-@compute @workgroup_size(${v.workgroup})
-fn main(@builtin(global_invocation_id) g: vec3<u32>) {
-  let tile = g.x;
-  let tileRow = tile / params.tilesN;
-  let tileCol = tile % params.tilesN;
-  let row0 = tileRow * ${tm}u;
-  let col0 = tileCol * ${tn}u;
-  if (row0 >= params.m) { return; }
-  let aBase = g.z * params.strideA;
-  let bBase = g.z * params.strideB;
-  let cBase = g.z * params.strideC;
-  ${setup}
-  ${decls.join("\n  ")}
-  for (var kk = 0u; kk < params.k; kk++) {
-    ${body.join("\n    ")}
-  }
-  ${stores}
-}
-`;
+  return tileMain(v, false, lines, decls, "params.k", body, stores);
 }
 
 /**
@@ -210,27 +226,7 @@ function vec4Kernel(v: MatmulVariant, bias: boolean) {
     for (let j = 0; j < tn; j++) body.push(`acc${i}_${j} += dot(a${i}, b${j});`);
   }
   const stores = tileStores(tm, tn, (i, j) => `acc${i}_${j}`, bias);
-  return `
-@compute @workgroup_size(${v.workgroup})
-fn main(@builtin(global_invocation_id) g: vec3<u32>) {
-  let tile = g.x;
-  let tileRow = tile / params.tilesN;
-  let tileCol = tile % params.tilesN;
-  let row0 = tileRow * ${tm}u;
-  let col0 = tileCol * ${tn}u;
-  if (row0 >= params.m) { return; }
-  let k4 = params.k / 4u;
-  let aBase = g.z * params.strideA / 4u;
-  let bBase = g.z * params.strideB / 4u;
-  let cBase = g.z * params.strideC;
-  ${lines.join("\n  ")}
-  ${decls.join("\n  ")}
-  for (var kk = 0u; kk < k4; kk++) {
-    ${body.join("\n    ")}
-  }
-  ${stores}
-}
-`;
+  return tileMain(v, true, ["let k4 = params.k / 4u;", ...lines], decls, "k4", body, stores);
 }
 
 /**
@@ -268,26 +264,8 @@ function vec4tnKernel(v: MatmulVariant, bias: boolean) {
     }
   }
   const stores = tileStores(tm, tn, (i, j) => `acc${i}_${j >> 2}.${"xyzw"[j % 4]}`, bias);
-  return `
-@compute @workgroup_size(${v.workgroup})
-fn main(@builtin(global_invocation_id) g: vec3<u32>) {
-  let tile = g.x;
-  let row0 = (tile / params.tilesN) * ${tm}u;
-  let col0 = (tile % params.tilesN) * ${tn}u;
-  if (row0 >= params.m) { return; }
-  let m4 = params.m / 4u;
-  let n4 = params.n / 4u;
-  let aBase = g.z * params.strideA / 4u;
-  let bBase = g.z * params.strideB / 4u;
-  let cBase = g.z * params.strideC;
-  ${lines.join("\n  ")}
-  ${decls.join("\n  ")}
-  for (var kk = 0u; kk < params.k; kk++) {
-    ${body.join("\n    ")}
-  }
-  ${stores}
-}
-`;
+  const setup = ["let m4 = params.m / 4u;", "let n4 = params.n / 4u;", ...lines];
+  return tileMain(v, true, setup, decls, "params.k", body, stores);
 }
 
 /** Whether the vec4tn family can run a shape: TN layout with M and N multiples of 4. */
