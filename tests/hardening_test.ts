@@ -45,6 +45,25 @@ async function cli(
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
+/** `deno task train` arguments for a two-step run of the test model on the test data. */
+function twoStepTrain(outputDir: string, ...extra: string[]): string[] {
+  return [
+    "--data",
+    data,
+    "--model",
+    modelDir,
+    "--output-dir",
+    outputDir,
+    "--max-steps",
+    "2",
+    "--save-steps",
+    "2",
+    "--eval-steps",
+    "2",
+    ...extra,
+  ];
+}
+
 function assertOneLineError(r: { code: number; stderr: string }, pattern: RegExp, what: string) {
   assert.notEqual(r.code, 0, `${what}: exits non-zero`);
   const lines = r.stderr.split("\n").filter((l) => /error/.test(l));
@@ -169,20 +188,7 @@ Deno.test("CLI tasks turn bad models and data into one-line errors naming the fi
   await t.step("an output folder that cannot be written", async () => {
     await Deno.writeTextFile(`${root}/a-file`, "x");
     assertOneLineError(
-      await cli("train", [
-        "--data",
-        data,
-        "--model",
-        modelDir,
-        "--output-dir",
-        `${root}/a-file/out`,
-        "--max-steps",
-        "2",
-        "--save-steps",
-        "2",
-        "--eval-steps",
-        "2",
-      ]),
+      await cli("train", twoStepTrain(`${root}/a-file/out`)),
       /a-file\/out: cannot write the output folder \(a parent is not a folder\)/,
       "unwritable output",
     );
@@ -373,22 +379,7 @@ Deno.test({
       ["config.json", "model.safetensors"],
       "no temporary files left",
     );
-    const r = await cli("train", [
-      "--data",
-      data,
-      "--model",
-      modelDir,
-      "--output-dir",
-      `${fullDisk}/run`,
-      "--max-steps",
-      "2",
-      "--save-steps",
-      "2",
-      "--eval-steps",
-      "2",
-      "--report-to",
-      "none",
-    ]);
+    const r = await cli("train", twoStepTrain(`${fullDisk}/run`, "--report-to", "none"));
     assertOneLineError(
       r,
       /checkpoint-2.*: cannot write \(.*(No space left|os error 28)/,
