@@ -10,10 +10,10 @@
  */
 
 import {
-  decodeImage,
   loadImageFolder,
   makeViTConfig,
   noGrad,
+  readImage,
   scopeAsync,
   Tensor,
   ViTForImageClassification,
@@ -37,8 +37,7 @@ for (const split of ["train", "validation"]) {
     const pixels = new Float32Array(n * 3 * size * size);
     for (let i = 0; i < n; i++) {
       const row = rows.row(start + i);
-      const bytes = row.image.bytes ?? await Deno.readFile(row.image.path);
-      pixels.set(processor.processToArray(decodeImage(bytes)), i * 3 * size * size);
+      pixels.set(processor.processToArray(await readImage(row.image)), i * 3 * size * size);
       labels.push(row.labels);
     }
     const hidden = await scopeAsync(() =>
@@ -46,12 +45,11 @@ for (const split of ["train", "validation"]) {
         model.vit.forward(Tensor.from(pixels, [n, 3, size, size])).lastHiddenState.toArray()
       )
     );
-    const [tokens, width] = [
-      hidden.length / n / model.config.hidden_size,
-      model.config.hidden_size,
-    ];
+    const width = model.config.hidden_size;
+    const tokens = hidden.length / (n * width);
     for (let i = 0; i < n; i++) {
-      features.push(...hidden.subarray(i * tokens * width, i * tokens * width + width));
+      const cls = i * tokens * width; // the CLS token is each sequence's first row
+      features.push(...hidden.subarray(cls, cls + width));
     }
   }
   await Deno.writeFile(`${out}.${split}.f32`, new Uint8Array(new Float32Array(features).buffer));
