@@ -13,6 +13,7 @@ import {
   describeAdapter,
   encodeJpeg,
   engine,
+  gpu,
   layerNorm,
   loadImageFolder,
   makeViTConfig,
@@ -35,18 +36,26 @@ const { values } = parseArgs({
     json: { type: "boolean", default: false },
     quick: { type: "boolean", default: false },
     compare: { type: "boolean", default: false },
+    python: { type: "string" },
+    out: { type: "string" },
     help: { type: "boolean", default: false },
   },
 });
 if (values.help) {
   console.log(
-    "usage: deno task bench [--json] [--quick]\n" +
-      "  --json   print one JSON object\n  --quick  only the default variant of each shape",
+    "usage: deno task bench [--json] [--quick] [--compare [--python PATH]]\n" +
+      "  --json     print one JSON object\n" +
+      "  --quick    only the default variant of each shape\n" +
+      "  --compare  also time the same steps in PyTorch (bench/torch_step.py), on the GPU when\n" +
+      "             this adapter is one\n" +
+      "  --python   the python3 that has torch (default /usr/bin/python3, then python3)\n" +
+      "  --out      also write the JSON object to this file",
   );
   Deno.exit(0);
 }
 
 const log = values.json ? () => {} : console.log;
+const onCpu = gpu().isCpu;
 
 /**
  * Seconds per call of `fn`: the best of three rounds of `reps` calls between two GPU syncs, so
@@ -114,7 +123,8 @@ for (const s of SHAPES) {
     ]);
   }
   for (const [name, run, isDefault] of runs) {
-    const seconds = await time(run, 3);
+    // A GPU runs these products in about a millisecond: more calls per sync there.
+    const seconds = await time(run, onCpu ? 3 : 20);
     const gflops = (2 * s.batch * s.m * s.n * s.k) / seconds / 1e9;
     matmul.push({ m: s.m, k: s.k, n: s.n, batch: s.batch, variant: name, gflops });
     log(
@@ -153,7 +163,8 @@ const TRAIN_CONFIGS: { name: string; fields: Record<string, unknown>; batch: num
     fields: { hidden_size: 192, num_attention_heads: 3, intermediate_size: 768 },
     batch: 16,
   },
-  { name: "vit-base-16-224", fields: {}, batch: 2 },
+  // Batch 2 on a software adapter, where one batch-16 step takes minutes.
+  { name: "vit-base-16-224", fields: {}, batch: onCpu ? 2 : 16 },
 ];
 const trainStep: Record<string, unknown>[] = [];
 for (const c of TRAIN_CONFIGS) {
@@ -184,7 +195,7 @@ for (const c of TRAIN_CONFIGS) {
   };
   await step();
   engine().pool.resetPeak();
-  const reps = c.name === "vit-base-16-224" ? 1 : 3;
+  const reps = !onCpu ? 10 : c.name === "vit-base-16-224" ? 1 : 3;
   let best = Infinity;
   for (let r = 0; r < reps; r++) {
     const t0 = performance.now();
@@ -246,21 +257,33 @@ if (values.compare) {
     // run, not stat'ed: the task may read only the repository.
     const run = (python: string) =>
       new Deno.Command(python, {
-        args: ["bench/torch_step.py", ...(values.quick ? ["--quick"] : [])],
+        args: [
+          "bench/torch_step.py",
+          ...(values.quick ? ["--quick"] : []),
+          ...(onCpu ? [] : ["--device", "cuda"]),
+        ],
         stdout: "piped",
         stderr: "inherit",
       }).output();
-    const out = await run("/usr/bin/python3").catch((error) => {
-      if (error instanceof Deno.errors.NotFound) return run("python3");
-      throw error;
-    });
+    const out = values.python ? await run(values.python) : await run("/usr/bin/python3").catch(
+      (error) => {
+        if (error instanceof Deno.errors.NotFound) return run("python3");
+        throw error;
+      },
+    );
+    if (!out.success) throw new Error(`bench/torch_step.py exited with ${out.code}`);
     torch = JSON.parse(new TextDecoder().decode(out.stdout));
-    const t = torch as { train_step: { name: string; step_ms: number }[]; torch: string };
-    log(`PyTorch ${t.torch} (CPU, 2 threads):`);
+    const t = torch as {
+      train_step: { name: string; step_ms: number; precision?: string }[];
+      torch: string;
+      device: string;
+      threads: number;
+    };
+    log(`PyTorch ${t.torch} (${t.device === "cpu" ? `CPU, ${t.threads} threads` : t.device}):`);
     for (const r of t.train_step) {
       const mine = trainStep.find((e) => e.name === r.name) as { step_ms: number } | undefined;
       log(
-        `  ${r.name.padEnd(16)} ${r.step_ms.toFixed(0)} ms` +
+        `  ${r.name.padEnd(16)} ${(r.precision ?? "fp32").padEnd(4)} ${r.step_ms.toFixed(1)} ms` +
           (mine ? `  → Tessera/PyTorch speed ${(r.step_ms / mine.step_ms).toFixed(2)}×` : ""),
       );
     }
@@ -269,6 +292,6 @@ if (values.compare) {
   }
 }
 
-if (values.json) {
-  console.log(JSON.stringify({ adapter, matmul, bandwidth, train_step: trainStep, loader, torch }));
-}
+const report = JSON.stringify({ adapter, matmul, bandwidth, train_step: trainStep, loader, torch });
+if (values.json) console.log(report);
+if (values.out) await Deno.writeTextFile(values.out, report + "\n");

@@ -1,12 +1,17 @@
 #!/usr/bin/env python3
-"""Times the same ViT train steps as `deno task bench` in PyTorch on the CPU (2 threads).
+"""Times the same ViT train steps as `deno task bench` in PyTorch, on the CPU (2 threads) or a GPU.
 
-Uses Debian's python3-torch and the HF-structured ViT of tests/fixtures/gen_vit.py.
-Prints one JSON object: {"torch": version, "threads": n, "train_step": [{name, batch_size,
-step_ms, images_per_s}], "matmul": [{m, k, n, gflops}]}.
+Uses Debian's python3-torch (or any torch) and the HF-structured ViT of tests/fixtures/gen_vit.py.
+Prints one JSON object: {"torch": version, "device": name, "threads": n, "train_step": [{name,
+batch_size, precision, step_ms, images_per_s}], "matmul": [{m, k, n, gflops}]}.
 
-    /usr/bin/python3 bench/torch_step.py [--quick]
+    /usr/bin/python3 bench/torch_step.py [--quick] [--device cpu|cuda]
+
+On "cuda" ViT-B runs at batch 16 (as Tessera's bench does on a GPU adapter), fp32 keeps PyTorch's
+default full-precision matmuls (no TF32, like Tessera's f32 kernels), and an fp16 autocast row
+is added for reference, since the blog trains with fp16.
 """
+import argparse
 import json
 import os
 import sys
@@ -17,50 +22,91 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures"))
 from gen_vit import ViTForImageClassification, config  # noqa: E402
 
-torch.set_num_threads(int(os.environ.get("TORCH_THREADS", "2")))
-quick = "--quick" in sys.argv
+parser = argparse.ArgumentParser()
+parser.add_argument("--quick", action="store_true")
+parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+args = parser.parse_args()
+device = torch.device(args.device)
+gpu = device.type == "cuda"
+if not gpu:
+    torch.set_num_threads(int(os.environ.get("TORCH_THREADS", "2")))
+torch.backends.cuda.matmul.allow_tf32 = False
+torch.backends.cudnn.allow_tf32 = False
 
 CONFIGS = [
     ("demo", dict(hidden_size=128, num_hidden_layers=4, num_attention_heads=4, intermediate_size=256,
                   image_size=64, patch_size=8), 16),
     ("vit-tiny-16-224", dict(hidden_size=192, num_hidden_layers=12, num_attention_heads=3,
                              intermediate_size=768), 16),
-    ("vit-base-16-224", {}, 2),
+    ("vit-base-16-224", {}, 16 if gpu else 2),
 ]
 
 
-def step_ms(c, batch, reps):
-    model = ViTForImageClassification(config(**c))
+def sync():
+    if gpu:
+        torch.cuda.synchronize()
+
+
+def step_ms(c, batch, reps, half=False):
+    torch.manual_seed(0)
+    model = ViTForImageClassification(config(**c)).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    x = torch.randn(batch, 3, c.get("image_size", 224), c.get("image_size", 224))
-    y = torch.randint(0, 3, (batch,))
+    scaler = torch.amp.GradScaler("cuda") if half else None
+    x = torch.randn(batch, 3, c.get("image_size", 224), c.get("image_size", 224), device=device)
+    y = torch.randint(0, 3, (batch,), device=device)
     best = float("inf")
     for r in range(reps + 1):
+        sync()
         t0 = time.perf_counter()
-        _, loss = model(x, y)
-        loss.backward()
+        if half:
+            with torch.autocast(device.type, dtype=torch.float16):
+                _, loss = model(x, y)
+        else:
+            _, loss = model(x, y)
+        if half:
+            scaler.scale(loss).backward()
+            scaler.unscale_(opt)
+        else:
+            loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        if half:
+            scaler.step(opt)
+            scaler.update()
+        else:
+            opt.step()
         opt.zero_grad()
+        loss.item()  # Tessera's bench reads the loss back once per step too
         dt = time.perf_counter() - t0
         if r > 0:
             best = min(best, dt)
     return best * 1000
 
 
-out = {"torch": torch.__version__, "threads": torch.get_num_threads(), "train_step": [], "matmul": []}
+out = {
+    "torch": torch.__version__,
+    "device": torch.cuda.get_device_name() if gpu else "cpu",
+    "threads": torch.get_num_threads(),
+    "train_step": [],
+    "matmul": [],
+}
 for name, c, batch in CONFIGS:
-    if quick and name == "vit-base-16-224":
+    if args.quick and name == "vit-base-16-224":
         continue
-    ms = step_ms(c, batch, 2 if name == "vit-base-16-224" else 3)
-    out["train_step"].append({"name": name, "batch_size": batch, "step_ms": ms, "images_per_s": batch / ms * 1000})
+    for half in [False, True] if gpu else [False]:
+        reps = 10 if gpu else 2 if name == "vit-base-16-224" else 3
+        ms = step_ms(c, batch, reps, half)
+        out["train_step"].append({"name": name, "batch_size": batch, "precision": "fp16" if half else "fp32",
+                                  "step_ms": ms, "images_per_s": batch / ms * 1000})
 for k, n in [(768, 768), (768, 3072), (3072, 768)]:
-    a = torch.randn(3152, k)
-    w = torch.randn(n, k)
+    a = torch.randn(3152, k, device=device)
+    w = torch.randn(n, k, device=device)
     a @ w.t()
+    reps = 50 if gpu else 3
+    sync()
     t0 = time.perf_counter()
-    for _ in range(3):
+    for _ in range(reps):
         a @ w.t()
-    dt = (time.perf_counter() - t0) / 3
+    sync()
+    dt = (time.perf_counter() - t0) / reps
     out["matmul"].append({"m": 3152, "k": k, "n": n, "gflops": 2 * 3152 * k * n / dt / 1e9})
 print(json.dumps(out))

@@ -1,17 +1,18 @@
 /**
  * LayerNorm over the last axis: a fused forward that also saves each row's mean and reciprocal
- * standard deviation, a fused input-gradient kernel per row, and a per-column kernel for the
- * weight and bias gradients.
+ * standard deviation and a fused input-gradient kernel, both row kernels
+ * ({@link defineRowKernels}), and a per-column kernel for the weight and bias gradients.
  *
  * @module
  */
 
-import { defineKernel, type Kernel, LINEAR_INDEX } from "./kernel.ts";
+import { defineKernel, type Kernel } from "./kernel.ts";
+import { defineRowKernels, type RowFlavour } from "./rows.ts";
 
 const PARAMS = [["rows", "u32"], ["cols", "u32"], ["eps", "f32"]] as const;
 
 /** `y = (x - mean) * rstd * w + b`, saving `mean` and `rstd` per row (two-pass variance). */
-export const layerNormKernel: Kernel = defineKernel(
+export const layerNormKernels: Record<RowFlavour, Kernel> = defineRowKernels(
   "layernorm:forward",
   [
     ["x", "array<f32>", "read"],
@@ -21,30 +22,24 @@ export const layerNormKernel: Kernel = defineKernel(
     ["stats", "array<f32>", "read_write"],
   ],
   PARAMS,
-  `${LINEAR_INDEX}
-@compute @workgroup_size(256)
-fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {
-  let r = linearIndex(g, nw);
-  if (r >= params.rows) { return; }
-  let base = r * params.cols;
+  (k) =>
+    `let base = r * params.cols;
   let n = f32(params.cols);
   var total = 0.0;
-  for (var c = 0u; c < params.cols; c++) { total += x[base + c]; }
-  let mean = total / n;
+  ${k.forCols} { total += x[base + c]; }
+  let mean = ${k.sum("total")} / n;
   var sq = 0.0;
-  for (var c = 0u; c < params.cols; c++) { let d = x[base + c] - mean; sq += d * d; }
-  let rstd = inverseSqrt(sq / n + params.eps);
-  for (var c = 0u; c < params.cols; c++) {
-    y[base + c] = (x[base + c] - mean) * rstd * w[c] + b[c];
-  }
-  stats[2u * r] = mean;
-  stats[2u * r + 1u] = rstd;
-}
-`,
+  ${k.forCols} { let d = x[base + c] - mean; sq += d * d; }
+  let rstd = inverseSqrt(${k.sum("sq")} / n + params.eps);
+  ${k.forCols} { y[base + c] = (x[base + c] - mean) * rstd * w[c] + b[c]; }
+  if (${k.first}) {
+    stats[2u * r] = mean;
+    stats[2u * r + 1u] = rstd;
+  }`,
 );
 
 /** `dx = rstd * (gw - mean(gw) - xhat * mean(gw * xhat))` with `gw = g * w`, per row. */
-export const layerNormBackwardInputKernel: Kernel = defineKernel(
+export const layerNormBackwardInputKernels: Record<RowFlavour, Kernel> = defineRowKernels(
   "layernorm:backward-input",
   [
     ["x", "array<f32>", "read"],
@@ -54,33 +49,30 @@ export const layerNormBackwardInputKernel: Kernel = defineKernel(
     ["dx", "array<f32>", "read_write"],
   ],
   PARAMS,
-  `${LINEAR_INDEX}
-@compute @workgroup_size(256)
-fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {
-  let r = linearIndex(g, nw);
-  if (r >= params.rows) { return; }
-  let base = r * params.cols;
+  (k) =>
+    `let base = r * params.cols;
   let mean = stats[2u * r];
   let rstd = stats[2u * r + 1u];
-  var sumG = 0.0;
-  var sumGX = 0.0;
-  for (var c = 0u; c < params.cols; c++) {
+  var accG = 0.0;
+  var accGX = 0.0;
+  ${k.forCols} {
     let gw = g_[base + c] * w[c];
-    sumG += gw;
-    sumGX += gw * (x[base + c] - mean) * rstd;
+    accG += gw;
+    accGX += gw * (x[base + c] - mean) * rstd;
   }
   let n = f32(params.cols);
-  let mG = sumG / n;
-  let mGX = sumGX / n;
-  for (var c = 0u; c < params.cols; c++) {
+  let mG = ${k.sum("accG")} / n;
+  let mGX = ${k.sum("accGX")} / n;
+  ${k.forCols} {
     let xhat = (x[base + c] - mean) * rstd;
     dx[base + c] = rstd * (g_[base + c] * w[c] - mG - xhat * mGX);
-  }
-}
-`,
+  }`,
 );
 
-/** `dw[c] = sum_r g * xhat`, `db[c] = sum_r g`, one thread per column. */
+/**
+ * `dw[ch, c] = sum_r g * xhat`, `db[ch, c] = sum_r g` over the rows of chunk `ch` (`chunk` rows
+ * from `ch · chunk`), one thread per column and chunk; the chunks are summed afterwards.
+ */
 export const layerNormBackwardParamsKernel: Kernel = defineKernel(
   "layernorm:backward-params",
   [
@@ -90,22 +82,23 @@ export const layerNormBackwardParamsKernel: Kernel = defineKernel(
     ["dw", "array<f32>", "read_write"],
     ["db", "array<f32>", "read_write"],
   ],
-  PARAMS,
+  [["rows", "u32"], ["cols", "u32"], ["chunk", "u32"]],
   `
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) g: vec3<u32>) {
   let c = g.x;
   if (c >= params.cols) { return; }
+  let r0 = g.y * params.chunk;
   var accW = 0.0;
   var accB = 0.0;
-  for (var r = 0u; r < params.rows; r++) {
+  for (var r = r0; r < min(params.rows, r0 + params.chunk); r++) {
     let i = r * params.cols + c;
     let xhat = (x[i] - stats[2u * r]) * stats[2u * r + 1u];
     accW += g_[i] * xhat;
     accB += g_[i];
   }
-  dw[c] = accW;
-  db[c] = accB;
+  dw[g.y * params.cols + c] = accW;
+  db[g.y * params.cols + c] = accB;
 }
 `,
 );

@@ -70,11 +70,19 @@ export const VEC4TN_VARIANTS: readonly MatmulVariant[] = [
   { family: "vec4tn", tm: 8, tn: 16, workgroup: 8 },
 ];
 
-/** The workgroup-tiled variants for GPUs (16×16 invocations, each TM×TN). */
+/**
+ * The workgroup-tiled variants for GPUs (16×16 invocations, each TM×TN, so a workgroup owns a
+ * 64×64 to 128×128 block of C), best-known first.
+ */
 export const TILED_VARIANTS: readonly MatmulVariant[] = [
   { family: "tiled", tm: 4, tn: 4, workgroup: 256 },
   { family: "tiled", tm: 8, tn: 8, workgroup: 256 },
+  { family: "tiled", tm: 4, tn: 8, workgroup: 256 },
+  { family: "tiled", tm: 8, tn: 4, workgroup: 256 },
 ];
+
+/** The K extent of the A and B slices the tiled family stages in workgroup memory per step. */
+export const TILE_K = 16;
 
 const PARAMS: readonly ParamField[] = [
   ["m", "u32"],
@@ -101,7 +109,24 @@ function loadB(transB: boolean, k: string, col: string): string {
     : `h(B[bBase + (${k}) * params.n + ${col}])`;
 }
 
-function precisionHelpers(half: boolean): string {
+/**
+ * f16 rounding in f32 arithmetic, for adapters whose `f16(x)` conversion is not IEEE's: round
+ * to nearest even at 11 significant bits (multiples of 2^-24 below 2^-14), overflow to ±inf
+ * from 65520 up, NaN and infinities unchanged.
+ */
+const EMULATED_F16 = `fn h(x: f32) -> f32 {
+  let b = bitcast<u32>(x);
+  let a = b & 0x7fffffffu;
+  if (a >= 0x7f800000u) { return x; }
+  if (a >= 0x477ff000u) { return bitcast<f32>((b & 0x80000000u) | 0x7f800000u); }
+  if (a < 0x38800000u) { return round(x * 16777216.0) * 5.9604644775390625e-8; }
+  return bitcast<f32>((b + 0xfffu + ((b >> 13u) & 1u)) & 0xffffe000u);
+}
+fn h4(x: vec4<f32>) -> vec4<f32> { return vec4<f32>(h(x.x), h(x.y), h(x.z), h(x.w)); }
+`;
+
+function precisionHelpers(half: boolean, emulated: boolean): string {
+  if (half && emulated) return EMULATED_F16;
   return half
     ? `fn h(x: f32) -> f32 { return f32(f16(x)); }
 fn h4(x: vec4<f32>) -> vec4<f32> { return vec4<f32>(vec4<f16>(x)); }
@@ -124,21 +149,27 @@ function bindings(bias: boolean, vec4 = false) {
 
 /**
  * The guarded stores of an invocation's TM×TN tile: `alpha · acc + bias` for each element
- * inside C, where `acc(i, j)` names the accumulator of element (i, j).
+ * inside C, where `acc(i, j)` names the accumulator of element (i, j), which lies at row
+ * `row0 + rowOf(i)` and column `col0 + colOf(j)` (by default the tile is contiguous).
  */
 function tileStores(
   tm: number,
   tn: number,
   acc: (i: number, j: number) => string,
   bias: boolean,
+  rowOf = (i: number) => `${i}u`,
+  colOf = (j: number) => `${j}u`,
 ): string {
   const stores: string[] = [];
   for (let i = 0; i < tm; i++) {
-    stores.push(`if (row0 + ${i}u < params.m) {`);
+    stores.push(`if (row0 + ${rowOf(i)} < params.m) {`);
     for (let j = 0; j < tn; j++) {
-      const value = `params.alpha * ${acc(i, j)}${bias ? ` + bias[col0 + ${j}u]` : ""}`;
+      const col = `col0 + ${colOf(j)}`;
+      const value = `params.alpha * ${acc(i, j)}${bias ? ` + bias[${col}]` : ""}`;
       stores.push(
-        `  if (col0 + ${j}u < params.n) { C[cBase + (row0 + ${i}u) * params.n + col0 + ${j}u] = ${value}; }`,
+        `  if (${col} < params.n) { C[cBase + (row0 + ${
+          rowOf(i)
+        }) * params.n + ${col}] = ${value}; }`,
       );
     }
     stores.push(`}`);
@@ -278,14 +309,65 @@ export function vec4Eligible(s: MatmulShape): boolean {
   return !s.transA && s.transB && s.k % 4 === 0;
 }
 
+/**
+ * The GPU family: a 16×16 workgroup computes a (16·TM)×(16·TN) block of C. Per step of
+ * {@link TILE_K} it stages that block's A and B slices in workgroup memory, with global reads
+ * coalesced for the operand's layout (consecutive invocations read consecutive addresses), and
+ * each invocation accumulates its TM×TN outputs, rows `l.y + 16·i` and columns `l.x + 16·j`,
+ * in named registers. Workgroup rows are padded by one float so that neither the transposing
+ * stores nor the broadcast reads collide in a memory bank.
+ */
 function tiledKernel(v: MatmulVariant, transA: boolean, transB: boolean, bias: boolean) {
   const { tm, tn } = v;
   const bm = 16 * tm;
   const bn = 16 * tn;
-  const bk = 16;
+  const bk = TILE_K;
+  const sa = bm + 1;
+  const sb = bn + 1;
+  const loads: string[] = [];
+  // Each invocation stages bm·bk/256 elements of A and bk·bn/256 of B. The faster-moving index
+  // of e follows the operand's contiguous dimension in global memory.
+  for (let p = 0; p < (bm * bk) / 256; p++) {
+    const [r, kk] = transA ? [`e % ${bm}u`, `e / ${bm}u`] : [`e / ${bk}u`, `e % ${bk}u`];
+    loads.push(
+      `{ let e = lid + ${p * 256}u; let r = ${r}; let kk = ${kk}; let gk = k0 + kk;`,
+      `  let gr = min(row0 + r, params.m - 1u);`,
+      `  As[kk * ${sa}u + r] = select(0.0, ${
+        loadA(transA, "gr", "min(gk, params.k - 1u)")
+      }, gk < params.k); }`,
+    );
+  }
+  for (let p = 0; p < (bk * bn) / 256; p++) {
+    const [c, kk] = transB ? [`e / ${bk}u`, `e % ${bk}u`] : [`e % ${bn}u`, `e / ${bn}u`];
+    loads.push(
+      `{ let e = lid + ${p * 256}u; let c = ${c}; let kk = ${kk}; let gk = k0 + kk;`,
+      `  let gc = min(col0 + c, params.n - 1u);`,
+      `  Bs[kk * ${sb}u + c] = select(0.0, ${
+        loadB(transB, "min(gk, params.k - 1u)", "gc")
+      }, gk < params.k); }`,
+    );
+  }
+  const decls: string[] = [];
+  for (let i = 0; i < tm; i++) {
+    for (let j = 0; j < tn; j++) decls.push(`var acc${i}_${j} = 0.0;`);
+  }
+  const body: string[] = [];
+  for (let i = 0; i < tm; i++) body.push(`let a${i} = As[kk * ${sa}u + l.y + ${16 * i}u];`);
+  for (let j = 0; j < tn; j++) body.push(`let b${j} = Bs[kk * ${sb}u + l.x + ${16 * j}u];`);
+  for (let i = 0; i < tm; i++) {
+    for (let j = 0; j < tn; j++) body.push(`acc${i}_${j} = fma(a${i}, b${j}, acc${i}_${j});`);
+  }
+  const stores = tileStores(
+    tm,
+    tn,
+    (i, j) => `acc${i}_${j}`,
+    bias,
+    (i) => `l.y + ${16 * i}u`,
+    (j) => `l.x + ${16 * j}u`,
+  );
   return `
-var<workgroup> tileA: array<f32, ${bm * bk}>;
-var<workgroup> tileB: array<f32, ${bk * bn}>;
+var<workgroup> As: array<f32, ${bk * sa}>;
+var<workgroup> Bs: array<f32, ${bk * sb}>;
 
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>) {
@@ -295,44 +377,16 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
   let bBase = wg.z * params.strideB;
   let cBase = wg.z * params.strideC;
   let lid = l.y * 16u + l.x;
-  var acc: array<f32, ${tm * tn}>;
-  for (var i = 0u; i < ${tm * tn}u; i++) { acc[i] = 0.0; }
+  ${decls.join("\n  ")}
   for (var k0 = 0u; k0 < params.k; k0 += ${bk}u) {
-    for (var e = lid; e < ${bm * bk}u; e += 256u) {
-      let r = e / ${bk}u;
-      let kk = e % ${bk}u;
-      let gr = min(row0 + r, params.m - 1u);
-      let gk = k0 + kk;
-      tileA[e] = select(0.0, ${loadA(transA, "gr", "min(gk, params.k - 1u)")}, gk < params.k);
-    }
-    for (var e = lid; e < ${bk * bn}u; e += 256u) {
-      let kk = e / ${bn}u;
-      let c = e % ${bn}u;
-      let gc = min(col0 + c, params.n - 1u);
-      let gk = k0 + kk;
-      tileB[e] = select(0.0, ${loadB(transB, "min(gk, params.k - 1u)", "gc")}, gk < params.k);
-    }
+    ${loads.join("\n    ")}
     workgroupBarrier();
     for (var kk = 0u; kk < ${bk}u; kk++) {
-      var a: array<f32, ${tm}>;
-      for (var i = 0u; i < ${tm}u; i++) { a[i] = tileA[(l.y + 16u * i) * ${bk}u + kk]; }
-      for (var j = 0u; j < ${tn}u; j++) {
-        let b = tileB[kk * ${bn}u + l.x + 16u * j];
-        for (var i = 0u; i < ${tm}u; i++) { acc[i * ${tn}u + j] += a[i] * b; }
-      }
+      ${body.join("\n      ")}
     }
     workgroupBarrier();
   }
-  for (var i = 0u; i < ${tm}u; i++) {
-    let r = row0 + l.y + 16u * i;
-    if (r >= params.m) { continue; }
-    for (var j = 0u; j < ${tn}u; j++) {
-      let c = col0 + l.x + 16u * j;
-      if (c < params.n) {
-        C[cBase + r * params.n + c] = params.alpha * acc[i * ${tn}u + j]${bias ? " + bias[c]" : ""};
-      }
-    }
-  }
+  ${stores}
 }
 `;
 }
@@ -346,7 +400,8 @@ const cache = new Map<string, Kernel>();
  * @param transA A is stored transposed.
  * @param transB B is stored transposed.
  * @param bias Add a bias per column of C.
- * @param half Round the inputs to f16 (f32 accumulation); needs `shader-f16`.
+ * @param half Round the inputs to f16 (f32 accumulation); needs `shader-f16` unless emulated.
+ * @param emulateF16 Round in f32 arithmetic instead of through the shader's `f16` conversion.
  * @returns The kernel.
  */
 export function matmulKernel(
@@ -355,9 +410,11 @@ export function matmulKernel(
   transB: boolean,
   bias: boolean,
   half = false,
+  emulateF16 = false,
 ): Kernel {
-  const key =
-    `matmul:${v.family}:${v.tm}x${v.tn}:${v.workgroup}:${transA}:${transB}:${bias}:${half}`;
+  const emulated = half && emulateF16;
+  const key = `matmul:${v.family}:${v.tm}x${v.tn}:${v.workgroup}:${transA}:${transB}:${bias}:` +
+    `${half}${emulated ? ":emulated" : ""}`;
   let kernel = cache.get(key);
   if (kernel) return kernel;
   const body = v.family === "vec4"
@@ -371,8 +428,8 @@ export function matmulKernel(
     key,
     bindings(bias, v.family.startsWith("vec4")),
     PARAMS,
-    precisionHelpers(half) + body,
-    half ? ["f16"] : [],
+    precisionHelpers(half, emulated) + body,
+    half && !emulated ? ["f16"] : [],
   );
   cache.set(key, kernel);
   return kernel;

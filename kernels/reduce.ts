@@ -94,3 +94,35 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
 export function reduceGrid(outer: number, inner: number): [number, number, number] {
   return [Math.ceil(inner / 64), Math.min(outer, 65535), Math.ceil(outer / 65535)];
 }
+
+/** Rows of the reduced axis that one invocation of {@link sumChunksKernel} adds up. */
+export const SUM_CHUNK = 64;
+
+/**
+ * `out[o, ch, i] = sum of x[o, r, i]` for r in chunk `ch` (rows `ch·chunk` up to the next
+ * chunk), one thread per output: the first pass of a long sum, split so that a column sum over
+ * thousands of rows occupies thousands of invocations instead of one per column.
+ */
+export const sumChunksKernel: Kernel = defineKernel(
+  "reduce:sum-chunks",
+  [["x", "array<f32>", "read"], ["out", "array<f32>", "read_write"]],
+  [["outer", "u32"], ["axis", "u32"], ["inner", "u32"], ["chunk", "u32"], ["chunks", "u32"]],
+  `
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+  let oc = g.y + g.z * 65535u;
+  let i = g.x;
+  if (i >= params.inner || oc >= params.outer * params.chunks) { return; }
+  let o = oc / params.chunks;
+  let r0 = (oc % params.chunks) * params.chunk;
+  let r1 = min(params.axis, r0 + params.chunk);
+  var base = (o * params.axis + r0) * params.inner + i;
+  var acc = 0.0;
+  for (var r = r0; r < r1; r++) {
+    acc += x[base];
+    base += params.inner;
+  }
+  out[oc * params.inner + i] = acc;
+}
+`,
+);

@@ -8,6 +8,8 @@
  * @module
  */
 
+import { f16BitsToF32, f32ToF16Bits } from "./f16.ts";
+
 /** What Tessera knows about the GPU it runs on. */
 export interface GpuContext {
   /** The adapter the device was requested from. */
@@ -18,6 +20,14 @@ export interface GpuContext {
   readonly isCpu: boolean;
   /** True when the device was created with `shader-f16`. */
   readonly hasF16: boolean;
+  /**
+   * True when the shader conversion `f16(x)` rounds to nearest even and overflows to infinity,
+   * as IEEE and PyTorch do, checked on this device at start ({@link probeF16Rounding}). NVIDIA's
+   * Vulkan driver was seen to round some values otherwise and to saturate at 65504, which hides
+   * the overflow that mixed precision's loss scaling must see; kernels then round in f32
+   * arithmetic instead.
+   */
+  readonly f16RoundsToNearest: boolean;
 }
 
 /** Thrown when WebGPU has no adapter; its message names the driver to install. */
@@ -73,7 +83,89 @@ async function acquire(): Promise<GpuContext> {
     requiredLimits,
     requiredFeatures: hasF16 ? ["shader-f16"] : [],
   });
-  return { adapter, device, isCpu: isSoftwareAdapter(adapter.info), hasF16 };
+  const f16RoundsToNearest = hasF16 && await probeF16Rounding(device);
+  return { adapter, device, isCpu: isSoftwareAdapter(adapter.info), hasF16, f16RoundsToNearest };
+}
+
+/** Inputs whose f16 rounding tells nearest-even from truncation and saturation. */
+const F16_PROBE_INPUTS = [
+  1 + 2 ** -11, // a tie: to 1 (even)
+  1 + 3 * 2 ** -11, // a tie: up to 1 + 2^-9 (even)
+  1 + 2 ** -11 + 2 ** -20, // just past a tie: up
+  -(1 + 2 ** -11 + 2 ** -20),
+  0.1,
+  -0.3,
+  3 * 2 ** -25, // a subnormal tie: up to 2^-23
+  1e-8, // under half the smallest subnormal: 0
+  65519, // to 65504
+  65520, // a tie past 65504: infinity
+  -70000, // -infinity
+  1e30,
+];
+
+/**
+ * Runs `f32(f16(x))`, scalar and vec4, on the device for {@link F16_PROBE_INPUTS} and says
+ * whether every result is the IEEE nearest-even rounding with overflow to infinity.
+ *
+ * @param device A device created with `shader-f16`.
+ * @returns Whether the shader conversion can be trusted.
+ */
+export async function probeF16Rounding(device: GPUDevice): Promise<boolean> {
+  const n = F16_PROBE_INPUTS.length;
+  const code = `enable f16;
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> y: array<vec4<f32>>;
+@compute @workgroup_size(1)
+fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+  let v = x[g.x];
+  y[2u * g.x] = vec4<f32>(vec4<f16>(v));
+  y[2u * g.x + 1u] = vec4<f32>(f32(f16(v.x)), f32(f16(v.y)), f32(f16(v.z)), f32(f16(v.w)));
+}`;
+  const input = new Float32Array(Math.ceil(n / 4) * 4);
+  input.set(F16_PROBE_INPUTS);
+  const usage = GPUBufferUsage;
+  const xs = device.createBuffer({ size: input.byteLength, usage: usage.STORAGE | usage.COPY_DST });
+  const ys = device.createBuffer({
+    size: input.byteLength * 2,
+    usage: usage.STORAGE | usage.COPY_SRC,
+  });
+  const read = device.createBuffer({
+    size: input.byteLength * 2,
+    usage: usage.MAP_READ | usage.COPY_DST,
+  });
+  try {
+    device.queue.writeBuffer(xs, 0, input);
+    const pipeline = device.createComputePipeline({
+      layout: "auto",
+      compute: { module: device.createShaderModule({ code }), entryPoint: "main" },
+    });
+    const bindGroup = device.createBindGroup({
+      layout: pipeline.getBindGroupLayout(0),
+      entries: [{ binding: 0, resource: { buffer: xs } }, { binding: 1, resource: { buffer: ys } }],
+    });
+    const encoder = device.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(input.length / 4);
+    pass.end();
+    encoder.copyBufferToBuffer(ys, 0, read, 0, input.byteLength * 2);
+    device.queue.submit([encoder.finish()]);
+    await read.mapAsync(GPUMapMode.READ);
+    const out = new Float32Array(read.getMappedRange().slice(0));
+    read.unmap();
+    return F16_PROBE_INPUTS.every((v, i) => {
+      const expected = f16BitsToF32(f32ToF16Bits(v));
+      const q = i >> 2;
+      return out[8 * q + (i & 3)] === expected && out[8 * q + 4 + (i & 3)] === expected;
+    });
+  } catch {
+    return false;
+  } finally {
+    xs.destroy();
+    ys.destroy();
+    read.destroy();
+  }
 }
 
 let context: GpuContext | null = null;

@@ -10,7 +10,7 @@ import {
   VEC4_VARIANTS,
   VEC4TN_VARIANTS,
 } from "../kernels/matmul.ts";
-import { forceMatmulVariant } from "./ops_matmul.ts";
+import { forceF16Emulation, forceMatmulVariant } from "./ops_matmul.ts";
 import { assertClose, rng, uniform } from "./_test_util.ts";
 
 const roundF16 = (a: Float32Array) => fromF16Bits(toF16Bits(a));
@@ -50,47 +50,74 @@ Deno.test("half-precision matmuls round inputs to f16 and accumulate in f32, in 
     VEC4TN_VARIANTS[2],
     TILED_VARIANTS[0],
   ];
-  for (const v of variants) {
-    await t.step(`${v.family} ${v.tm}x${v.tn}`, async () => {
-      forceMatmulVariant(v);
-      try {
-        const run = () =>
-          v.family === "vec4tn"
-            ? matmul(Tensor.from(aT, [24, aRows]), Tensor.from(bT, [24, 28]), {
-              transA: true,
-              half: true,
-            })
-            : matmul(Tensor.from(a, [37, 24]), Tensor.from(b, [28, 24]), {
-              transB: true,
-              half: true,
-            });
-        const out = scope(run);
-        const got = await out.toArray();
-        const rows = (d: Float64Array) => d.subarray(0, got.length);
-        // Against f16-rounded inputs the only error left is f32 accumulation.
-        assertClose(
-          got,
-          rows(rounded.data),
-          { atol: 1e-4, rtol: 1e-5 },
-          "vs f16-rounded reference",
-        );
-        // Against exact inputs the error is f16's: ~2^-11 of each product, summed over K = 24.
-        assertClose(got, rows(exact.data), { atol: 0.05, rtol: 1e-2 }, "vs f32 reference");
-        let differs = false;
-        got.forEach((v, i) => (differs ||= Math.abs(v - exact.data[i]) > 1e-5));
-        assert.ok(differs, "the f16 path really rounds");
-        out.dispose();
-      } finally {
-        forceMatmulVariant(null);
-      }
-    });
+  // null: the shader's f16 conversion where this device's probe trusts it, else the emulation;
+  // true: the emulation everywhere, so that both paths are checked on an IEEE adapter.
+  for (const emulate of [null, true]) {
+    for (const v of variants) {
+      await t.step(
+        `${v.family} ${v.tm}x${v.tn}${emulate ? ", emulated rounding" : ""}`,
+        async () => {
+          forceMatmulVariant(v);
+          forceF16Emulation(emulate);
+          try {
+            const run = () =>
+              v.family === "vec4tn"
+                ? matmul(Tensor.from(aT, [24, aRows]), Tensor.from(bT, [24, 28]), {
+                  transA: true,
+                  half: true,
+                })
+                : matmul(Tensor.from(a, [37, 24]), Tensor.from(b, [28, 24]), {
+                  transB: true,
+                  half: true,
+                });
+            const out = scope(run);
+            const got = await out.toArray();
+            const rows = (d: Float64Array) => d.subarray(0, got.length);
+            // Against f16-rounded inputs the only error left is f32 accumulation.
+            assertClose(
+              got,
+              rows(rounded.data),
+              { atol: 1e-4, rtol: 1e-5 },
+              "vs f16-rounded reference",
+            );
+            // Against exact inputs the error is f16's: ~2^-11 of each product, summed over K = 24.
+            assertClose(got, rows(exact.data), { atol: 0.05, rtol: 1e-2 }, "vs f32 reference");
+            let differs = false;
+            got.forEach((v, i) => (differs ||= Math.abs(v - exact.data[i]) > 1e-5));
+            assert.ok(differs, "the f16 path really rounds");
+            out.dispose();
+          } finally {
+            forceMatmulVariant(null);
+            forceF16Emulation(null);
+          }
+        },
+      );
+    }
   }
 });
 
 Deno.test("an f16 input beyond 65504 becomes infinite, so loss-scale overflow is detected", async () => {
   if (!gpu().hasF16) return;
-  const out = scope(() =>
-    matmul(Tensor.from([1e5, 1], [1, 2]), Tensor.from([1, 1], [2, 1]), { half: true })
-  );
-  assert.equal((await out.toArray())[0], Infinity);
+  for (const emulate of [null, true]) {
+    forceF16Emulation(emulate);
+    try {
+      const out = scope(() =>
+        matmul(Tensor.from([1e5, 1, -7e4, 65519], [2, 2]), Tensor.from([1, 1], [2, 1]), {
+          half: true,
+        })
+      );
+      assert.deepEqual([...await out.toArray()], [Infinity, -Infinity], `emulate ${emulate}`);
+      const edge = scope(() =>
+        matmul(Tensor.from([65519, 0, 3 * 2 ** -25, 0], [2, 2]), Tensor.from([1, 1], [2, 1]), {
+          half: true,
+        })
+      );
+      // 65519 rounds to 65504, under the overflow; 3·2^-25 is a subnormal tie: up to 2^-23.
+      assert.deepEqual([...await edge.toArray()], [65504, 2 ** -23], `emulate ${emulate}`);
+      out.dispose();
+      edge.dispose();
+    } finally {
+      forceF16Emulation(null);
+    }
+  }
 });

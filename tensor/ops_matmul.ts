@@ -73,10 +73,24 @@ export function matmulVariantFor(s: MatmulShape): MatmulVariant {
   if (forced && (!forced.family.startsWith("vec4") || cpuFamily(s).includes(forced))) return forced;
   const hit = tuned.get(shapeKey(s));
   if (hit) return hit;
-  if (!gpu().isCpu) return TILED_VARIANTS[0];
+  if (!gpu().isCpu) return gpuVariant(s);
   // Small products run on the small tile: the big ones take seconds to compile and gain nothing.
   const family = cpuFamily(s);
   return s.batch * s.m * s.n * s.k < SMALL_MATMUL ? family[family.length - 1] : family[0];
+}
+
+/**
+ * The tiled variant for a shape on a GPU, from the sweep of `deno task bench` on an H200
+ * (TFLOP/s, the four tiles within 6 % of each other except where noted): 128×128 blocks (8×8
+ * per invocation) for wide products (M = 3152, N = 3072: 12.0 against 9.2 for 64×64 blocks),
+ * 128×64 blocks (8×4) where they still make at least two workgroups per multiprocessor, and
+ * 64×64 blocks (4×4) for small products (a 768×768 weight gradient: 3.6, 8×8 3.1).
+ */
+function gpuVariant(s: MatmulShape): MatmulVariant {
+  const [t4x4, t8x8, , t8x4] = TILED_VARIANTS;
+  if (s.m >= 1024 && s.n >= 2048) return t8x8;
+  const blocks = s.batch * Math.ceil(s.m / 128) * Math.ceil(s.n / 64);
+  return blocks >= 264 ? t8x4 : t4x4;
 }
 
 /** The CPU variants that can run a shape, best-known first and the small tile last. */
@@ -104,6 +118,19 @@ export function forceMatmulVariant(variant: MatmulVariant | null): void {
   forced = variant;
 }
 
+let emulation: boolean | null = null;
+
+/**
+ * Makes half-precision matmuls round in f32 arithmetic (true), through the shader's `f16`
+ * conversion (false), or, with null, whichever this device's start-up probe trusts
+ * (`GpuContext.f16RoundsToNearest`). For tests that check both paths on one adapter.
+ *
+ * @param emulate The choice, or null for automatic.
+ */
+export function forceF16Emulation(emulate: boolean | null): void {
+  emulation = emulate;
+}
+
 /** Records one matmul dispatch of `variant` into `out`. */
 export function dispatchMatmul(
   variant: MatmulVariant,
@@ -122,7 +149,14 @@ export function dispatchMatmul(
   if (bias) storages.push(bias.storage);
   storages.push(out.storage);
   engine().dispatch(
-    matmulKernel(variant, s.transA, s.transB, !!bias, half),
+    matmulKernel(
+      variant,
+      s.transA,
+      s.transB,
+      !!bias,
+      half,
+      half && (emulation ?? !gpu().f16RoundsToNearest),
+    ),
     storages,
     {
       m: s.m,

@@ -9,15 +9,35 @@ import { crossEntropyBackwardKernel, crossEntropyKernel } from "../kernels/cross
 import { dropoutKernel } from "../kernels/dropout.ts";
 import { elementwiseGrid, mapKernel } from "../kernels/elementwise.ts";
 import {
-  layerNormBackwardInputKernel,
+  layerNormBackwardInputKernels,
   layerNormBackwardParamsKernel,
-  layerNormKernel,
+  layerNormKernels,
 } from "../kernels/layernorm.ts";
-import { softmaxBackwardKernel, softmaxKernel } from "../kernels/softmax.ts";
+import { type RowFlavour, rowGrid } from "../kernels/rows.ts";
+import { SUM_CHUNK } from "../kernels/reduce.ts";
+import { softmaxBackwardKernels, softmaxKernels } from "../kernels/softmax.ts";
+import { gpu } from "./device.ts";
 import { assertF32 } from "./_dispatch.ts";
 import { engine } from "./engine.ts";
 import { sum } from "./ops_reduce.ts";
 import { record, Tensor } from "./tensor.ts";
+
+let forcedFlavour: RowFlavour | null = null;
+
+/**
+ * Forces the flavour of the softmax and layer-norm row kernels (tests check both on one
+ * adapter), or restores the automatic choice with null.
+ *
+ * @param flavour `thread` (one invocation per row), `group` (a workgroup per row), or null.
+ */
+export function forceRowFlavour(flavour: RowFlavour | null): void {
+  forcedFlavour = flavour;
+}
+
+/** One invocation per row on CPU adapters, one workgroup per row on GPUs. */
+function rowFlavour(): RowFlavour {
+  return forcedFlavour ?? (gpu().isCpu ? "thread" : "group");
+}
 
 function rowsOf(x: Tensor): [number, number] {
   if (x.rank === 0) throw new Error("expected at least one dimension");
@@ -38,16 +58,17 @@ export function softmax(x: Tensor): Tensor {
   assertF32(x, "softmax");
   const [rows, cols] = rowsOf(x);
   const y = Tensor.empty(x.shape);
+  const f = rowFlavour();
   if (rows > 0) {
-    engine().dispatch(softmaxKernel, [x.storage, y.storage], { rows, cols }, elementwiseGrid(rows));
+    engine().dispatch(softmaxKernels[f], [x.storage, y.storage], { rows, cols }, rowGrid(rows, f));
   }
   return record(y, [x], (g) => {
     const dx = Tensor.empty(x.shape);
     engine().dispatch(
-      softmaxBackwardKernel,
+      softmaxBackwardKernels[f],
       [y.storage, g.storage, dx.storage],
       { rows, cols },
-      elementwiseGrid(rows),
+      rowGrid(rows, f),
     );
     return [dx];
   }, "softmax");
@@ -72,34 +93,42 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-12):
   }
   const y = Tensor.empty(x.shape);
   const stats = Tensor.empty([rows, 2]);
+  const f = rowFlavour();
   engine().dispatch(
-    layerNormKernel,
+    layerNormKernels[f],
     [x.storage, weight.storage, bias.storage, y.storage, stats.storage],
     { rows, cols, eps },
-    elementwiseGrid(rows),
+    rowGrid(rows, f),
   );
   const out = record(y, [x, weight, bias], (g) => {
     let dx: Tensor | null = null;
     if (x.requiresGrad) {
       dx = Tensor.empty(x.shape);
       engine().dispatch(
-        layerNormBackwardInputKernel,
+        layerNormBackwardInputKernels[f],
         [x.storage, weight.storage, stats.storage, g.storage, dx.storage],
         { rows, cols, eps },
-        elementwiseGrid(rows),
+        rowGrid(rows, f),
       );
     }
     let dw: Tensor | null = null;
     let db: Tensor | null = null;
     if (weight.requiresGrad || bias.requiresGrad) {
-      dw = Tensor.empty(weight.shape);
-      db = Tensor.empty(bias.shape);
+      // Chunks of SUM_CHUNK rows, so that thousands of rows spread over many invocations;
+      // the chunk sums are added up by sum().
+      const chunks = Math.max(1, Math.ceil(rows / SUM_CHUNK));
+      const pw = Tensor.empty([chunks, cols]);
+      const pb = Tensor.empty([chunks, cols]);
       engine().dispatch(
         layerNormBackwardParamsKernel,
-        [x.storage, stats.storage, g.storage, dw.storage, db.storage],
-        { rows, cols, eps },
-        [Math.ceil(cols / 64)],
+        [x.storage, stats.storage, g.storage, pw.storage, pb.storage],
+        { rows, cols, chunk: SUM_CHUNK },
+        [Math.ceil(cols / 64), chunks],
       );
+      dw = sum(pw, 0);
+      db = sum(pb, 0);
+      pw.dispose();
+      pb.dispose();
     }
     stats.dispose();
     return [dx, dw, db];

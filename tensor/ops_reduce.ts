@@ -7,7 +7,14 @@
 
 import { elementwiseGrid } from "../kernels/elementwise.ts";
 import { stridedCopyKernel } from "../kernels/copy.ts";
-import { maxBackwardKernel, maxKernel, reduceGrid, sumKernel } from "../kernels/reduce.ts";
+import {
+  maxBackwardKernel,
+  maxKernel,
+  reduceGrid,
+  SUM_CHUNK,
+  sumChunksKernel,
+  sumKernel,
+} from "../kernels/reduce.ts";
 import { assertF32, contiguousStrides, normAxis, padRank, runMap } from "./_dispatch.ts";
 import { engine } from "./engine.ts";
 import { record, sizeOf, Tensor } from "./tensor.ts";
@@ -28,6 +35,21 @@ function reducedShape(shape: readonly number[], axis: number, keepDim: boolean):
 
 function sumAxis(x: Tensor, axis: number, scale: number, outShape: readonly number[]): Tensor {
   const [outer, len, inner] = splitAxis(x.shape, axis);
+  if (len >= 4 * SUM_CHUNK && outer * inner < 1 << 16) {
+    // Few outputs over a long axis (a bias gradient, a sum over everything): first sum chunks
+    // of SUM_CHUNK rows, then the chunk sums, so that the work spreads over many invocations.
+    const chunks = Math.ceil(len / SUM_CHUNK);
+    const partial = Tensor.empty([outer, chunks, inner]);
+    engine().dispatch(
+      sumChunksKernel,
+      [x.storage, partial.storage],
+      { outer, axis: len, inner, chunk: SUM_CHUNK, chunks },
+      reduceGrid(outer * chunks, inner),
+    );
+    const out = sumAxis(partial, 1, scale, outShape);
+    partial.dispose();
+    return out;
+  }
   const out = Tensor.empty(outShape);
   if (out.size === 0) return out;
   engine().dispatch(

@@ -3,6 +3,8 @@ import * as ops from "./ops.ts";
 import { scope, Tensor } from "./tensor.ts";
 import { gpu } from "./device.ts";
 import { runsAsNT } from "./ops_matmul.ts";
+import { forceRowFlavour } from "./ops_nn.ts";
+import type { RowFlavour } from "../kernels/rows.ts";
 import {
   REGISTER_VARIANTS,
   TILED_VARIANTS,
@@ -29,6 +31,16 @@ interface Case {
 }
 
 const pos: [number, number] = [0.5, 2];
+
+/** Runs `fn` (an op's forward, whose backward keeps the flavour) with one row flavour. */
+function withRowFlavour<T>(flavour: RowFlavour, fn: () => T): T {
+  forceRowFlavour(flavour);
+  try {
+    return fn();
+  } finally {
+    forceRowFlavour(null);
+  }
+}
 
 const CASES: Case[] = [
   {
@@ -159,6 +171,19 @@ const CASES: Case[] = [
     ref: ([a]) => ref.host(ref.refReduce(ref.host(a.data, [1, a.data.length]), 1, "sum").data, []),
   },
   {
+    name: "sum over a long axis 1 of [2,700,3], split into chunks",
+    shapes: [[2, 700, 3]],
+    gpu: ([a]) => ops.sum(a, 1),
+    ref: ([a]) => ref.refReduce(a, 1, "sum"),
+  },
+  {
+    name: "mean over all of [90,40], split into chunks",
+    shapes: [[90, 40]],
+    gpu: ([a]) => ops.mean(a),
+    ref: ([a]) =>
+      ref.host([ref.refReduce(ref.host(a.data, [1, a.data.length]), 1, "sum").data[0] / 3600], []),
+  },
+  {
     name: "mean over last axis with keepDim",
     shapes: [[5, 3]],
     gpu: ([a]) => ops.mean(a, -1, { keepDim: true }),
@@ -225,6 +250,28 @@ const CASES: Case[] = [
     gpu: ([x, w, b]) => ops.layerNorm(x, w, b, 1e-5),
     ref: ([x, w, b]) => ref.refLayerNorm(x, w, b, 1e-5),
   },
+  {
+    name: "layerNorm of [150,8]: weight and bias gradients summed in chunks of rows",
+    shapes: [[150, 8], [8], [8]],
+    gpu: ([x, w, b]) => ops.layerNorm(x, w, b, 1e-5),
+    ref: ([x, w, b]) => ref.refLayerNorm(x, w, b, 1e-5),
+  },
+  // Rows longer than a GPU row workgroup (128), in both flavours of the row kernels.
+  ...(["thread", "group"] as const).flatMap((f): Case[] => [
+    {
+      name: `softmax of [5,300], ${f} per row`,
+      shapes: [[5, 300]],
+      range: [-3, 3],
+      gpu: ([a]) => withRowFlavour(f, () => ops.softmax(a)),
+      ref: ([a]) => ref.refSoftmax(a),
+    },
+    {
+      name: `layerNorm of [6,200], ${f} per row`,
+      shapes: [[6, 200], [200], [200]],
+      gpu: ([x, w, b]) => withRowFlavour(f, () => ops.layerNorm(x, w, b, 1e-5)),
+      ref: ([x, w, b]) => ref.refLayerNorm(x, w, b, 1e-5),
+    },
+  ]),
   {
     name: "crossEntropy with an ignored row",
     shapes: [[5, 7]],
@@ -334,6 +381,9 @@ Deno.test("every matmul variant is correct on odd and tile-crossing shapes", asy
     { a: [2, 35, 24], b: [2, 24, 36], transA: false, transB: false },
     { a: [21, 36], b: [21, 68], transA: true, transB: false },
     { a: [2, 21, 20], b: [2, 21, 36], transA: true, transB: false },
+    // Crosses the GPU family's largest blocks (128 × 128, K steps of 16) in every layout.
+    { a: [133, 40], b: [40, 140], transA: false, transB: false },
+    { a: [40, 133], b: [140, 40], transA: true, transB: true },
   ];
   for (const v of variants) {
     await t.step(`${v.family} ${v.tm}x${v.tn}`, async () => {
@@ -343,7 +393,7 @@ Deno.test("every matmul variant is correct on odd and tile-crossing shapes", asy
           const random = rng(77 + i);
           const a = uniform(random, s.a.reduce((x, y) => x * y));
           const b = uniform(random, s.b.reduce((x, y) => x * y));
-          const bias = uniform(random, 70);
+          const bias = uniform(random, 140);
           const n = s.transB ? s.b.at(-2)! : s.b.at(-1)!;
           const expected = ref.refMatmul(
             ref.host(a, s.a),
