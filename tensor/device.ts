@@ -203,7 +203,7 @@ export function gpu(): GpuContext {
  * ```
  */
 export function describeAdapter(): string {
-  const { adapter, isCpu, hasF16 } = gpu();
+  const { adapter, isCpu, hasF16, f16RoundsToNearest } = gpu();
   const info = adapter.info;
   const vendorId = Number(info.vendor);
   const vendor = Number.isFinite(vendorId) && info.vendor !== ""
@@ -221,7 +221,7 @@ export function describeAdapter(): string {
     info.architecture || null,
     backend,
     isCpu ? "software" : "hardware",
-    hasF16 ? "shader-f16" : "no f16",
+    hasF16 ? `shader-f16${f16RoundsToNearest ? "" : " (f16 rounding emulated)"}` : "no f16",
   ].filter((part) => part);
   return parts.join(", ");
 }
