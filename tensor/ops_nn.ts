@@ -125,8 +125,9 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-12):
         { rows, cols, chunk: SUM_CHUNK },
         [Math.ceil(cols / 64), chunks],
       );
-      dw = sum(pw, 0);
-      db = sum(pb, 0);
+      // One chunk (up to SUM_CHUNK rows) is the sum already.
+      dw = chunks === 1 ? pw.view(weight.shape) : sum(pw, 0);
+      db = chunks === 1 ? pb.view(bias.shape) : sum(pb, 0);
       pw.dispose();
       pb.dispose();
     }
