@@ -33,6 +33,77 @@ export interface MakeBeansOptions {
   quality?: number;
   /** Progress messages. */
   log?: (message: string) => void;
+  /**
+   * Worker threads that render and encode (0: the calling thread). By default one per core, up
+   * to 8, when there are at least 64 images: the 1295 images of the default dataset took 54 s
+   * on one thread of a 2-core machine.
+   */
+  workers?: number;
+}
+
+/** One image of the dataset, as a worker receives it. */
+export interface BeanJob {
+  /** Position in the job list, echoed back by the worker. */
+  id: number;
+  /** Class index. */
+  label: number;
+  /** The image's own seed ({@link beanSeed}). */
+  seed: number;
+  /** Width and height. */
+  size: number;
+  /** JPEG quality. */
+  quality: number;
+}
+
+/**
+ * Renders and encodes one image: the same bytes on any thread.
+ *
+ * @param job The image.
+ * @returns The JPEG file's bytes.
+ */
+export function makeBeanJpeg(job: BeanJob): Uint8Array {
+  return encodeJpeg(renderBeanLeaf(job.label, job.seed, job.size), job.quality);
+}
+
+/**
+ * Makes the JPEGs of `jobs` on `workers` worker threads (or this one, with 0) and hands each to
+ * `write` as it arrives, in any order.
+ */
+async function makeAll(
+  jobs: BeanJob[],
+  workers: number,
+  write: (job: BeanJob, bytes: Uint8Array) => Promise<void>,
+): Promise<void> {
+  if (workers <= 0) {
+    for (const job of jobs) await write(job, makeBeanJpeg(job));
+    return;
+  }
+  const url = new URL("./make_beans_worker.ts", import.meta.url).href;
+  const pool = Array.from({ length: workers }, () => new Worker(url, { type: "module" }));
+  try {
+    // Each worker takes the next job when it sends one back, so that all stay busy.
+    let next = 0;
+    await Promise.all(pool.map((worker) =>
+      new Promise<void>((resolve, reject) => {
+        const feed = () => {
+          if (next < jobs.length) worker.postMessage(jobs[next++]);
+          else resolve();
+        };
+        worker.onmessage = (event: MessageEvent) => {
+          const { id, bytes, error } = event.data;
+          if (error !== undefined) return reject(new Error(`image ${id}: ${error}`));
+          write(jobs[id], bytes).then(feed, reject);
+        };
+        worker.onerror = (event) => {
+          event.preventDefault();
+          reject(new Error(event.message));
+        };
+        feed();
+      })
+    ));
+  } finally {
+    for (const worker of pool) worker.terminate();
+  }
 }
 
 /**
@@ -51,30 +122,41 @@ export async function makeBeans(dir: string, options: MakeBeansOptions = {}): Pr
   }
   const temp = `${dir}.partial-${Deno.pid}`;
   await Deno.remove(temp, { recursive: true }).catch(() => {});
-  let written = 0;
+  const jobs: BeanJob[] = [];
+  const paths: string[] = [];
+  const splitOf: string[] = [];
+  const left = new Map<string, number>();
   try {
     for (const [split, total] of Object.entries(splits)) {
       const counts = classCounts(total);
+      left.set(split, total);
       for (const [label, name] of BEANS_CLASSES.entries()) {
         const folder = joinPath(temp, split, name);
         await Deno.mkdir(folder, { recursive: true });
         for (let i = 0; i < counts[label]; i++) {
-          const image = renderBeanLeaf(label, beanSeed(seed, split, label, i), size);
-          await Deno.writeFile(
-            joinPath(folder, `${name}_${split}.${i}.jpg`),
-            encodeJpeg(image, options.quality ?? 90),
-          );
-          written++;
+          const seedOf = beanSeed(seed, split, label, i);
+          jobs.push({ id: jobs.length, label, seed: seedOf, size, quality: options.quality ?? 90 });
+          paths.push(joinPath(folder, `${name}_${split}.${i}.jpg`));
+          splitOf.push(split);
         }
       }
-      options.log?.(`  ${split}: ${total} images`);
     }
+    const workers = options.workers ??
+      (jobs.length >= 64 ? Math.min(8, navigator.hardwareConcurrency || 1) : 0);
+    await makeAll(jobs, workers, async (job, bytes) => {
+      await Deno.writeFile(paths[job.id], bytes);
+      const split = splitOf[job.id];
+      left.set(split, left.get(split)! - 1);
+      if (left.get(split) === 0) {
+        options.log?.(`  ${split}: ${jobs.filter((j) => splitOf[j.id] === split).length} images`);
+      }
+    });
     await Deno.rename(temp, dir);
   } catch (error) {
     await Deno.remove(temp, { recursive: true }).catch(() => {});
     throw error;
   }
-  return written;
+  return jobs.length;
 }
 
 const USAGE = `usage: deno task make-beans [--out DIR] [--seed N] [--size PX]
