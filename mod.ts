@@ -30,6 +30,7 @@
 
 export { describeAdapter, gpu, type GpuContext, NoGpuAdapterError } from "./tensor/device.ts";
 export { Engine, engine, type Storage } from "./tensor/engine.ts";
+export { KernelProfiler, type KernelTime } from "./tensor/profiler.ts";
 export { bucketSize, BufferPool, type PoolStats } from "./tensor/pool.ts";
 export {
   type BackwardFn,

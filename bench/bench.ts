@@ -38,6 +38,7 @@ const { values } = parseArgs({
     compare: { type: "boolean", default: false },
     python: { type: "string" },
     out: { type: "string" },
+    profile: { type: "boolean", default: false },
     help: { type: "boolean", default: false },
   },
 });
@@ -49,7 +50,9 @@ if (values.help) {
       "  --compare  also time the same steps in PyTorch (bench/torch_step.py), on the GPU when\n" +
       "             this adapter is one\n" +
       "  --python   the python3 that has torch (default /usr/bin/python3, then python3)\n" +
-      "  --out      also write the JSON object to this file",
+      "  --out      also write the JSON object to this file\n" +
+      "  --profile  after each train step's timing, one more step with every kernel timed on the\n" +
+      "             GPU (timestamp queries): the kernels that take the most time",
   );
   Deno.exit(0);
 }
@@ -218,7 +221,22 @@ for (const c of TRAIN_CONFIGS) {
     images_per_s: (c.batch / best) * 1000,
     peak_mb: (engine().pool.stats.peakBytesInUse + arenaBytes) / 2 ** 20,
   };
+  if (values.profile) {
+    engine().profileStart();
+    await step();
+    const kernels = await engine().profileEnd();
+    const total = kernels.reduce((sum, k) => sum + k.ms, 0);
+    Object.assign(entry, { profile: kernels });
+    log(`  GPU time of one ${c.name} step by kernel (${total.toFixed(0)} ms in all):`);
+    for (const k of kernels.slice(0, 15)) {
+      log(
+        `  ${k.ms.toFixed(1).padStart(8)} ms ${(100 * k.ms / total).toFixed(1).padStart(5)} %` +
+          ` ${String(k.count).padStart(4)}× ${k.key}`,
+      );
+    }
+  }
   trainStep.push(entry);
+
   log(
     `train step ${c.name.padEnd(16)} batch ${c.batch}: ${best.toFixed(0)} ms, ` +
       `${entry.images_per_s.toFixed(2)} images/s, peak ${entry.peak_mb.toFixed(0)} MiB`,

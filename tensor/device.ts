@@ -28,6 +28,8 @@ export interface GpuContext {
    * arithmetic instead.
    */
   readonly f16RoundsToNearest: boolean;
+  /** True when the device was created with `timestamp-query` (for the kernel profiler). */
+  readonly hasTimestamps: boolean;
 }
 
 /** Thrown when WebGPU has no adapter; its message names the driver to install. */
@@ -79,12 +81,23 @@ async function acquire(): Promise<GpuContext> {
     if (typeof value === "number") requiredLimits[name] = value;
   }
   const hasF16 = adapter.features.has("shader-f16");
+  const hasTimestamps = adapter.features.has("timestamp-query");
   const device = await adapter.requestDevice({
     requiredLimits,
-    requiredFeatures: hasF16 ? ["shader-f16"] : [],
+    requiredFeatures: [
+      ...(hasF16 ? ["shader-f16" as const] : []),
+      ...(hasTimestamps ? ["timestamp-query" as const] : []),
+    ],
   });
   const f16RoundsToNearest = hasF16 && await probeF16Rounding(device);
-  return { adapter, device, isCpu: isSoftwareAdapter(adapter.info), hasF16, f16RoundsToNearest };
+  return {
+    adapter,
+    device,
+    isCpu: isSoftwareAdapter(adapter.info),
+    hasF16,
+    f16RoundsToNearest,
+    hasTimestamps,
+  };
 }
 
 /** Inputs whose f16 rounding tells nearest-even from truncation and saturation. */

@@ -12,6 +12,7 @@
 import { type Kernel, packParams, paramsByteSize, type ParamValues } from "../kernels/kernel.ts";
 import { gpu } from "./device.ts";
 import { BufferPool } from "./pool.ts";
+import { KernelProfiler, type KernelTime } from "./profiler.ts";
 
 /** A region of a GPU buffer that backs a tensor. */
 export interface Storage {
@@ -56,6 +57,7 @@ export class Engine {
   readonly #errors: string[] = [];
   #encoder: GPUCommandEncoder | null = null;
   #pass: GPUComputePassEncoder | null = null;
+  #profiler: KernelProfiler | null = null;
   /** Dispatches recorded since the process started, for benchmarks. */
   dispatches = 0;
   /** Submits since the process started. */
@@ -167,12 +169,49 @@ export class Engine {
       this.#uniformUsed = Math.ceil((offset + compiled.paramsSize) / this.#uniformAlign) *
         this.#uniformAlign;
     }
+    const profiler = this.#profiler;
+    if (profiler) {
+      // Its own pass, stamped at both ends.
+      this.#endPass();
+      this.#pass = this.#commandEncoder().beginComputePass({
+        timestampWrites: profiler.slot(kernel.key),
+      });
+    }
     const pass = this.#computePass();
     pass.setPipeline(compiled.pipeline);
     pass.setBindGroup(0, this.#bindGroup(compiled, storages), compiled.paramsSize ? [offset] : []);
     const [x, y = 1, z = 1] = workgroups;
     if (x > 0 && y > 0 && z > 0) pass.dispatchWorkgroups(x, y, z);
     this.dispatches++;
+    if (profiler) {
+      this.#endPass();
+      if (profiler.full) this.flush();
+    }
+  }
+
+  /**
+   * Starts timing every dispatch on the GPU (needs `timestamp-query`, see
+   * {@link GpuContext.hasTimestamps}); {@link Engine.profileEnd} returns the times per kernel.
+   */
+  profileStart(): void {
+    if (!gpu().hasTimestamps) throw new Error("this adapter has no timestamp-query feature");
+    this.flush();
+    this.#profiler ??= new KernelProfiler(this.device);
+  }
+
+  /**
+   * Stops timing and returns the GPU time of each kernel since {@link Engine.profileStart}.
+   *
+   * @returns Kernels by total time, longest first.
+   */
+  async profileEnd(): Promise<KernelTime[]> {
+    const profiler = this.#profiler;
+    if (!profiler) return [];
+    this.flush();
+    this.#profiler = null;
+    const times = await profiler.collect();
+    profiler.destroy();
+    return times;
   }
 
   #commandEncoder(): GPUCommandEncoder {
@@ -217,6 +256,7 @@ export class Engine {
   flush(): void {
     if (!this.#encoder) return;
     this.#endPass();
+    this.#profiler?.resolve(this.#encoder);
     if (this.#uniformUsed > 0) {
       this.device.queue.writeBuffer(this.#uniformRing, 0, this.#uniformBytes, 0, this.#uniformUsed);
     }

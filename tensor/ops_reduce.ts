@@ -6,7 +6,7 @@
  */
 
 import { elementwiseGrid } from "../kernels/elementwise.ts";
-import { stridedCopyKernel } from "../kernels/copy.ts";
+import { mergeCopyDims, stridedCopyKernel } from "../kernels/copy.ts";
 import {
   maxBackwardKernel,
   maxKernel,
@@ -208,14 +208,22 @@ export function stridedCopy(
 ): void {
   const n = sizeOf(shape);
   if (n === 0) return;
-  const [shape0, shape1] = padRank(shape, 1);
-  const [srcStrides0, srcStrides1] = padRank(srcStrides, 0);
-  const [dstStrides0, dstStrides1] = padRank(dstStrides, 0);
+  const merged = mergeCopyDims(shape, srcStrides, dstStrides);
+  const r = merged.shape.length;
+  // Runs of 4 along an innermost dimension that is contiguous in both layouts.
+  const run = merged.srcStrides[r - 1] === 1 && merged.dstStrides[r - 1] === 1 &&
+      merged.shape[r - 1] % 4 === 0
+    ? 4
+    : 1;
+  merged.shape[r - 1] /= run;
+  const [shape0, shape1] = padRank(merged.shape, 1);
+  const [srcStrides0, srcStrides1] = padRank(merged.srcStrides, 0);
+  const [dstStrides0, dstStrides1] = padRank(merged.dstStrides, 0);
   engine().dispatch(
-    stridedCopyKernel,
+    stridedCopyKernel(r, run),
     [src.storage, dst.storage],
     {
-      n,
+      n: n / run,
       srcOffset,
       dstOffset,
       shape0,
@@ -225,6 +233,6 @@ export function stridedCopy(
       dstStrides0,
       dstStrides1,
     },
-    elementwiseGrid(n),
+    elementwiseGrid(n / run),
   );
 }

@@ -3,6 +3,7 @@ import * as ops from "./ops.ts";
 import { scope, Tensor } from "./tensor.ts";
 import { gpu } from "./device.ts";
 import { runsAsNT } from "./ops_matmul.ts";
+import { mergeCopyDims } from "../kernels/copy.ts";
 import { forceRowFlavour } from "./ops_nn.ts";
 import type { RowFlavour } from "../kernels/rows.ts";
 import {
@@ -206,6 +207,20 @@ const CASES: Case[] = [
     shapes: [[2, 3, 4]],
     gpu: ([a]) => ops.permute(a, [2, 0, 1]),
     ref: ([a]) => ref.refPermute(a, [2, 0, 1]),
+  },
+  {
+    // The attention heads' layout change: a size-1 axis, and D stays whole (merged copy dims).
+    name: "permute [2,1,3,4,5] by [0,3,1,2,4]",
+    shapes: [[2, 1, 3, 4, 5]],
+    gpu: ([a]) => ops.permute(a, [0, 3, 1, 2, 4]),
+    ref: ([a]) => ref.refPermute(a, [0, 3, 1, 2, 4]),
+  },
+  {
+    // D = 8 is contiguous in both layouts: copied in runs of 4.
+    name: "permute [2,3,2,8] by [0,2,1,3]",
+    shapes: [[2, 3, 2, 8]],
+    gpu: ([a]) => ops.permute(a, [0, 2, 1, 3]),
+    ref: ([a]) => ref.refPermute(a, [0, 2, 1, 3]),
   },
   {
     name: "transpose of the last two axes",
@@ -450,4 +465,22 @@ Deno.test("large NN products run as NT on a transposed copy of b, with the same 
     assertClose(await out.toArray(), expected.data, FORWARD, `case ${i}`);
     out.dispose();
   }
+});
+
+Deno.test("strided copies drop size-1 axes and merge axes contiguous in both layouts", () => {
+  // [B, S, H, D] → [B, H, S, D]: D stays one run; B and the rest stay apart.
+  assert.deepEqual(mergeCopyDims([2, 5, 3, 4], [60, 12, 4, 1], [60, 4, 20, 1]), {
+    shape: [2, 5, 3, 4],
+    srcStrides: [60, 12, 4, 1],
+    dstStrides: [60, 4, 20, 1],
+  });
+  assert.deepEqual(mergeCopyDims([2, 1, 3, 4], [12, 99, 4, 1], [12, 7, 4, 1]), {
+    shape: [24],
+    srcStrides: [1],
+    dstStrides: [1],
+  });
+  // Rows 1–2 of a [4, 6] matrix are one run; its columns 0–2 are two.
+  assert.deepEqual(mergeCopyDims([2, 6], [6, 1], [6, 1]).shape, [12]);
+  assert.deepEqual(mergeCopyDims([2, 3], [6, 1], [3, 1]).shape, [2, 3]);
+  assert.deepEqual(mergeCopyDims([1, 1], [5, 1], [1, 1]).shape, [1]);
 });
