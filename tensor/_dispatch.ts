@@ -6,6 +6,7 @@
  */
 
 import { elementwiseGrid, mapKernel, type MapOp, MAX_RANK } from "../kernels/elementwise.ts";
+import { gpu } from "./device.ts";
 import { engine } from "./engine.ts";
 import { Tensor } from "./tensor.ts";
 
@@ -28,14 +29,24 @@ export function runMap(op: MapOp, inputs: Tensor[], shape: readonly number[], s 
   const out = Tensor.empty(shape);
   const n = out.size;
   if (n > 0) {
+    const vec4 = mapsAsVec4(n);
     engine().dispatch(
-      mapKernel(op),
+      mapKernel(op, false, vec4),
       [...inputs.map((t) => t.storage), out.storage],
-      { n, s },
-      elementwiseGrid(n),
+      { n: vec4 ? n / 4 : n, s },
+      elementwiseGrid(vec4 ? n / 4 : n),
     );
   }
   return out;
+}
+
+/**
+ * Whether a map over `n` elements runs four per invocation with vec4 loads: on CPU adapters
+ * when `n` is a multiple of 4 (on lavapipe, 2.4 M elements: add 12.4 → 8.7 ms, GELU 16.2 → 9.2, its gradient 18.2 → 11.0);
+ * GPUs keep one element per invocation.
+ */
+function mapsAsVec4(n: number): boolean {
+  return gpu().isCpu && n % 4 === 0;
 }
 
 /**
@@ -49,11 +60,12 @@ export function runMap(op: MapOp, inputs: Tensor[], shape: readonly number[], s 
 export function runMapInPlace(op: MapOp, target: Tensor, others: Tensor[], s = 0): void {
   const n = target.size;
   if (n === 0) return;
+  const vec4 = mapsAsVec4(n);
   engine().dispatch(
-    mapKernel(op, true),
+    mapKernel(op, true, vec4),
     [target.storage, ...others.map((t) => t.storage)],
-    { n, s },
-    elementwiseGrid(n),
+    { n: vec4 ? n / 4 : n, s },
+    elementwiseGrid(vec4 ? n / 4 : n),
   );
 }
 

@@ -153,6 +153,21 @@ const CASES: Case[] = [
     ref: ([a]) => ref.refMap(a, ref.refGelu),
   },
   {
+    // 60 elements: four per invocation with vec4 loads on CPU adapters, forward and backward.
+    name: "gelu of [6,10], a multiple of 4",
+    shapes: [[6, 10]],
+    range: [-4, 4],
+    gpu: ([a]) => ops.gelu(a),
+    ref: ([a]) => ref.refMap(a, ref.refGelu),
+  },
+  {
+    name: "div of equal shapes [4,6], a multiple of 4",
+    shapes: [[4, 6], [4, 6]],
+    range: pos,
+    gpu: ([a, b]) => ops.div(a, b),
+    ref: ([a, b]) => ref.refBroadcast(a, b, (x, y) => x / y),
+  },
+  {
     name: "pow",
     shapes: [[8]],
     range: pos,
