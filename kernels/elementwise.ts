@@ -4,6 +4,7 @@
  * @module
  */
 
+import { ROUND_F16_WGSL } from "./f16_round.ts";
 import { defineKernel, type Kernel, LINEAR_INDEX } from "./kernel.ts";
 
 /** Maximum rank that the broadcasting kernels index (two vec4u per shape). */
@@ -14,6 +15,7 @@ export const MAX_RANK = 8;
  * (relative error below 1.2e-7), an overflow-safe tanh, and exact (erf) GELU and its derivative.
  */
 const MATH = `
+${ROUND_F16_WGSL}
 fn erf_(x: f32) -> f32 {
   // Abramowitz & Stegun 7.1.26 is too coarse for golden tests of GELU gradients.
   let z = abs(x);
@@ -69,6 +71,8 @@ export const MAP_EXPRESSIONS = {
   rsqrtGrad: ["-0.5 * b * a * a * a", 2],
   negMul: ["-(a * b)", 2],
   powGrad: ["c * s * pow(a, s - 1.0)", 3],
+  // Half precision: the f16 value nearest `a` (ties to even), as f32.
+  roundF16: ["roundF16_(a)", 1],
 } as const satisfies Record<string, readonly [string, number]>;
 
 /** Name of a map expression. */

@@ -16,6 +16,7 @@
  * @module
  */
 
+import { ROUND_F16_WGSL } from "./f16_round.ts";
 import { defineKernel, type Kernel, type ParamField } from "./kernel.ts";
 
 /** Layout and shape of one matmul call. */
@@ -114,14 +115,7 @@ function loadB(transB: boolean, k: string, col: string): string {
  * to nearest even at 11 significant bits (multiples of 2^-24 below 2^-14), overflow to ±inf
  * from 65520 up, NaN and infinities unchanged.
  */
-const EMULATED_F16 = `fn h(x: f32) -> f32 {
-  let b = bitcast<u32>(x);
-  let a = b & 0x7fffffffu;
-  if (a >= 0x7f800000u) { return x; }
-  if (a >= 0x477ff000u) { return bitcast<f32>((b & 0x80000000u) | 0x7f800000u); }
-  if (a < 0x38800000u) { return round(x * 16777216.0) * 5.9604644775390625e-8; }
-  return bitcast<f32>((b + 0xfffu + ((b >> 13u) & 1u)) & 0xffffe000u);
-}
+const EMULATED_F16 = `${ROUND_F16_WGSL}fn h(x: f32) -> f32 { return roundF16_(x); }
 fn h4(x: vec4<f32>) -> vec4<f32> { return vec4<f32>(h(x.x), h(x.y), h(x.z), h(x.w)); }
 `;
 

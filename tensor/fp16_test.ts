@@ -121,3 +121,33 @@ Deno.test("an f16 input beyond 65504 becomes infinite, so loss-scale overflow is
     }
   }
 });
+
+Deno.test("half matmuls that round their operands up front equal rounding every load, bit for bit", async () => {
+  if (!gpu().hasF16 || !gpu().isCpu || !gpu().f16RoundsToNearest) return;
+  const random = rng(33);
+  // NN large enough to run as NT on a transposed copy, NT, and TN.
+  const cases = [
+    { a: [96, 40], b: [40, 72], transA: false, transB: false },
+    { a: [37, 24], b: [28, 24], transA: false, transB: true },
+    { a: [24, 36], b: [24, 28], transA: true, transB: false },
+  ];
+  for (const c of cases) {
+    const a = uniform(random, c.a[0] * c.a[1], -300, 300);
+    const b = uniform(random, c.b[0] * c.b[1], -3, 3);
+    const run = () =>
+      scope(() =>
+        matmul(Tensor.from(a, c.a), Tensor.from(b, c.b), {
+          transA: c.transA,
+          transB: c.transB,
+          half: true,
+        })
+      );
+    const upFront = run();
+    forceF16Emulation(false); // the kernel rounds every load through the shader's f16()
+    const perLoad = run();
+    forceF16Emulation(null);
+    assert.deepEqual(await upFront.toArray(), await perLoad.toArray(), JSON.stringify(c));
+    upFront.dispose();
+    perLoad.dispose();
+  }
+});
