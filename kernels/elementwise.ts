@@ -106,10 +106,8 @@ export function mapKernel(op: MapOp, inPlace = false, vec4 = false): Kernel {
   const loads = names.map((name) => `let ${name} = ${name}_[i];`).join(" ");
   const target = inPlace ? "a_" : "out";
   // vec4: the scalar expression per component, as a function of the component values.
-  const params = ["a", "b", "c"].slice(0, arity).map((n) => `${n}: f32`).join(", ");
-  const fn = vec4
-    ? `fn expr_(${params}${arity ? ", " : ""}s: f32) -> f32 { return ${expr}; }\n`
-    : "";
+  const args = names.map((n) => `${n}: f32`).join(", ");
+  const fn = vec4 ? `fn expr_(${args}${arity ? ", " : ""}s: f32) -> f32 { return ${expr}; }\n` : "";
   const value = vec4
     ? `vec4<f32>(${
       [..."xyzw"].map((q) =>

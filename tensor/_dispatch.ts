@@ -27,26 +27,26 @@ export function assertF32(t: Tensor, op: string): void {
 export function runMap(op: MapOp, inputs: Tensor[], shape: readonly number[], s = 0): Tensor {
   for (const t of inputs) assertF32(t, op);
   const out = Tensor.empty(shape);
-  const n = out.size;
-  if (n > 0) {
-    const vec4 = mapsAsVec4(n);
-    engine().dispatch(
-      mapKernel(op, false, vec4),
-      [...inputs.map((t) => t.storage), out.storage],
-      { n: vec4 ? n / 4 : n, s },
-      elementwiseGrid(vec4 ? n / 4 : n),
-    );
-  }
+  dispatchMap(op, false, [...inputs, out], out.size, s);
   return out;
 }
 
 /**
- * Whether a map over `n` elements runs four per invocation with vec4 loads: on CPU adapters
- * when `n` is a multiple of 4 (on lavapipe, 2.4 M elements: add 12.4 → 8.7 ms, GELU 16.2 → 9.2, its gradient 18.2 → 11.0);
- * GPUs keep one element per invocation.
+ * Dispatches a map over `n` elements of `tensors` (inputs, then the output unless in place).
+ * On CPU adapters, when `n` is a multiple of 4, each invocation takes four elements with vec4
+ * loads (on lavapipe, 2.4 M elements: add 12.4 → 8.7 ms, GELU 16.2 → 9.2, its gradient
+ * 18.2 → 11.0); GPUs keep one element per invocation.
  */
-function mapsAsVec4(n: number): boolean {
-  return gpu().isCpu && n % 4 === 0;
+function dispatchMap(op: MapOp, inPlace: boolean, tensors: Tensor[], n: number, s: number): void {
+  if (n === 0) return;
+  const vec4 = gpu().isCpu && n % 4 === 0;
+  const count = vec4 ? n / 4 : n;
+  engine().dispatch(
+    mapKernel(op, inPlace, vec4),
+    tensors.map((t) => t.storage),
+    { n: count, s },
+    elementwiseGrid(count),
+  );
 }
 
 /**
@@ -58,15 +58,7 @@ function mapsAsVec4(n: number): boolean {
  * @param s The scalar operand.
  */
 export function runMapInPlace(op: MapOp, target: Tensor, others: Tensor[], s = 0): void {
-  const n = target.size;
-  if (n === 0) return;
-  const vec4 = mapsAsVec4(n);
-  engine().dispatch(
-    mapKernel(op, true, vec4),
-    [target.storage, ...others.map((t) => t.storage)],
-    { n: vec4 ? n / 4 : n, s },
-    elementwiseGrid(vec4 ? n / 4 : n),
-  );
+  dispatchMap(op, true, [target, ...others], target.size, s);
 }
 
 /** Contiguous row-major strides of a shape. */
