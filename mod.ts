@@ -29,7 +29,13 @@
  */
 
 export { describeAdapter, gpu, type GpuContext, NoGpuAdapterError } from "./tensor/device.ts";
-export { Engine, engine, type Storage } from "./tensor/engine.ts";
+export { type Binding, Engine, engine, type Storage } from "./tensor/engine.ts";
+export {
+  allocatedSize,
+  type CachedTexture,
+  TextureCache,
+  type TextureSize,
+} from "./tensor/texture_cache.ts";
 export { KernelProfiler, type KernelTime } from "./tensor/profiler.ts";
 export { bucketSize, BufferPool, type PoolStats } from "./tensor/pool.ts";
 export {
@@ -92,6 +98,8 @@ export {
   type MatmulShape,
   type MatmulVariant,
   REGISTER_VARIANTS,
+  TEXTURE_VARIANTS,
+  TEXTURETN_VARIANTS,
   TILED_VARIANTS,
   VEC4_VARIANTS,
   VEC4TN_VARIANTS,

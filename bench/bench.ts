@@ -105,7 +105,8 @@ for (const s of SHAPES) {
   const a = Tensor.zeros([s.batch * s.m * s.k]);
   const b = Tensor.zeros([s.batch * s.k * s.n]);
   const out = Tensor.empty([s.batch * s.m * s.n]);
-  // What matmul() does by default: on CPU adapters a large NN product runs as NT on a
+  // What matmul() does by default. On CPU adapters the texture families time their operand
+  // packing with the product; a large NN product too big for textures runs as NT on a
   // transposed copy of B (timed with the copy, through the public function).
   const asNT = runsAsNT(s);
   const chosen = asNT ? null : matmulVariantFor(s);
@@ -125,10 +126,12 @@ for (const s of SHAPES) {
       true,
     ]);
   }
+  const flops = 2 * s.batch * s.m * s.n * s.k;
   for (const [name, run, isDefault] of runs) {
-    // A GPU runs these products in about a millisecond: more calls per sync there.
-    const seconds = await time(run, onCpu ? 3 : 20);
-    const gflops = (2 * s.batch * s.m * s.n * s.k) / seconds / 1e9;
+    // A GPU runs these products in about a millisecond: more calls per sync there. On a CPU,
+    // enough calls for about 10 GFLOP, so that the 11 ms sync adds little to small products.
+    const seconds = await time(run, onCpu ? Math.max(3, Math.ceil(1e10 / flops)) : 20);
+    const gflops = flops / seconds / 1e9;
     matmul.push({ m: s.m, k: s.k, n: s.n, batch: s.batch, variant: name, gflops });
     log(
       `matmul ${s.name.padEnd(12)} ${s.batch}×${s.m}×${s.k}×${s.n} ${name.padEnd(18)} ` +
@@ -219,7 +222,9 @@ for (const c of TRAIN_CONFIGS) {
     batch_size: c.batch,
     step_ms: best,
     images_per_s: (c.batch / best) * 1000,
-    peak_mb: (engine().pool.stats.peakBytesInUse + arenaBytes) / 2 ** 20,
+    // The scratch textures of CPU matmuls (all that the step has used so far) count in full.
+    peak_mb: (engine().pool.stats.peakBytesInUse + arenaBytes + engine().textures.bytes) /
+      2 ** 20,
   };
   if (values.profile) {
     engine().profileStart();

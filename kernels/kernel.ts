@@ -11,14 +11,18 @@ export type ParamType = "u32" | "i32" | "f32" | "vec4u";
 /** One named field of a kernel's `Params` struct, in declaration order. */
 export type ParamField = readonly [name: string, type: ParamType];
 
-/** How a kernel binds one storage buffer. */
-export type BindingAccess = "read" | "read_write";
+/**
+ * How a kernel binds one resource: a storage buffer read-only or read-write, a sampled
+ * `texture_2d_array<f32>` (read with `textureLoad`), or a write-only rgba32float storage
+ * texture array.
+ */
+export type BindingAccess = "read" | "read_write" | "texture" | "storage_texture";
 
 /** A compute kernel: WGSL source plus everything needed to build and bind its pipeline. */
 export interface Kernel {
   /** Unique cache key of this exact source. */
   readonly key: string;
-  /** Storage bindings, bound at @binding(0..n-1) of group 0, in order. */
+  /** Buffer and texture bindings, bound at @binding(0..n-1) of group 0, in order. */
   readonly bindings: readonly BindingAccess[];
   /** Fields of the uniform `Params` struct, bound at @binding(n) as `params`; none for no uniform. */
   readonly params: readonly ParamField[];
@@ -75,8 +79,8 @@ const WGSL_TYPE: Record<ParamType, string> = {
 /**
  * WGSL declarations for a kernel: the `Params` struct and every binding, named as given.
  *
- * @param names Variable names of the storage bindings, in binding order.
- * @param types WGSL element types of those bindings (e.g. `array<f32>`).
+ * @param names Variable names of the bindings, in binding order.
+ * @param types WGSL types of those bindings (e.g. `array<f32>`, `texture_2d_array<f32>`).
  * @param access Access mode of each binding.
  * @param params Fields of the uniform struct.
  * @returns WGSL text to prepend to the kernel body.
@@ -94,7 +98,10 @@ export function bindingDecls(
     lines.push("}");
   }
   names.forEach((name, i) => {
-    lines.push(`@group(0) @binding(${i}) var<storage, ${access[i]}> ${name}: ${types[i]};`);
+    const space = access[i] === "read" || access[i] === "read_write"
+      ? `<storage, ${access[i]}>`
+      : "";
+    lines.push(`@group(0) @binding(${i}) var${space} ${name}: ${types[i]};`);
   });
   if (params.length > 0) {
     lines.push(`@group(0) @binding(${names.length}) var<uniform> params: Params;`);

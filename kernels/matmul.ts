@@ -8,6 +8,14 @@
  * - `vec4`: the register family reading four k at once, for the NT layout with K % 4 == 0.
  * - `vec4tn`: the register family reading four rows of A and four columns of B at once, for
  *   the TN layout (weight gradients) with M % 4 == 0 and N % 4 == 0.
+ * - `texture`: the register family reading both operands from rgba32float textures that
+ *   `kernels/texture_pack.ts` fills, in any layout: on lavapipe a texel fetch is one branch-free
+ *   gather for all SIMD lanes, where a storage load loops over the lanes with a bounds check
+ *   each. For M = 3152, K = N = 768 it reached 52–55 GFLOP/s with 32×32 tiles against 26–27
+ *   for `vec4` 16×32 on the same machine in the same run.
+ * - `texturetn`: the texture family for the TN layout (weight gradients), on the operands as
+ *   stored (texels of four rows of C from A and four columns from B), so that they need no
+ *   transposing.
  * - `tiled`: for GPUs. A workgroup stages BM×BK and BK×BN tiles in workgroup memory and each
  *   invocation accumulates a 4×4 (or larger) block from there.
  *
@@ -17,7 +25,7 @@
  */
 
 import { ROUND_F16_WGSL } from "./f16_round.ts";
-import { defineKernel, type Kernel, type ParamField } from "./kernel.ts";
+import { type BindingAccess, defineKernel, type Kernel, type ParamField } from "./kernel.ts";
 
 /** Layout and shape of one matmul call. */
 export interface MatmulShape {
@@ -38,7 +46,7 @@ export interface MatmulShape {
 /** A matmul kernel variant and the tile it computes. */
 export interface MatmulVariant {
   /** Family: CPU-style register tiles or GPU-style workgroup-memory tiles. */
-  readonly family: "register" | "vec4" | "vec4tn" | "tiled";
+  readonly family: "register" | "vec4" | "vec4tn" | "texture" | "texturetn" | "tiled";
   /** Rows of C per invocation. */
   readonly tm: number;
   /** Columns of C per invocation. */
@@ -69,6 +77,23 @@ export const VEC4TN_VARIANTS: readonly MatmulVariant[] = [
   { family: "vec4tn", tm: 16, tn: 32, workgroup: 8 },
   { family: "vec4tn", tm: 16, tn: 16, workgroup: 8 },
   { family: "vec4tn", tm: 8, tn: 16, workgroup: 8 },
+];
+
+/**
+ * The texture variants (CPU adapters, any layout), the big tile first and the small one, for
+ * small products, last. On lavapipe, M = 3152, K = N = 768 (GFLOP/s, operands already packed):
+ * 32×32 52–55, 48×32 53–57, 32×48 51, 16×32 46, 16×64 43–46, 8×32 36; 32×32 takes about 8 s to
+ * compile, 48×32 21 s.
+ */
+export const TEXTURE_VARIANTS: readonly MatmulVariant[] = [
+  { family: "texture", tm: 32, tn: 32, workgroup: 8 },
+  { family: "texture", tm: 8, tn: 16, workgroup: 8 },
+];
+
+/** The texture variants for the TN layout, the big tile first and the small one last. */
+export const TEXTURETN_VARIANTS: readonly MatmulVariant[] = [
+  { family: "texturetn", tm: 32, tn: 32, workgroup: 8 },
+  { family: "texturetn", tm: 8, tn: 16, workgroup: 8 },
 ];
 
 /**
@@ -155,11 +180,18 @@ function tileStores(
   colOf = (j: number) => `${j}u`,
 ): string {
   const stores: string[] = [];
+  // One bias load per column, not per element: a load is a loop over the SIMD lanes on
+  // lavapipe, and loading in every store made a 32×32 tile take 59 s to compile instead of 10.
+  if (bias) {
+    for (let j = 0; j < tn; j++) {
+      stores.push(`let bias${j} = bias[min(col0 + ${colOf(j)}, params.n - 1u)];`);
+    }
+  }
   for (let i = 0; i < tm; i++) {
     stores.push(`if (row0 + ${rowOf(i)} < params.m) {`);
     for (let j = 0; j < tn; j++) {
       const col = `col0 + ${colOf(j)}`;
-      const value = `params.alpha * ${acc(i, j)}${bias ? ` + bias[${col}]` : ""}`;
+      const value = `params.alpha * ${acc(i, j)}${bias ? ` + bias${j}` : ""}`;
       stores.push(
         `  if (${col} < params.n) { C[cBase + (row0 + ${
           rowOf(i)
@@ -293,6 +325,113 @@ function vec4tnKernel(v: MatmulVariant, bias: boolean) {
   return tileMain(v, true, setup, decls, "params.k", body, stores);
 }
 
+const TEXTURE_PARAMS: readonly ParamField[] = [
+  ["m", "u32"],
+  ["n", "u32"],
+  ["steps", "u32"],
+  ["k", "u32"],
+  ["strideC", "u32"],
+  ["alpha", "f32"],
+  ["tilesN", "u32"],
+  ["layerStepA", "u32"],
+  ["layerStepB", "u32"],
+];
+
+/**
+ * The texture families. `texture`: `A` holds op(A) as rows of M and `B` holds op(B)ᵀ as rows of
+ * N, four k per texel and zeros past K, and each invocation accumulates dot products of texels
+ * for its TM×TN tile of C. `texturetn`: `A` and `B` hold the operands as stored, rows of K with
+ * four rows of C (from A) or four columns of C (from B) per texel, and each invocation
+ * accumulates their outer products in TM×(TN/4) vec4 accumulators. One array layer per batch
+ * entry, or a single layer shared by all (a layer step of 0). Half precision rounds the
+ * operands as they are packed: lavapipe's f16 conversion of a loaded texel saturates at 65504
+ * instead of overflowing to infinity, which would hide the overflow loss scaling looks for.
+ */
+function textureKernel(v: MatmulVariant, bias: boolean): Kernel {
+  const { tm, tn } = v;
+  const tn4 = tn / 4;
+  const load = (t: string, x: string, y: string, layer: string) =>
+    `textureLoad(${t}, vec2<u32>(${x}, ${y}), ${layer}, 0)`;
+  const lines: string[] = [];
+  const decls: string[] = [];
+  const body: string[] = [];
+  let stores: string;
+  if (v.family === "texture") {
+    for (let i = 0; i < tm; i++) lines.push(`let r${i} = min(row0 + ${i}u, params.m - 1u);`);
+    for (let j = 0; j < tn; j++) lines.push(`let c${j} = min(col0 + ${j}u, params.n - 1u);`);
+    for (let i = 0; i < tm; i++) {
+      for (let j = 0; j < tn; j++) decls.push(`var acc${i}_${j} = 0.0;`);
+    }
+    for (let j = 0; j < tn; j++) body.push(`let b${j} = ${load("B", "kk", `c${j}`, "lb")};`);
+    for (let i = 0; i < tm; i++) {
+      body.push(`let a${i} = ${load("A", "kk", `r${i}`, "la")};`);
+      for (let j = 0; j < tn; j++) body.push(`acc${i}_${j} += dot(a${i}, b${j});`);
+    }
+    stores = tileStores(tm, tn, (i, j) => `acc${i}_${j}`, bias);
+  } else {
+    // Four rows of K per step, each element's four products summed before they meet its
+    // accumulator, as a dot product does: with one product per step the 1024 spilled
+    // accumulators were loaded and stored four times as often, and a 192 × 3152 × 768 weight
+    // gradient ran at 22–25 GFLOP/s instead of 33. Rows past K read row K − 1, scaled by 0.
+    const tm4 = tm / 4;
+    lines.push("let m4 = (params.m + 3u) / 4u;", "let n4 = (params.n + 3u) / 4u;");
+    for (let i = 0; i < tm4; i++) lines.push(`let r${i} = min(row0 / 4u + ${i}u, m4 - 1u);`);
+    for (let j = 0; j < tn4; j++) lines.push(`let c${j} = min(col0 / 4u + ${j}u, n4 - 1u);`);
+    for (let i = 0; i < tm; i++) {
+      for (let j = 0; j < tn; j++) decls.push(`var acc${i}_${j} = 0.0;`);
+    }
+    for (let q = 0; q < 4; q++) {
+      body.push(`let k${q} = min(4u * kk + ${q}u, params.k - 1u);`);
+      body.push(`let w${q} = select(0.0, 1.0, 4u * kk + ${q}u < params.k);`);
+      for (let j = 0; j < tn4; j++) {
+        body.push(`let b${q}_${j} = ${load("B", `c${j}`, `k${q}`, "lb")};`);
+      }
+      for (let i = 0; i < tm4; i++) {
+        body.push(`let a${q}_${i} = w${q} * ${load("A", `r${i}`, `k${q}`, "la")};`);
+      }
+    }
+    const x = "xyzw";
+    for (let i = 0; i < tm; i++) {
+      for (let j = 0; j < tn; j++) {
+        const terms = [0, 1, 2, 3].map((q) =>
+          `a${q}_${i >> 2}.${x[i % 4]} * b${q}_${j >> 2}.${x[j % 4]}`
+        );
+        body.push(`acc${i}_${j} += ${terms.join(" + ")};`);
+      }
+    }
+    stores = tileStores(tm, tn, (i, j) => `acc${i}_${j}`, bias);
+  }
+  const list: [string, string, BindingAccess][] = [
+    ["A", "texture_2d_array<f32>", "texture"],
+    ["B", "texture_2d_array<f32>", "texture"],
+  ];
+  if (bias) list.push(["bias", "array<f32>", "read"]);
+  list.push(["C", "array<f32>", "read_write"]);
+  return defineKernel(
+    `matmul:${v.family}:${tm}x${tn}:${v.workgroup}:${bias}`,
+    list,
+    TEXTURE_PARAMS,
+    `
+@compute @workgroup_size(${v.workgroup})
+fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+  let tile = g.x;
+  let row0 = (tile / params.tilesN) * ${tm}u;
+  let col0 = (tile % params.tilesN) * ${tn}u;
+  if (row0 >= params.m) { return; }
+  let la = g.z * params.layerStepA;
+  let lb = g.z * params.layerStepB;
+  let cBase = g.z * params.strideC;
+  ${lines.join("\n  ")}
+  ${decls.join("\n  ")}
+  for (var kk = 0u; kk < params.steps; kk++) {
+    ${body.join("\n    ")}
+  }
+  ${stores}
+}
+`,
+  );
+}
+
 /** Whether the vec4tn family can run a shape: TN layout with M and N multiples of 4. */
 export function vec4tnEligible(s: MatmulShape): boolean {
   return s.transA && !s.transB && s.m % 4 === 0 && s.n % 4 === 0;
@@ -395,6 +534,7 @@ const cache = new Map<string, Kernel>();
  * @param transB B is stored transposed.
  * @param bias Add a bias per column of C.
  * @param half Round the inputs to f16 (f32 accumulation); needs `shader-f16` unless emulated.
+ *   The texture families ignore it: their operands are rounded when they are packed.
  * @param emulateF16 Round in f32 arithmetic instead of through the shader's `f16` conversion.
  * @returns The kernel.
  */
@@ -411,6 +551,11 @@ export function matmulKernel(
     `${half}${emulated ? ":emulated" : ""}`;
   let kernel = cache.get(key);
   if (kernel) return kernel;
+  if (v.family === "texture" || v.family === "texturetn") {
+    kernel = textureKernel(v, bias);
+    cache.set(key, kernel);
+    return kernel;
+  }
   const body = v.family === "vec4"
     ? vec4Kernel(v, bias)
     : v.family === "vec4tn"

@@ -9,10 +9,17 @@
  * @module
  */
 
-import { type Kernel, packParams, paramsByteSize, type ParamValues } from "../kernels/kernel.ts";
+import {
+  type BindingAccess,
+  type Kernel,
+  packParams,
+  paramsByteSize,
+  type ParamValues,
+} from "../kernels/kernel.ts";
 import { gpu } from "./device.ts";
 import { BufferPool } from "./pool.ts";
 import { KernelProfiler, type KernelTime } from "./profiler.ts";
+import { TextureCache } from "./texture_cache.ts";
 
 /** A region of a GPU buffer that backs a tensor. */
 export interface Storage {
@@ -22,6 +29,36 @@ export interface Storage {
   byteOffset: number;
   /** Length of the region in bytes (a multiple of 4). */
   byteLength: number;
+}
+
+/** What a dispatch binds: a storage region, or a texture view for texture bindings. */
+export type Binding = Storage | GPUTextureView;
+
+function isStorage(b: Binding): b is Storage {
+  return "buffer" in b;
+}
+
+function layoutEntry(access: BindingAccess, binding: number): GPUBindGroupLayoutEntry {
+  const visibility = GPUShaderStage.COMPUTE;
+  if (access === "texture") {
+    return {
+      binding,
+      visibility,
+      texture: { sampleType: "unfilterable-float", viewDimension: "2d-array" },
+    };
+  }
+  if (access === "storage_texture") {
+    return {
+      binding,
+      visibility,
+      storageTexture: { access: "write-only", format: "rgba32float", viewDimension: "2d-array" },
+    };
+  }
+  return {
+    binding,
+    visibility,
+    buffer: { type: access === "read" ? "read-only-storage" : "storage" },
+  };
 }
 
 interface CompiledKernel {
@@ -45,10 +82,12 @@ export class Engine {
   readonly pool: BufferPool;
   /** Pool of staging buffers for readbacks. */
   readonly readPool: BufferPool;
+  /** Scratch textures for matmul operands on CPU adapters. */
+  readonly textures: TextureCache;
   readonly #kernels = new Map<string, CompiledKernel>();
   readonly #bindGroups = new Map<string, GPUBindGroup>();
-  readonly #bufferIds = new WeakMap<GPUBuffer, number>();
-  #nextBufferId = 1;
+  readonly #resourceIds = new WeakMap<GPUBuffer | GPUTextureView, number>();
+  #nextResourceId = 1;
   readonly #uniformRing: GPUBuffer;
   readonly #uniformBytes = new ArrayBuffer(UNIFORM_RING_BYTES);
   readonly #uniformView = new DataView(this.#uniformBytes);
@@ -75,6 +114,7 @@ export class Engine {
       GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
     );
     this.readPool = new BufferPool(device, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    this.textures = new TextureCache(device);
     this.#uniformRing = device.createBuffer({
       size: UNIFORM_RING_BYTES,
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
@@ -95,11 +135,7 @@ export class Engine {
   #compile(kernel: Kernel): CompiledKernel {
     let compiled = this.#kernels.get(kernel.key);
     if (compiled) return compiled;
-    const entries: GPUBindGroupLayoutEntry[] = kernel.bindings.map((access, binding) => ({
-      binding,
-      visibility: GPUShaderStage.COMPUTE,
-      buffer: { type: access === "read" ? "read-only-storage" : "storage" },
-    }));
+    const entries = kernel.bindings.map(layoutEntry);
     const paramsSize = kernel.params.length > 0 ? paramsByteSize(kernel.params) : 0;
     if (paramsSize > 0) {
       entries.push({
@@ -120,20 +156,24 @@ export class Engine {
     return compiled;
   }
 
-  #bufferId(buffer: GPUBuffer): number {
-    let id = this.#bufferIds.get(buffer);
-    if (id === undefined) this.#bufferIds.set(buffer, id = this.#nextBufferId++);
+  #resourceId(resource: GPUBuffer | GPUTextureView): number {
+    let id = this.#resourceIds.get(resource);
+    if (id === undefined) this.#resourceIds.set(resource, id = this.#nextResourceId++);
     return id;
   }
 
-  #bindGroup(compiled: CompiledKernel, storages: readonly Storage[]): GPUBindGroup {
+  #bindGroup(compiled: CompiledKernel, storages: readonly Binding[]): GPUBindGroup {
     let key = `${compiled.id}`;
-    for (const s of storages) key += `|${this.#bufferId(s.buffer)}:${s.byteOffset}:${s.byteLength}`;
+    for (const s of storages) {
+      key += isStorage(s)
+        ? `|${this.#resourceId(s.buffer)}:${s.byteOffset}:${s.byteLength}`
+        : `|t${this.#resourceId(s)}`;
+    }
     let group = this.#bindGroups.get(key);
     if (group) return group;
     const entries: GPUBindGroupEntry[] = storages.map((s, binding) => ({
       binding,
-      resource: { buffer: s.buffer, offset: s.byteOffset, size: s.byteLength },
+      resource: isStorage(s) ? { buffer: s.buffer, offset: s.byteOffset, size: s.byteLength } : s,
     }));
     if (compiled.paramsSize > 0) {
       entries.push({
@@ -148,12 +188,13 @@ export class Engine {
   }
 
   /**
-   * Records one dispatch of `kernel` over `workgroups`, binding `storages` in order and the
-   * parameters `values` as its uniform struct.
+   * Records one dispatch of `kernel` over `workgroups`, binding `storages` (storage regions,
+   * or texture views for its texture bindings) in order and the parameters `values` as its
+   * uniform struct.
    */
   dispatch(
     kernel: Kernel,
-    storages: readonly Storage[],
+    storages: readonly Binding[],
     values: ParamValues,
     workgroups: readonly [number, number?, number?],
   ): void {
@@ -241,6 +282,26 @@ export class Engine {
     );
   }
 
+  /**
+   * Records a copy of a storage region into the top-left corner of a texture, in order with
+   * the dispatches around it: `size` texels by rows by layers, `bytesPerRow` apart (a multiple
+   * of 256) and `rowsPerImage` rows per layer.
+   */
+  copyToTexture(
+    src: Storage,
+    texture: GPUTexture,
+    size: [number, number, number],
+    bytesPerRow: number,
+    rowsPerImage: number,
+  ): void {
+    this.#endPass();
+    this.#commandEncoder().copyBufferToTexture(
+      { buffer: src.buffer, offset: src.byteOffset, bytesPerRow, rowsPerImage },
+      { texture },
+      size,
+    );
+  }
+
   /** Records zero-filling of a storage region. */
   clear(dst: Storage): void {
     this.#endPass();
@@ -304,12 +365,16 @@ export class Engine {
     this.#raiseErrors();
   }
 
-  /** Frees every pooled buffer that is not in use, and the bind groups that referred to them. */
+  /**
+   * Frees every pooled buffer that is not in use, the scratch textures, and the bind groups
+   * that referred to them.
+   */
   trim(): void {
     this.flush();
     this.#bindGroups.clear();
     this.pool.trim();
     this.readPool.trim();
+    this.textures.trim();
   }
 }
 

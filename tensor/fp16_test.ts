@@ -6,6 +6,8 @@ import { fromF16Bits, toF16Bits } from "./f16.ts";
 import { refMatmul } from "./reference.ts";
 import {
   REGISTER_VARIANTS,
+  TEXTURE_VARIANTS,
+  TEXTURETN_VARIANTS,
   TILED_VARIANTS,
   VEC4_VARIANTS,
   VEC4TN_VARIANTS,
@@ -38,7 +40,7 @@ Deno.test("half-precision matmuls round inputs to f16 and accumulate in f32, in 
     false,
     true,
   );
-  // The same product in the TN layout that vec4tn reads (A as [K, M], B as [K, N]).
+  // The same product in the TN layout that vec4tn and texturetn read (A as [K, M], B as [K, N]).
   const bT = new Float32Array(24 * 28);
   for (let n = 0; n < 28; n++) for (let k = 0; k < 24; k++) bT[k * 28 + n] = b[n * 24 + k];
   const aRows = 36; // vec4tn needs M % 4 == 0: it checks the first 36 rows
@@ -48,6 +50,8 @@ Deno.test("half-precision matmuls round inputs to f16 and accumulate in f32, in 
     REGISTER_VARIANTS[2],
     VEC4_VARIANTS[1],
     VEC4TN_VARIANTS[2],
+    TEXTURE_VARIANTS[1],
+    TEXTURETN_VARIANTS[1],
     TILED_VARIANTS[0],
   ];
   // null: the shader's f16 conversion where this device's probe trusts it, else the emulation;
@@ -61,7 +65,7 @@ Deno.test("half-precision matmuls round inputs to f16 and accumulate in f32, in 
           forceF16Emulation(emulate);
           try {
             const run = () =>
-              v.family === "vec4tn"
+              v.family === "vec4tn" || v.family === "texturetn"
                 ? matmul(Tensor.from(aT, [24, aRows]), Tensor.from(bT, [24, 28]), {
                   transA: true,
                   half: true,

@@ -11,15 +11,20 @@ import {
   type MatmulShape,
   type MatmulVariant,
   REGISTER_VARIANTS,
+  TEXTURE_VARIANTS,
+  TEXTURETN_VARIANTS,
   TILED_VARIANTS,
   VEC4_VARIANTS,
   vec4Eligible,
   VEC4TN_VARIANTS,
   vec4tnEligible,
 } from "../kernels/matmul.ts";
+import { elementwiseGrid } from "../kernels/elementwise.ts";
+import { texturePackKernel } from "../kernels/texture_pack.ts";
 import { assertF32, contiguousStrides, runMap } from "./_dispatch.ts";
 import { gpu } from "./device.ts";
-import { engine } from "./engine.ts";
+import { engine, type Storage } from "./engine.ts";
+import type { TextureSize } from "./texture_cache.ts";
 import { stridedCopy, sum } from "./ops_reduce.ts";
 import { record, sizeOf, Tensor } from "./tensor.ts";
 
@@ -70,12 +75,12 @@ function shapeKey(s: MatmulShape): string {
 
 /** The variant used for a shape: the autotuned one if known, else the adapter's default. */
 export function matmulVariantFor(s: MatmulShape): MatmulVariant {
-  if (forced && (!forced.family.startsWith("vec4") || cpuFamily(s).includes(forced))) return forced;
+  if (forced && runnable(forced, s)) return forced;
   const hit = tuned.get(shapeKey(s));
   if (hit) return hit;
   if (!gpu().isCpu) return gpuVariant(s);
   // Small products run on the small tile: the big ones take seconds to compile and gain nothing.
-  const family = cpuFamily(s);
+  const family = texturesFit(s) ? textureFamily(s) : cpuFamily(s);
   return s.batch * s.m * s.n * s.k < SMALL_MATMUL ? family[family.length - 1] : family[0];
 }
 
@@ -93,7 +98,77 @@ function gpuVariant(s: MatmulShape): MatmulVariant {
   return blocks >= 264 ? t8x4 : t4x4;
 }
 
-/** The CPU variants that can run a shape, best-known first and the small tile last. */
+/** Whether a variant can run a shape (the vec4 and texture families cannot run every shape). */
+function runnable(v: MatmulVariant, s: MatmulShape): boolean {
+  if (v.family === "texture") return texturesFit(s);
+  if (v.family === "texturetn") return texturesFit(s) && s.transA && !s.transB;
+  return !v.family.startsWith("vec4") || cpuFamily(s).includes(v);
+}
+
+/** The texture family for a shape: outer products for TN, dot products for the rest. */
+function textureFamily(s: MatmulShape): readonly MatmulVariant[] {
+  return s.transA && !s.transB ? TEXTURETN_VARIANTS : TEXTURE_VARIANTS;
+}
+
+/**
+ * How a texture variant reads each operand: the texture's size and the source strides of
+ * element (z, row, c), where texture rows are `row` and each texel holds four consecutive c.
+ * `texture` wants op(A) by rows of M and op(B)ᵀ by rows of N, with c = k; `texturetn` wants
+ * both as stored, rows of K, with c = m for A and c = n for B.
+ */
+interface OperandLayout {
+  size: TextureSize;
+  /** Length of the texel dimension c. */
+  length: number;
+  strides: { batch: number; row: number; k: number };
+}
+
+function operandLayouts(
+  family: MatmulVariant["family"],
+  s: MatmulShape,
+  batchedA = true,
+  batchedB = true,
+): [OperandLayout, OperandLayout] {
+  const layersA = batchedA ? s.batch : 1;
+  const layersB = batchedB ? s.batch : 1;
+  const mk = s.m * s.k;
+  const kn = s.k * s.n;
+  if (family === "texturetn") {
+    return [
+      {
+        size: { width: Math.ceil(s.m / 4), height: s.k, layers: layersA },
+        length: s.m,
+        strides: { batch: mk, row: s.m, k: 1 },
+      },
+      {
+        size: { width: Math.ceil(s.n / 4), height: s.k, layers: layersB },
+        length: s.n,
+        strides: { batch: kn, row: s.n, k: 1 },
+      },
+    ];
+  }
+  const width = Math.ceil(s.k / 4);
+  return [
+    {
+      size: { width, height: s.m, layers: layersA },
+      length: s.k,
+      strides: { batch: mk, row: s.transA ? 1 : s.k, k: s.transA ? s.m : 1 },
+    },
+    {
+      size: { width, height: s.n, layers: layersB },
+      length: s.k,
+      strides: { batch: kn, row: s.transB ? s.k : 1, k: s.transB ? 1 : s.n },
+    },
+  ];
+}
+
+/** Whether both operands of a shape fit in textures on this adapter. */
+export function texturesFit(s: MatmulShape): boolean {
+  const family = textureFamily(s)[0].family;
+  return operandLayouts(family, s).every((o) => engine().textures.fits(o.size));
+}
+
+/** The storage-kernel CPU variants that can run a shape, best-known first, small tile last. */
 function cpuFamily(s: MatmulShape): readonly MatmulVariant[] {
   if (vec4Eligible(s)) return VEC4_VARIANTS;
   if (vec4tnEligible(s)) return VEC4TN_VARIANTS;
@@ -104,8 +179,9 @@ function cpuFamily(s: MatmulShape): readonly MatmulVariant[] {
 export function matmulCandidates(s: MatmulShape): MatmulVariant[] {
   const family = cpuFamily(s);
   const vec4 = family === REGISTER_VARIANTS ? [] : [...family];
+  const textures = texturesFit(s) ? textureFamily(s) : [];
   return gpu().isCpu
-    ? [...vec4, ...REGISTER_VARIANTS, TILED_VARIANTS[0]]
+    ? [...textures, ...vec4, ...REGISTER_VARIANTS, TILED_VARIANTS[0]]
     : [...TILED_VARIANTS, ...vec4, REGISTER_VARIANTS[0]];
 }
 
@@ -131,6 +207,81 @@ export function forceF16Emulation(emulate: boolean | null): void {
   emulation = emulate;
 }
 
+/**
+ * Records the packing of one operand into the texture of `size` in `slot`: element (z, r, k)
+ * is read at `z·batchStride + r·rowStride + k·kStride` of `src`. Where the operand's rows
+ * already hold consecutive k (rows a multiple of 256 bytes, layers back to back) and no
+ * rounding is needed, a buffer-to-texture copy does it: on lavapipe 0.6 ms for a 3152 × 192
+ * operand against 1.4 ms for the packing kernel, whose per-texel `textureStore` is the cost.
+ */
+function packOperand(
+  src: Storage,
+  size: TextureSize,
+  slot: number,
+  k: number,
+  strides: { batch: number; row: number; k: number },
+  half: boolean,
+): GPUTextureView {
+  const { texture, view } = engine().textures.get(size, slot);
+  const rowBytes = strides.row * 4;
+  if (
+    !half && strides.k === 1 && k % 4 === 0 && strides.row === k && rowBytes % 256 === 0 &&
+    src.byteOffset % 16 === 0 && (size.layers === 1 || strides.batch === size.height * k)
+  ) {
+    engine().copyToTexture(
+      src,
+      texture,
+      [size.width, size.height, size.layers],
+      rowBytes,
+      size.height,
+    );
+    return view;
+  }
+  engine().dispatch(texturePackKernel(half), [src, view], {
+    rows: size.height,
+    k,
+    k4: size.width,
+    batchStride: strides.batch,
+    rowStride: strides.row,
+    kStride: strides.k,
+  }, [...elementwiseGrid(size.width * size.height), size.layers]);
+  return view;
+}
+
+/**
+ * Records a texture-family matmul: packs both operands as the variant reads them (rounded to
+ * f16 with `half`), then runs the kernel on the two textures.
+ */
+function dispatchTextureMatmul(
+  variant: MatmulVariant,
+  s: MatmulShape,
+  a: Tensor,
+  b: Tensor,
+  out: Tensor,
+  alpha: number,
+  bias: Tensor | undefined,
+  batchedA: boolean,
+  batchedB: boolean,
+  half: boolean,
+): void {
+  const [la, lb] = operandLayouts(variant.family, s, batchedA, batchedB);
+  const texA = packOperand(a.storage, la.size, 0, la.length, la.strides, half);
+  const texB = packOperand(b.storage, lb.size, 1, lb.length, lb.strides, half);
+  const { groups, tilesN } = matmulGrid(variant, s);
+  const bindings = bias ? [texA, texB, bias.storage, out.storage] : [texA, texB, out.storage];
+  engine().dispatch(matmulKernel(variant, s.transA, s.transB, !!bias), bindings, {
+    m: s.m,
+    n: s.n,
+    steps: variant.family === "texturetn" ? Math.ceil(s.k / 4) : la.size.width,
+    k: s.k,
+    strideC: s.m * s.n,
+    alpha,
+    tilesN,
+    layerStepA: batchedA ? 1 : 0,
+    layerStepB: batchedB ? 1 : 0,
+  }, groups);
+}
+
 /** Records one matmul dispatch of `variant` into `out`. */
 export function dispatchMatmul(
   variant: MatmulVariant,
@@ -144,6 +295,10 @@ export function dispatchMatmul(
   batchedB = true,
   half = false,
 ): void {
+  if (variant.family === "texture" || variant.family === "texturetn") {
+    dispatchTextureMatmul(variant, s, a, b, out, alpha, bias, batchedA, batchedB, half);
+    return;
+  }
   const { groups, tilesN } = matmulGrid(variant, s);
   const storages = [a.storage, b.storage];
   if (bias) storages.push(bias.storage);
@@ -176,11 +331,13 @@ export function dispatchMatmul(
  * Whether an NN product runs faster as NT on a transposed copy of B: on CPU adapters the vec4
  * NT kernel reaches about 28 GFLOP/s where the NN register kernel reaches 14–22, and copying B
  * costs 1/M of the product. This is a Linear layer's input gradient (B is the [out, in]
- * weight). Not when a variant is forced, so that tests reach the kernel they ask for.
+ * weight). Only for products whose operands do not fit in textures (the texture family runs
+ * every layout at the same speed), and not when a variant is forced, so that tests reach the
+ * kernel they ask for.
  */
 export function runsAsNT(s: MatmulShape): boolean {
-  return gpu().isCpu && !forced && !s.transA && !s.transB && s.k % 4 === 0 && s.m >= 64 &&
-    s.batch * s.m * s.n * s.k >= SMALL_MATMUL;
+  return gpu().isCpu && !forced && !texturesFit(s) && !s.transA && !s.transB && s.k % 4 === 0 &&
+    s.m >= 64 && s.batch * s.m * s.n * s.k >= SMALL_MATMUL;
 }
 
 /** A contiguous copy of `b` [..., K, N] as [..., N, K], outside autograd. */
@@ -298,7 +455,9 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
       // kernel: the same values as rounding every load in the inner loop (IEEE rounding either
       // way; the start-up probe checks the shader's), without its cost (a demo fp16 step took
       // 35 % longer than f32 that way). Not when a test forces a rounding path.
-      const preround = half && gpu().isCpu && emulation === null;
+      const variant = matmulVariantFor(s);
+      const preround = half && gpu().isCpu && emulation === null &&
+        !variant.family.startsWith("texture");
       const a2 = preround ? runMap("roundF16", [a], a.shape) : a;
       let b2 = preround ? runMap("roundF16", [b], b.shape) : b;
       const kernelHalf = half && !preround;
@@ -309,7 +468,7 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
         const nt = { ...s, transB: true };
         dispatchMatmul(matmulVariantFor(nt), nt, a2, b2, out, alpha, bias, true, true, kernelHalf);
       } else {
-        dispatchMatmul(matmulVariantFor(s), s, a2, b2, out, alpha, bias, true, true, kernelHalf);
+        dispatchMatmul(variant, s, a2, b2, out, alpha, bias, true, true, kernelHalf);
       }
       if (a2 !== a) a2.dispose();
       if (b2 !== b) b2.dispose();

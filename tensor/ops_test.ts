@@ -2,12 +2,15 @@ import assert from "node:assert/strict";
 import * as ops from "./ops.ts";
 import { scope, Tensor } from "./tensor.ts";
 import { gpu } from "./device.ts";
-import { runsAsNT } from "./ops_matmul.ts";
+import { runsAsNT, texturesFit } from "./ops_matmul.ts";
+import { engine } from "./engine.ts";
 import { mergeCopyDims } from "../kernels/copy.ts";
 import { forceRowFlavour } from "./ops_nn.ts";
 import type { RowFlavour } from "../kernels/rows.ts";
 import {
   REGISTER_VARIANTS,
+  TEXTURE_VARIANTS,
+  TEXTURETN_VARIANTS,
   TILED_VARIANTS,
   VEC4_VARIANTS,
   VEC4TN_VARIANTS,
@@ -396,6 +399,8 @@ Deno.test("every matmul variant is correct on odd and tile-crossing shapes", asy
     ...REGISTER_VARIANTS,
     ...VEC4_VARIANTS,
     ...VEC4TN_VARIANTS,
+    ...TEXTURE_VARIANTS,
+    ...TEXTURETN_VARIANTS,
     ...TILED_VARIANTS,
   ];
   // Each vec4 family meets shapes it is eligible for (vec4: NT with K % 4 == 0; vec4tn: TN with
@@ -411,6 +416,10 @@ Deno.test("every matmul variant is correct on odd and tile-crossing shapes", asy
     { a: [2, 35, 24], b: [2, 24, 36], transA: false, transB: false },
     { a: [21, 36], b: [21, 68], transA: true, transB: false },
     { a: [2, 21, 20], b: [2, 21, 36], transA: true, transB: false },
+    // Rows of 256 bytes, which the texture families copy into textures instead of packing
+    // them with a kernel: batched NT, and TN as stored.
+    { a: [2, 35, 64], b: [2, 70, 64], transA: false, transB: true },
+    { a: [33, 64], b: [33, 128], transA: true, transB: false },
     // Crosses the GPU family's largest blocks (128 × 128, K steps of 16) in every layout.
     { a: [133, 40], b: [40, 140], transA: false, transB: false },
     { a: [40, 133], b: [140, 40], transA: true, transB: true },
@@ -449,28 +458,29 @@ Deno.test("every matmul variant is correct on odd and tile-crossing shapes", asy
   }
 });
 
-Deno.test("large NN products run as NT on a transposed copy of b, with the same result", async () => {
+Deno.test("large NN products too tall for textures run as NT on a transposed copy of b", async () => {
+  // One row more than a texture can hold, so the texture family does not apply.
+  const m = engine().device.limits.maxTextureDimension2D + 1;
   const cases = [
-    { a: [2, 80, 64], b: [64, 128], batch: 1, m: 160 },
-    { a: [2, 80, 64], b: [2, 64, 128], batch: 2, m: 80 },
+    { a: [m, 64], b: [64, 128], batch: 1 },
+    { a: [2, m, 64], b: [2, 64, 128], batch: 2 },
   ];
   for (const [i, c] of cases.entries()) {
-    const shape = { batch: c.batch, m: c.m, k: 64, n: 128, transA: false, transB: false };
+    const shape = { batch: c.batch, m, k: 64, n: 128, transA: false, transB: false };
+    assert.equal(texturesFit(shape), false);
     assert.equal(runsAsNT(shape), gpu().isCpu, "the rewrite applies on CPU adapters only");
     const random = rng(300 + i);
     const a = uniform(random, c.a.reduce((x, y) => x * y));
     const b = uniform(random, c.b.reduce((x, y) => x * y));
     const bias = uniform(random, 128);
-    const expected = c.b.length === 2
-      ? ref.refMatmul(
-        ref.host(a, [c.m, 64]),
-        ref.host(b, c.b),
-        false,
-        false,
-        ref.host(bias, [128]),
-        0.5,
-      )
-      : ref.refMatmul(ref.host(a, c.a), ref.host(b, c.b), false, false, ref.host(bias, [128]), 0.5);
+    const expected = ref.refMatmul(
+      ref.host(a, c.a),
+      ref.host(b, c.b),
+      false,
+      false,
+      ref.host(bias, [128]),
+      0.5,
+    );
     const out = scope(() =>
       ops.matmul(Tensor.from(a, c.a), Tensor.from(b, c.b), {
         bias: Tensor.from(bias, [128]),
