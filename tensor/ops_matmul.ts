@@ -267,7 +267,11 @@ export function dispatchMatmul(
     const texB = packOperand(b.storage, lb, 1, half);
     const { groups, tilesN } = matmulGrid(variant, s);
     const bindings = bias ? [texA, texB, bias.storage, out.storage] : [texA, texB, out.storage];
-    engine().dispatch(matmulKernel(variant, s.transA, s.transB, !!bias), bindings, {
+    // vec4 stores where rows of C hold whole vec4s; texturetn gained nothing from them (a
+    // 192 × 3152 × 192 weight gradient: 8.2–8.9 ms either way), so it keeps one compiled form.
+    const store4 = variant.family === "texture" && s.n % 4 === 0 && variant.tn % 4 === 0;
+    const kernel = matmulKernel(variant, s.transA, s.transB, !!bias, false, false, store4);
+    engine().dispatch(kernel, bindings, {
       m: s.m,
       n: s.n,
       steps: variant.family === "texturetn" ? Math.ceil(s.k / 4) : la.size.width,
