@@ -1,18 +1,19 @@
 /**
  * LayerNorm over the last axis: a fused forward that also saves each row's mean and reciprocal
  * standard deviation and a fused input-gradient kernel, both row kernels
- * ({@link defineRowKernels}), and a per-column kernel for the weight and bias gradients.
+ * ({@link defineRowKernels}), and a per-column kernel for the weight and bias gradients. The
+ * `vec4` flavour and {@link layerNormBackwardParamsVec4Kernel} need rows of a multiple of four
+ * columns.
  *
  * @module
  */
 
 import { defineKernel, type Kernel } from "./kernel.ts";
-import { defineRowKernels, type RowFlavour } from "./rows.ts";
+import { defineRowKernels, defineThreadRowKernel, type RowFlavour } from "./rows.ts";
 
 const PARAMS = [["rows", "u32"], ["cols", "u32"], ["eps", "f32"]] as const;
 
-/** `y = (x - mean) * rstd * w + b`, saving `mean` and `rstd` per row (two-pass variance). */
-export const layerNormKernels: Record<RowFlavour, Kernel> = defineRowKernels(
+const forward = defineRowKernels(
   "layernorm:forward",
   [
     ["x", "array<f32>", "read"],
@@ -38,8 +39,35 @@ export const layerNormKernels: Record<RowFlavour, Kernel> = defineRowKernels(
   }`,
 );
 
-/** `dx = rstd * (gw - mean(gw) - xhat * mean(gw * xhat))` with `gw = g * w`, per row. */
-export const layerNormBackwardInputKernels: Record<RowFlavour, Kernel> = defineRowKernels(
+/** `y = (x - mean) * rstd * w + b`, saving `mean` and `rstd` per row (two-pass variance). */
+export const layerNormKernels: Record<RowFlavour, Kernel> = {
+  ...forward,
+  vec4: defineThreadRowKernel(
+    "layernorm:forward",
+    [
+      ["x", "array<vec4<f32>>", "read"],
+      ["w", "array<vec4<f32>>", "read"],
+      ["b", "array<vec4<f32>>", "read"],
+      ["y", "array<vec4<f32>>", "read_write"],
+      ["stats", "array<f32>", "read_write"],
+    ],
+    PARAMS,
+    `let n4 = params.cols / 4u;
+  let base = r * n4;
+  let n = f32(params.cols);
+  var total = vec4<f32>(0.0);
+  for (var c = 0u; c < n4; c++) { total += x[base + c]; }
+  let mean = dot(total, vec4<f32>(1.0)) / n;
+  var sq = vec4<f32>(0.0);
+  for (var c = 0u; c < n4; c++) { let d = x[base + c] - mean; sq += d * d; }
+  let rstd = inverseSqrt(dot(sq, vec4<f32>(1.0)) / n + params.eps);
+  for (var c = 0u; c < n4; c++) { y[base + c] = (x[base + c] - mean) * rstd * w[c] + b[c]; }
+  stats[2u * r] = mean;
+  stats[2u * r + 1u] = rstd;`,
+  ),
+};
+
+const backwardInput = defineRowKernels(
   "layernorm:backward-input",
   [
     ["x", "array<f32>", "read"],
@@ -69,6 +97,40 @@ export const layerNormBackwardInputKernels: Record<RowFlavour, Kernel> = defineR
   }`,
 );
 
+/** `dx = rstd * (gw - mean(gw) - xhat * mean(gw * xhat))` with `gw = g * w`, per row. */
+export const layerNormBackwardInputKernels: Record<RowFlavour, Kernel> = {
+  ...backwardInput,
+  vec4: defineThreadRowKernel(
+    "layernorm:backward-input",
+    [
+      ["x", "array<vec4<f32>>", "read"],
+      ["w", "array<vec4<f32>>", "read"],
+      ["stats", "array<f32>", "read"],
+      ["g_", "array<vec4<f32>>", "read"],
+      ["dx", "array<vec4<f32>>", "read_write"],
+    ],
+    PARAMS,
+    `let n4 = params.cols / 4u;
+  let base = r * n4;
+  let mean = stats[2u * r];
+  let rstd = stats[2u * r + 1u];
+  var accG = vec4<f32>(0.0);
+  var accGX = vec4<f32>(0.0);
+  for (var c = 0u; c < n4; c++) {
+    let gw = g_[base + c] * w[c];
+    accG += gw;
+    accGX += gw * (x[base + c] - mean) * rstd;
+  }
+  let n = f32(params.cols);
+  let mG = dot(accG, vec4<f32>(1.0)) / n;
+  let mGX = dot(accGX, vec4<f32>(1.0)) / n;
+  for (var c = 0u; c < n4; c++) {
+    let xhat = (x[base + c] - mean) * rstd;
+    dx[base + c] = rstd * (g_[base + c] * w[c] - mG - xhat * mGX);
+  }`,
+  ),
+};
+
 /**
  * `dw[ch, c] = sum_r g * xhat`, `db[ch, c] = sum_r g` over the rows of chunk `ch` (`chunk` rows
  * from `ch · chunk`), one thread per column and chunk; the chunks are summed afterwards.
@@ -91,6 +153,40 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
   let r0 = g.y * params.chunk;
   var accW = 0.0;
   var accB = 0.0;
+  for (var r = r0; r < min(params.rows, r0 + params.chunk); r++) {
+    let i = r * params.cols + c;
+    let xhat = (x[i] - stats[2u * r]) * stats[2u * r + 1u];
+    accW += g_[i] * xhat;
+    accB += g_[i];
+  }
+  dw[g.y * params.cols + c] = accW;
+  db[g.y * params.cols + c] = accB;
+}
+`,
+);
+
+/**
+ * {@link layerNormBackwardParamsKernel} four columns per thread, for rows of a multiple of four
+ * columns (`cols` counts vec4s here).
+ */
+export const layerNormBackwardParamsVec4Kernel: Kernel = defineKernel(
+  "layernorm:backward-params:vec4",
+  [
+    ["x", "array<vec4<f32>>", "read"],
+    ["stats", "array<f32>", "read"],
+    ["g_", "array<vec4<f32>>", "read"],
+    ["dw", "array<vec4<f32>>", "read_write"],
+    ["db", "array<vec4<f32>>", "read_write"],
+  ],
+  [["rows", "u32"], ["cols", "u32"], ["chunk", "u32"]],
+  `
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+  let c = g.x;
+  if (c >= params.cols) { return; }
+  let r0 = g.y * params.chunk;
+  var accW = vec4<f32>(0.0);
+  var accB = vec4<f32>(0.0);
   for (var r = r0; r < min(params.rows, r0 + params.chunk); r++) {
     let i = r * params.cols + c;
     let xhat = (x[i] - stats[2u * r]) * stats[2u * r + 1u];

@@ -4,6 +4,10 @@
  *
  * - `thread`: one invocation per row, for CPU adapters. Each invocation walks its row
  *   sequentially; rows are many (37824 attention rows at ViT-B batch 16) and short.
+ * - `vec4`: `thread` with the row read as vec4s, for CPU adapters. On lavapipe a load whose
+ *   address differs between the SIMD lanes is a loop over the lanes, one per load whatever its
+ *   width, so four columns per load do a quarter of those loops. Its bodies are written
+ *   separately ({@link defineThreadRowKernel}).
  * - `group`: one workgroup of {@link ROW_GROUP} invocations per row, for GPUs. Invocations
  *   stride across the row, so neighbours read neighbouring addresses, and reductions meet in
  *   workgroup memory. One invocation per row there reads with a stride of a whole row and ran
@@ -15,8 +19,11 @@
 
 import { defineKernel, type Kernel, LINEAR_INDEX, type ParamField } from "./kernel.ts";
 
-/** Which invocations share a row: one alone, or a whole workgroup. */
-export type RowFlavour = "thread" | "group";
+/**
+ * Which invocations share a row: one alone (`thread`), one alone reading four columns per load
+ * (`vec4`), or a whole workgroup (`group`).
+ */
+export type RowFlavour = "thread" | "vec4" | "group";
 
 /** Invocations per row in the `group` flavour. */
 export const ROW_GROUP = 128;
@@ -89,7 +96,7 @@ export function defineRowKernels(
   bindings: readonly (readonly [string, string, "read" | "read_write"])[],
   params: readonly ParamField[],
   body: (k: RowCode) => string,
-): Record<RowFlavour, Kernel> {
+): Record<"thread" | "group", Kernel> {
   const thread = body({
     forCols: "for (var c = 0u; c < params.cols; c++)",
     sum: (e) => `(${e})`,
@@ -103,19 +110,7 @@ export function defineRowKernels(
     first: "t == 0u",
   });
   return {
-    thread: defineKernel(
-      `${key}:thread`,
-      bindings,
-      params,
-      `${LINEAR_INDEX}
-@compute @workgroup_size(256)
-fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {
-  let r = linearIndex(g, nw);
-  if (r >= params.rows) { return; }
-  ${thread}
-}
-`,
-    ),
+    thread: defineThreadRowKernel(key, bindings, params, thread, "thread"),
     group: defineKernel(
       `${key}:group`,
       bindings,
@@ -137,6 +132,67 @@ fn main(
 }
 
 /**
+ * A row kernel with one invocation per row (the `thread` and `vec4` flavours), whose `body`
+ * sees its row as `r`. The `vec4` bodies bind their rows as `array<vec4<f32>>`; where a row
+ * need not start on a multiple of four, {@link VEC4_ROW_WGSL} helps with the ends.
+ *
+ * @param key Cache key prefix.
+ * @param bindings Storage bindings, as for {@link defineKernel}.
+ * @param params Uniform fields, `rows` first.
+ * @param body The per-row WGSL.
+ * @param flavour The flavour, for the key.
+ * @returns The kernel.
+ * @example
+ * ```ts
+ * import { defineThreadRowKernel } from "./rows.ts";
+ * const rowSum = defineThreadRowKernel(
+ *   "row-sum4",
+ *   [["x", "array<vec4<f32>>", "read"], ["y", "array<f32>", "read_write"]],
+ *   [["rows", "u32"], ["cols", "u32"]],
+ *   `var acc = vec4<f32>(0.0);
+ *   for (var q = 0u; q < params.cols / 4u; q++) { acc += x[r * params.cols / 4u + q]; }
+ *   y[r] = dot(acc, vec4<f32>(1.0));`,
+ * );
+ * console.log(rowSum.key); // row-sum4:vec4
+ * ```
+ */
+export function defineThreadRowKernel(
+  key: string,
+  bindings: readonly (readonly [string, string, "read" | "read_write"])[],
+  params: readonly ParamField[],
+  body: string,
+  flavour: "thread" | "vec4" = "vec4",
+): Kernel {
+  return defineKernel(
+    `${key}:${flavour}`,
+    bindings,
+    params,
+    `${LINEAR_INDEX}${flavour === "vec4" ? VEC4_ROW_WGSL : ""}
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {
+  let r = linearIndex(g, nw);
+  if (r >= params.rows) { return; }
+  ${body}
+}
+`,
+  );
+}
+
+/**
+ * WGSL helpers for rows that start anywhere (element `base` to `end`, exclusive) read through
+ * an `array<vec4<f32>>`: `rowVec4s` gives the vec4s that overlap the row, `inRow` masks the
+ * lanes of vec4 `q` that lie in it. Stores go to full vec4s from `(base + 3) / 4` to `end / 4`
+ * and element by element at the two ends, so that no invocation writes into a neighbour's row.
+ */
+export const VEC4_ROW_WGSL = `
+fn rowVec4s(base: u32, end: u32) -> vec2<u32> { return vec2<u32>(base / 4u, (end + 3u) / 4u); }
+fn inRow(q: u32, base: u32, end: u32) -> vec4<bool> {
+  let i = vec4<u32>(4u * q) + vec4<u32>(0u, 1u, 2u, 3u);
+  return (i >= vec4<u32>(base)) & (i < vec4<u32>(end));
+}
+`;
+
+/**
  * Workgroups for `rows` rows in a flavour, folded into two dimensions past the 65535 limit.
  *
  * @param rows Number of rows.
@@ -144,7 +200,7 @@ fn main(
  * @returns Workgroups in x and y.
  */
 export function rowGrid(rows: number, flavour: RowFlavour): [number, number] {
-  const groups = flavour === "thread" ? Math.ceil(rows / 256) : rows;
+  const groups = flavour === "group" ? rows : Math.ceil(rows / 256);
   if (groups <= 65535) return [groups, 1];
   return [65535, Math.ceil(groups / 65535)];
 }

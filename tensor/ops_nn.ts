@@ -11,6 +11,7 @@ import { elementwiseGrid, mapKernel } from "../kernels/elementwise.ts";
 import {
   layerNormBackwardInputKernels,
   layerNormBackwardParamsKernel,
+  layerNormBackwardParamsVec4Kernel,
   layerNormKernels,
 } from "../kernels/layernorm.ts";
 import { type RowFlavour, rowGrid } from "../kernels/rows.ts";
@@ -34,9 +35,14 @@ export function forceRowFlavour(flavour: RowFlavour | null): void {
   forcedFlavour = flavour;
 }
 
-/** One invocation per row on CPU adapters, one workgroup per row on GPUs. */
-function rowFlavour(): RowFlavour {
-  return forcedFlavour ?? (gpu().isCpu ? "thread" : "group");
+/**
+ * One invocation per row on CPU adapters, reading vec4s where the kernel can (`vec4Rows`: any
+ * row for softmax, rows of a multiple of four for layer norm); one workgroup per row on GPUs.
+ * A forced `vec4` falls back to `thread` where the kernel cannot take it.
+ */
+function rowFlavour(vec4Rows: boolean): RowFlavour {
+  const f = forcedFlavour ?? (gpu().isCpu ? "vec4" : "group");
+  return f === "vec4" && !vec4Rows ? "thread" : f;
 }
 
 function rowsOf(x: Tensor): [number, number] {
@@ -58,15 +64,22 @@ export function softmax(x: Tensor): Tensor {
   assertF32(x, "softmax");
   const [rows, cols] = rowsOf(x);
   const y = Tensor.empty(x.shape);
-  const f = rowFlavour();
+  const f = rowFlavour(true);
+  // The vec4 flavour binds its output twice: as vec4s, and as floats for the row ends.
+  const outputs = (t: Tensor) => f === "vec4" ? [t.storage, t.storage] : [t.storage];
   if (rows > 0) {
-    engine().dispatch(softmaxKernels[f], [x.storage, y.storage], { rows, cols }, rowGrid(rows, f));
+    engine().dispatch(
+      softmaxKernels[f],
+      [x.storage, ...outputs(y)],
+      { rows, cols },
+      rowGrid(rows, f),
+    );
   }
   return record(y, [x], (g) => {
     const dx = Tensor.empty(x.shape);
     engine().dispatch(
       softmaxBackwardKernels[f],
-      [y.storage, g.storage, dx.storage],
+      [y.storage, g.storage, ...outputs(dx)],
       { rows, cols },
       rowGrid(rows, f),
     );
@@ -93,7 +106,8 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-12):
   }
   const y = Tensor.empty(x.shape);
   const stats = Tensor.empty([rows, 2]);
-  const f = rowFlavour();
+  const vec4 = cols % 4 === 0;
+  const f = rowFlavour(vec4);
   engine().dispatch(
     layerNormKernels[f],
     [x.storage, weight.storage, bias.storage, y.storage, stats.storage],
@@ -119,11 +133,14 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-12):
       const chunks = Math.max(1, Math.ceil(rows / SUM_CHUNK));
       const pw = Tensor.empty([chunks, cols]);
       const pb = Tensor.empty([chunks, cols]);
+      // Four columns per thread on CPU adapters, as the vec4 row flavour reads them.
+      const cpu4 = vec4 && gpu().isCpu;
+      const threads = cpu4 ? cols / 4 : cols;
       engine().dispatch(
-        layerNormBackwardParamsKernel,
+        cpu4 ? layerNormBackwardParamsVec4Kernel : layerNormBackwardParamsKernel,
         [x.storage, stats.storage, g.storage, pw.storage, pb.storage],
-        { rows, cols, chunk: SUM_CHUNK },
-        [Math.ceil(cols / 64), chunks],
+        { rows, cols: threads, chunk: SUM_CHUNK },
+        [Math.ceil(threads / 64), chunks],
       );
       // One chunk (up to SUM_CHUNK rows) is the sum already.
       dw = chunks === 1 ? pw.view(weight.shape) : sum(pw, 0);

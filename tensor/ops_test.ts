@@ -289,11 +289,26 @@ const CASES: Case[] = [
     gpu: ([x, w, b]) => ops.layerNorm(x, w, b, 1e-5),
     ref: ([x, w, b]) => ref.refLayerNorm(x, w, b, 1e-5),
   },
-  // Rows longer than a GPU row workgroup (128), in both flavours of the row kernels.
-  ...(["thread", "group"] as const).flatMap((f): Case[] => [
+  // Rows longer than a GPU row workgroup (128), in every flavour of the row kernels; and rows
+  // of 13, which start off multiples of four and end past the last whole vec4 of the tensor.
+  ...(["thread", "vec4", "group"] as const).flatMap((f): Case[] => [
     {
       name: `softmax of [5,300], ${f} per row`,
       shapes: [[5, 300]],
+      range: [-3, 3],
+      gpu: ([a]) => withRowFlavour(f, () => ops.softmax(a)),
+      ref: ([a]) => ref.refSoftmax(a),
+    },
+    {
+      name: `softmax of [7,13], ${f} per row`,
+      shapes: [[7, 13]],
+      range: [-3, 3],
+      gpu: ([a]) => withRowFlavour(f, () => ops.softmax(a)),
+      ref: ([a]) => ref.refSoftmax(a),
+    },
+    {
+      name: `softmax of [6,3], ${f} per row: rows inside one vec4 or across two`,
+      shapes: [[6, 3]],
       range: [-3, 3],
       gpu: ([a]) => withRowFlavour(f, () => ops.softmax(a)),
       ref: ([a]) => ref.refSoftmax(a),
