@@ -202,6 +202,10 @@ export class Engine {
       throw new Error(`kernel ${kernel.key} takes ${kernel.bindings.length} buffers`);
     }
     const compiled = this.#compile(kernel);
+    for (const [i, access] of kernel.bindings.entries()) {
+      const s = storages[i];
+      if (access === "read_write" && isStorage(s)) this.#written(s);
+    }
     let offset = 0;
     if (compiled.paramsSize > 0) {
       if (this.#uniformUsed + compiled.paramsSize > UNIFORM_RING_BYTES) this.flush();
@@ -270,8 +274,14 @@ export class Engine {
     this.#pass = null;
   }
 
+  /** Tells the texture cache that a storage region is being written (its packs are stale). */
+  #written(s: Storage): void {
+    this.textures.invalidate(s.buffer, s.byteOffset, s.byteOffset + s.byteLength);
+  }
+
   /** Records a buffer-to-buffer copy in order with the dispatches around it. */
   copy(src: Storage, dst: Storage, byteLength: number): void {
+    this.textures.invalidate(dst.buffer, dst.byteOffset, dst.byteOffset + byteLength);
     this.#endPass();
     this.#commandEncoder().copyBufferToBuffer(
       src.buffer,
@@ -304,6 +314,7 @@ export class Engine {
 
   /** Records zero-filling of a storage region. */
   clear(dst: Storage): void {
+    this.#written(dst);
     this.#endPass();
     this.#commandEncoder().clearBuffer(dst.buffer, dst.byteOffset, dst.byteLength);
   }
@@ -333,6 +344,7 @@ export class Engine {
    */
   write(dst: Storage, data: ArrayBufferView): void {
     this.flush();
+    this.textures.invalidate(dst.buffer, dst.byteOffset, dst.byteOffset + data.byteLength);
     this.device.queue.writeBuffer(
       dst.buffer,
       dst.byteOffset,

@@ -24,7 +24,7 @@ import { texturePackKernel } from "../kernels/texture_pack.ts";
 import { assertF32, contiguousStrides, runMap } from "./_dispatch.ts";
 import { gpu } from "./device.ts";
 import { engine, type Storage } from "./engine.ts";
-import type { TextureSize } from "./texture_cache.ts";
+import type { CachedTexture, TextureSize } from "./texture_cache.ts";
 import { stridedCopy, sum } from "./ops_reduce.ts";
 import { record, sizeOf, Tensor } from "./tensor.ts";
 
@@ -208,19 +208,31 @@ export function forceF16Emulation(emulate: boolean | null): void {
 }
 
 /**
- * Records the packing of one operand into its texture in `slot`, as its layout says: element
- * (z, r, c) is read at `z·batch + r·row + c·k` of `src` (the layout's strides). Where the
- * operand's rows already hold consecutive c (rows a multiple of 256 bytes, layers back to
- * back) and no rounding is needed, a buffer-to-texture copy does it: on lavapipe 0.6 ms for a 3152 × 192
- * operand against 1.4 ms for the packing kernel, whose per-texel `textureStore` is the cost.
+ * The texture holding one operand, packed as its layout says: element (z, r, c) is read at
+ * `z·batch + r·row + c·k` of `src` (the layout's strides). A texture that already holds it
+ * (packed for an earlier matmul, its source not written since) is reused; else one is taken
+ * from the cache, never `except` (the other operand's), and filled. Where the operand's rows
+ * already hold consecutive c (rows a multiple of 256 bytes, layers back to back) and no rounding
+ * is needed, a buffer-to-texture copy fills it: on lavapipe 0.6 ms for a 3152 × 192 operand
+ * against 1.4 ms for the packing kernel.
  */
 function packOperand(
   src: Storage,
   { size, length: k, strides }: OperandLayout,
-  slot: number,
   half: boolean,
-): GPUTextureView {
-  const { texture, view } = engine().textures.get(size, slot);
+  except?: CachedTexture,
+): CachedTexture {
+  const content = {
+    buffer: src.buffer,
+    start: src.byteOffset,
+    end: src.byteOffset + src.byteLength,
+    key: `${size.width}x${size.height}x${size.layers}:${k}:` +
+      `${strides.batch},${strides.row},${strides.k}:${half}`,
+  };
+  const cache = engine().textures;
+  const held = cache.find(size, content);
+  if (held) return held;
+  const entry = cache.take(size, content, except);
   const rowBytes = strides.row * 4;
   if (
     !half && strides.k === 1 && k % 4 === 0 && strides.row === k && rowBytes % 256 === 0 &&
@@ -228,14 +240,14 @@ function packOperand(
   ) {
     engine().copyToTexture(
       src,
-      texture,
+      entry.texture,
       [size.width, size.height, size.layers],
       rowBytes,
       size.height,
     );
-    return view;
+    return entry;
   }
-  engine().dispatch(texturePackKernel(half), [src, view], {
+  engine().dispatch(texturePackKernel(half), [src, entry.view], {
     rows: size.height,
     k,
     k4: size.width,
@@ -243,7 +255,7 @@ function packOperand(
     rowStride: strides.row,
     kStride: strides.k,
   }, [...elementwiseGrid(size.width * size.height), size.layers]);
-  return view;
+  return entry;
 }
 
 /** Records one matmul dispatch of `variant` into `out`. */
@@ -263,10 +275,11 @@ export function dispatchMatmul(
     // Pack both operands as the variant reads them (rounded to f16 with `half`), then run the
     // kernel on the two textures.
     const [la, lb] = operandLayouts(variant.family, s, batchedA, batchedB);
-    const texA = packOperand(a.storage, la, 0, half);
-    const texB = packOperand(b.storage, lb, 1, half);
+    const texA = packOperand(a.storage, la, half);
+    const texB = packOperand(b.storage, lb, half, texA);
     const { groups, tilesN } = matmulGrid(variant, s);
-    const bindings = bias ? [texA, texB, bias.storage, out.storage] : [texA, texB, out.storage];
+    const views = [texA.view, texB.view];
+    const bindings = bias ? [...views, bias.storage, out.storage] : [...views, out.storage];
     // vec4 stores where rows of C hold whole vec4s; texturetn gained nothing from them (a
     // 192 × 3152 × 192 weight gradient: 8.2–8.9 ms either way), so it keeps one compiled form.
     const store4 = variant.family === "texture" && s.n % 4 === 0 && variant.tn % 4 === 0;

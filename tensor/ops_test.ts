@@ -473,6 +473,39 @@ Deno.test("every matmul variant is correct on odd and tile-crossing shapes", asy
   }
 });
 
+Deno.test("a matmul operand held in a texture is packed again once its buffer is written", async () => {
+  // On CPU adapters operands are packed into textures that later matmuls reuse while their
+  // source is unwritten: a by copy (rows of 256 bytes), b by the packing kernel (transposed).
+  const random = rng(5);
+  const data = () => uniform(random, 35 * 64);
+  const bData = uniform(random, 64 * 36);
+  const b = Tensor.from(bData, [64, 36]);
+  const check = async (a: Tensor, aData: Float32Array, bHost: Float32Array, what: string) => {
+    const expected = ref.refMatmul(ref.host(aData, [35, 64]), ref.host(bHost, [64, 36]));
+    const out = ops.matmul(a, b);
+    assertClose(await out.toArray(), expected.data, FORWARD, what);
+    out.dispose();
+  };
+  const a1 = data();
+  const a = Tensor.from(a1, [35, 64]);
+  await check(a, a1, bData, "first product");
+  await check(a, a1, bData, "the same operands again");
+  const a2 = data();
+  a.assign(a2);
+  await check(a, a2, bData, "after a host write into a");
+  const delta = uniform(random, 64 * 36);
+  ops.accumulate(b, Tensor.from(delta, [64, 36]));
+  await check(a, a2, bData.map((x, i) => x + delta[i]), "after a kernel wrote into b");
+  // A freed operand's region handed to a new tensor that a kernel fills.
+  const bNow = bData.map((x, i) => x + delta[i]);
+  const c = ops.mul(a, 2);
+  await check(c, a2.map((x) => 2 * x), bNow, "a kernel's output");
+  c.dispose();
+  const d = ops.mul(a, -3);
+  await check(d, a2.map((x) => -3 * x), bNow, "another output, maybe in the same region");
+  for (const t of [a, b, d]) t.dispose();
+});
+
 Deno.test("large NN products too tall for textures run as NT on a transposed copy of b", async () => {
   // One row more than a texture can hold, so the texture family does not apply.
   const m = engine().device.limits.maxTextureDimension2D + 1;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { gpu } from "./device.ts";
-import { allocatedSize, TextureCache } from "./texture_cache.ts";
+import { allocatedSize, TextureCache, TEXTURES_PER_SIZE } from "./texture_cache.ts";
 
 Deno.test("textures are allocated with no width or height a power of two, and 1 or ≥ 2 layers", () => {
   assert.deepEqual(allocatedSize({ width: 4, height: 8, layers: 1 }), {
@@ -21,24 +21,43 @@ Deno.test("textures are allocated with no width or height a power of two, and 1 
   assert.deepEqual(allocatedSize({ width: 6, height: 35, layers: 2 }).layers, 2);
 });
 
-Deno.test("the texture cache hands out one texture per size and slot and counts its bytes", () => {
-  const cache = new TextureCache(gpu().device);
+Deno.test("the texture cache keeps a few textures per size, finds what they hold, and forgets writes", () => {
+  const device = gpu().device;
+  const cache = new TextureCache(device);
+  const buffer = device.createBuffer({ size: 4096, usage: GPUBufferUsage.STORAGE });
+  const other = device.createBuffer({ size: 4096, usage: GPUBufferUsage.STORAGE });
   const size = { width: 6, height: 35, layers: 1 };
-  const a = cache.get(size, 0);
-  assert.equal(cache.get(size, 0), a, "the same size and slot is the same texture");
-  assert.notEqual(cache.get(size, 1).texture, a.texture, "another slot is another texture");
-  // 8 rows (a power of two) are allocated as 9, so this is the texture of 6 × 9.
-  assert.equal(
-    cache.get({ width: 6, height: 9, layers: 1 }, 0),
-    cache.get({ ...size, height: 8 }, 0),
-  );
-  assert.equal(cache.bytes, 2 * 6 * 35 * 16 + 6 * 9 * 16);
-  const limit = gpu().device.limits.maxTextureDimension2D;
+  const content = (start: number, key = "k") => ({ buffer, start, end: start + 1024, key });
+  const taken = [0, 1024, 2048].map((start) => cache.take(size, content(start)));
+  assert.equal(new Set(taken.map((t) => t.texture)).size, TEXTURES_PER_SIZE);
+  assert.equal(cache.find(size, content(1024)), taken[1]);
+  assert.equal(cache.find(size, content(1024, "other layout")), null);
+  assert.equal(cache.find({ ...size, height: 36 }, content(1024)), null, "another size");
+  // Full: the least recently used (taken[0]) is replaced, unless it is the other operand.
+  assert.equal(cache.take(size, content(3072), taken[0]), taken[2]);
+  assert.equal(cache.find(size, content(2048)), null, "replaced");
+  assert.equal(cache.take(size, content(2048)), taken[0]);
+  // Writes drop what was packed from the region they touch, and only that.
+  cache.invalidate(other, 0, 4096);
+  cache.invalidate(buffer, 2048 + 1024, 3072);
+  assert.equal(cache.find(size, content(1024)), taken[1], "outside the written range");
+  cache.invalidate(buffer, 2047, 2048 + 1);
+  assert.equal(cache.find(size, content(1024)), null, "its last byte was written");
+  assert.equal(cache.find(size, content(2048)), null, "its first byte was written");
+  assert.equal(cache.bytes, TEXTURES_PER_SIZE * 6 * 35 * 16);
+  // 8 rows (a power of two) are allocated as 9: one size.
+  const nine = cache.take({ width: 6, height: 9, layers: 1 }, content(0));
+  assert.equal(cache.find({ width: 6, height: 8, layers: 1 }, content(0)), nine);
+  const limit = device.limits.maxTextureDimension2D;
   assert.equal(cache.fits({ width: limit, height: 1, layers: 1 }), (limit & (limit - 1)) !== 0);
   assert.equal(cache.fits({ width: limit + 1, height: 1, layers: 1 }), false);
-  assert.throws(() => cache.get({ width: limit + 1, height: 1, layers: 1 }, 0), /exceeds/);
+  assert.throws(
+    () => cache.take({ width: limit + 1, height: 1, layers: 1 }, content(0)),
+    /exceeds/,
+  );
   cache.trim();
   assert.equal(cache.bytes, 0);
-  assert.notEqual(cache.get(size, 0).texture, a.texture, "trim drops the textures");
-  cache.trim();
+  assert.equal(cache.find({ width: 6, height: 9, layers: 1 }, content(0)), null, "trim drops all");
+  buffer.destroy();
+  other.destroy();
 });
