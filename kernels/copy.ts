@@ -32,12 +32,20 @@ const copyKernels = new Map<string, Kernel>();
  * which must then be contiguous in both layouts, with `params.shape` giving its length in runs:
  * the coordinate arithmetic is shared by the run.
  *
+ * With `vec4`, `src` and `dst` are bound as `array<vec4<f32>>` and offsets, strides and the
+ * innermost length count vec4s: for copies whose innermost dimension is contiguous in both
+ * layouts and whose offsets and other strides are multiples of 4. On lavapipe a load or store
+ * costs one loop over the SIMD lanes whatever its width, so a vec4 moves four floats for the
+ * price of one.
+ *
  * @param rank Dimensions, 1 to 8 (callers merge dimensions that are contiguous in both).
  * @param run Elements per invocation along the innermost dimension.
+ * @param vec4 Elements are vec4s.
  * @returns The kernel.
  */
-export function stridedCopyKernel(rank: number, run = 1): Kernel {
-  let kernel = copyKernels.get(`${rank}:${run}`);
+export function stridedCopyKernel(rank: number, run = 1, vec4 = false): Kernel {
+  const cacheKey = `${rank}:${run}${vec4 ? ":vec4" : ""}`;
+  let kernel = copyKernels.get(cacheKey);
   if (kernel) return kernel;
   if (!Number.isInteger(rank) || rank < 1 || rank > 8) throw new Error(`copy rank ${rank}`);
   const field = (d: number) => `${d < 4 ? 0 : 1}.${"xyzw"[d % 4]}`;
@@ -59,9 +67,10 @@ export function stridedCopyKernel(rank: number, run = 1): Kernel {
     : [`params.srcStrides${f0}`, `params.dstStrides${f0}`];
   steps.push(`si += rem * ${ss0};`, `di += rem * ${ds0};`);
   const copies = Array.from({ length: run }, (_, j) => `dst[di + ${j}u] = src[si + ${j}u];`);
+  const type = vec4 ? "array<vec4<f32>>" : "array<f32>";
   kernel = defineKernel(
-    `copy:strided:${rank}${run > 1 ? `:run${run}` : ""}`,
-    [["src", "array<f32>", "read"], ["dst", "array<f32>", "read_write"]],
+    `copy:strided:${rank}${run > 1 ? `:run${run}` : ""}${vec4 ? ":vec4" : ""}`,
+    [["src", type, "read"], ["dst", type, "read_write"]],
     COPY_PARAMS,
     `${LINEAR_INDEX}
 @compute @workgroup_size(256)
@@ -76,7 +85,7 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw
 }
 `,
   );
-  copyKernels.set(`${rank}:${run}`, kernel);
+  copyKernels.set(cacheKey, kernel);
   return kernel;
 }
 

@@ -16,6 +16,7 @@ import {
   sumKernel,
 } from "../kernels/reduce.ts";
 import { assertF32, contiguousStrides, normAxis, padRank, runMap } from "./_dispatch.ts";
+import { gpu } from "./device.ts";
 import { engine } from "./engine.ts";
 import { record, sizeOf, Tensor } from "./tensor.ts";
 
@@ -211,21 +212,35 @@ export function stridedCopy(
   const merged = mergeCopyDims(shape, srcStrides, dstStrides);
   const r = merged.shape.length;
   // Runs of 4 along an innermost dimension that is contiguous in both layouts.
-  const run = merged.srcStrides[r - 1] === 1 && merged.dstStrides[r - 1] === 1 &&
+  let run = merged.srcStrides[r - 1] === 1 && merged.dstStrides[r - 1] === 1 &&
       merged.shape[r - 1] % 4 === 0
     ? 4
     : 1;
   merged.shape[r - 1] /= run;
+  // On CPU adapters, runs of 4 that start on multiples of 4 in both layouts move as vec4s.
+  const vec4 = run === 4 && gpu().isCpu && srcOffset % 4 === 0 && dstOffset % 4 === 0 &&
+    merged.srcStrides.every((st, d) => d === r - 1 || st % 4 === 0) &&
+    merged.dstStrides.every((st, d) => d === r - 1 || st % 4 === 0);
+  let scale = 1;
+  if (vec4) {
+    scale = 4;
+    run = 1;
+    for (let d = 0; d < r - 1; d++) {
+      merged.srcStrides[d] /= 4;
+      merged.dstStrides[d] /= 4;
+    }
+  }
   const [shape0, shape1] = padRank(merged.shape, 1);
   const [srcStrides0, srcStrides1] = padRank(merged.srcStrides, 0);
   const [dstStrides0, dstStrides1] = padRank(merged.dstStrides, 0);
+  const count = n / (run * scale);
   engine().dispatch(
-    stridedCopyKernel(r, run),
+    stridedCopyKernel(r, run, vec4),
     [src.storage, dst.storage],
     {
-      n: n / run,
-      srcOffset,
-      dstOffset,
+      n: count,
+      srcOffset: srcOffset / scale,
+      dstOffset: dstOffset / scale,
       shape0,
       shape1,
       srcStrides0,
@@ -233,6 +248,6 @@ export function stridedCopy(
       dstStrides0,
       dstStrides1,
     },
-    elementwiseGrid(n / run),
+    elementwiseGrid(count),
   );
 }

@@ -247,6 +247,18 @@ const CASES: Case[] = [
     ref: ([a]) => ref.refPermute(a, [0, 2, 1]),
   },
   {
+    name: "slice of [3,6] columns 1 to 5: runs of 4 starting off a multiple of 4",
+    shapes: [[3, 6]],
+    gpu: ([a]) => ops.slice(a, 1, 1, 5),
+    ref: ([a]) => ref.refSlice(a, 1, 1, 5),
+  },
+  {
+    name: "slice of [2,6,8] rows 1 to 5: vec4 runs on CPU adapters",
+    shapes: [[2, 6, 8]],
+    gpu: ([a]) => ops.slice(a, 1, 1, 5),
+    ref: ([a]) => ref.refSlice(a, 1, 1, 5),
+  },
+  {
     name: "slice",
     shapes: [[3, 7, 2]],
     gpu: ([a]) => ops.slice(a, 1, 2, 6),
