@@ -34,6 +34,8 @@ export {
   allocatedSize,
   type CachedTexture,
   TextureCache,
+  type TextureContent,
+  TEXTURES_PER_SIZE,
   type TextureSize,
 } from "./tensor/texture_cache.ts";
 export { KernelProfiler, type KernelTime } from "./tensor/profiler.ts";
@@ -83,6 +85,7 @@ export {
   relu,
   reshape,
   rsqrt,
+  selfAttention,
   slice,
   softmax,
   sqrt,

@@ -15,8 +15,8 @@ import {
   matmul,
   permute,
   relu,
+  selfAttention,
   slice,
-  softmax,
   tanh,
 } from "../tensor/ops.ts";
 import { Tensor } from "../tensor/tensor.ts";
@@ -185,19 +185,26 @@ export class ViTSelfAttention extends Module {
     this.dropout = this.registerModule("dropout", new Dropout(config.attention_probs_dropout_prob));
   }
 
-  /** [B, T, hidden] → [B, T, hidden] context. */
+  /**
+   * [B, T, hidden] → [B, T, hidden] context. The three projections run as one product against
+   * their weights stacked (the parameters stay separate, as in the checkpoint), and
+   * {@link selfAttention} takes the packed result. A ViT-Tiny batch-16 train step on lavapipe,
+   * 8 steps each in one process alternating with the separate projections: median 4168 →
+   * 4123 ms, best 4083 → 4005 ms.
+   */
   forward(x: Tensor): Tensor {
-    const [b, t, d] = x.shape;
-    const heads = this.config.num_attention_heads;
-    const hd = d / heads;
-    const split = (y: Tensor) =>
-      permute(y.view([b, t, heads, hd]), [0, 2, 1, 3]).view([b * heads, t, hd]);
-    const q = split(this.query.forward(x));
-    const k = split(this.key.forward(x));
-    const v = split(this.value.forward(x));
-    const probs = this.dropout.forward(softmax(matmul(q, k, { transB: true, alpha: hd ** -0.5 })));
-    const context = matmul(probs, v).view([b, heads, t, hd]);
-    return permute(context, [0, 2, 1, 3]).view([b, t, d]);
+    const { query, key, value } = this;
+    const weight = concat([query.weight, key.weight, value.weight], 0);
+    const bias = query.bias && key.bias && value.bias
+      ? concat([query.bias, key.bias, value.bias], 0)
+      : undefined;
+    const qkv = matmul(x, weight, { transB: true, bias });
+    return selfAttention(
+      qkv,
+      this.config.num_attention_heads,
+      undefined,
+      (probs) => this.dropout.forward(probs),
+    );
   }
 }
 

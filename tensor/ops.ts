@@ -38,6 +38,7 @@ export {
   matmulVariantFor,
 } from "./ops_matmul.ts";
 export { crossEntropy, dropout, layerNorm, softmax } from "./ops_nn.ts";
+export { selfAttention } from "./ops_attention.ts";
 
 /**
  * A tensor of `shape` filled with `value` (no gradient).

@@ -333,6 +333,20 @@ const CASES: Case[] = [
     },
   ]),
   {
+    name: "selfAttention of [2,5,12] with 2 heads: packed queries, keys and values",
+    shapes: [[2, 5, 12]],
+    range: [-2, 2],
+    gpu: ([x]) => ops.selfAttention(x, 2),
+    ref: ([x]) => ref.refSelfAttention(x, 2),
+  },
+  {
+    name: "selfAttention of [1,7,9] with 3 heads of odd width and a scale of 0.7",
+    shapes: [[1, 7, 9]],
+    range: [-2, 2],
+    gpu: ([x]) => ops.selfAttention(x, 3, 0.7),
+    ref: ([x]) => ref.refSelfAttention(x, 3, 0.7),
+  },
+  {
     name: "crossEntropy with an ignored row",
     shapes: [[5, 7]],
     range: [-2, 2],

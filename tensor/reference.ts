@@ -326,3 +326,36 @@ export function refGradients(
     return grad;
   });
 }
+
+/**
+ * Multi-head self-attention on a packed projection `qkv` [B, T, 3·D]: per head,
+ * `softmax(scale · Q Kᵀ) V`, heads side by side in the [B, T, D] result.
+ */
+export function refSelfAttention(qkv: HostTensor, heads: number, scale?: number): HostTensor {
+  const [b, t, d3] = qkv.shape;
+  const d = d3 / 3;
+  const hd = d / heads;
+  const alpha = scale ?? hd ** -0.5;
+  const at = (bi: number, ti: number, part: number, h: number, e: number) =>
+    qkv.data[(bi * t + ti) * d3 + part * d + h * hd + e];
+  const out = new Float64Array(b * t * d);
+  for (let bi = 0; bi < b; bi++) {
+    for (let h = 0; h < heads; h++) {
+      for (let i = 0; i < t; i++) {
+        const scores = new Float64Array(t);
+        for (let j = 0; j < t; j++) {
+          let acc = 0;
+          for (let e = 0; e < hd; e++) acc += at(bi, i, 0, h, e) * at(bi, j, 1, h, e);
+          scores[j] = alpha * acc;
+        }
+        const probs = refSoftmax({ data: scores, shape: [1, t] }).data;
+        for (let e = 0; e < hd; e++) {
+          let acc = 0;
+          for (let j = 0; j < t; j++) acc += probs[j] * at(bi, j, 2, h, e);
+          out[(bi * t + i) * d + h * hd + e] = acc;
+        }
+      }
+    }
+  }
+  return { data: out, shape: [b, t, d] };
+}
