@@ -178,6 +178,7 @@ function tileStores(
   bias: boolean,
   rowOf = (i: number) => `${i}u`,
   colOf = (j: number) => `${j}u`,
+  rowStride = "params.n",
 ): string {
   const stores: string[] = [];
   // One bias load per column, not per element: a load is a loop over the SIMD lanes on
@@ -193,9 +194,8 @@ function tileStores(
       const col = `col0 + ${colOf(j)}`;
       const value = `params.alpha * ${acc(i, j)}${bias ? ` + bias${j}` : ""}`;
       stores.push(
-        `  if (${col} < params.n) { C[cBase + (row0 + ${
-          rowOf(i)
-        }) * params.n + ${col}] = ${value}; }`,
+        `  if (${col} < params.n) { C[cBase + (row0 + ${rowOf(i)}) * ${rowStride} + ${col}] = ` +
+          `${value}; }`,
       );
     }
     stores.push(`}`);
@@ -205,8 +205,8 @@ function tileStores(
 
 /**
  * {@link tileStores} four columns at a time, with C (and the bias) bound as `array<vec4<f32>>`:
- * for N a multiple of 4 and TN a multiple of 4, so a vec4 is either wholly inside C or wholly
- * past its last column. On lavapipe a store whose address differs between SIMD lanes is a loop
+ * for N, TN, `rowStrideC` and every batch entry's offset multiples of 4 (texture families), so
+ * a vec4 is either wholly inside C or wholly past its last column. On lavapipe a store whose address differs between SIMD lanes is a loop
  * over the lanes, whatever its width, so this does a quarter of the stores: a 48 × 196 × 64 × 196
  * attention-shaped product took 10.3–10.5 ms instead of 12.5–12.7.
  */
@@ -217,7 +217,12 @@ function tileStoresVec4(
   bias: boolean,
 ): string {
   const tn4 = tn / 4;
-  const stores = ["let n4 = params.n / 4u;", "let q0 = col0 / 4u;", "let base4 = cBase / 4u;"];
+  const stores = [
+    "let n4 = params.n / 4u;",
+    "let row4 = params.rowStrideC / 4u;",
+    "let q0 = col0 / 4u;",
+    "let base4 = cBase / 4u;",
+  ];
   if (bias) {
     for (let j = 0; j < tn4; j++) stores.push(`let bias${j} = bias[min(q0 + ${j}u, n4 - 1u)];`);
   }
@@ -226,7 +231,7 @@ function tileStoresVec4(
     for (let j = 0; j < tn4; j++) {
       const value = `vec4<f32>(${[0, 1, 2, 3].map((q) => acc(i, 4 * j + q)).join(", ")})`;
       stores.push(
-        `  if (q0 + ${j}u < n4) { C[base4 + (row0 + ${i}u) * n4 + q0 + ${j}u] = ` +
+        `  if (q0 + ${j}u < n4) { C[base4 + (row0 + ${i}u) * row4 + q0 + ${j}u] = ` +
           `params.alpha * ${value}${bias ? ` + bias${j}` : ""}; }`,
       );
     }
@@ -367,6 +372,10 @@ const TEXTURE_PARAMS: readonly ParamField[] = [
   ["tilesN", "u32"],
   ["layerStepA", "u32"],
   ["layerStepB", "u32"],
+  ["offsetC", "u32"],
+  ["groupC", "u32"],
+  ["groupStrideC", "u32"],
+  ["rowStrideC", "u32"],
 ];
 
 /**
@@ -375,7 +384,9 @@ const TEXTURE_PARAMS: readonly ParamField[] = [
  * for its TM×TN tile of C. `texturetn`: `A` and `B` hold the operands as stored, rows of K with
  * four rows of C (from A) or four columns of C (from B) per texel, and each invocation
  * accumulates their outer products in TM×(TN/4) vec4 accumulators. One array layer per batch
- * entry, or a single layer shared by all (a layer step of 0). Half precision rounds the
+ * entry, or a single layer shared by all (a layer step of 0). Batch entry z stores its rows
+ * `rowStrideC` apart from `offsetC + (z / groupC)·groupStrideC + (z % groupC)·strideC` (rows
+ * of one head inside a [B, T, H·hd] tensor, for attention). Half precision rounds the
  * operands as they are packed: lavapipe's f16 conversion of a loaded texel saturates at 65504
  * instead of overflowing to infinity, which would hide the overflow loss scaling looks for.
  */
@@ -431,7 +442,9 @@ function textureKernel(v: MatmulVariant, bias: boolean, store4: boolean): Kernel
       }
     }
   }
-  const stores = store4 ? tileStoresVec4(tm, tn, accName, bias) : tileStores(tm, tn, accName, bias);
+  const stores = store4
+    ? tileStoresVec4(tm, tn, accName, bias)
+    : tileStores(tm, tn, accName, bias, undefined, undefined, "params.rowStrideC");
   const list: [string, string, BindingAccess][] = [
     ["A", "texture_2d_array<f32>", "texture"],
     ["B", "texture_2d_array<f32>", "texture"],
@@ -452,7 +465,8 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
   if (row0 >= params.m) { return; }
   let la = g.z * params.layerStepA;
   let lb = g.z * params.layerStepB;
-  let cBase = g.z * params.strideC;
+  let cBase = params.offsetC + (g.z / params.groupC) * params.groupStrideC +
+    (g.z % params.groupC) * params.strideC;
   ${lines.join("\n  ")}
   ${decls.join("\n  ")}
   for (var kk = 0u; kk < params.steps; kk++) {

@@ -3,7 +3,9 @@
  * the operand per texture row and four consecutive k per texel, zero past K, optionally rounded
  * to f16. Any layout packs the same way: element (z, r, k) of the operand is read at
  * `z·batchStride + r·rowStride + k·kStride`, so a transposed operand is just other
- * strides. The texture matmul family (`kernels/matmul.ts`) then reads only texels.
+ * strides. Layers may also come in groups: layer z reads from `offset + (z / group)·groupStride
+ * + (z % group)·batchStride` on (the heads of a packed attention projection: z = b·H + h). The
+ * texture matmul family (`kernels/matmul.ts`) then reads only texels.
  *
  * @module
  */
@@ -47,6 +49,9 @@ export function texturePackKernel(half: boolean): Kernel {
       ["batchStride", "u32"],
       ["rowStride", "u32"],
       ["kStride", "u32"],
+      ["offset", "u32"],
+      ["group", "u32"],
+      ["groupStride", "u32"],
     ],
     `${half ? ROUND_F16_WGSL : ""}${LINEAR_INDEX}
 @compute @workgroup_size(${ELEMENTWISE_WORKGROUP})
@@ -60,7 +65,8 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw
     x = i / params.rows;
   }
   let k = 4u * x;
-  let base = g.z * params.batchStride + r * params.rowStride;
+  let base = params.offset + (g.z / params.group) * params.groupStride +
+    (g.z % params.group) * params.batchStride + r * params.rowStride;
   let texel = vec4<f32>(${read("k")}, ${read("k + 1u")}, ${read("k + 2u")}, ${read("k + 3u")});
   textureStore(dst, vec2<u32>(x, r), g.z, texel);
 }

@@ -199,11 +199,13 @@ export class ViTSelfAttention extends Module {
       ? concat([query.bias, key.bias, value.bias], 0)
       : undefined;
     const qkv = matmul(x, weight, { transB: true, bias });
+    const dropout = this.dropout;
+    const active = dropout.training && dropout.p > 0;
     return selfAttention(
       qkv,
       this.config.num_attention_heads,
       undefined,
-      (probs) => this.dropout.forward(probs),
+      active ? (probs) => dropout.forward(probs) : undefined,
     );
   }
 }

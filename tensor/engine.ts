@@ -293,9 +293,9 @@ export class Engine {
   }
 
   /**
-   * Records a copy of a storage region into the top-left corner of a texture, in order with
-   * the dispatches around it: `size` texels by rows by layers, `bytesPerRow` apart (a multiple
-   * of 256) and `rowsPerImage` rows per layer.
+   * Records a copy of a storage region into the top-left corner of a texture's layers from
+   * `firstLayer` on, in order with the dispatches around it: `size` texels by rows by layers,
+   * `bytesPerRow` apart (a multiple of 256) and `rowsPerImage` rows per layer.
    */
   copyToTexture(
     src: Storage,
@@ -303,11 +303,12 @@ export class Engine {
     size: [number, number, number],
     bytesPerRow: number,
     rowsPerImage: number,
+    firstLayer = 0,
   ): void {
     this.#endPass();
     this.#commandEncoder().copyBufferToTexture(
       { buffer: src.buffer, offset: src.byteOffset, bytesPerRow, rowsPerImage },
-      { texture },
+      { texture, origin: [0, 0, firstLayer] },
       size,
     );
   }

@@ -63,6 +63,11 @@ export function autocast<T>(half: boolean, fn: () => T): T {
   }
 }
 
+/** Whether matmuls recorded now round their inputs to f16 ({@link autocast} on an f16 adapter). */
+export function halfMatmuls(): boolean {
+  return autocastHalf && gpu().hasF16;
+}
+
 /** Below this many multiply-adds the smallest register tile is used. */
 const SMALL_MATMUL = 1 << 20;
 
@@ -116,14 +121,55 @@ function textureFamily(s: MatmulShape): readonly MatmulVariant[] {
  * `texture` wants op(A) by rows of M and op(B)ᵀ by rows of N, with c = k; `texturetn` wants
  * both as stored, rows of K, with c = m for A and c = n for B.
  */
-interface OperandLayout {
+export interface OperandLayout {
+  /** The texture's size: texels of four c, rows, and one layer per batch entry. */
   size: TextureSize;
   /** Length of the texel dimension c. */
   length: number;
-  strides: { batch: number; row: number; k: number };
+  /**
+   * Element (z, row, c) is read at `offset + (z / group)·groupStride + (z % group)·batch +
+   * row·row + c·k`; without `group`, at `z·batch + row·row + c·k`.
+   */
+  strides: {
+    batch: number;
+    row: number;
+    k: number;
+    offset?: number;
+    group?: number;
+    groupStride?: number;
+  };
 }
 
-function operandLayouts(
+/**
+ * Where a texture matmul stores C: element (z, i, j) at `offset + (z / group)·groupStride +
+ * (z % group)·batch + i·row + j`.
+ */
+export interface OutputLayout {
+  /** First element. */
+  offset: number;
+  /** Batch entries per group (2^32 − 1 for one group). */
+  group: number;
+  /** Distance between groups. */
+  groupStride: number;
+  /** Distance between batch entries of a group. */
+  batch: number;
+  /** Distance between rows. */
+  row: number;
+}
+
+/** No grouping: one group holds every batch entry. */
+export const ONE_GROUP = 0xffffffff;
+
+/**
+ * The layouts in which a texture variant reads contiguous operands of a shape.
+ *
+ * @param family `texture` or `texturetn`.
+ * @param s The shape.
+ * @param batchedA A has one matrix per batch entry (else one shared by all).
+ * @param batchedB B has one matrix per batch entry.
+ * @returns The layouts of A and B.
+ */
+export function operandLayouts(
   family: MatmulVariant["family"],
   s: MatmulShape,
   batchedA = true,
@@ -222,29 +268,45 @@ function packOperand(
   half: boolean,
   except?: CachedTexture,
 ): CachedTexture {
+  const { offset = 0, group = ONE_GROUP, groupStride = 0 } = strides;
   const content = {
     buffer: src.buffer,
     start: src.byteOffset,
     end: src.byteOffset + src.byteLength,
     key: `${size.width}x${size.height}x${size.layers}:${k}:` +
-      `${strides.batch},${strides.row},${strides.k}:${half}`,
+      `${strides.batch},${strides.row},${strides.k},${offset},${group},${groupStride}:${half}`,
   };
   const cache = engine().textures;
   const held = cache.find(size, content);
   if (held) return held;
   const entry = cache.take(size, content, except);
+  // Rows that already hold consecutive c, 256 bytes apart, the layers of a group a whole
+  // number of rows apart: one buffer-to-texture copy per group.
   const rowBytes = strides.row * 4;
+  const rowsPerLayer = size.layers === 1 ? size.height : strides.batch / strides.row;
+  const groups = Math.ceil(size.layers / Math.min(group, size.layers));
+  const first = (i: number) => src.byteOffset + 4 * (offset + i * groupStride);
   if (
-    !half && strides.k === 1 && k % 4 === 0 && strides.row === k && rowBytes % 256 === 0 &&
-    src.byteOffset % 16 === 0 && (size.layers === 1 || strides.batch === size.height * k)
+    !half && strides.k === 1 && k % 4 === 0 && rowBytes % 256 === 0 &&
+    Number.isInteger(rowsPerLayer) && rowsPerLayer >= size.height &&
+    [...Array(groups).keys()].every((i) => first(i) % 16 === 0)
   ) {
-    engine().copyToTexture(
-      src,
-      entry.texture,
-      [size.width, size.height, size.layers],
-      rowBytes,
-      size.height,
-    );
+    const perGroup = Math.min(group, size.layers);
+    for (let i = 0; i < groups; i++) {
+      const layers = Math.min(perGroup, size.layers - i * perGroup);
+      engine().copyToTexture(
+        {
+          buffer: src.buffer,
+          byteOffset: first(i),
+          byteLength: src.byteLength - (first(i) - src.byteOffset),
+        },
+        entry.texture,
+        [size.width, size.height, layers],
+        rowBytes,
+        rowsPerLayer,
+        i * perGroup,
+      );
+    }
     return entry;
   }
   engine().dispatch(texturePackKernel(half), [src, entry.view], {
@@ -254,8 +316,72 @@ function packOperand(
     batchStride: strides.batch,
     rowStride: strides.row,
     kStride: strides.k,
+    offset,
+    group,
+    groupStride,
   }, [...elementwiseGrid(size.width * size.height), size.layers]);
   return entry;
+}
+
+/** A texture matmul's operand: where it is and how to read it. */
+export interface TextureOperand {
+  /** The region read. */
+  storage: Storage;
+  /** How element (z, row, c) is found in it. */
+  layout: OperandLayout;
+}
+
+/**
+ * Records a texture matmul (`texture` or `texturetn` variant) on operands in any layout: packs
+ * A and B as their layouts say (rounded to f16 with `half`, or reused from an earlier pack)
+ * and stores `alpha · op(A) op(B) + bias` into `out` as `c` says.
+ *
+ * @param variant A texture variant.
+ * @param s The product's shape.
+ * @param a A and how to read it.
+ * @param b B and how to read it.
+ * @param out C's storage.
+ * @param c Where C's elements go.
+ * @param alpha Scale of the product.
+ * @param half Round the operands to f16.
+ * @param bias Added to each row (contiguous C only).
+ */
+export function textureMatmul(
+  variant: MatmulVariant,
+  s: MatmulShape,
+  a: TextureOperand,
+  b: TextureOperand,
+  out: Storage,
+  c: OutputLayout,
+  alpha: number,
+  half: boolean,
+  bias?: Storage,
+): void {
+  const texA = packOperand(a.storage, a.layout, half);
+  const texB = packOperand(b.storage, b.layout, half, texA);
+  const { groups, tilesN } = matmulGrid(variant, s);
+  const views = [texA.view, texB.view];
+  const bindings = bias ? [...views, bias, out] : [...views, out];
+  // vec4 stores where rows of C hold whole vec4s; texturetn gained nothing from them (a
+  // 192 × 3152 × 192 weight gradient: 8.2–8.9 ms either way), so it keeps one compiled form.
+  const store4 = variant.family === "texture" && variant.tn % 4 === 0 &&
+    [s.n, c.offset, c.batch, c.groupStride, c.row].every((x) => x % 4 === 0);
+  const kernel = matmulKernel(variant, s.transA, s.transB, !!bias, false, false, store4);
+  engine().dispatch(kernel, bindings, {
+    m: s.m,
+    n: s.n,
+    steps: variant.family === "texturetn" ? Math.ceil(s.k / 4) : a.layout.size.width,
+    k: s.k,
+    strideC: c.batch,
+    alpha,
+    tilesN,
+    layerStepA: a.layout.size.layers > 1 ? 1 : 0,
+    layerStepB: b.layout.size.layers > 1 ? 1 : 0,
+    offsetC: c.offset,
+    groupC: c.group,
+    groupStrideC: c.groupStride,
+    rowStrideC: c.row,
+  }, groups);
 }
 
 /** Records one matmul dispatch of `variant` into `out`. */
@@ -272,29 +398,18 @@ export function dispatchMatmul(
   half = false,
 ): void {
   if (variant.family === "texture" || variant.family === "texturetn") {
-    // Pack both operands as the variant reads them (rounded to f16 with `half`), then run the
-    // kernel on the two textures.
     const [la, lb] = operandLayouts(variant.family, s, batchedA, batchedB);
-    const texA = packOperand(a.storage, la, half);
-    const texB = packOperand(b.storage, lb, half, texA);
-    const { groups, tilesN } = matmulGrid(variant, s);
-    const views = [texA.view, texB.view];
-    const bindings = bias ? [...views, bias.storage, out.storage] : [...views, out.storage];
-    // vec4 stores where rows of C hold whole vec4s; texturetn gained nothing from them (a
-    // 192 × 3152 × 192 weight gradient: 8.2–8.9 ms either way), so it keeps one compiled form.
-    const store4 = variant.family === "texture" && s.n % 4 === 0 && variant.tn % 4 === 0;
-    const kernel = matmulKernel(variant, s.transA, s.transB, !!bias, false, false, store4);
-    engine().dispatch(kernel, bindings, {
-      m: s.m,
-      n: s.n,
-      steps: variant.family === "texturetn" ? Math.ceil(s.k / 4) : la.size.width,
-      k: s.k,
-      strideC: s.m * s.n,
+    textureMatmul(
+      variant,
+      s,
+      { storage: a.storage, layout: la },
+      { storage: b.storage, layout: lb },
+      out.storage,
+      { offset: 0, group: ONE_GROUP, groupStride: 0, batch: s.m * s.n, row: s.n },
       alpha,
-      tilesN,
-      layerStepA: batchedA ? 1 : 0,
-      layerStepB: batchedB ? 1 : 0,
-    }, groups);
+      half,
+      bias?.storage,
+    );
     return;
   }
   const { groups, tilesN } = matmulGrid(variant, s);
@@ -406,7 +521,7 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   const transB = options.transB ?? false;
   const alpha = options.alpha ?? 1;
   const bias = options.bias;
-  const half = (options.half ?? autocastHalf) && gpu().hasF16;
+  const half = options.half === undefined ? halfMatmuls() : options.half && gpu().hasF16;
   if (a.rank < 2 || b.rank < 2) throw new Error("matmul: operands need at least 2 dimensions");
   const bBatch = b.shape.slice(0, -2);
   let aBatch = a.shape.slice(0, -2);

@@ -75,16 +75,31 @@ export function softmax(x: Tensor): Tensor {
       rowGrid(rows, f),
     );
   }
-  return record(y, [x], (g) => {
-    const dx = Tensor.empty(x.shape);
+  return record(y, [x], (g) => [softmaxBackward(y, g, f)], "softmax");
+}
+
+/**
+ * The gradient of a softmax over the last axis, `y · (g − sum(g · y))` per row, from its output
+ * `y` and the output's gradient `g` (no tape).
+ *
+ * @param y The softmax's output.
+ * @param g The gradient of `y`.
+ * @param f The row-kernel flavour (the forward's).
+ * @returns The gradient of the softmax's input.
+ */
+export function softmaxBackward(y: Tensor, g: Tensor, f: RowFlavour = rowFlavour(true)): Tensor {
+  const [rows, cols] = rowsOf(y);
+  const dx = Tensor.empty(y.shape);
+  if (rows > 0) {
+    const outputs = f === "vec4" ? [dx.storage, dx.storage] : [dx.storage];
     engine().dispatch(
       softmaxBackwardKernels[f],
-      [y.storage, g.storage, ...outputs(dx)],
+      [y.storage, g.storage, ...outputs],
       { rows, cols },
       rowGrid(rows, f),
     );
-    return [dx];
-  }, "softmax");
+  }
+  return dx;
 }
 
 /**

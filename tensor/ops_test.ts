@@ -340,6 +340,23 @@ const CASES: Case[] = [
     ref: ([x]) => ref.refSelfAttention(x, 2),
   },
   {
+    // Rows of 768 and 256 bytes: on CPU adapters each head is copied into textures, not packed.
+    name: "selfAttention of [2,5,192] with 2 heads, rows a multiple of 256 bytes",
+    shapes: [[2, 5, 192]],
+    range: [-1, 1],
+    gpu: ([x]) => ops.selfAttention(x, 2),
+    ref: ([x]) => ref.refSelfAttention(x, 2),
+  },
+  {
+    // A hook on the probabilities (dropout) takes the path through head copies and the tape;
+    // without one, CPU adapters read the heads straight out of the projection in textures.
+    name: "selfAttention of [2,5,12] with a hook on the probabilities",
+    shapes: [[2, 5, 12]],
+    range: [-2, 2],
+    gpu: ([x]) => ops.selfAttention(x, 2, undefined, (p) => p),
+    ref: ([x]) => ref.refSelfAttention(x, 2),
+  },
+  {
     name: "selfAttention of [1,7,9] with 3 heads of odd width and a scale of 0.7",
     shapes: [[1, 7, 9]],
     range: [-2, 2],
