@@ -131,28 +131,27 @@ export const layerNormBackwardInputKernels: Record<RowFlavour, Kernel> = {
   ),
 };
 
-/**
- * `dw[ch, c] = sum_r g * xhat`, `db[ch, c] = sum_r g` over the rows of chunk `ch` (`chunk` rows
- * from `ch · chunk`), one thread per column and chunk; the chunks are summed afterwards.
- */
-export const layerNormBackwardParamsKernel: Kernel = defineKernel(
-  "layernorm:backward-params",
-  [
-    ["x", "array<f32>", "read"],
-    ["stats", "array<f32>", "read"],
-    ["g_", "array<f32>", "read"],
-    ["dw", "array<f32>", "read_write"],
-    ["db", "array<f32>", "read_write"],
-  ],
-  [["rows", "u32"], ["cols", "u32"], ["chunk", "u32"]],
-  `
+/** The weight- and bias-gradient kernel over `T` (`f32` or `vec4<f32>`) columns. */
+function backwardParamsKernel(type: "f32" | "vec4<f32>"): Kernel {
+  const array = `array<${type}>`;
+  return defineKernel(
+    `layernorm:backward-params${type === "f32" ? "" : ":vec4"}`,
+    [
+      ["x", array, "read"],
+      ["stats", "array<f32>", "read"],
+      ["g_", array, "read"],
+      ["dw", array, "read_write"],
+      ["db", array, "read_write"],
+    ],
+    [["rows", "u32"], ["cols", "u32"], ["chunk", "u32"]],
+    `
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) g: vec3<u32>) {
   let c = g.x;
   if (c >= params.cols) { return; }
   let r0 = g.y * params.chunk;
-  var accW = 0.0;
-  var accB = 0.0;
+  var accW = ${type}(0.0);
+  var accB = ${type}(0.0);
   for (var r = r0; r < min(params.rows, r0 + params.chunk); r++) {
     let i = r * params.cols + c;
     let xhat = (x[i] - stats[2u * r]) * stats[2u * r + 1u];
@@ -163,38 +162,17 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
   db[g.y * params.cols + c] = accB;
 }
 `,
-);
+  );
+}
+
+/**
+ * `dw[ch, c] = sum_r g * xhat`, `db[ch, c] = sum_r g` over the rows of chunk `ch` (`chunk` rows
+ * from `ch · chunk`), one thread per column and chunk; the chunks are summed afterwards.
+ */
+export const layerNormBackwardParamsKernel: Kernel = backwardParamsKernel("f32");
 
 /**
  * {@link layerNormBackwardParamsKernel} four columns per thread, for rows of a multiple of four
  * columns (`cols` counts vec4s here).
  */
-export const layerNormBackwardParamsVec4Kernel: Kernel = defineKernel(
-  "layernorm:backward-params:vec4",
-  [
-    ["x", "array<vec4<f32>>", "read"],
-    ["stats", "array<f32>", "read"],
-    ["g_", "array<vec4<f32>>", "read"],
-    ["dw", "array<vec4<f32>>", "read_write"],
-    ["db", "array<vec4<f32>>", "read_write"],
-  ],
-  [["rows", "u32"], ["cols", "u32"], ["chunk", "u32"]],
-  `
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) g: vec3<u32>) {
-  let c = g.x;
-  if (c >= params.cols) { return; }
-  let r0 = g.y * params.chunk;
-  var accW = vec4<f32>(0.0);
-  var accB = vec4<f32>(0.0);
-  for (var r = r0; r < min(params.rows, r0 + params.chunk); r++) {
-    let i = r * params.cols + c;
-    let xhat = (x[i] - stats[2u * r]) * stats[2u * r + 1u];
-    accW += g_[i] * xhat;
-    accB += g_[i];
-  }
-  dw[g.y * params.cols + c] = accW;
-  db[g.y * params.cols + c] = accB;
-}
-`,
-);
+export const layerNormBackwardParamsVec4Kernel: Kernel = backwardParamsKernel("vec4<f32>");

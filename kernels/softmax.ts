@@ -11,6 +11,11 @@ import { defineRowKernels, defineThreadRowKernel, type RowFlavour } from "./rows
 
 const PARAMS = [["rows", "u32"], ["cols", "u32"]] as const;
 
+/** Where row `r` starts and ends, and the vec4s that overlap it (`vec4` flavour). */
+const VEC4_ROW_SPAN = `let base = r * params.cols;
+  let end = base + params.cols;
+  let span = rowVec4s(base, end);`;
+
 /**
  * The stores of the `vec4` flavour: `value(x)` of each element of the row into `y4` (full
  * vec4s) and `y` (the partial vec4s at the ends), reading the row's vec4s from `read(q)`.
@@ -66,9 +71,7 @@ export const softmaxKernels: Record<RowFlavour, Kernel> = {
       ["y", "array<f32>", "read_write"],
     ],
     PARAMS,
-    `let base = r * params.cols;
-  let end = base + params.cols;
-  let span = rowVec4s(base, end);
+    `${VEC4_ROW_SPAN}
   var m4 = vec4<f32>(-3.402823e38);
   var s4 = vec4<f32>(0.0);
   for (var q = span.x; q < span.y; q++) {
@@ -108,9 +111,7 @@ export const softmaxBackwardKernels: Record<RowFlavour, Kernel> = {
       ["y", "array<f32>", "read_write"],
     ],
     PARAMS,
-    `let base = r * params.cols;
-  let end = base + params.cols;
-  let span = rowVec4s(base, end);
+    `${VEC4_ROW_SPAN}
   var acc = vec4<f32>(0.0);
   for (var q = span.x; q < span.y; q++) {
     acc += select(vec4<f32>(0.0), yf[q] * g_[q], inRow(q, base, end));
