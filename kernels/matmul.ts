@@ -205,8 +205,10 @@ function tileStores(
 
 /**
  * {@link tileStores} four columns at a time, with C (and the bias) bound as `array<vec4<f32>>`:
- * for N, TN, `rowStrideC` and every batch entry's offset multiples of 4 (texture families), so
- * a vec4 is either wholly inside C or wholly past its last column. On lavapipe a store whose address differs between SIMD lanes is a loop
+ * for TN, `rowStrideC` and every batch entry's offset multiples of 4 (texture families), and N
+ * a multiple of 4 or rows of C padded past N to a multiple of 4: `storeN4` vec4s per row are
+ * stored, so a vec4 is either wholly inside a row of C (padding included) or wholly past it. On
+ * lavapipe a store whose address differs between SIMD lanes is a loop
  * over the lanes, whatever its width, so this does a quarter of the stores: a 48 × 196 × 64 × 196
  * attention-shaped product took 10.3–10.5 ms instead of 12.5–12.7.
  */
@@ -231,7 +233,7 @@ function tileStoresVec4(
     for (let j = 0; j < tn4; j++) {
       const value = `vec4<f32>(${[0, 1, 2, 3].map((q) => acc(i, 4 * j + q)).join(", ")})`;
       stores.push(
-        `  if (q0 + ${j}u < n4) { C[base4 + (row0 + ${i}u) * row4 + q0 + ${j}u] = ` +
+        `  if (q0 + ${j}u < params.storeN4) { C[base4 + (row0 + ${i}u) * row4 + q0 + ${j}u] = ` +
           `params.alpha * ${value}${bias ? ` + bias${j}` : ""}; }`,
       );
     }
@@ -376,6 +378,7 @@ const TEXTURE_PARAMS: readonly ParamField[] = [
   ["groupC", "u32"],
   ["groupStrideC", "u32"],
   ["rowStrideC", "u32"],
+  ["storeN4", "u32"],
 ];
 
 /**

@@ -9,16 +9,18 @@
 import type { Kernel } from "./kernel.ts";
 import { defineRowKernels, defineThreadRowKernel, type RowFlavour } from "./rows.ts";
 
-const PARAMS = [["rows", "u32"], ["cols", "u32"]] as const;
+/** `stride`: distance between rows (the `vec4` flavour; the others need `stride == cols`). */
+const PARAMS = [["rows", "u32"], ["cols", "u32"], ["stride", "u32"]] as const;
 
 /** Where row `r` starts and ends, and the vec4s that overlap it (`vec4` flavour). */
-const VEC4_ROW_SPAN = `let base = r * params.cols;
+const VEC4_ROW_SPAN = `let base = r * params.stride;
   let end = base + params.cols;
   let span = rowVec4s(base, end);`;
 
 /**
  * The stores of the `vec4` flavour: `value(x)` of each element of the row into `y4` (full
- * vec4s) and `y` (the partial vec4s at the ends), reading the row's vec4s from `read(q)`.
+ * vec4s) and `y` (the partial vec4s at the ends), reading the row's vec4s from `read(q)`; in
+ * rows padded past `cols` (`stride > cols`), zeros up to the next multiple of 4.
  */
 function vec4RowStores(read: (q: string) => string, value: (x: string) => string): string {
   return `let qa = (base + 3u) / 4u;
@@ -34,7 +36,8 @@ function vec4RowStores(read: (q: string) => string, value: (x: string) => string
   for (var c = max(4u * qb, base); c < end; c++) {
     let v = ${read("c / 4u")}[c % 4u];
     y[c] = ${value("v")};
-  }`;
+  }
+  for (var c = end; c < base + params.stride && c % 4u != 0u; c++) { y[c] = 0.0; }`;
 }
 
 const forward = defineRowKernels(

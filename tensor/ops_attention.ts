@@ -20,13 +20,12 @@ import {
   matmulVariantFor,
   ONE_GROUP,
   type OperandLayout,
-  operandLayouts,
   type OutputLayout,
   textureMatmul,
   type TextureOperand,
   texturesFit,
 } from "./ops_matmul.ts";
-import { softmax, softmaxBackward } from "./ops_nn.ts";
+import { softmax, softmaxPadded, softmaxPaddedBackward } from "./ops_nn.ts";
 import { stridedCopy } from "./ops_reduce.ts";
 import { permute } from "./ops_shape.ts";
 import { isGradEnabled, noGrad, record, Tensor } from "./tensor.ts";
@@ -151,15 +150,24 @@ function textureAttention(qkv: Tensor, heads: number, alpha: number, grad: boole
     batch: t * width,
     row: width,
   });
+  // Scores and probabilities in rows of `padded` (a multiple of 64): 256-byte rows copy into
+  // textures, and vec4 stores may fill the columns past T, which the softmax zeroes.
+  const padded = Math.ceil(t / 64) * 64;
   const square: OutputLayout = {
     offset: 0,
     group: ONE_GROUP,
     groupStride: 0,
-    batch: t * t,
-    row: t,
+    batch: t * padded,
+    row: padded,
+    padded: true,
   };
-  const [rowsOfScores] = operandLayouts("texture", context);
-  const [scoresAsStored] = operandLayouts("texturetn", backward[0]);
+  // Read by rows of queries with c = key (NN), and as stored (TN): the same texels.
+  const scoresLayout: OperandLayout = {
+    size: { width: Math.ceil(t / 4), height: t, layers: batch },
+    length: t,
+    strides: { batch: t * padded, row: padded, k: 1 },
+    zeroPadded: true,
+  };
   const qkvAs = (layout: OperandLayout) => ({ storage: qkv.storage, layout });
   const tensorAs = (x: Tensor, layout: OperandLayout) => ({ storage: x.storage, layout });
   const run = (
@@ -171,12 +179,12 @@ function textureAttention(qkv: Tensor, heads: number, alpha: number, grad: boole
     scale = 1,
   ) => textureMatmul(variants[i], products[i], a, b, out.storage, c, scale, half);
   // Forward: scores = α Q Kᵀ, probabilities, context = P V straight into [B, T, D].
-  const logits = Tensor.empty([batch, t, t]);
+  const logits = Tensor.empty([batch, t, padded]);
   run(0, qkvAs(byTokens(d3, 0)), qkvAs(byTokens(d3, d)), logits, square, alpha);
-  const probs = noGrad(() => softmax(logits));
+  const probs = softmaxPadded(logits, batch * t, t, padded);
   logits.dispose();
   const out = Tensor.empty([b, t, d]);
-  run(1, tensorAs(probs, rowsOfScores), qkvAs(byWidth(2 * d)), out, into(d, 0));
+  run(1, tensorAs(probs, scoresLayout), qkvAs(byWidth(2 * d)), out, into(d, 0));
   if (!grad) {
     probs.dispose();
     return out;
@@ -185,13 +193,13 @@ function textureAttention(qkv: Tensor, heads: number, alpha: number, grad: boole
     const dqkv = Tensor.empty(qkv.shape);
     const dContext = tensorAs(g, byTokens(d, 0));
     // dP = dC Vᵀ; dV = Pᵀ dC; dS = softmax′(dP); dQ = α dS K; dK = α dSᵀ Q.
-    const dProbs = Tensor.empty([batch, t, t]);
+    const dProbs = Tensor.empty([batch, t, padded]);
     run(3, dContext, qkvAs(byTokens(d3, 2 * d)), dProbs, square);
-    run(2, tensorAs(probs, scoresAsStored), dContext, dqkv, into(d3, 2 * d));
-    const dScores = softmaxBackward(probs, dProbs);
+    run(2, tensorAs(probs, scoresLayout), dContext, dqkv, into(d3, 2 * d));
+    const dScores = softmaxPaddedBackward(probs, dProbs, batch * t, t, padded);
     dProbs.dispose();
-    run(1, tensorAs(dScores, rowsOfScores), qkvAs(byWidth(d)), dqkv, into(d3, 0), alpha);
-    run(2, tensorAs(dScores, scoresAsStored), qkvAs(byTokens(d3, 0)), dqkv, into(d3, d), alpha);
+    run(1, tensorAs(dScores, scoresLayout), qkvAs(byWidth(d)), dqkv, into(d3, 0), alpha);
+    run(2, tensorAs(dScores, scoresLayout), qkvAs(byTokens(d3, 0)), dqkv, into(d3, d), alpha);
     dScores.dispose();
     probs.dispose();
     return [dqkv];

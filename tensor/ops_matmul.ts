@@ -138,6 +138,11 @@ export interface OperandLayout {
     group?: number;
     groupStride?: number;
   };
+  /**
+   * The source holds zeros after each row's `length` values up to the next multiple of 4, so a
+   * copy may fill the last texel from it.
+   */
+  zeroPadded?: boolean;
 }
 
 /**
@@ -155,6 +160,11 @@ export interface OutputLayout {
   batch: number;
   /** Distance between rows. */
   row: number;
+  /**
+   * Each row owns the columns from N up to the next multiple of 4 (padding it may overwrite),
+   * so that an N that is not a multiple of 4 can still be stored four columns at a time.
+   */
+  padded?: boolean;
 }
 
 /** No grouping: one group holds every batch entry. */
@@ -264,7 +274,7 @@ export function forceF16Emulation(emulate: boolean | null): void {
  */
 function packOperand(
   src: Storage,
-  { size, length: k, strides }: OperandLayout,
+  { size, length: k, strides, zeroPadded = false }: OperandLayout,
   half: boolean,
   except?: CachedTexture,
 ): CachedTexture {
@@ -274,7 +284,8 @@ function packOperand(
     start: src.byteOffset,
     end: src.byteOffset + src.byteLength,
     key: `${size.width}x${size.height}x${size.layers}:${k}:` +
-      `${strides.batch},${strides.row},${strides.k},${offset},${group},${groupStride}:${half}`,
+      `${strides.batch},${strides.row},${strides.k},${offset},${group},${groupStride}:${half}` +
+      `${zeroPadded ? ":padded" : ""}`,
   };
   const cache = engine().textures;
   const held = cache.find(size, content);
@@ -287,7 +298,7 @@ function packOperand(
   const groups = Math.ceil(size.layers / Math.min(group, size.layers));
   const first = (i: number) => src.byteOffset + 4 * (offset + i * groupStride);
   if (
-    !half && strides.k === 1 && k % 4 === 0 && rowBytes % 256 === 0 &&
+    !half && strides.k === 1 && (k % 4 === 0 || zeroPadded) && rowBytes % 256 === 0 &&
     Number.isInteger(rowsPerLayer) && rowsPerLayer >= size.height &&
     [...Array(groups).keys()].every((i) => first(i) % 16 === 0)
   ) {
@@ -365,7 +376,8 @@ export function textureMatmul(
   // vec4 stores where rows of C hold whole vec4s; texturetn gained nothing from them (a
   // 192 × 3152 × 192 weight gradient: 8.2–8.9 ms either way), so it keeps one compiled form.
   const store4 = variant.family === "texture" && variant.tn % 4 === 0 &&
-    [s.n, c.offset, c.batch, c.groupStride, c.row].every((x) => x % 4 === 0);
+    (s.n % 4 === 0 || !!c.padded) &&
+    [c.offset, c.batch, c.groupStride, c.row].every((x) => x % 4 === 0);
   const kernel = matmulKernel(variant, s.transA, s.transB, !!bias, false, false, store4);
   engine().dispatch(kernel, bindings, {
     m: s.m,
@@ -381,6 +393,7 @@ export function textureMatmul(
     groupC: c.group,
     groupStrideC: c.groupStride,
     rowStrideC: c.row,
+    storeN4: Math.ceil(s.n / 4),
   }, groups);
 }
 

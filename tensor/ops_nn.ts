@@ -71,11 +71,61 @@ export function softmax(x: Tensor): Tensor {
     engine().dispatch(
       softmaxKernels[f],
       [x.storage, ...outputs(y)],
-      { rows, cols },
+      { rows, cols, stride: cols },
       rowGrid(rows, f),
     );
   }
   return record(y, [x], (g) => [softmaxBackward(y, g, f)], "softmax");
+}
+
+/**
+ * Softmax over `rows` rows of `cols` values that lie `stride` apart (`stride` ≥ `cols`, a
+ * multiple of 4) in `x`, with the vec4 row kernels of CPU adapters: the result has the same
+ * layout, with zeros from each row's end up to the next multiple of 4 (no tape).
+ *
+ * @param x The rows, `rows · stride` values.
+ * @param rows Number of rows.
+ * @param cols Values per row.
+ * @param stride Distance between rows.
+ * @returns The probabilities, laid out as `x`.
+ */
+export function softmaxPadded(x: Tensor, rows: number, cols: number, stride: number): Tensor {
+  const y = Tensor.empty(x.shape);
+  engine().dispatch(
+    softmaxKernels.vec4,
+    [x.storage, y.storage, y.storage],
+    { rows, cols, stride },
+    rowGrid(rows, "vec4"),
+  );
+  return y;
+}
+
+/**
+ * The gradient of {@link softmaxPadded} from its output `y` and the output's gradient `g`, in
+ * the same padded layout (zeros in the padding).
+ *
+ * @param y The probabilities.
+ * @param g Their gradient.
+ * @param rows Number of rows.
+ * @param cols Values per row.
+ * @param stride Distance between rows.
+ * @returns The gradient of the softmax's input.
+ */
+export function softmaxPaddedBackward(
+  y: Tensor,
+  g: Tensor,
+  rows: number,
+  cols: number,
+  stride: number,
+): Tensor {
+  const dx = Tensor.empty(y.shape);
+  engine().dispatch(
+    softmaxBackwardKernels.vec4,
+    [y.storage, g.storage, dx.storage, dx.storage],
+    { rows, cols, stride },
+    rowGrid(rows, "vec4"),
+  );
+  return dx;
 }
 
 /**
@@ -95,7 +145,7 @@ export function softmaxBackward(y: Tensor, g: Tensor, f: RowFlavour = rowFlavour
     engine().dispatch(
       softmaxBackwardKernels[f],
       [y.storage, g.storage, ...outputs],
-      { rows, cols },
+      { rows, cols, stride: cols },
       rowGrid(rows, f),
     );
   }
