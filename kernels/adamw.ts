@@ -8,31 +8,29 @@
 
 import { defineKernel, type Kernel, LINEAR_INDEX } from "./kernel.ts";
 
-/**
- * One AdamW step (PyTorch's formulation):
- * `p -= lr * wd * p; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g²;
- *  p -= lr * (m / bc1) / (sqrt(v / bc2) + eps)`, with `g` scaled by `clip[0]`.
- */
-export const adamwKernel: Kernel = defineKernel(
-  "adamw",
-  [
-    ["p", "array<f32>", "read_write"],
-    ["grad", "array<f32>", "read"],
-    ["m", "array<f32>", "read_write"],
-    ["v", "array<f32>", "read_write"],
-    ["clip", "array<f32>", "read"],
-  ],
-  [
-    ["n", "u32"],
-    ["lr", "f32"],
-    ["beta1", "f32"],
-    ["beta2", "f32"],
-    ["eps", "f32"],
-    ["weightDecay", "f32"],
-    ["biasCorrection1", "f32"],
-    ["biasCorrection2", "f32"],
-  ],
-  `${LINEAR_INDEX}
+/** The AdamW kernel over elements of `type` (`f32`, or `vec4<f32>` with `n` counting vec4s). */
+function adamw(type: "f32" | "vec4<f32>"): Kernel {
+  const array = `array<${type}>`;
+  return defineKernel(
+    type === "f32" ? "adamw" : "adamw:vec4",
+    [
+      ["p", array, "read_write"],
+      ["grad", array, "read"],
+      ["m", array, "read_write"],
+      ["v", array, "read_write"],
+      ["clip", "array<f32>", "read"],
+    ],
+    [
+      ["n", "u32"],
+      ["lr", "f32"],
+      ["beta1", "f32"],
+      ["beta2", "f32"],
+      ["eps", "f32"],
+      ["weightDecay", "f32"],
+      ["biasCorrection1", "f32"],
+      ["biasCorrection2", "f32"],
+    ],
+    `${LINEAR_INDEX}
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {
   let i = linearIndex(gid, nw);
@@ -47,7 +45,22 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   p[i] = w - params.lr * (m1 / params.biasCorrection1) / denom;
 }
 `,
-);
+  );
+}
+
+/**
+ * One AdamW step (PyTorch's formulation):
+ * `p -= lr * wd * p; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g²;
+ *  p -= lr * (m / bc1) / (sqrt(v / bc2) + eps)`, with `g` scaled by `clip[0]`.
+ */
+export const adamwKernel: Kernel = adamw("f32");
+
+/**
+ * {@link adamwKernel} four parameters per invocation, for arena chunks of a multiple of four
+ * (`n` counts vec4s): on lavapipe each of its seven loads and stores is a loop over the SIMD
+ * lanes whatever its width.
+ */
+export const adamwVec4Kernel: Kernel = adamw("vec4<f32>");
 
 /** Partial sums of squares: `out[w] = sum of x[i]^2` over the w-th block of `block` elements. */
 export const sumSquaresKernel: Kernel = defineKernel(

@@ -5,9 +5,15 @@
  * @module
  */
 
-import { adamwKernel, clipCoefficientKernel, sumSquaresKernel } from "../kernels/adamw.ts";
+import {
+  adamwKernel,
+  adamwVec4Kernel,
+  clipCoefficientKernel,
+  sumSquaresKernel,
+} from "../kernels/adamw.ts";
 import { elementwiseGrid } from "../kernels/elementwise.ts";
 import { Arena, packParameters } from "./arena.ts";
+import { gpu } from "./device.ts";
 import { engine } from "./engine.ts";
 import { keep, Tensor } from "./tensor.ts";
 
@@ -147,8 +153,11 @@ export class AdamW {
     const t = this.stepCount;
     for (const g of this.#groups) {
       g.values.chunks.forEach((chunk, c) => {
+        // Four parameters per invocation on CPU adapters where the chunk allows.
+        const vec4 = gpu().isCpu && chunk.length % 4 === 0;
+        const n = vec4 ? chunk.length / 4 : chunk.length;
         engine().dispatch(
-          adamwKernel,
+          vec4 ? adamwVec4Kernel : adamwKernel,
           [
             g.values.chunkStorage(c),
             g.grads.chunkStorage(c),
@@ -157,7 +166,7 @@ export class AdamW {
             clip.storage,
           ],
           {
-            n: chunk.length,
+            n,
             lr: this.lr,
             beta1: this.#beta1,
             beta2: this.#beta2,
@@ -166,7 +175,7 @@ export class AdamW {
             biasCorrection1: 1 - this.#beta1 ** t,
             biasCorrection2: 1 - this.#beta2 ** t,
           },
-          elementwiseGrid(chunk.length),
+          elementwiseGrid(n),
         );
       });
     }

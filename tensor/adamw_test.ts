@@ -43,6 +43,44 @@ Deno.test("AdamW with weight decay and clipping matches torch.optim.AdamW", asyn
   assertClose(await p1.toArray(), get("adamw.p1.final").data, tol, "p1");
 });
 
+Deno.test("AdamW matches the formula on two parameters of one arena chunk", async () => {
+  // Arena chunks are whole multiples of 64 elements, so CPU adapters always take the vec4 kernel;
+  // here the second parameter starts at element 64 of one 128-element chunk.
+  const random = rng(11);
+  const init = [uniform(random, 8), uniform(random, 4)];
+  const grads = [0, 1].map(() => [uniform(random, 8), uniform(random, 4)]);
+  const ps = init.map((x) => Tensor.from(x, [x.length], { requiresGrad: true }));
+  const [lr, wd, b1, b2, eps] = [1e-2, 0.1, 0.9, 0.999, 1e-8];
+  const opt = new AdamW(ps, { lr, weightDecay: wd });
+  const host = init.map((x) => ({
+    p: Float64Array.from(x),
+    m: new Float64Array(x.length),
+    v: new Float64Array(x.length),
+  }));
+  for (let step = 0; step < 2; step++) {
+    opt.zeroGrad();
+    scope(() =>
+      add(
+        ...ps.map((p, i) => sum(mul(p, Tensor.from(grads[step][i], [p.size])))) as [Tensor, Tensor],
+      ).backward()
+    );
+    opt.step();
+    const t = step + 1;
+    host.forEach((h, i) => {
+      for (let j = 0; j < h.p.length; j++) {
+        const g = grads[step][i][j];
+        h.p[j] *= 1 - lr * wd;
+        h.m[j] = b1 * h.m[j] + (1 - b1) * g;
+        h.v[j] = b2 * h.v[j] + (1 - b2) * g * g;
+        h.p[j] -= lr * (h.m[j] / (1 - b1 ** t)) / (Math.sqrt(h.v[j] / (1 - b2 ** t)) + eps);
+      }
+    });
+  }
+  for (const [i, p] of ps.entries()) {
+    assertClose(await p.toArray(), host[i].p, { atol: 1e-6, rtol: 1e-5 }, `parameter ${i}`);
+  }
+});
+
 Deno.test("AdamW updates many parameters in one dispatch per arena buffer", () => {
   const params = Array.from(
     { length: 40 },
