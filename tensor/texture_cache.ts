@@ -158,9 +158,9 @@ export class TextureCache {
   }
 
   /**
-   * A texture for `needed` to pack `content` into, recorded as holding it: a new one while the
-   * size has fewer than {@link TEXTURES_PER_SIZE}, else the least recently used, never
-   * `except` (the other operand of the same matmul).
+   * A texture for `needed` to pack `content` into, recorded as holding it: one that holds
+   * nothing, else a new one while the size has fewer than {@link TEXTURES_PER_SIZE}, else the
+   * least recently used; never `except` (the other operand of the same matmul).
    *
    * @param needed The dimensions needed; the texture may be larger ({@link allocatedSize}).
    * @param content What the caller is about to pack into it.
@@ -169,11 +169,13 @@ export class TextureCache {
    */
   take(needed: TextureSize, content: TextureContent, except?: CachedTexture): CachedTexture {
     const list = this.#list(needed);
-    let entry: CachedTexture | undefined;
-    if (list.length < TEXTURES_PER_SIZE) {
+    // One that holds nothing, else a new one while there is room, else the least recently used.
+    let entry = list.find((t) => !t.content && t !== except);
+    if (!entry && list.length < TEXTURES_PER_SIZE) {
       entry = this.#create(needed);
       list.push(entry);
-    } else {
+    }
+    if (!entry) {
       for (const t of list) {
         if (t !== except && (!entry || t.lastUse < entry.lastUse)) entry = t;
       }

@@ -44,6 +44,8 @@ Deno.test("the texture cache keeps a few textures per size, finds what they hold
   cache.invalidate(buffer, 2047, 2048 + 1);
   assert.equal(cache.find(size, content(1024)), null, "its last byte was written");
   assert.equal(cache.find(size, content(2048)), null, "its first byte was written");
+  // An emptied texture is taken before the least recently used one (taken[2]).
+  assert.equal(cache.take(size, content(4096), taken[0]), taken[1]);
   assert.equal(cache.bytes, TEXTURES_PER_SIZE * 6 * 35 * 16);
   // 8 rows (a power of two) are allocated as 9: one size.
   const nine = cache.take({ width: 6, height: 9, layers: 1 }, content(0));
