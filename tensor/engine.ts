@@ -274,14 +274,14 @@ export class Engine {
     this.#pass = null;
   }
 
-  /** Tells the texture cache that a storage region is being written (its packs are stale). */
-  #written(s: Storage): void {
-    this.textures.invalidate(s.buffer, s.byteOffset, s.byteOffset + s.byteLength);
+  /** Tells the texture cache that `bytes` of a storage region are being written (stale packs). */
+  #written(s: Storage, bytes = s.byteLength): void {
+    this.textures.invalidate(s.buffer, s.byteOffset, s.byteOffset + bytes);
   }
 
   /** Records a buffer-to-buffer copy in order with the dispatches around it. */
   copy(src: Storage, dst: Storage, byteLength: number): void {
-    this.textures.invalidate(dst.buffer, dst.byteOffset, dst.byteOffset + byteLength);
+    this.#written(dst, byteLength);
     this.#endPass();
     this.#commandEncoder().copyBufferToBuffer(
       src.buffer,
@@ -345,7 +345,7 @@ export class Engine {
    */
   write(dst: Storage, data: ArrayBufferView): void {
     this.flush();
-    this.textures.invalidate(dst.buffer, dst.byteOffset, dst.byteOffset + data.byteLength);
+    this.#written(dst, data.byteLength);
     this.device.queue.writeBuffer(
       dst.buffer,
       dst.byteOffset,

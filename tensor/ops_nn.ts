@@ -14,6 +14,7 @@ import {
   layerNormBackwardParamsVec4Kernel,
   layerNormKernels,
 } from "../kernels/layernorm.ts";
+import type { Kernel } from "../kernels/kernel.ts";
 import { type RowFlavour, rowGrid } from "../kernels/rows.ts";
 import { SUM_CHUNK } from "../kernels/reduce.ts";
 import { softmaxBackwardKernels, softmaxKernels } from "../kernels/softmax.ts";
@@ -63,19 +64,41 @@ function rowsOf(x: Tensor): [number, number] {
 export function softmax(x: Tensor): Tensor {
   assertF32(x, "softmax");
   const [rows, cols] = rowsOf(x);
-  const y = Tensor.empty(x.shape);
   const f = rowFlavour(true);
-  // The vec4 flavour binds its output twice: as vec4s, and as floats for the row ends.
-  const outputs = (t: Tensor) => f === "vec4" ? [t.storage, t.storage] : [t.storage];
+  const y = dispatchSoftmax(softmaxKernels, f, [x], rows, cols, cols);
+  return record(
+    y,
+    [x],
+    (g) => [dispatchSoftmax(softmaxBackwardKernels, f, [y, g], rows, cols, cols)],
+    "softmax",
+  );
+}
+
+/**
+ * Records one softmax kernel (forward: input `x`; backward: output `y` and its gradient) of
+ * flavour `f` over `rows` rows of `cols` values `stride` apart, into a new tensor laid out as
+ * the first input. The vec4 flavour binds its output twice: as vec4s, and as floats for the
+ * row ends.
+ */
+function dispatchSoftmax(
+  kernels: Record<RowFlavour, Kernel>,
+  f: RowFlavour,
+  inputs: readonly Tensor[],
+  rows: number,
+  cols: number,
+  stride: number,
+): Tensor {
+  const out = Tensor.empty(inputs[0].shape);
   if (rows > 0) {
+    const outputs = f === "vec4" ? [out.storage, out.storage] : [out.storage];
     engine().dispatch(
-      softmaxKernels[f],
-      [x.storage, ...outputs(y)],
-      { rows, cols, stride: cols },
+      kernels[f],
+      [...inputs.map((t) => t.storage), ...outputs],
+      { rows, cols, stride },
       rowGrid(rows, f),
     );
   }
-  return record(y, [x], (g) => [softmaxBackward(y, g, f)], "softmax");
+  return out;
 }
 
 /**
@@ -90,14 +113,7 @@ export function softmax(x: Tensor): Tensor {
  * @returns The probabilities, laid out as `x`.
  */
 export function softmaxPadded(x: Tensor, rows: number, cols: number, stride: number): Tensor {
-  const y = Tensor.empty(x.shape);
-  engine().dispatch(
-    softmaxKernels.vec4,
-    [x.storage, y.storage, y.storage],
-    { rows, cols, stride },
-    rowGrid(rows, "vec4"),
-  );
-  return y;
+  return dispatchSoftmax(softmaxKernels, "vec4", [x], rows, cols, stride);
 }
 
 /**
@@ -118,38 +134,7 @@ export function softmaxPaddedBackward(
   cols: number,
   stride: number,
 ): Tensor {
-  const dx = Tensor.empty(y.shape);
-  engine().dispatch(
-    softmaxBackwardKernels.vec4,
-    [y.storage, g.storage, dx.storage, dx.storage],
-    { rows, cols, stride },
-    rowGrid(rows, "vec4"),
-  );
-  return dx;
-}
-
-/**
- * The gradient of a softmax over the last axis, `y · (g − sum(g · y))` per row, from its output
- * `y` and the output's gradient `g` (no tape).
- *
- * @param y The softmax's output.
- * @param g The gradient of `y`.
- * @param f The row-kernel flavour (the forward's).
- * @returns The gradient of the softmax's input.
- */
-export function softmaxBackward(y: Tensor, g: Tensor, f: RowFlavour = rowFlavour(true)): Tensor {
-  const [rows, cols] = rowsOf(y);
-  const dx = Tensor.empty(y.shape);
-  if (rows > 0) {
-    const outputs = f === "vec4" ? [dx.storage, dx.storage] : [dx.storage];
-    engine().dispatch(
-      softmaxBackwardKernels[f],
-      [y.storage, g.storage, ...outputs],
-      { rows, cols, stride: cols },
-      rowGrid(rows, f),
-    );
-  }
-  return dx;
+  return dispatchSoftmax(softmaxBackwardKernels, "vec4", [y, g], rows, cols, stride);
 }
 
 /**
