@@ -5,6 +5,7 @@
  * @module
  */
 
+import "../io/wide_simd.ts"; // before the device is acquired: Mesa reads the width once
 import { parseArgs } from "node:util";
 import {
   AdamW,

@@ -10,5 +10,5 @@ model="${1:-models/vit-tiny-fractal}"
 data="${2:-.cache/beans-synthetic}"
 mkdir -p .cache/probe
 out=".cache/probe/$(basename "$model")"
-deno run --allow-read=. --allow-write=.cache bench/linear_probe.ts "$model" "$data" "$out"
+deno run --allow-read=. --allow-env=LP_NATIVE_VECTOR_WIDTH --allow-run=grep --allow-write=.cache bench/linear_probe.ts "$model" "$data" "$out"
 /usr/bin/python3 bench/linear_probe.py "$out"

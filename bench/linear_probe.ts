@@ -9,6 +9,7 @@
  * @module
  */
 
+import "../io/wide_simd.ts"; // before the device is acquired: Mesa reads the width once
 import {
   loadImageFolder,
   makeViTConfig,

@@ -6,6 +6,7 @@
  * @module
  */
 
+import "../io/wide_simd.ts"; // before the device is acquired: Mesa reads the width once
 import { parseArgs } from "node:util";
 import { loadDataset } from "../data/parquet.ts";
 import { ViTImageProcessor } from "../data/processor.ts";

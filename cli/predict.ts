@@ -6,6 +6,7 @@
  * @module
  */
 
+import "../io/wide_simd.ts"; // before the device is acquired: Mesa reads the width once
 import { parseArgs } from "node:util";
 import { decodeImage } from "../data/image.ts";
 import { readBytes } from "../io/files.ts";

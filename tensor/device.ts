@@ -30,6 +30,12 @@ export interface GpuContext {
   readonly f16RoundsToNearest: boolean;
   /** True when the device was created with `timestamp-query` (for the kernel profiler). */
   readonly hasTimestamps: boolean;
+  /**
+   * Invocations per SIMD vector on a software adapter: llvmpipe's description says
+   * `256 bits` (8) by default, `512 bits` (16) under `LP_NATIVE_VECTOR_WIDTH=512`. CPU matmul
+   * workgroups are this wide. 8 when the description does not say, and on hardware adapters.
+   */
+  readonly simdLanes: number;
 }
 
 /** Thrown when WebGPU has no adapter; its message names the driver to install. */
@@ -63,6 +69,23 @@ const LIMIT_NAMES = [
   "maxDynamicUniformBuffersPerPipelineLayout",
 ] as const;
 
+/**
+ * The f32 lanes of a software adapter's vectors, from a description such as
+ * `llvmpipe (LLVM 15.0.6, 512 bits)`; 8 when it names no width.
+ *
+ * @param description The adapter's description.
+ * @returns The lanes per vector.
+ * @example
+ * ```ts
+ * import { simdLanesOf } from "./device.ts";
+ * console.log(simdLanesOf("llvmpipe (LLVM 15.0.6, 512 bits)")); // 16
+ * ```
+ */
+export function simdLanesOf(description: string): number {
+  const bits = Number(description.match(/(\d+) bits/)?.[1]);
+  return bits >= 128 && bits <= 1024 && bits % 32 === 0 ? bits / 32 : 8;
+}
+
 function isSoftwareAdapter(info: GPUAdapterInfo): boolean {
   const text = `${info.vendor} ${info.architecture} ${info.device} ${info.description}`
     .toLowerCase();
@@ -90,13 +113,15 @@ async function acquire(): Promise<GpuContext> {
     ],
   });
   const f16RoundsToNearest = hasF16 && await probeF16Rounding(device);
+  const isCpu = isSoftwareAdapter(adapter.info);
   return {
     adapter,
     device,
-    isCpu: isSoftwareAdapter(adapter.info),
+    isCpu,
     hasF16,
     f16RoundsToNearest,
     hasTimestamps,
+    simdLanes: isCpu ? simdLanesOf(adapter.info.description) : 8,
   };
 }
 

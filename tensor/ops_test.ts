@@ -459,6 +459,9 @@ Deno.test("every matmul variant is correct on odd and tile-crossing shapes", asy
     ...VEC4TN_VARIANTS,
     ...TEXTURE_VARIANTS,
     ...TEXTURETN_VARIANTS,
+    // One SIMD vector per workgroup at 512 bits: more idle invocations past the last tile.
+    { ...TEXTURE_VARIANTS[1], workgroup: 16 },
+    { ...TEXTURETN_VARIANTS[1], workgroup: 16 },
     ...TILED_VARIANTS,
   ];
   // Each vec4 family meets shapes it is eligible for (vec4: NT with K % 4 == 0; vec4tn: TN with
@@ -483,7 +486,7 @@ Deno.test("every matmul variant is correct on odd and tile-crossing shapes", asy
     { a: [40, 133], b: [140, 40], transA: true, transB: true },
   ];
   for (const v of variants) {
-    await t.step(`${v.family} ${v.tm}x${v.tn}`, async () => {
+    await t.step(`${v.family} ${v.tm}x${v.tn}/${v.workgroup}`, async () => {
       ops.forceMatmulVariant(v);
       try {
         for (const [i, s] of shapes.entries()) {
