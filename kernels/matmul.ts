@@ -16,6 +16,8 @@
  * - `texturetn`: the texture family for the TN layout (weight gradients), on the operands as
  *   stored (texels of four rows of C from A and four columns from B), so that they need no
  *   transposing.
+ * - `texturenn`: the texture family for the NN layout, A as in `texture` and B as stored (as
+ *   in `texturetn`), so that B needs no transposing pack.
  * - `tiled`: for GPUs. A workgroup stages BM×BK and BK×BN tiles in workgroup memory and each
  *   invocation accumulates a 4×4 (or larger) block from there.
  *
@@ -46,7 +48,14 @@ export interface MatmulShape {
 /** A matmul kernel variant and the tile it computes. */
 export interface MatmulVariant {
   /** Family: CPU-style register tiles or GPU-style workgroup-memory tiles. */
-  readonly family: "register" | "vec4" | "vec4tn" | "texture" | "texturetn" | "tiled";
+  readonly family:
+    | "register"
+    | "vec4"
+    | "vec4tn"
+    | "texture"
+    | "texturetn"
+    | "texturenn"
+    | "tiled";
   /** Rows of C per invocation. */
   readonly tm: number;
   /** Columns of C per invocation. */
@@ -94,6 +103,16 @@ export const TEXTURE_VARIANTS: readonly MatmulVariant[] = [
 export const TEXTURETN_VARIANTS: readonly MatmulVariant[] = [
   { family: "texturetn", tm: 32, tn: 32, workgroup: 8 },
   { family: "texturetn", tm: 8, tn: 16, workgroup: 8 },
+];
+
+/**
+ * The texture variants for the NN layout: A by rows of M as in `texture`, B as stored (rows of
+ * K) as in `texturetn`, so that neither needs a transposing pack. The big tile first and the
+ * small one last.
+ */
+export const TEXTURENN_VARIANTS: readonly MatmulVariant[] = [
+  { family: "texturenn", tm: 32, tn: 32, workgroup: 8 },
+  { family: "texturenn", tm: 8, tn: 16, workgroup: 8 },
 ];
 
 /**
@@ -386,7 +405,8 @@ const TEXTURE_PARAMS: readonly ParamField[] = [
  * N, four k per texel and zeros past K, and each invocation accumulates dot products of texels
  * for its TM×TN tile of C. `texturetn`: `A` and `B` hold the operands as stored, rows of K with
  * four rows of C (from A) or four columns of C (from B) per texel, and each invocation
- * accumulates their outer products in TM×(TN/4) vec4 accumulators. One array layer per batch
+ * accumulates their outer products in TM×(TN/4) vec4 accumulators. `texturenn`: `A` as in
+ * `texture` and `B` as in `texturetn`, each texel of A meeting four rows of B. One array layer per batch
  * entry, or a single layer shared by all (a layer step of 0). Batch entry z stores its rows
  * `rowStrideC` apart from `offsetC + (z / groupC)·groupStrideC + (z % groupC)·strideC` (rows
  * of one head inside a [B, T, H·hd] tensor, for attention). Half precision rounds the
@@ -412,6 +432,29 @@ function textureKernel(v: MatmulVariant, bias: boolean, store4: boolean): Kernel
     for (let i = 0; i < tm; i++) {
       body.push(`let a${i} = ${load("A", "kk", `r${i}`, "la")};`);
       for (let j = 0; j < tn; j++) body.push(`acc${i}_${j} += dot(a${i}, b${j});`);
+    }
+  } else if (v.family === "texturenn") {
+    // A's texel of four k meets B's four rows of those k. A's texels past K hold zeros, so
+    // B's rows past K read row K − 1 and add nothing.
+    for (let i = 0; i < tm; i++) lines.push(`let r${i} = min(row0 + ${i}u, params.m - 1u);`);
+    lines.push("let texelsN = (params.n + 3u) / 4u;");
+    for (let j = 0; j < tn4; j++) lines.push(`let c${j} = min(col0 / 4u + ${j}u, texelsN - 1u);`);
+    for (let i = 0; i < tm; i++) {
+      for (let j = 0; j < tn; j++) decls.push(`var acc${i}_${j} = 0.0;`);
+    }
+    for (let q = 0; q < 4; q++) {
+      body.push(`let k${q} = min(4u * kk + ${q}u, params.k - 1u);`);
+      for (let j = 0; j < tn4; j++) {
+        body.push(`let b${q}_${j} = ${load("B", `c${j}`, `k${q}`, "lb")};`);
+      }
+    }
+    const x = "xyzw";
+    for (let i = 0; i < tm; i++) {
+      body.push(`let a${i} = ${load("A", "kk", `r${i}`, "la")};`);
+      for (let j = 0; j < tn; j++) {
+        const terms = [0, 1, 2, 3].map((q) => `a${i}.${x[q]} * b${q}_${j >> 2}.${x[j % 4]}`);
+        body.push(`acc${i}_${j} += ${terms.join(" + ")};`);
+      }
     }
   } else {
     // Four rows of K per step, each element's four products summed before they meet its
@@ -603,7 +646,7 @@ export function matmulKernel(
     `${half}${emulated ? ":emulated" : ""}${store4 ? ":store4" : ""}`;
   let kernel = cache.get(key);
   if (kernel) return kernel;
-  if (v.family === "texture" || v.family === "texturetn") {
+  if (v.family.startsWith("texture")) {
     kernel = textureKernel(v, bias, store4);
     cache.set(key, kernel);
     return kernel;

@@ -7,6 +7,7 @@ import { refMatmul } from "./reference.ts";
 import {
   REGISTER_VARIANTS,
   TEXTURE_VARIANTS,
+  TEXTURENN_VARIANTS,
   TEXTURETN_VARIANTS,
   TILED_VARIANTS,
   VEC4_VARIANTS,
@@ -52,6 +53,7 @@ Deno.test("half-precision matmuls round inputs to f16 and accumulate in f32, in 
     VEC4TN_VARIANTS[2],
     TEXTURE_VARIANTS[1],
     TEXTURETN_VARIANTS[1],
+    TEXTURENN_VARIANTS[1],
     TILED_VARIANTS[0],
   ];
   // null: the shader's f16 conversion where this device's probe trusts it, else the emulation;
@@ -70,6 +72,8 @@ Deno.test("half-precision matmuls round inputs to f16 and accumulate in f32, in 
                   transA: true,
                   half: true,
                 })
+                : v.family === "texturenn"
+                ? matmul(Tensor.from(a, [37, 24]), Tensor.from(bT, [24, 28]), { half: true })
                 : matmul(Tensor.from(a, [37, 24]), Tensor.from(b, [28, 24]), {
                   transB: true,
                   half: true,

@@ -126,7 +126,7 @@ function textureAttention(qkv: Tensor, heads: number, alpha: number, grad: boole
   const variants = products.map((s) => matmulVariantFor(s));
   if (
     !products.every((s) => texturesFit(s)) ||
-    !variants.every((v) => v.family === "texture" || v.family === "texturetn")
+    !variants.every((v) => v.family.startsWith("texture"))
   ) {
     return null;
   }
@@ -169,6 +169,9 @@ function textureAttention(qkv: Tensor, heads: number, alpha: number, grad: boole
     zeroPadded: true,
   };
   const qkvAs = (layout: OperandLayout) => ({ storage: qkv.storage, layout });
+  // B of the NN products (P V, dS K): as stored for texturenn, transposed for texture.
+  const nnB = (offset: number) =>
+    qkvAs(variants[1].family === "texturenn" ? byTokens(d3, offset) : byWidth(offset));
   const tensorAs = (x: Tensor, layout: OperandLayout) => ({ storage: x.storage, layout });
   const run = (
     i: number,
@@ -184,7 +187,7 @@ function textureAttention(qkv: Tensor, heads: number, alpha: number, grad: boole
   const probs = softmaxPadded(logits, batch * t, t, padded);
   logits.dispose();
   const out = Tensor.empty([b, t, d]);
-  run(1, tensorAs(probs, scoresLayout), qkvAs(byWidth(2 * d)), out, into(d, 0));
+  run(1, tensorAs(probs, scoresLayout), nnB(2 * d), out, into(d, 0));
   if (!grad) {
     probs.dispose();
     return out;
@@ -198,7 +201,7 @@ function textureAttention(qkv: Tensor, heads: number, alpha: number, grad: boole
     run(2, tensorAs(probs, scoresLayout), dContext, dqkv, into(d3, 2 * d));
     const dScores = softmaxPaddedBackward(probs, dProbs, batch * t, t, padded);
     dProbs.dispose();
-    run(1, tensorAs(dScores, scoresLayout), qkvAs(byWidth(d)), dqkv, into(d3, 0), alpha);
+    run(1, tensorAs(dScores, scoresLayout), nnB(d), dqkv, into(d3, 0), alpha);
     run(2, tensorAs(dScores, scoresLayout), qkvAs(byTokens(d3, 0)), dqkv, into(d3, d), alpha);
     dScores.dispose();
     probs.dispose();

@@ -12,6 +12,7 @@ import {
   type MatmulVariant,
   REGISTER_VARIANTS,
   TEXTURE_VARIANTS,
+  TEXTURENN_VARIANTS,
   TEXTURETN_VARIANTS,
   TILED_VARIANTS,
   VEC4_VARIANTS,
@@ -107,20 +108,26 @@ function gpuVariant(s: MatmulShape): MatmulVariant {
 function runnable(v: MatmulVariant, s: MatmulShape): boolean {
   if (v.family === "texture") return texturesFit(s);
   if (v.family === "texturetn") return texturesFit(s) && s.transA && !s.transB;
+  if (v.family === "texturenn") return texturesFit(s) && !s.transA && !s.transB;
   return !v.family.startsWith("vec4") || cpuFamily(s).includes(v);
 }
 
 const laneWide = new Map<readonly MatmulVariant[], readonly MatmulVariant[]>();
 
 /**
- * The texture family for a shape: `texturetn` for TN (no transposes), `texture` for the rest,
+ * The texture family for a shape: `texturetn` for TN and `texturenn` for NN (both read B as
+ * stored, rows of K, so neither transposes it), `texture` for the rest,
  * with workgroups one SIMD vector wide (`GpuContext.simdLanes`). At 512 bits the 32×32
  * tile with 16-wide workgroups ran M = 3152, K = 768, N = 768 at 57–69 GFLOP/s against 42–54
  * at 256 bits with 8-wide ones, in the same hours; 8-wide workgroups at 512 bits left half of
  * each vector idle (48 against 38 GFLOP/s in one process).
  */
 function textureFamily(s: MatmulShape): readonly MatmulVariant[] {
-  const family = s.transA && !s.transB ? TEXTURETN_VARIANTS : TEXTURE_VARIANTS;
+  const family = s.transA && !s.transB
+    ? TEXTURETN_VARIANTS
+    : !s.transA && !s.transB
+    ? TEXTURENN_VARIANTS
+    : TEXTURE_VARIANTS;
   const lanes = gpu().simdLanes;
   if (family.every((v) => v.workgroup === lanes)) return family;
   let wide = laneWide.get(family);
@@ -189,7 +196,7 @@ export const ONE_GROUP = 0xffffffff;
 /**
  * The layouts in which a texture variant reads contiguous operands of a shape.
  *
- * @param family `texture` or `texturetn`.
+ * @param family `texture`, `texturetn` or `texturenn`.
  * @param s The shape.
  * @param batchedA A has one matrix per batch entry (else one shared by all).
  * @param batchedB B has one matrix per batch entry.
@@ -205,33 +212,32 @@ export function operandLayouts(
   const layersB = batchedB ? s.batch : 1;
   const mk = s.m * s.k;
   const kn = s.k * s.n;
-  if (family === "texturetn") {
-    return [
-      {
-        size: { width: Math.ceil(s.m / 4), height: s.k, layers: layersA },
-        length: s.m,
-        strides: { batch: mk, row: s.m, k: 1 },
-      },
-      {
-        size: { width: Math.ceil(s.n / 4), height: s.k, layers: layersB },
-        length: s.n,
-        strides: { batch: kn, row: s.n, k: 1 },
-      },
-    ];
-  }
   const width = Math.ceil(s.k / 4);
-  return [
-    {
-      size: { width, height: s.m, layers: layersA },
-      length: s.k,
-      strides: { batch: mk, row: s.transA ? 1 : s.k, k: s.transA ? s.m : 1 },
-    },
-    {
+  // B as stored, rows of K with c = n (texturetn, texturenn), or as op(B)ᵀ with c = k.
+  const b: OperandLayout = family === "texture"
+    ? {
       size: { width, height: s.n, layers: layersB },
       length: s.k,
       strides: { batch: kn, row: s.transB ? s.k : 1, k: s.transB ? 1 : s.n },
-    },
-  ];
+    }
+    : {
+      size: { width: Math.ceil(s.n / 4), height: s.k, layers: layersB },
+      length: s.n,
+      strides: { batch: kn, row: s.n, k: 1 },
+    };
+  // A as stored, rows of K with c = m (texturetn), or as op(A) with c = k.
+  const a: OperandLayout = family === "texturetn"
+    ? {
+      size: { width: Math.ceil(s.m / 4), height: s.k, layers: layersA },
+      length: s.m,
+      strides: { batch: mk, row: s.m, k: 1 },
+    }
+    : {
+      size: { width, height: s.m, layers: layersA },
+      length: s.k,
+      strides: { batch: mk, row: s.transA ? 1 : s.k, k: s.transA ? s.m : 1 },
+    };
+  return [a, b];
 }
 
 /** Whether both operands of a shape fit in textures on this adapter. */
@@ -251,7 +257,11 @@ function cpuFamily(s: MatmulShape): readonly MatmulVariant[] {
 export function matmulCandidates(s: MatmulShape): MatmulVariant[] {
   const family = cpuFamily(s);
   const vec4 = family === REGISTER_VARIANTS ? [] : [...family];
-  const textures = texturesFit(s) ? textureFamily(s) : [];
+  const textures = !texturesFit(s)
+    ? []
+    : !s.transA && !s.transB
+    ? [...textureFamily(s), ...TEXTURE_VARIANTS]
+    : textureFamily(s);
   return gpu().isCpu
     ? [...textures, ...vec4, ...REGISTER_VARIANTS, TILED_VARIANTS[0]]
     : [...TILED_VARIANTS, ...vec4, REGISTER_VARIANTS[0]];
@@ -391,14 +401,14 @@ export function textureMatmul(
   const bindings = bias ? [...views, bias, out] : [...views, out];
   // vec4 stores where rows of C hold whole vec4s; texturetn gained nothing from them (a
   // 192 × 3152 × 192 weight gradient: 8.2–8.9 ms either way), so it keeps one compiled form.
-  const store4 = variant.family === "texture" && variant.tn % 4 === 0 &&
+  const store4 = variant.family !== "texturetn" && variant.tn % 4 === 0 &&
     (s.n % 4 === 0 || !!c.padded) &&
     [c.offset, c.batch, c.groupStride, c.row].every((x) => x % 4 === 0);
   const kernel = matmulKernel(variant, s.transA, s.transB, !!bias, false, false, store4);
   engine().dispatch(kernel, bindings, {
     m: s.m,
     n: s.n,
-    steps: variant.family === "texturetn" ? Math.ceil(s.k / 4) : a.layout.size.width,
+    steps: Math.ceil(s.k / 4),
     k: s.k,
     strideC: c.batch,
     alpha,
@@ -426,7 +436,7 @@ export function dispatchMatmul(
   batchedB = true,
   half = false,
 ): void {
-  if (variant.family === "texture" || variant.family === "texturetn") {
+  if (variant.family.startsWith("texture")) {
     const [la, lb] = operandLayouts(variant.family, s, batchedA, batchedB);
     textureMatmul(
       variant,

@@ -10,6 +10,7 @@ import type { RowFlavour } from "../kernels/rows.ts";
 import {
   REGISTER_VARIANTS,
   TEXTURE_VARIANTS,
+  TEXTURENN_VARIANTS,
   TEXTURETN_VARIANTS,
   TILED_VARIANTS,
   VEC4_VARIANTS,
@@ -459,6 +460,7 @@ Deno.test("every matmul variant is correct on odd and tile-crossing shapes", asy
     ...VEC4TN_VARIANTS,
     ...TEXTURE_VARIANTS,
     ...TEXTURETN_VARIANTS,
+    ...TEXTURENN_VARIANTS,
     // One SIMD vector per workgroup at 512 bits: more idle invocations past the last tile.
     { ...TEXTURE_VARIANTS[1], workgroup: 16 },
     { ...TEXTURETN_VARIANTS[1], workgroup: 16 },
