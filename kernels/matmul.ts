@@ -413,7 +413,7 @@ const TEXTURE_PARAMS: readonly ParamField[] = [
  * operands as they are packed: lavapipe's f16 conversion of a loaded texel saturates at 65504
  * instead of overflowing to infinity, which would hide the overflow loss scaling looks for.
  */
-function textureKernel(v: MatmulVariant, bias: boolean, store4: boolean): Kernel {
+function textureKernel(v: MatmulVariant, bias: boolean, store4: boolean, sums: boolean): Kernel {
   const accName = (i: number, j: number) => `acc${i}_${j}`;
   const { tm, tn } = v;
   const tn4 = tn / 4;
@@ -487,10 +487,24 @@ function textureKernel(v: MatmulVariant, bias: boolean, store4: boolean): Kernel
         body.push(`acc${i}_${j} += ${terms.join(" + ")};`);
       }
     }
+    if (sums) {
+      // A's column sums, a Linear layer's bias gradient, stored by the tiles of column 0.
+      for (let i = 0; i < tm; i++) {
+        const terms = [0, 1, 2, 3].map((q) => `a${q}_${i >> 2}.${x[i % 4]}`);
+        decls.push(`var sum${i} = 0.0;`);
+        body.push(`sum${i} += ${terms.join(" + ")};`);
+      }
+    }
   }
-  const stores = store4
+  let stores = store4
     ? tileStoresVec4(tm, tn, accName, bias)
     : tileStores(tm, tn, accName, bias, undefined, undefined, "params.rowStrideC");
+  if (sums) {
+    const rows = [...Array(tm).keys()].map((i) =>
+      `  if (row0 + ${i}u < params.m) { S[g.z * params.m + row0 + ${i}u] = sum${i}; }`
+    );
+    stores += `\n  if (col0 == 0u) {\n  ${rows.join("\n  ")}\n  }`;
+  }
   const list: [string, string, BindingAccess][] = [
     ["A", "texture_2d_array<f32>", "texture"],
     ["B", "texture_2d_array<f32>", "texture"],
@@ -498,8 +512,10 @@ function textureKernel(v: MatmulVariant, bias: boolean, store4: boolean): Kernel
   const t = store4 ? "array<vec4<f32>>" : "array<f32>";
   if (bias) list.push(["bias", t, "read"]);
   list.push(["C", t, "read_write"]);
+  if (sums) list.push(["S", "array<f32>", "read_write"]);
   return defineKernel(
-    `matmul:${v.family}:${tm}x${tn}:${v.workgroup}:${bias}${store4 ? ":store4" : ""}`,
+    `matmul:${v.family}:${tm}x${tn}:${v.workgroup}:${bias}${store4 ? ":store4" : ""}` +
+      (sums ? ":sums" : ""),
     list,
     TEXTURE_PARAMS,
     `
@@ -630,6 +646,9 @@ const cache = new Map<string, Kernel>();
  * @param emulateF16 Round in f32 arithmetic instead of through the shader's `f16` conversion.
  * @param store4 Store four columns at a time, binding C and the bias as vec4 arrays (texture
  *   families only; needs N % 4 == 0 and TN % 4 == 0).
+ * @param sums Also store A's column sums (`texturetn` only): the sums over k of A[k, m], for
+ *   each batch entry z at `S[z·M + m]`, bound after C. Fed a Linear layer's output gradient
+ *   as A, this is its bias gradient.
  * @returns The kernel.
  */
 export function matmulKernel(
@@ -640,14 +659,16 @@ export function matmulKernel(
   half = false,
   emulateF16 = false,
   store4 = false,
+  sums = false,
 ): Kernel {
   const emulated = half && emulateF16;
+  if (sums && v.family !== "texturetn") throw new Error(`matmul: ${v.family} has no column sums`);
   const key = `matmul:${v.family}:${v.tm}x${v.tn}:${v.workgroup}:${transA}:${transB}:${bias}:` +
-    `${half}${emulated ? ":emulated" : ""}${store4 ? ":store4" : ""}`;
+    `${half}${emulated ? ":emulated" : ""}${store4 ? ":store4" : ""}${sums ? ":sums" : ""}`;
   let kernel = cache.get(key);
   if (kernel) return kernel;
   if (v.family.startsWith("texture")) {
-    kernel = textureKernel(v, bias, store4);
+    kernel = textureKernel(v, bias, store4, sums);
     cache.set(key, kernel);
     return kernel;
   }

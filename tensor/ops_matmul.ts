@@ -382,6 +382,7 @@ export interface TextureOperand {
  * @param alpha Scale of the product.
  * @param half Round the operands to f16.
  * @param bias Added to each row (contiguous C only).
+ * @param sums Receives A's column sums (`texturetn` only; see `matmulKernel`).
  */
 export function textureMatmul(
   variant: MatmulVariant,
@@ -393,18 +394,20 @@ export function textureMatmul(
   alpha: number,
   half: boolean,
   bias?: Storage,
+  sums?: Storage,
 ): void {
   const texA = packOperand(a.storage, a.layout, half);
   const texB = packOperand(b.storage, b.layout, half, texA);
   const { groups, tilesN } = matmulGrid(variant, s);
   const views = [texA.view, texB.view];
   const bindings = bias ? [...views, bias, out] : [...views, out];
+  if (sums) bindings.push(sums);
   // vec4 stores where rows of C hold whole vec4s; texturetn gained nothing from them (a
   // 192 × 3152 × 192 weight gradient: 8.2–8.9 ms either way), so it keeps one compiled form.
   const store4 = variant.family !== "texturetn" && variant.tn % 4 === 0 &&
     (s.n % 4 === 0 || !!c.padded) &&
     [c.offset, c.batch, c.groupStride, c.row].every((x) => x % 4 === 0);
-  const kernel = matmulKernel(variant, s.transA, s.transB, !!bias, false, false, store4);
+  const kernel = matmulKernel(variant, s.transA, s.transB, !!bias, false, false, store4, !!sums);
   engine().dispatch(kernel, bindings, {
     m: s.m,
     n: s.n,
@@ -435,6 +438,7 @@ export function dispatchMatmul(
   batchedA = true,
   batchedB = true,
   half = false,
+  sums?: Tensor,
 ): void {
   if (variant.family.startsWith("texture")) {
     const [la, lb] = operandLayouts(variant.family, s, batchedA, batchedB);
@@ -448,9 +452,11 @@ export function dispatchMatmul(
       alpha,
       half,
       bias?.storage,
+      sums?.storage,
     );
     return;
   }
+  if (sums) throw new Error(`matmul: ${variant.family} has no column sums`);
   const { groups, tilesN } = matmulGrid(variant, s);
   const storages = [a.storage, b.storage];
   if (bias) storages.push(bias.storage);
@@ -490,6 +496,24 @@ export function dispatchMatmul(
 export function runsAsNT(s: MatmulShape): boolean {
   return gpu().isCpu && !forced && !texturesFit(s) && !s.transA && !s.transB && s.k % 4 === 0 &&
     s.m >= 64 && s.batch * s.m * s.n * s.k >= SMALL_MATMUL;
+}
+
+/**
+ * A Linear layer's weight gradient `alpha · gᵀ·x` and bias gradient (g's column sums) from one
+ * `texturetn` product, which sums g's columns as it reads them: in a ViT-Tiny step the
+ * separate sums took about 130 ms of GPU time. Null where the product would not run as
+ * `texturetn` (GPUs, operands too big for textures, a forced variant).
+ */
+function linearGrads(g: Tensor, x: Tensor, alpha: number, half: boolean): [Tensor, Tensor] | null {
+  const [rows, n] = g.shape;
+  const k = x.shape[1];
+  const s: MatmulShape = { batch: 1, m: n, k: rows, n: k, transA: true, transB: false };
+  const variant = matmulVariantFor(s);
+  if (rows === 0 || n === 0 || k === 0 || variant.family !== "texturetn") return null;
+  const dw = Tensor.empty([n, k]);
+  const db = Tensor.empty([n]);
+  dispatchMatmul(variant, s, g, x, dw, alpha, undefined, true, true, half, db);
+  return [dw, db];
 }
 
 /** A contiguous copy of `b` [..., K, N] as [..., N, K], outside autograd. */
@@ -642,13 +666,19 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
         da = v;
       }
     }
-    if (b.requiresGrad) {
+    let dbias: Tensor | null = null;
+    // A Linear layer's weight and bias gradients from one product where it runs as texturetn.
+    const fused = b.requiresGrad && bias?.requiresGrad && transB && !transA &&
+        bBatch.length === 0
+      ? linearGrads(g2, a2, alpha, half)
+      : null;
+    if (fused) [db, dbias] = fused;
+    else if (b.requiresGrad) {
       db = transB
         ? matmul(g2, a2, { transA: true, transB: transA, alpha, half })
         : matmul(a2, g2, { transA: !transA, alpha, half });
     }
-    let dbias: Tensor | null = null;
-    if (bias?.requiresGrad) {
+    if (bias?.requiresGrad && !dbias) {
       const rows = g.view([-1, n]);
       dbias = sum(rows, 0);
       rows.dispose();

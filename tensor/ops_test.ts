@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import * as ops from "./ops.ts";
 import { scope, Tensor } from "./tensor.ts";
 import { gpu } from "./device.ts";
-import { runsAsNT, texturesFit } from "./ops_matmul.ts";
+import { matmulVariantFor, runsAsNT, texturesFit } from "./ops_matmul.ts";
 import { engine } from "./engine.ts";
 import { mergeCopyDims } from "../kernels/copy.ts";
 import { forceRowFlavour } from "./ops_nn.ts";
@@ -604,4 +604,44 @@ Deno.test("strided copies drop size-1 axes and merge axes contiguous in both lay
   assert.deepEqual(mergeCopyDims([2, 6], [6, 1], [6, 1]).shape, [12]);
   assert.deepEqual(mergeCopyDims([2, 3], [6, 1], [3, 1]).shape, [2, 3]);
   assert.deepEqual(mergeCopyDims([1, 1], [5, 1], [1, 1]).shape, [1]);
+});
+
+Deno.test("a Linear layer's bias gradient comes out of its weight gradient's product", async () => {
+  // On CPU adapters the texturetn product gᵀ·x also sums g's columns: the 32×32 tile (with
+  // weight rows past the last full tile and K not a multiple of 4) and the small one.
+  for (const [rows, k, n] of [[301, 64, 70], [37, 20, 9]]) {
+    const random = rng(rows);
+    const x = uniform(random, rows * k);
+    const w = uniform(random, n * k);
+    const b = uniform(random, n);
+    const g = uniform(random, rows * n);
+    const s = { batch: 1, m: n, k: rows, n: k, transA: true, transB: false };
+    if (gpu().isCpu) assert.equal(matmulVariantFor(s).family, "texturetn");
+    const grad = { requiresGrad: true };
+    const inputs = [
+      Tensor.from(x, [rows, k], grad),
+      Tensor.from(w, [n, k], grad),
+      Tensor.from(b, [n], grad),
+    ];
+    scope(() => {
+      const y = ops.matmul(inputs[0], inputs[1], { transB: true, bias: inputs[2] });
+      y.backward(Tensor.from(g, [rows, n]));
+    });
+    const dw = new Float64Array(n * k);
+    const db = new Float64Array(n);
+    for (let r = 0; r < rows; r++) {
+      for (let j = 0; j < n; j++) {
+        const gj = g[r * n + j];
+        db[j] += gj;
+        for (let c = 0; c < k; c++) dw[j * k + c] += gj * x[r * k + c];
+      }
+    }
+    const tol: Tolerance = { atol: 1e-4, rtol: 1e-4 };
+    assertClose(await inputs[1].grad!.toArray(), dw, tol, `weight gradient ${rows}×${k}×${n}`);
+    assertClose(await inputs[2].grad!.toArray(), db, tol, `bias gradient ${rows}×${k}×${n}`);
+    for (const t of inputs) {
+      t.grad?.dispose();
+      t.dispose();
+    }
+  }
 });
