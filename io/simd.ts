@@ -2,8 +2,8 @@
  * Vector width for Mesa's software GPU. llvmpipe and lavapipe compile shaders to 256-bit
  * vectors (8 invocations per SIMD vector) unless `LP_NATIVE_VECTOR_WIDTH` says otherwise, even
  * on CPUs with AVX-512. On this project's 2-core AVX-512 machine, 512-bit vectors with 16-wide
- * matmul workgroups made a ViT-Tiny batch-16 train step 20–35 % faster (README, "Wider vectors
- * on AVX-512").
+ * matmul workgroups made a ViT-Tiny batch-16 train step about a fifth shorter: 2889–3052 against
+ * 3537–3829 ms, alternating processes (README, "Wider vectors on AVX-512").
  *
  * Mesa reads the variable once, when the driver loads, and Tessera acquires its device when
  * `tensor/device.ts` is first imported. So the variable must be set before that import: entry
