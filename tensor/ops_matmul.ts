@@ -346,7 +346,10 @@ function packOperand(
     }
     return entry;
   }
-  engine().dispatch(texturePackKernel(half), [src, entry.view], {
+  // One vec4 load per texel where rows hold whole vec4s of consecutive c.
+  const vec4 = strides.k === 1 && (k % 4 === 0 || zeroPadded) && src.byteLength % 16 === 0 &&
+    [strides.row, strides.batch, offset, groupStride].every((x) => x % 4 === 0);
+  engine().dispatch(texturePackKernel(half, vec4), [src, entry.view], {
     rows: size.height,
     k,
     k4: size.width,
