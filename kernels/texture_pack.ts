@@ -58,45 +58,27 @@ export function texturePackKernel(half: boolean, vec4 = false): Kernel {
   const key = `texture-pack${half ? ":f16" : ""}${vec4 ? ":vec4" : ""}`;
   let kernel = kernels.get(key);
   if (kernel) return kernel;
-  if (vec4) {
-    const round = half
-      ? "texel = vec4<f32>(roundF16_(texel.x), roundF16_(texel.y), roundF16_(texel.z), " +
-        "roundF16_(texel.w));"
-      : "";
-    kernel = defineKernel(
-      key,
-      [
-        ["src", "array<vec4<f32>>", "read"],
-        ["dst", "texture_storage_2d_array<rgba32float, write>", "storage_texture"],
-      ],
-      PARAMS,
-      `${half ? ROUND_F16_WGSL : ""}${LINEAR_INDEX}
-@compute @workgroup_size(${ELEMENTWISE_WORKGROUP})
-fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {
-  let i = linearIndex(g, nw);
-  if (i >= params.rows * params.k4) { return; }
-  let x = i % params.k4;
-  let r = i / params.k4;
-  let base = params.offset + (g.z / params.group) * params.groupStride +
-    (g.z % params.group) * params.batchStride + r * params.rowStride;
-  var texel = src[base / 4u + x];
-  ${round}
-  textureStore(dst, vec2<u32>(x, r), g.z, texel);
-}
-`,
-    );
-    kernels.set(key, kernel);
-    return kernel;
-  }
-  const read = (k: string) => {
-    const value =
-      `select(0.0, src[base + min(${k}, params.k - 1u) * params.kStride], ${k} < params.k)`;
-    return half ? `roundF16_(${value})` : value;
-  };
+  const round = (value: string) => half ? `roundF16_(${value})` : value;
+  const read = (k: string) =>
+    round(`select(0.0, src[base + min(${k}, params.k - 1u) * params.kStride], ${k} < params.k)`);
+  // Where the texel is: along k first (vec4, or a source contiguous in k), else along rows.
+  const position = vec4
+    ? "let x = i % params.k4;\n  let r = i / params.k4;"
+    : `var x = i % params.k4;
+  var r = i / params.k4;
+  if (params.kStride != 1u) {
+    r = i % params.rows;
+    x = i / params.rows;
+  }`;
+  const texel = vec4
+    ? `let v = src[base / 4u + x];
+  let texel = vec4<f32>(${["x", "y", "z", "w"].map((c) => round(`v.${c}`)).join(", ")});`
+    : `let k = 4u * x;
+  let texel = vec4<f32>(${read("k")}, ${read("k + 1u")}, ${read("k + 2u")}, ${read("k + 3u")});`;
   kernel = defineKernel(
     key,
     [
-      ["src", "array<f32>", "read"],
+      ["src", vec4 ? "array<vec4<f32>>" : "array<f32>", "read"],
       ["dst", "texture_storage_2d_array<rgba32float, write>", "storage_texture"],
     ],
     PARAMS,
@@ -105,16 +87,10 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw
 fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {
   let i = linearIndex(g, nw);
   if (i >= params.rows * params.k4) { return; }
-  var x = i % params.k4;
-  var r = i / params.k4;
-  if (params.kStride != 1u) {
-    r = i % params.rows;
-    x = i / params.rows;
-  }
-  let k = 4u * x;
+  ${position}
   let base = params.offset + (g.z / params.group) * params.groupStride +
     (g.z % params.group) * params.batchStride + r * params.rowStride;
-  let texel = vec4<f32>(${read("k")}, ${read("k + 1u")}, ${read("k + 2u")}, ${read("k + 3u")});
+  ${texel}
   textureStore(dst, vec2<u32>(x, r), g.z, texel);
 }
 `,
