@@ -112,30 +112,37 @@ function runnable(v: MatmulVariant, s: MatmulShape): boolean {
   return !v.family.startsWith("vec4") || cpuFamily(s).includes(v);
 }
 
-const laneWide = new Map<readonly MatmulVariant[], readonly MatmulVariant[]>();
+const laneWideFamilies = new Map<readonly MatmulVariant[], readonly MatmulVariant[]>();
 
 /**
- * The texture family for a shape: `texturetn` for TN and `texturenn` for NN (both read B as
- * stored, rows of K, so neither transposes it), `texture` for the rest,
- * with workgroups one SIMD vector wide (`GpuContext.simdLanes`). At 512 bits the 32×32
- * tile with 16-wide workgroups ran M = 3152, K = 768, N = 768 at 57–69 GFLOP/s against 42–54
- * at 256 bits with 8-wide ones, in the same hours; 8-wide workgroups at 512 bits left half of
- * each vector idle (48 against 38 GFLOP/s in one process).
+ * A texture family with workgroups one SIMD vector wide (`GpuContext.simdLanes`). At 512 bits
+ * the 32×32 tile with 16-wide workgroups ran M = 3152, K = 768, N = 768 at 57–69 GFLOP/s
+ * against 42–54 at 256 bits with 8-wide ones, in the same hours; 8-wide workgroups at 512 bits
+ * left half of each vector idle (48 against 38 GFLOP/s in one process).
  */
-function textureFamily(s: MatmulShape): readonly MatmulVariant[] {
-  const family = s.transA && !s.transB
-    ? TEXTURETN_VARIANTS
-    : !s.transA && !s.transB
-    ? TEXTURENN_VARIANTS
-    : TEXTURE_VARIANTS;
+function laneWide(family: readonly MatmulVariant[]): readonly MatmulVariant[] {
   const lanes = gpu().simdLanes;
   if (family.every((v) => v.workgroup === lanes)) return family;
-  let wide = laneWide.get(family);
-  if (!wide || wide[0].workgroup !== lanes) {
+  let wide = laneWideFamilies.get(family);
+  if (!wide) {
     wide = family.map((v) => ({ ...v, workgroup: lanes }));
-    laneWide.set(family, wide);
+    laneWideFamilies.set(family, wide);
   }
   return wide;
+}
+
+/**
+ * The texture family for a shape, lane-wide: `texturetn` for TN and `texturenn` for NN (both
+ * read B as stored, rows of K, so neither transposes it), `texture` for the rest.
+ */
+function textureFamily(s: MatmulShape): readonly MatmulVariant[] {
+  return laneWide(
+    s.transA && !s.transB
+      ? TEXTURETN_VARIANTS
+      : !s.transA && !s.transB
+      ? TEXTURENN_VARIANTS
+      : TEXTURE_VARIANTS,
+  );
 }
 
 /**
@@ -260,7 +267,7 @@ export function matmulCandidates(s: MatmulShape): MatmulVariant[] {
   const textures = !texturesFit(s)
     ? []
     : !s.transA && !s.transB
-    ? [...textureFamily(s), ...TEXTURE_VARIANTS]
+    ? [...textureFamily(s), ...laneWide(TEXTURE_VARIANTS)]
     : textureFamily(s);
   return gpu().isCpu
     ? [...textures, ...vec4, ...REGISTER_VARIANTS, TILED_VARIANTS[0]]
