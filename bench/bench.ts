@@ -12,24 +12,26 @@ import {
   concat,
   DataLoader,
   describeAdapter,
-  encodeJpeg,
-  engine,
-  gpu,
   layerNorm,
   loadImageFolder,
   makeViTConfig,
-  matmulCandidates,
-  matmulVariantFor,
   noGrad,
-  renderBeanLeaf,
   scopeAsync,
   softmax,
   Tensor,
   ViTForImageClassification,
   ViTImageProcessor,
 } from "../mod.ts";
+import {
+  encodeJpeg,
+  engine,
+  gpu,
+  matmulCandidates,
+  matmulVariantFor,
+  renderBeanLeaf,
+} from "../internals.ts";
 import { DEMO_CONFIG } from "../cli/train.ts";
-import type { MatmulShape, MatmulVariant } from "../mod.ts";
+import type { MatmulShape, MatmulVariant } from "../internals.ts";
 import { dispatchMatmul, matmul as product, runsAsNT } from "../tensor/ops_matmul.ts";
 
 const { values } = parseArgs({

@@ -1,0 +1,120 @@
+/**
+ * Tessera's engine internals, for tests, benchmarks and experiments: the implicit runtime
+ * accessor, the engine and its buffer pool, parameter arena and texture cache, the kernel
+ * profiler, matmul variants and autotuning, the kernel definition helpers, and the lower-level
+ * image, dataset, checkpoint and synthetic-data helpers that the public API builds on.
+ *
+ * These names may change between minor versions; the stable API is the package's main export.
+ *
+ * @example
+ * ```ts
+ * import { init } from "@tessera/vit";
+ * import { engine, matmulCandidates } from "@tessera/vit/internals";
+ *
+ * await init();
+ * const shape = { batch: 1, m: 64, k: 64, n: 64, transA: false, transB: false };
+ * console.log(matmulCandidates(shape).map((v) => v.family));
+ * engine.trim();
+ * ```
+ *
+ * @module
+ */
+
+// Runtime and engine.
+export { gpu } from "./tensor/device.ts";
+export { type Binding, Engine, engine, type Storage } from "./tensor/engine.ts";
+export {
+  allocatedSize,
+  type CachedTexture,
+  TextureCache,
+  type TextureContent,
+  TEXTURES_PER_SIZE,
+  type TextureSize,
+} from "./tensor/texture_cache.ts";
+export { KernelProfiler, type KernelTime } from "./tensor/profiler.ts";
+export { bucketSize, BufferPool, type PoolStats } from "./tensor/pool.ts";
+export { Arena, type ArenaChunk, type ArenaSlot, packParameters } from "./tensor/arena.ts";
+export { type BackwardFn, record } from "./tensor/tensor.ts";
+export { Rng } from "./tensor/rng.ts";
+
+// Ops' helpers and matmul variant choice.
+export {
+  accumulate,
+  autotuneMatmul,
+  broadcastShapes,
+  forceMatmulVariant,
+  matmulCandidates,
+  matmulVariantFor,
+} from "./tensor/ops.ts";
+export {
+  type MatmulShape,
+  type MatmulVariant,
+  REGISTER_VARIANTS,
+  TEXTURE_VARIANTS,
+  TEXTURENN_VARIANTS,
+  TEXTURETN_VARIANTS,
+  TILED_VARIANTS,
+  VEC4_VARIANTS,
+  VEC4TN_VARIANTS,
+} from "./kernels/matmul.ts";
+export {
+  type BindingAccess,
+  defineKernel,
+  type Kernel,
+  type ParamField,
+  type ParamType,
+  type ParamValues,
+} from "./kernels/kernel.ts";
+
+// nn helpers.
+export { dropoutState } from "./nn/layers.ts";
+export { truncNormal } from "./nn/init.ts";
+export { loadWarnings } from "./nn/checkpoint.ts";
+export { bicubicMatrix } from "./nn/interpolate.ts";
+
+// Image codecs and data helpers.
+export { checkPixelLimit, sniffFormat, validateImage } from "./data/image.ts";
+export { decodeJpeg, encodeJpeg, type JpegInfo, scanJpeg } from "./data/jpeg.ts";
+export { decodePng, encodePng, pngHeader } from "./data/png.ts";
+export { RESAMPLE_CODES } from "./data/resize.ts";
+export { toPixelValues } from "./data/pixels.ts";
+export { namesFromDatasetCard, namesFromParquetMetadata } from "./data/parquet.ts";
+export { prepareSample, type SampleJob } from "./data/sample.ts";
+export { crop, flipHorizontal, randomResizedCropBox, sampleSeed } from "./data/augment.ts";
+export { drawText, textWidth } from "./data/font.ts";
+
+// Synthetic data: the generated beans-like set and the fractal pretraining images.
+export {
+  BEANS_CLASSES,
+  BEANS_SPLITS,
+  beanSeed,
+  classCounts,
+  renderBeanLeaf,
+} from "./data/synthetic_beans.ts";
+export {
+  type AffineMap,
+  type FractalCategory,
+  fractalCategory,
+  type FractalSceneOptions,
+  renderFractal,
+  renderFractalScene,
+} from "./data/fractal.ts";
+export { hsl, valueNoise } from "./data/paint.ts";
+
+// Training internals.
+export { learningRateAt, warmupSteps } from "./train/schedule.ts";
+export { argmaxRows } from "./train/metrics.ts";
+export {
+  crc32c,
+  EventWriter,
+  maskedCrc32c,
+  readEventFile,
+  type ScalarEvent,
+} from "./train/tensorboard.ts";
+export { newTrainerState } from "./train/state.ts";
+export {
+  loadCheckpoint,
+  type RngState,
+  rotateCheckpoints,
+  saveCheckpoint,
+} from "./train/checkpoint.ts";
