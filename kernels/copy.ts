@@ -25,8 +25,8 @@ const copyKernels = new Map<string, Kernel>();
 /**
  * `dst[dstOffset + coord·dstStrides] = src[srcOffset + coord·srcStrides]` over `shape`, for a
  * shape of `rank` dimensions stored last in the 8-entry parameter vectors. Each rank has its own
- * unrolled kernel: a loop over all 8 dimensions with run-time indices into local arrays cost
- * lavapipe 0.8 GB/s (12.8 % of a ViT-Tiny train step in the strided copies alone).
+ * unrolled kernel: a loop over all 8 dimensions with run-time indices into local arrays made the
+ * strided copies a large share of a train step on lavapipe (figures in docs/performance.md).
  *
  * With `run` > 1 each invocation copies `run` consecutive elements of the innermost dimension,
  * which must then be contiguous in both layouts, with `params.shape` giving its length in runs:

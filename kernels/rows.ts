@@ -10,9 +10,9 @@
  *   separately ({@link defineThreadRowKernel}).
  * - `group`: one workgroup of {@link ROW_GROUP} invocations per row, for GPUs. Invocations
  *   stride across the row, so neighbours read neighbouring addresses, and reductions meet in
- *   workgroup memory. One invocation per row there reads with a stride of a whole row and ran
- *   layer norm at 4 GB/s on an H200. The other way round, on lavapipe the group flavour ran
- *   softmax at 0.27 GB/s against 1.1 GB/s for `thread` (its barriers are expensive there).
+ *   workgroup memory; one invocation per row would read with a stride of a whole row. On
+ *   lavapipe it is the other way round: the group flavour is several times slower than `thread`,
+ *   because its barriers are expensive there (figures in docs/performance.md).
  *
  * @module
  */
