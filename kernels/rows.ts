@@ -1,6 +1,6 @@
 /**
- * Row kernels (softmax, layer norm: a reduction along each row, then a pass that uses it) in two
- * flavours that suit opposite hardware, from one body:
+ * Row kernels (softmax, layer norm: a reduction along each row, then a pass that uses it) in
+ * three flavours for CPU and GPU adapters; `thread` and `group` come from one body:
  *
  * - `thread`: one invocation per row, for CPU adapters. Each invocation walks its row
  *   sequentially; rows are many (37824 attention rows at ViT-B batch 16) and short.
