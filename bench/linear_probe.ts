@@ -9,8 +9,8 @@
  * @module
  */
 
-import "../io/wide_simd.ts"; // before the device is acquired: Mesa reads the width once
 import {
+  init,
   loadImageFolder,
   makeViTConfig,
   noGrad,
@@ -23,6 +23,7 @@ import {
 import { DEMO_CONFIG } from "../cli/train.ts";
 
 const [modelDir, dataDir, out] = Deno.args;
+await init();
 const model = modelDir === "random"
   ? new ViTForImageClassification(makeViTConfig({ ...DEMO_CONFIG, num_labels: 3 }), 1)
   : await ViTForImageClassification.fromPretrained(modelDir, { log: () => {} });

@@ -1,13 +1,11 @@
 /**
  * Vector width for Mesa's software GPU. llvmpipe and lavapipe compile shaders to 256-bit
  * vectors (8 invocations per SIMD vector) unless `LP_NATIVE_VECTOR_WIDTH` says otherwise, even
- * on CPUs with AVX-512. On this project's 2-core AVX-512 machine, 512-bit vectors with 16-wide
- * matmul workgroups made a ViT-Tiny batch-16 train step about a fifth shorter: 2889–3052 against
- * 3537–3829 ms, alternating processes (README, "Wider vectors on AVX-512").
+ * on CPUs with AVX-512, where 512-bit vectors with 16-wide matmul workgroups make a train step
+ * markedly shorter (`docs/performance.md`).
  *
- * Mesa reads the variable once, when the driver loads, and Tessera acquires its device when
- * `tensor/device.ts` is first imported. So the variable must be set before that import: entry
- * points import `io/wide_simd.ts` first, which calls {@link widenSoftwareSimd}.
+ * Mesa reads the variable once, when the driver loads, so `init()` calls
+ * {@link widenSoftwareSimd} before it requests the adapter. Outside Deno it does nothing.
  *
  * @module
  */
@@ -59,12 +57,10 @@ function cpuFlags(): string | null {
  * Sets `LP_NATIVE_VECTOR_WIDTH=512` for this process when the CPU has AVX-512, the variable is
  * unset, and the process may set it and run `grep` (to read `/proc/cpuinfo`). It never prompts
  * for a permission; without one it leaves the width alone. It changes nothing on hardware GPUs,
- * since only Mesa's software drivers read the variable. Call it before the first import of the
- * tensor modules.
+ * since only Mesa's software drivers read the variable. Call it before the adapter is
+ * requested.
  *
- * Without AVX-512, 512-bit vectors are slower: with Mesa told to ignore AVX-512
- * (`GALLIUM_OVERRIDE_CPU_CAPS=avx`), a ViT-Tiny step took 6.8–7.3 s at 512 bits against
- * 4.7–5.8 s at 256.
+ * Without AVX-512, 512-bit vectors are slower, so the CPU's flags decide.
  *
  * @param cpuinfo The CPU description; the `flags` lines of `/proc/cpuinfo` when omitted.
  * @returns The width now requested (`"512"`, or what the user set), or null when unchanged.

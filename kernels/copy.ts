@@ -38,12 +38,14 @@ const copyKernels = new Map<string, Kernel>();
  * costs one loop over the SIMD lanes whatever its width, so a vec4 moves four floats for the
  * price of one.
  *
- * @param rank Dimensions, 1 to 8 (callers merge dimensions that are contiguous in both).
- * @param run Elements per invocation along the innermost dimension.
- * @param vec4 Elements are vec4s.
+ * @param layout `rank`: dimensions, 1 to 8 (callers merge dimensions that are contiguous in
+ *   both); `run`: elements per invocation along the innermost dimension; `vec4`: elements are
+ *   vec4s.
  * @returns The kernel.
  */
-export function stridedCopyKernel(rank: number, run = 1, vec4 = false): Kernel {
+export function stridedCopyKernel(
+  { rank, run = 1, vec4 = false }: { rank: number; run?: number; vec4?: boolean },
+): Kernel {
   const cacheKey = `${rank}:${run}${vec4 ? ":vec4" : ""}`;
   let kernel = copyKernels.get(cacheKey);
   if (kernel) return kernel;

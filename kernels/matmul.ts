@@ -1,18 +1,18 @@
 /**
  * Batched matmul `C[b] = alpha · op(A[b]) · op(B[b]) + bias`, where op is an optional transpose,
- * in two families that suit opposite hardware:
+ * in seven families. Software adapters get the register and texture families, GPUs the tiled
+ * one; `tensor/backend/` chooses.
  *
- * - `register`: for CPU adapters (Mesa lavapipe/llvmpipe). Each invocation owns a large TM×TN
- *   tile of C in registers and streams A and B straight from storage; there is no workgroup
- *   memory, because on a CPU "shared" memory is just more memory traffic plus barriers.
+ * - `register`: each invocation owns a large TM×TN tile of C in registers and streams A and B
+ *   straight from storage, with no workgroup memory: on a CPU "shared" memory is just more
+ *   memory traffic plus barriers.
  * - `vec4`: the register family reading four k at once, for the NT layout with K % 4 == 0.
  * - `vec4tn`: the register family reading four rows of A and four columns of B at once, for
  *   the TN layout (weight gradients) with M % 4 == 0 and N % 4 == 0.
  * - `texture`: the register family reading both operands from rgba32float textures that
- *   `kernels/texture_pack.ts` fills, in any layout: on lavapipe a texel fetch is one branch-free
- *   gather for all SIMD lanes, where a storage load loops over the lanes with a bounds check
- *   each. For M = 3152, K = N = 768 it reached 52–55 GFLOP/s with 32×32 tiles against 26–27
- *   for `vec4` 16×32 on the same machine in the same run.
+ *   `kernels/texture_pack.ts` fills, in any layout: on a software adapter a texel fetch is one
+ *   branch-free gather for all SIMD lanes, where a storage load loops over the lanes with a
+ *   bounds check each.
  * - `texturetn`: the texture family for the TN layout (weight gradients), on the operands as
  *   stored (texels of four rows of C from A and four columns from B), so that they need no
  *   transposing.
@@ -22,6 +22,7 @@
  *   invocation accumulates a 4×4 (or larger) block from there.
  *
  * Loads clamp their indices into range and stores are masked, so any M, N, K is correct.
+ * Measured speeds of each family are in `docs/performance.md`.
  *
  * @module
  */
@@ -64,11 +65,7 @@ export interface MatmulVariant {
   readonly workgroup: number;
 }
 
-/**
- * The register-tile variants tried by the autotuner on CPU adapters, best-known first. On
- * lavapipe (2 cores, AVX2) for M=3152, K=N=768 in the NT layout, 16×32 reached 13 GFLOP/s with
- * scalar loads and 20 with vec4 loads; 8×32 reached 9.
- */
+/** The register-tile variants tried by the autotuner on software adapters, best-known first. */
 export const REGISTER_VARIANTS: readonly MatmulVariant[] = [
   { family: "register", tm: 16, tn: 32, workgroup: 8 },
   { family: "register", tm: 8, tn: 32, workgroup: 16 },
@@ -89,10 +86,8 @@ export const VEC4TN_VARIANTS: readonly MatmulVariant[] = [
 ];
 
 /**
- * The texture variants (CPU adapters, any layout), the big tile first and the small one, for
- * small products, last. On lavapipe, M = 3152, K = N = 768 (GFLOP/s, operands already packed):
- * 32×32 52–55, 48×32 53–57, 32×48 51, 16×32 46, 16×64 43–46, 8×32 36; 32×32 takes about 8 s to
- * compile, 48×32 21 s.
+ * The texture variants (software adapters, any layout), the big tile first and the small one,
+ * for small products, last: bigger tiles gained little and compile several times longer.
  */
 export const TEXTURE_VARIANTS: readonly MatmulVariant[] = [
   { family: "texture", tm: 32, tn: 32, workgroup: 8 },
@@ -163,9 +158,9 @@ const EMULATED_F16 = `${ROUND_F16_WGSL}fn h(x: f32) -> f32 { return roundF16_(x)
 fn h4(x: vec4<f32>) -> vec4<f32> { return vec4<f32>(h(x.x), h(x.y), h(x.z), h(x.w)); }
 `;
 
-function precisionHelpers(half: boolean, emulated: boolean): string {
-  if (half && emulated) return EMULATED_F16;
-  return half
+function precisionHelpers(precision: MatmulPrecision): string {
+  if (precision === "f16-emulated") return EMULATED_F16;
+  return precision === "f16"
     ? `fn h(x: f32) -> f32 { return f32(f16(x)); }
 fn h4(x: vec4<f32>) -> vec4<f32> { return vec4<f32>(vec4<f16>(x)); }
 `
@@ -201,7 +196,7 @@ function tileStores(
 ): string {
   const stores: string[] = [];
   // One bias load per column, not per element: a load is a loop over the SIMD lanes on
-  // lavapipe, and loading in every store made a 32×32 tile take 59 s to compile instead of 10.
+  // lavapipe, and a load in every store made the 32×32 tile compile several times longer.
   if (bias) {
     for (let j = 0; j < tn; j++) {
       stores.push(`let bias${j} = bias[min(col0 + ${colOf(j)}, params.n - 1u)];`);
@@ -228,8 +223,7 @@ function tileStores(
  * a multiple of 4 or rows of C padded past N to a multiple of 4: `storeN4` vec4s per row are
  * stored, so a vec4 is either wholly inside a row of C (padding included) or wholly past it. On
  * lavapipe a store whose address differs between SIMD lanes is a loop
- * over the lanes, whatever its width, so this does a quarter of the stores: a 48 × 196 × 64 × 196
- * attention-shaped product took 10.3–10.5 ms instead of 12.5–12.7.
+ * over the lanes, whatever its width, so this does a quarter of the stores.
  */
 function tileStoresVec4(
   tm: number,
@@ -350,8 +344,6 @@ function vec4Kernel(v: MatmulVariant, bias: boolean) {
  * for each k, reads A four rows at a time along M and B four columns at a time along N, so
  * every load is a vec4, as in the NT kernel: on lavapipe a load costs about the same whether
  * it fetches one float or four. Needs M % 4 == 0 and N % 4 == 0 ({@link vec4tnEligible}).
- * Measured on lavapipe for ViT-Tiny's weight gradients (K = 3152): 16×32 took 44–68 ms where
- * the scalar register kernel took 54–79 ms.
  */
 function vec4tnKernel(v: MatmulVariant, bias: boolean) {
   const { tm, tn } = v;
@@ -458,9 +450,8 @@ function textureKernel(v: MatmulVariant, bias: boolean, store4: boolean, sums: b
     }
   } else {
     // Four rows of K per step, each element's four products summed before they meet its
-    // accumulator, as a dot product does: with one product per step the 1024 spilled
-    // accumulators were loaded and stored four times as often, and a 192 × 3152 × 768 weight
-    // gradient ran at 22–25 GFLOP/s instead of 33. Rows past K read row K − 1, scaled by 0.
+    // accumulator, as a dot product does: with one product per step the spilled accumulators
+    // were loaded and stored four times as often. Rows past K read row K − 1, scaled by 0.
     const tm4 = tm / 4;
     lines.push("let m4 = (params.m + 3u) / 4u;", "let n4 = (params.n + 3u) / 4u;");
     for (let i = 0; i < tm4; i++) lines.push(`let r${i} = min(row0 / 4u + ${i}u, m4 - 1u);`);
@@ -634,37 +625,80 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
 
 const cache = new Map<string, Kernel>();
 
+/** How a matmul kernel rounds its operands. */
+export type MatmulPrecision =
+  /** f32 throughout. */
+  | "f32"
+  /** Operands rounded to f16 by the shader's conversion (needs `shader-f16`), f32 accumulation. */
+  | "f16"
+  /** Operands rounded to f16 in f32 arithmetic, for adapters whose conversion is not IEEE's. */
+  | "f16-emulated";
+
+/** Everything that makes one compiled matmul kernel: the variant, the layout and the epilogue. */
+export interface MatmulKernelSpec {
+  /** The variant (family, tile, workgroup). */
+  readonly variant: MatmulVariant;
+  /** A is stored transposed. */
+  readonly transA: boolean;
+  /** B is stored transposed. */
+  readonly transB: boolean;
+  /** Add a bias per column of C. */
+  readonly bias: boolean;
+  /**
+   * Operand rounding. The texture families ignore it: their operands are rounded when they
+   * are packed.
+   */
+  readonly precision: MatmulPrecision;
+  /**
+   * Store four columns at a time, binding C and the bias as vec4 arrays (texture families
+   * only; needs N % 4 == 0 and TN % 4 == 0).
+   */
+  readonly store4?: boolean;
+  /**
+   * Also store A's column sums (`texturetn` only): the sums over k of A[k, m], for each batch
+   * entry z at `S[z·M + m]`, bound after C. Fed a Linear layer's output gradient as A, this
+   * is its bias gradient.
+   */
+  readonly sums?: boolean;
+}
+
 /**
- * The kernel of a variant for given transpose flags and bias.
+ * The cache key of a kernel spec: two specs with the same key compile to the same source.
  *
- * @param v The variant.
- * @param transA A is stored transposed.
- * @param transB B is stored transposed.
- * @param bias Add a bias per column of C.
- * @param half Round the inputs to f16 (f32 accumulation); needs `shader-f16` unless emulated.
- *   The texture families ignore it: their operands are rounded when they are packed.
- * @param emulateF16 Round in f32 arithmetic instead of through the shader's `f16` conversion.
- * @param store4 Store four columns at a time, binding C and the bias as vec4 arrays (texture
- *   families only; needs N % 4 == 0 and TN % 4 == 0).
- * @param sums Also store A's column sums (`texturetn` only): the sums over k of A[k, m], for
- *   each batch entry z at `S[z·M + m]`, bound after C. Fed a Linear layer's output gradient
- *   as A, this is its bias gradient.
- * @returns The kernel.
+ * @param spec The spec.
+ * @returns The key.
+ * @example
+ * ```ts
+ * import { matmulKernelKey, REGISTER_VARIANTS } from "./matmul.ts";
+ * const spec = { variant: REGISTER_VARIANTS[0], transA: false, transB: true, bias: false, precision: "f32" } as const;
+ * console.log(matmulKernelKey(spec)); // "matmul:register:16x32:8:false:true:false:f32"
+ * ```
  */
-export function matmulKernel(
-  v: MatmulVariant,
-  transA: boolean,
-  transB: boolean,
-  bias: boolean,
-  half = false,
-  emulateF16 = false,
-  store4 = false,
-  sums = false,
-): Kernel {
-  const emulated = half && emulateF16;
+export function matmulKernelKey(spec: MatmulKernelSpec): string {
+  const { variant: v, transA, transB, bias, precision, store4 = false, sums = false } = spec;
+  const texture = v.family.startsWith("texture");
+  // Texture kernels read whatever layout was packed: neither transposes nor rounding change them.
+  const layout = texture ? "packed" : `${transA}:${transB}`;
+  return `matmul:${v.family}:${v.tm}x${v.tn}:${v.workgroup}:${layout}:${bias}:` +
+    `${texture ? "f32" : precision}${store4 ? ":store4" : ""}${sums ? ":sums" : ""}`;
+}
+
+/**
+ * The kernel of a spec, compiled once per {@link matmulKernelKey}.
+ *
+ * @param spec The variant, layout, precision and epilogue.
+ * @returns The kernel.
+ * @example
+ * ```ts
+ * import { matmulKernel, REGISTER_VARIANTS } from "./matmul.ts";
+ * const k = matmulKernel({ variant: REGISTER_VARIANTS[0], transA: false, transB: true, bias: true, precision: "f32" });
+ * console.log(k.bindings); // ["read", "read", "read", "read_write"]
+ * ```
+ */
+export function matmulKernel(spec: MatmulKernelSpec): Kernel {
+  const { variant: v, transA, transB, bias, precision, store4 = false, sums = false } = spec;
   if (sums && v.family !== "texturetn") throw new Error(`matmul: ${v.family} has no column sums`);
-  const key = `matmul:${v.family}:${v.tm}x${v.tn}:${v.workgroup}:${transA}:${transB}:${bias}:` +
-    `${half}${emulated ? ":emulated" : ""}${store4 ? ":store4" : ""}${sums ? ":sums" : ""}`;
+  const key = matmulKernelKey(spec);
   let kernel = cache.get(key);
   if (kernel) return kernel;
   if (v.family.startsWith("texture")) {
@@ -683,8 +717,8 @@ export function matmulKernel(
     key,
     bindings(bias, v.family.startsWith("vec4")),
     PARAMS,
-    precisionHelpers(half, emulated) + body,
-    half && !emulated ? ["f16"] : [],
+    precisionHelpers(precision) + body,
+    precision === "f16" ? ["f16"] : [],
   );
   cache.set(key, kernel);
   return kernel;

@@ -42,19 +42,20 @@ const PARAMS: readonly ParamField[] = [
  * contiguous in k whose rows hold whole vec4s (K a multiple of 4, or rows zero-padded to one)
  * and whose strides and offset are multiples of 4. On lavapipe a load whose address differs
  * between SIMD lanes is a loop over the lanes, so this does a quarter of the load loops (the
- * texel's store stays one loop): the fp16 demo step's packing took 52.6 ms of GPU time instead
- * of 63.1, and the step's median fell from 244 to 238 ms, alternating in one process.
+ * texel's store stays one loop).
  *
- * @param half Round each value to f16 (IEEE round to nearest even, computed in f32).
- * @param vec4 Read each texel as one vec4 (conditions above; `kStride` must be 1).
+ * @param options `half`: round each value to f16 (IEEE round to nearest even, computed in f32);
+ *   `vec4`: read each texel as one vec4 (conditions above; `kStride` must be 1).
  * @returns The kernel: bindings `src` (storage) and `dst` (storage texture array).
  * @example
  * ```ts
  * import { texturePackKernel } from "./texture_pack.ts";
- * console.log(texturePackKernel(false).key); // texture-pack
+ * console.log(texturePackKernel({ half: false }).key); // texture-pack
  * ```
  */
-export function texturePackKernel(half: boolean, vec4 = false): Kernel {
+export function texturePackKernel(
+  { half, vec4 = false }: { half: boolean; vec4?: boolean },
+): Kernel {
   const key = `texture-pack${half ? ":f16" : ""}${vec4 ? ":vec4" : ""}`;
   let kernel = kernels.get(key);
   if (kernel) return kernel;

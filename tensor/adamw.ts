@@ -13,7 +13,7 @@ import {
 } from "../kernels/adamw.ts";
 import { elementwiseGrid } from "../kernels/elementwise.ts";
 import { Arena, packParameters } from "./arena.ts";
-import { gpu } from "./device.ts";
+import { backend } from "./backend/backend.ts";
 import { engine } from "./engine.ts";
 import { keep, Tensor } from "./tensor.ts";
 
@@ -153,8 +153,8 @@ export class AdamW {
     const t = this.stepCount;
     for (const g of this.#groups) {
       g.values.chunks.forEach((chunk, c) => {
-        // Four parameters per invocation on CPU adapters where the chunk allows.
-        const vec4 = gpu().isCpu && chunk.length % 4 === 0;
+        // Four parameters per invocation where the backend takes vector loads and the chunk allows.
+        const vec4 = backend().vectorLoads && chunk.length % 4 === 0;
         const n = vec4 ? chunk.length / 4 : chunk.length;
         engine().dispatch(
           vec4 ? adamwVec4Kernel : adamwKernel,

@@ -5,6 +5,9 @@ import { add, crossEntropy, gelu, matmul, mul, sum } from "./ops.ts";
 import { scope, scopeAsync, Tensor } from "./tensor.ts";
 import { parseSafetensors } from "../nn/safetensors.ts";
 import { assertClose, rng, uniform } from "./_test_util.ts";
+import { init } from "./runtime.ts";
+
+await init();
 
 const FIXTURES = new URL("../tests/fixtures/ops.safetensors", import.meta.url);
 

@@ -1,41 +1,32 @@
 /**
- * The one WebGPU device of the process, requested with the adapter's own maxima.
- *
- * The device is acquired once, at import time, so that every tensor operation can stay
- * synchronous. When no adapter exists the failure is remembered and thrown, with the driver to
- * install, by the first operation that needs the GPU.
+ * The one WebGPU device of the process, requested with the adapter's own maxima when the
+ * runtime starts (`init()` in `runtime.ts`), never at import: tensor operations stay
+ * synchronous and read the started context through {@link gpu}.
  *
  * @module
  */
 
+import type { Backend } from "./backend/backend.ts";
+import {
+  type AdapterProfile,
+  describeInfo,
+  describeProfile,
+  graphicsOf,
+  isSoftware,
+  simdLanesOf,
+} from "./backend/profile.ts";
 import { f16BitsToF32, f32ToF16Bits } from "./f16.ts";
 
-/** What Tessera knows about the GPU it runs on. */
+/** The started runtime: the adapter, the device, what they can do and the backend that uses them. */
 export interface GpuContext {
   /** The adapter the device was requested from. */
   readonly adapter: GPUAdapter;
   /** The device every kernel runs on. */
   readonly device: GPUDevice;
-  /** True for software adapters (Mesa lavapipe or llvmpipe), which favour register tiling. */
-  readonly isCpu: boolean;
-  /** True when the device was created with `shader-f16`. */
-  readonly hasF16: boolean;
-  /**
-   * True when the shader conversion `f16(x)` rounds to nearest even and overflows to infinity,
-   * as IEEE and PyTorch do, checked on this device at start ({@link probeF16Rounding}). NVIDIA's
-   * Vulkan driver was seen to round some values otherwise and to saturate at 65504, which hides
-   * the overflow that mixed precision's loss scaling must see; kernels then round in f32
-   * arithmetic instead.
-   */
-  readonly f16RoundsToNearest: boolean;
-  /** True when the device was created with `timestamp-query` (for the kernel profiler). */
-  readonly hasTimestamps: boolean;
-  /**
-   * Invocations per SIMD vector on a software adapter: llvmpipe's description says
-   * `256 bits` (8) by default, `512 bits` (16) under `LP_NATIVE_VECTOR_WIDTH=512`. CPU matmul
-   * workgroups are this wide. 8 when the description does not say, and on hardware adapters.
-   */
-  readonly simdLanes: number;
+  /** What the adapter can do. */
+  readonly profile: AdapterProfile;
+  /** The kernels and choices for this adapter. */
+  readonly backend: Backend;
 }
 
 /** Thrown when WebGPU has no adapter; its message names the driver to install. */
@@ -54,75 +45,6 @@ export class NoGpuAdapterError extends Error {
     );
     this.name = "NoGpuAdapterError";
   }
-}
-
-const LIMIT_NAMES = [
-  "maxStorageBufferBindingSize",
-  "maxBufferSize",
-  "maxComputeWorkgroupStorageSize",
-  "maxComputeInvocationsPerWorkgroup",
-  "maxComputeWorkgroupSizeX",
-  "maxComputeWorkgroupSizeY",
-  "maxComputeWorkgroupSizeZ",
-  "maxComputeWorkgroupsPerDimension",
-  "maxStorageBuffersPerShaderStage",
-  "maxDynamicUniformBuffersPerPipelineLayout",
-] as const;
-
-/**
- * The f32 lanes of a software adapter's vectors, from a description such as
- * `llvmpipe (LLVM 15.0.6, 512 bits)`; 8 when it names no width.
- *
- * @param description The adapter's description.
- * @returns The lanes per vector.
- * @example
- * ```ts
- * import { simdLanesOf } from "./device.ts";
- * console.log(simdLanesOf("llvmpipe (LLVM 15.0.6, 512 bits)")); // 16
- * ```
- */
-export function simdLanesOf(description: string): number {
-  const bits = Number(description.match(/(\d+) bits/)?.[1]);
-  return bits >= 128 && bits <= 1024 && bits % 32 === 0 ? bits / 32 : 8;
-}
-
-function isSoftwareAdapter(info: GPUAdapterInfo): boolean {
-  const text = `${info.vendor} ${info.architecture} ${info.device} ${info.description}`
-    .toLowerCase();
-  return /llvmpipe|lavapipe|swiftshader|softpipe|warp|software/.test(text) ||
-    info.vendor === "65541";
-}
-
-async function acquire(): Promise<GpuContext> {
-  const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
-  if (!gpu) throw new NoGpuAdapterError("navigator.gpu is missing");
-  const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
-  if (!adapter) throw new NoGpuAdapterError();
-  const requiredLimits: Record<string, number> = {};
-  for (const name of LIMIT_NAMES) {
-    const value = (adapter.limits as unknown as Record<string, number>)[name];
-    if (typeof value === "number") requiredLimits[name] = value;
-  }
-  const hasF16 = adapter.features.has("shader-f16");
-  const hasTimestamps = adapter.features.has("timestamp-query");
-  const device = await adapter.requestDevice({
-    requiredLimits,
-    requiredFeatures: [
-      ...(hasF16 ? ["shader-f16" as const] : []),
-      ...(hasTimestamps ? ["timestamp-query" as const] : []),
-    ],
-  });
-  const f16RoundsToNearest = hasF16 && await probeF16Rounding(device);
-  const isCpu = isSoftwareAdapter(adapter.info);
-  return {
-    adapter,
-    device,
-    isCpu,
-    hasF16,
-    f16RoundsToNearest,
-    hasTimestamps,
-    simdLanes: isCpu ? simdLanesOf(adapter.info.description) : 8,
-  };
 }
 
 /** Inputs whose f16 rounding tells nearest-even from truncation and saturation. */
@@ -206,60 +128,131 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
   }
 }
 
+/** Thrown by the first tensor operation when the runtime was never started. */
+export class NotStartedError extends Error {
+  /** Creates the error. */
+  constructor() {
+    super("Tessera has not started: call `await init()` before the first tensor operation");
+    this.name = "NotStartedError";
+  }
+}
+
+const LIMIT_NAMES = [
+  "maxStorageBufferBindingSize",
+  "maxBufferSize",
+  "maxComputeWorkgroupStorageSize",
+  "maxComputeInvocationsPerWorkgroup",
+  "maxComputeWorkgroupSizeX",
+  "maxComputeWorkgroupSizeY",
+  "maxComputeWorkgroupSizeZ",
+  "maxComputeWorkgroupsPerDimension",
+  "maxStorageBuffersPerShaderStage",
+  "maxDynamicUniformBuffersPerPipelineLayout",
+] as const;
+
+/** The adapter and device, before a backend is chosen for them. */
+export type Device = Omit<GpuContext, "backend">;
+
+/**
+ * Requests the adapter and a device with the adapter's own maxima and its f16 and timestamp
+ * features, and reads the adapter's profile.
+ *
+ * @param powerPreference Which adapter to prefer where there are several.
+ * @returns The adapter, the device and the profile.
+ * @throws {NoGpuAdapterError} When WebGPU is missing or offers no adapter.
+ */
+export async function requestDevice(
+  powerPreference: GPUPowerPreference = "high-performance",
+): Promise<Device> {
+  const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
+  if (!gpu) throw new NoGpuAdapterError("navigator.gpu is missing");
+  let adapter: GPUAdapter | null;
+  try {
+    adapter = await gpu.requestAdapter({ powerPreference });
+  } catch (error) {
+    throw new NoGpuAdapterError(error instanceof Error ? error.message : String(error));
+  }
+  if (!adapter) throw new NoGpuAdapterError();
+  const requiredLimits: Record<string, number> = {};
+  for (const name of LIMIT_NAMES) {
+    const value = (adapter.limits as unknown as Record<string, number>)[name];
+    if (typeof value === "number") requiredLimits[name] = value;
+  }
+  const f16 = adapter.features.has("shader-f16");
+  const timestamps = adapter.features.has("timestamp-query");
+  const device = await adapter.requestDevice({
+    requiredLimits,
+    requiredFeatures: [
+      ...(f16 ? ["shader-f16" as const] : []),
+      ...(timestamps ? ["timestamp-query" as const] : []),
+    ],
+  });
+  const info = describeInfo(adapter.info, adapter);
+  const software = isSoftware(info);
+  const profile: AdapterProfile = {
+    software,
+    graphics: graphicsOf(info),
+    simdLanes: software ? simdLanesOf(info.description) : 8,
+    f16,
+    f16RoundsToNearest: f16 && await probeF16Rounding(device),
+    subgroups: adapter.features.has("subgroups" as GPUFeatureName),
+    timestamps,
+    maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize,
+    info,
+  };
+  return { adapter, device, profile };
+}
+
 let context: GpuContext | null = null;
 let failure: unknown = null;
-try {
-  context = await acquire();
-} catch (error) {
-  failure = error;
+
+/**
+ * Makes a started context the process's (the runtime's last step), or remembers why start-up
+ * failed, for the first operation to throw.
+ *
+ * @param started The context, or the error that stopped it.
+ */
+export function installContext(started: GpuContext | { error: unknown }): void {
+  if ("error" in started) failure = started.error;
+  else {
+    context = started;
+    failure = null;
+  }
 }
 
 /**
- * Returns the process's GPU context, or throws {@link NoGpuAdapterError} when there is none.
+ * Returns the started runtime's context. Throws {@link NoGpuAdapterError} when start-up found
+ * no adapter, and {@link NotStartedError} when `init()` was never called.
  *
- * @returns The adapter, the device and what they support.
+ * @returns The adapter, the device, the profile and the backend.
  * @example
  * ```ts
+ * import { init } from "./runtime.ts";
  * import { gpu } from "./device.ts";
+ * await init();
  * console.log(gpu().device.limits.maxStorageBufferBindingSize);
  * ```
  */
 export function gpu(): GpuContext {
   if (context) return context;
-  if (failure instanceof NoGpuAdapterError) throw failure;
-  throw new NoGpuAdapterError(failure instanceof Error ? failure.message : String(failure));
+  if (failure instanceof Error) throw failure;
+  if (failure !== null) throw new NoGpuAdapterError(String(failure));
+  throw new NotStartedError();
 }
 
 /**
- * Describes the adapter in one line: vendor, description, backend and whether it is software.
+ * Describes the adapter in one line: what it says of itself (or that it says nothing), the
+ * graphics API, software or hardware, and f16.
  *
- * @returns For example `vendor 0x10005, llvmpipe (LLVM 15.0.6, 256 bits), Vulkan, software`.
+ * @returns For example `vendor 0x10005, llvmpipe (LLVM 15.0.6, 256 bits), Vulkan, software, shader-f16`.
  * @example
  * ```ts
+ * import { init } from "./runtime.ts";
  * import { describeAdapter } from "./device.ts";
+ * await init();
  * console.log(describeAdapter());
  * ```
  */
 export function describeAdapter(): string {
-  const { adapter, isCpu, hasF16, f16RoundsToNearest } = gpu();
-  const info = adapter.info;
-  const vendorId = Number(info.vendor);
-  const vendor = Number.isFinite(vendorId) && info.vendor !== ""
-    ? `0x${vendorId.toString(16)}`
-    : info.vendor || "unknown";
-  // wgpu reports Mesa's Vulkan vendor id 0x10005 for lavapipe; llvmpipe over GL reports a name.
-  const backend = vendorId === 0x10005 || /vulkan|lavapipe/i.test(info.description)
-    ? "Vulkan"
-    : /opengl|llvmpipe/i.test(info.description)
-    ? "GL"
-    : "native";
-  const parts = [
-    `vendor ${vendor}`,
-    info.description || info.device || "unknown device",
-    info.architecture || null,
-    backend,
-    isCpu ? "software" : "hardware",
-    hasF16 ? `shader-f16${f16RoundsToNearest ? "" : " (f16 rounding emulated)"}` : "no f16",
-  ].filter((part) => part);
-  return parts.join(", ");
+  return describeProfile(gpu().profile);
 }

@@ -239,7 +239,7 @@ export class Engine {
    * {@link GpuContext.hasTimestamps}); {@link Engine.profileEnd} returns the times per kernel.
    */
   profileStart(): void {
-    if (!gpu().hasTimestamps) throw new Error("this adapter has no timestamp-query feature");
+    if (!gpu().profile.timestamps) throw new Error("this adapter has no timestamp-query feature");
     this.flush();
     this.#profiler ??= new KernelProfiler(this.device);
   }

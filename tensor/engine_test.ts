@@ -2,6 +2,9 @@ import assert from "node:assert/strict";
 import { engine } from "./engine.ts";
 import { mapKernel } from "../kernels/elementwise.ts";
 import { Tensor } from "./tensor.ts";
+import { init } from "./runtime.ts";
+
+await init();
 
 Deno.test("a WebGPU validation error surfaces at the next readback instead of passing silently", async () => {
   const t = Tensor.from([1, 2], [2]);

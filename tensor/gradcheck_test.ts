@@ -7,6 +7,9 @@
 import * as ops from "./ops.ts";
 import { noGrad, scope, Tensor } from "./tensor.ts";
 import { assertClose, rng, uniform } from "./_test_util.ts";
+import { init } from "./runtime.ts";
+
+await init();
 
 const H = 1e-2;
 const TOL = { atol: 2e-3, rtol: 2e-2 };

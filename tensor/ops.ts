@@ -28,15 +28,7 @@ export {
 } from "./ops_elementwise.ts";
 export { expand, max, mean, type ReduceOptions, sum, sumTo } from "./ops_reduce.ts";
 export { concat, gatherRows, permute, reshape, slice, transpose } from "./ops_shape.ts";
-export {
-  autocast,
-  autotuneMatmul,
-  forceMatmulVariant,
-  matmul,
-  matmulCandidates,
-  type MatmulOptions,
-  matmulVariantFor,
-} from "./ops_matmul.ts";
+export { autocast, matmul, type MatmulOptions } from "./ops_matmul.ts";
 export { crossEntropy, dropout, layerNorm, softmax } from "./ops_nn.ts";
 export { selfAttention } from "./ops_attention.ts";
 

@@ -18,31 +18,20 @@ import type { Kernel } from "../kernels/kernel.ts";
 import { type RowFlavour, rowGrid } from "../kernels/rows.ts";
 import { SUM_CHUNK } from "../kernels/reduce.ts";
 import { softmaxBackwardKernels, softmaxKernels } from "../kernels/softmax.ts";
-import { gpu } from "./device.ts";
+import { backend } from "./backend/backend.ts";
+import { rowFlavourInForce } from "./backend/tuning.ts";
 import { assertF32 } from "./_dispatch.ts";
 import { engine } from "./engine.ts";
 import { sum } from "./ops_reduce.ts";
 import { record, Tensor } from "./tensor.ts";
 
-let forcedFlavour: RowFlavour | null = null;
-
 /**
- * Forces the flavour of the softmax and layer-norm row kernels (tests check both on one
- * adapter), or restores the automatic choice with null.
- *
- * @param flavour `thread` (one invocation per row), `group` (a workgroup per row), or null.
- */
-export function forceRowFlavour(flavour: RowFlavour | null): void {
-  forcedFlavour = flavour;
-}
-
-/**
- * One invocation per row on CPU adapters, reading vec4s where the kernel can (`vec4Rows`: any
- * row for softmax, rows of a multiple of four for layer norm); one workgroup per row on GPUs.
- * A forced `vec4` falls back to `thread` where the kernel cannot take it.
+ * The row flavour in force (the backend's, or a test's override); a `vec4` flavour falls back
+ * to `thread` where the kernel cannot take it (`vec4Rows`: any row for softmax, rows of a
+ * multiple of four for layer norm).
  */
 function rowFlavour(vec4Rows: boolean): RowFlavour {
-  const f = forcedFlavour ?? (gpu().isCpu ? "vec4" : "group");
+  const f = rowFlavourInForce();
   return f === "vec4" && !vec4Rows ? "thread" : f;
 }
 
@@ -183,8 +172,8 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-12):
       const chunks = Math.max(1, Math.ceil(rows / SUM_CHUNK));
       const pw = Tensor.empty([chunks, cols]);
       const pb = Tensor.empty([chunks, cols]);
-      // Four columns per thread on CPU adapters, as the vec4 row flavour reads them.
-      const cpu4 = vec4 && gpu().isCpu;
+      // Four columns per thread where the backend takes vector loads.
+      const cpu4 = vec4 && backend().vectorLoads;
       const threads = cpu4 ? cols / 4 : cols;
       engine().dispatch(
         cpu4 ? layerNormBackwardParamsVec4Kernel : layerNormBackwardParamsKernel,

@@ -16,7 +16,7 @@ import {
   sumKernel,
 } from "../kernels/reduce.ts";
 import { assertF32, contiguousStrides, normAxis, padRank, runMap } from "./_dispatch.ts";
-import { gpu } from "./device.ts";
+import { backend } from "./backend/backend.ts";
 import { engine } from "./engine.ts";
 import { record, sizeOf, Tensor } from "./tensor.ts";
 
@@ -217,8 +217,9 @@ export function stridedCopy(
     ? 4
     : 1;
   merged.shape[r - 1] /= run;
-  // On CPU adapters, runs of 4 that start on multiples of 4 in both layouts move as vec4s.
-  const vec4 = run === 4 && gpu().isCpu && srcOffset % 4 === 0 && dstOffset % 4 === 0 &&
+  // Runs of 4 that start on multiples of 4 in both layouts move as vec4s where the backend
+  // takes vector loads.
+  const vec4 = run === 4 && backend().vectorLoads && srcOffset % 4 === 0 && dstOffset % 4 === 0 &&
     merged.srcStrides.every((st, d) => d === r - 1 || st % 4 === 0) &&
     merged.dstStrides.every((st, d) => d === r - 1 || st % 4 === 0);
   let scale = 1;
@@ -235,7 +236,7 @@ export function stridedCopy(
   const [dstStrides0, dstStrides1] = padRank(merged.dstStrides, 0);
   const count = n / (run * scale);
   engine().dispatch(
-    stridedCopyKernel(r, run, vec4),
+    stridedCopyKernel({ rank: r, run, vec4 }),
     [src.storage, dst.storage],
     {
       n: count,

@@ -27,7 +27,7 @@ const SLOTS = 2048;
  * @example
  * ```ts
  * import { engine, exp, gpu, Tensor } from "../mod.ts";
- * if (gpu().hasTimestamps) {
+ * if (gpu().profile.timestamps) {
  *   engine().profileStart();
  *   exp(Tensor.from([1, 2, 3], [3])).dispose();
  *   for (const k of await engine().profileEnd()) console.log(k.key, k.count, k.ms);

@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { gpu } from "./device.ts";
 import { allocatedSize, TextureCache, TEXTURES_PER_SIZE } from "./texture_cache.ts";
+import { init } from "./runtime.ts";
+
+await init();
 
 Deno.test("textures are allocated with no width or height a power of two, and 1 or ≥ 2 layers", () => {
   assert.deepEqual(allocatedSize({ width: 4, height: 8, layers: 1 }), {

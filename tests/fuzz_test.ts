@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
 import { fuzzImages, fuzzSafetensors } from "./fuzz.ts";
+import { init } from "../tensor/runtime.ts";
+
+await init();
 
 Deno.test("2000 mutated safetensors files parse or fail with SafetensorsError, each fast", () => {
   const r = fuzzSafetensors(2000);

@@ -1,0 +1,126 @@
+/**
+ * Every override of the backends' own choices, in one place: the autotuner's per-shape table,
+ * and the forced variant, f16 rounding and row flavour that tests use to reach each kernel on
+ * one adapter.
+ *
+ * @module
+ */
+
+import type { MatmulShape, MatmulVariant } from "../../kernels/matmul.ts";
+import type { RowFlavour } from "../../kernels/rows.ts";
+import { backend } from "./backend.ts";
+
+const tuned = new Map<string, MatmulVariant>();
+let forcedVariant: MatmulVariant | null = null;
+let forcedEmulation: boolean | null = null;
+let forcedRows: RowFlavour | null = null;
+let lastVariant: MatmulVariant | null = null;
+
+function shapeKey(s: MatmulShape): string {
+  return `${s.batch}:${s.m}:${s.k}:${s.n}:${s.transA}:${s.transB}`;
+}
+
+/**
+ * The variant a matmul of this shape runs with: the forced one where it can run the shape,
+ * else the autotuned one, else the backend's choice.
+ *
+ * @param s The shape.
+ * @returns The variant.
+ * @example
+ * ```ts
+ * import { init } from "../runtime.ts";
+ * import { matmulVariantFor } from "./tuning.ts";
+ * await init();
+ * const s = { batch: 1, m: 64, k: 64, n: 64, transA: false, transB: true };
+ * console.log(matmulVariantFor(s).family);
+ * ```
+ */
+export function matmulVariantFor(s: MatmulShape): MatmulVariant {
+  if (forcedVariant && backend().canRun(forcedVariant, s)) return forcedVariant;
+  return tuned.get(shapeKey(s)) ?? backend().variantFor(s);
+}
+
+/**
+ * Forces one variant for every matmul it can run (tests and benchmarks), or restores the
+ * automatic choice with null. Shapes it cannot run keep the automatic choice; a test reads
+ * {@link lastMatmulVariant} to see which one ran.
+ *
+ * @param variant The variant, or null for automatic.
+ */
+export function forceMatmulVariant(variant: MatmulVariant | null): void {
+  forcedVariant = variant;
+}
+
+/** Whether a variant is forced (the backends then skip rewrites that would bypass it). */
+export function variantForced(): boolean {
+  return forcedVariant !== null;
+}
+
+/**
+ * Notes the variant of a matmul dispatch, for {@link lastMatmulVariant}.
+ *
+ * @param v The variant dispatched.
+ */
+export function noteMatmulVariant(v: MatmulVariant): void {
+  lastVariant = v;
+}
+
+/**
+ * The variant of the most recent matmul dispatch, so that a test can check that a forced
+ * variant really ran.
+ *
+ * @returns The variant, or null before the first matmul.
+ */
+export function lastMatmulVariant(): MatmulVariant | null {
+  return lastVariant;
+}
+
+/**
+ * Makes half-precision matmuls round in f32 arithmetic (true), through the shader's `f16`
+ * conversion (false), or, with null, whichever this device's start-up probe trusts. For tests
+ * that check both paths on one adapter.
+ *
+ * @param emulate The choice, or null for automatic.
+ */
+export function forceF16Emulation(emulate: boolean | null): void {
+  forcedEmulation = emulate;
+}
+
+/**
+ * The forced f16 rounding: true to emulate, false for the shader's conversion, null when not
+ * forced.
+ *
+ * @returns The override.
+ */
+export function f16EmulationOverride(): boolean | null {
+  return forcedEmulation;
+}
+
+/**
+ * Forces the flavour of the softmax and layer-norm row kernels (tests check each on one
+ * adapter), or restores the backend's choice with null.
+ *
+ * @param flavour `thread` (one invocation per row), `vec4`, `group` (a workgroup per row), or null.
+ */
+export function forceRowFlavour(flavour: RowFlavour | null): void {
+  forcedRows = flavour;
+}
+
+/**
+ * The row flavour in force: the forced one, else the backend's.
+ *
+ * @returns The flavour.
+ */
+export function rowFlavourInForce(): RowFlavour {
+  return forcedRows ?? backend().rowFlavour;
+}
+
+/**
+ * Remembers the fastest variant for a shape (the autotuner's result).
+ *
+ * @param s The shape.
+ * @param v The variant.
+ */
+export function rememberTuned(s: MatmulShape, v: MatmulVariant): void {
+  tuned.set(shapeKey(s), v);
+}
