@@ -12,7 +12,8 @@ export const MAX_RANK = 8;
 
 /**
  * WGSL helpers shared by element-wise kernels: erf from the Numerical Recipes erfc fit
- * (relative error below 1.2e-7), an overflow-safe tanh, and exact (erf) GELU and its derivative.
+ * (relative error below 1.2e-7), tanh accurate near zero and finite at any size, a power that
+ * handles every sign of base as torch does, and exact (erf) GELU and its derivative.
  */
 const MATH = `
 ${ROUND_F16_WGSL}
@@ -26,8 +27,51 @@ fn erf_(x: f32) -> f32 {
   return select(r - 1.0, 1.0 - r, x >= 0.0);
 }
 fn tanh_(x: f32) -> f32 {
-  let e = exp(-2.0 * abs(x));
+  let z = abs(x);
+  if (z < 0.5) {
+    // Taylor series to x^15: (1 - e^-2z) cancels near zero (1.3 % off at 1e-6).
+    let q = x * x;
+    return x * (1.0 + q * (-0.3333333333 + q * (0.1333333333 + q * (-0.05396825397 +
+      q * (0.02186948854 + q * (-0.008863235530 + q * (0.003592128037 +
+      q * -0.001455834387)))))));
+  }
+  let e = exp(-2.0 * z);
   return sign(x) * (1.0 - e) / (1.0 + e);
+}
+fn nan_() -> f32 {
+  // A var, so that the NaN is made at run time (a constant NaN is a shader-creation error).
+  var bits = 0x7fc00000u;
+  return bitcast<f32>(bits);
+}
+fn pow_(x: f32, s: f32) -> f32 {
+  // WGSL's pow is exp2(s·log2(x)): undefined for x < 0, and not exact for x^2. torch squares,
+  // takes sqrt for 0.5 and multiplies out integer powers, so every sign of x works.
+  if (s == 0.0) { return 1.0; }
+  if (s == 0.5) { return sqrt(x); }
+  if (s == -0.5) { return inverseSqrt(x); }
+  let n = abs(s);
+  if (s != floor(s)) {
+    if (x < 0.0) { return nan_(); }
+    if (x == 0.0) { return select(1.0 / abs(x), 0.0, s > 0.0); }
+    return pow(x, s);
+  }
+  var r = 1.0;
+  if (n <= 64.0) {
+    // Exponentiation by squaring keeps the sign of odd powers: x^2 = x·x, x^3 = x·(x·x).
+    var b = x;
+    var k = u32(n);
+    loop {
+      if ((k & 1u) == 1u) { r = r * b; }
+      k = k >> 1u;
+      if (k == 0u) { break; }
+      b = b * b;
+    }
+  } else {
+    let odd = floor(n * 0.5) * 2.0 != n;
+    r = select(0.0, pow(abs(x), n), x != 0.0);
+    r = select(r, -r, odd && x < 0.0);
+  }
+  return select(r, 1.0 / r, s < 0.0);
 }
 fn gelu_(x: f32) -> f32 {
   return 0.5 * x * (1.0 + erf_(x * 0.7071067811865476));
@@ -57,7 +101,7 @@ export const MAP_EXPRESSIONS = {
   mulScalar: ["a * s", 1],
   rsubScalar: ["s - a", 1],
   rdivScalar: ["s / a", 1],
-  powScalar: ["pow(a, s)", 1],
+  powScalar: ["pow_(a, s)", 1],
   fill: ["s", 0],
   add: ["a + b", 2],
   sub: ["a - b", 2],
@@ -70,7 +114,8 @@ export const MAP_EXPRESSIONS = {
   sqrtGrad: ["0.5 * b / a", 2],
   rsqrtGrad: ["-0.5 * b * a * a * a", 2],
   negMul: ["-(a * b)", 2],
-  powGrad: ["c * s * pow(a, s - 1.0)", 3],
+  // torch: the gradient of x^0 is 0, even where x^-1 is infinite.
+  powGrad: ["select(c * s * pow_(a, s - 1.0), 0.0, s == 0.0)", 3],
   // Half precision: the f16 value nearest `a` (ties to even), as f32.
   roundF16: ["roundF16_(a)", 1],
 } as const satisfies Record<string, readonly [string, number]>;

@@ -359,3 +359,61 @@ export function refSelfAttention(qkv: HostTensor, heads: number, scale?: number)
   }
   return { data: out, shape: [b, t, d] };
 }
+
+/**
+ * The gradient of {@link refSelfAttention} with respect to `qkv` for an upstream gradient
+ * `gout` [B, T, D], analytically in f64 (central differences cost a forward per input, too many
+ * at ViT's 197 tokens). Per head, with `P = softmax(scale · Q Kᵀ)`: `dV = Pᵀ dO`,
+ * `dS = P ∘ (dO Vᵀ - rowsum(P ∘ dO Vᵀ))`, `dQ = scale · dS K`, `dK = scale · dSᵀ Q`.
+ */
+export function refSelfAttentionGrad(
+  qkv: HostTensor,
+  heads: number,
+  gout: HostTensor,
+  scale?: number,
+): HostTensor {
+  const [b, t, d3] = qkv.shape;
+  const d = d3 / 3;
+  const hd = d / heads;
+  const alpha = scale ?? hd ** -0.5;
+  const idx = (bi: number, ti: number, part: number, h: number, e: number) =>
+    (bi * t + ti) * d3 + part * d + h * hd + e;
+  const dqkv = new Float64Array(qkv.data.length);
+  const probs = new Float64Array(t * t);
+  const dp = new Float64Array(t);
+  for (let bi = 0; bi < b; bi++) {
+    for (let h = 0; h < heads; h++) {
+      for (let i = 0; i < t; i++) {
+        const row = probs.subarray(i * t, (i + 1) * t);
+        for (let j = 0; j < t; j++) {
+          let acc = 0;
+          for (let e = 0; e < hd; e++) {
+            acc += qkv.data[idx(bi, i, 0, h, e)] * qkv.data[idx(bi, j, 1, h, e)];
+          }
+          row[j] = alpha * acc;
+        }
+        row.set(refSoftmax({ data: row.slice(), shape: [1, t] }).data);
+      }
+      for (let i = 0; i < t; i++) {
+        const go = (e: number) => gout.data[(bi * t + i) * d + h * hd + e];
+        let dot = 0;
+        for (let j = 0; j < t; j++) {
+          let acc = 0;
+          for (let e = 0; e < hd; e++) acc += go(e) * qkv.data[idx(bi, j, 2, h, e)];
+          dp[j] = acc;
+          dot += acc * probs[i * t + j];
+        }
+        for (let j = 0; j < t; j++) {
+          const p = probs[i * t + j];
+          const ds = alpha * p * (dp[j] - dot);
+          for (let e = 0; e < hd; e++) {
+            dqkv[idx(bi, j, 2, h, e)] += p * go(e);
+            dqkv[idx(bi, i, 0, h, e)] += ds * qkv.data[idx(bi, j, 1, h, e)];
+            dqkv[idx(bi, j, 1, h, e)] += ds * qkv.data[idx(bi, i, 0, h, e)];
+          }
+        }
+      }
+    }
+  }
+  return { data: dqkv, shape: [...qkv.shape] };
+}

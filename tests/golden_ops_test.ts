@@ -7,6 +7,9 @@ import * as ops from "../tensor/ops.ts";
 import { scope, Tensor } from "../tensor/tensor.ts";
 import { parseSafetensors, type SafetensorsEntry } from "../nn/safetensors.ts";
 import { assertClose, type Tolerance } from "../tensor/_test_util.ts";
+import { init } from "../tensor/runtime.ts";
+
+await init();
 
 const FORWARD: Tolerance = { atol: 2e-5, rtol: 2e-4 };
 const BACKWARD: Tolerance = { atol: 1e-4, rtol: 1e-3 };
@@ -104,6 +107,122 @@ Deno.test("every op matches PyTorch's outputs and gradients", async (t) => {
           `${name} grad${i}`,
         );
         input.grad!.dispose();
+        input.dispose();
+      }
+      out.dispose();
+    });
+  }
+});
+
+const EDGE_FILE = new URL("./fixtures/edge.safetensors", import.meta.url);
+const POWERS = [2, 3, -1, -2, 0.5, -0.5, 1.5, 0, 1, 5, -3, 2.5];
+
+/** Edge cases of tests/fixtures/gen_edge.py, with tolerances where the defaults do not fit. */
+const EDGE: Record<string, { fn: (xs: Tensor[]) => Tensor; tol?: [Tolerance, Tolerance] }> = {
+  ...Object.fromEntries(POWERS.map((p) => [`pow_${p}`, { fn: ([x]: Tensor[]) => ops.pow(x, p) }])),
+  exp_range: { fn: ([x]) => ops.exp(x) },
+  log_domain: { fn: ([x]) => ops.log(x) },
+  sqrt_domain: { fn: ([x]) => ops.sqrt(x) },
+  rsqrt_domain: { fn: ([x]) => ops.rsqrt(x) },
+  // Relative only: an absolute 2e-5 would accept any tanh of 1e-6. The gradient 1 - y² loses
+  // digits where y is near 1 (f32 steps of 6e-8 in y against 1 - y² of 1e-2 at 3).
+  tanh_range: {
+    fn: ([x]) => ops.tanh(x),
+    tol: [{ atol: 0, rtol: 1e-6 }, { atol: 1e-7, rtol: 1e-5 }],
+  },
+  div_signs: { fn: ([a, b]) => ops.div(a, b) },
+  softmax_extreme: { fn: ([x]) => ops.softmax(x) },
+  softmax_masked_row: { fn: ([x]) => ops.softmax(x) },
+  softmax_inf_logit: { fn: ([x]) => ops.softmax(x) },
+  cross_entropy_extreme: { fn: ([x]) => ops.crossEntropy(x, [0, 1, 1, 3, 2]) },
+  cross_entropy_masked_row: { fn: ([x]) => ops.crossEntropy(x, [0, 2]) },
+  cross_entropy_target_at_minus_inf: { fn: ([x]) => ops.crossEntropy(x, [1]) },
+  // A row of mean 1e3 holds f32 steps of 6e-5 against a spread of 1, which an f32 mean cannot
+  // resolve better; a one-pass variance E[x²] - E[x]² is off by a fifth there.
+  layernorm_constant_and_offset: {
+    fn: ([x, w, b]) => ops.layerNorm(x, w, b, 1e-5),
+    tol: [{ atol: 1e-4, rtol: 1e-3 }, { atol: 1e-3, rtol: 1e-3 }],
+  },
+  sum_single_axis: { fn: ([x]) => ops.sum(x, 1) },
+  mean_single_axis: { fn: ([x]) => ops.mean(x, 1) },
+  max_single_axis: { fn: ([x]) => ops.max(x, 1) },
+  sum_all_single: { fn: ([x]) => ops.sum(x) },
+  mean_all_single: { fn: ([x]) => ops.mean(x) },
+  sum_empty_axis: { fn: ([x]) => ops.sum(x, 1) },
+  mean_empty_axis: { fn: ([x]) => ops.mean(x, 1) },
+  sum_of_empty: { fn: ([x]) => ops.sum(x, 1) },
+  sum_all_empty: { fn: ([x]) => ops.sum(x) },
+  mean_all_empty: { fn: ([x]) => ops.mean(x) },
+};
+
+/**
+ * Like {@link assertClose}, but NaN must meet NaN and an infinity the same infinity: a kernel
+ * that turns torch's NaN row into zeros, or its inf into a large finite number, fails.
+ */
+function assertCloseOrSame(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  tol: Tolerance,
+  label: string,
+): void {
+  if (actual.length !== expected.length) {
+    throw new Error(`${label}: length ${actual.length} != expected ${expected.length}`);
+  }
+  for (let i = 0; i < expected.length; i++) {
+    const [a, e] = [actual[i], expected[i]];
+    if (Number.isFinite(e) ? !Number.isFinite(a) : !Object.is(a, e) && !(a === e)) {
+      throw new Error(`${label}: NOT OK at [${i}]: got ${a}, expected ${e} exactly`);
+    }
+  }
+  const finite = (xs: ArrayLike<number>) =>
+    Array.from(expected, (e, i) => (Number.isFinite(e) ? xs[i] : 0));
+  assertClose(finite(actual), finite(expected), tol, label);
+}
+
+Deno.test("every op matches PyTorch at edge inputs: NaN and inf exactly, finite values within tolerance", async (t) => {
+  const { tensors } = parseSafetensors(await Deno.readFile(EDGE_FILE), EDGE_FILE.pathname);
+  const get = (key: string): SafetensorsEntry => {
+    const entry = tensors.get(key);
+    if (!entry) throw new Error(`fixture ${key} is missing: rerun gen_edge.py`);
+    return entry;
+  };
+  const names = new Set(
+    [...tensors.keys()].filter((k) => !k.startsWith("schedule.")).map((k) =>
+      k.slice(0, k.lastIndexOf("."))
+    ),
+  );
+  for (const name of Object.keys(EDGE)) {
+    if (!names.has(name)) throw new Error(`no fixture for ${name}: rerun gen_edge.py`);
+  }
+  for (const name of names) {
+    await t.step(name, async () => {
+      const edge = EDGE[name];
+      if (!edge) throw new Error(`fixture ${name} has no GPU counterpart`);
+      const [forward, backward] = edge.tol ?? [FORWARD, BACKWARD];
+      const inputs: Tensor[] = [];
+      for (let i = 0; tensors.has(`${name}.in${i}`); i++) {
+        const e = get(`${name}.in${i}`);
+        inputs.push(Tensor.from(e.data, e.shape, { requiresGrad: true }));
+      }
+      const gout = get(`${name}.gout`);
+      const out = scope(() => {
+        const y = edge.fn(inputs);
+        y.backward(Tensor.from(gout.data, y.shape));
+        return y;
+      });
+      const expected = get(`${name}.out`);
+      if (out.shape.join() !== expected.shape.join()) {
+        throw new Error(`${name}: shape [${out.shape}] != torch's [${expected.shape}]`);
+      }
+      assertCloseOrSame(await out.toArray(), expected.data, forward, `${name} output`);
+      for (const [i, input] of inputs.entries()) {
+        assertCloseOrSame(
+          input.grad ? await input.grad.toArray() : new Float32Array(input.size),
+          get(`${name}.grad${i}`).data,
+          backward,
+          `${name} grad${i}`,
+        );
+        input.grad?.dispose();
         input.dispose();
       }
       out.dispose();
