@@ -11,7 +11,6 @@ import {
   type AdapterProfile,
   describeInfo,
   describeProfile,
-  graphicsOf,
   isSoftware,
   simdLanesOf,
 } from "./backend/profile.ts";
@@ -191,7 +190,6 @@ export async function requestDevice(
   const software = isSoftware(info);
   const profile: AdapterProfile = {
     software,
-    graphics: graphicsOf(info),
     simdLanes: software ? simdLanesOf(info.description) : 8,
     f16,
     f16RoundsToNearest: f16 && await probeF16Rounding(device),
@@ -241,10 +239,10 @@ export function gpu(): GpuContext {
 }
 
 /**
- * Describes the adapter in one line: what it says of itself (or that it says nothing), the
- * graphics API, software or hardware, and f16.
+ * Describes the adapter in one line: what it says of itself (or that it says nothing), software
+ * or hardware, and f16.
  *
- * @returns For example `vendor 0x10005, llvmpipe (LLVM 15.0.6, 256 bits), Vulkan, software, shader-f16`.
+ * @returns For example `vendor 0x10005, llvmpipe (LLVM 15.0.6, 256 bits), software, shader-f16`.
  * @example
  * ```ts
  * import { init } from "./runtime.ts";

@@ -6,15 +6,10 @@
  * @module
  */
 
-/** The graphics API under WebGPU, as far as the adapter tells. */
-export type GraphicsBackend = "vulkan" | "gl" | "metal" | "d3d12" | "unknown";
-
 /** An adapter's capabilities, chosen once when the runtime starts. */
 export interface AdapterProfile {
   /** A CPU implementation (Mesa lavapipe or llvmpipe, SwiftShader, WARP). */
   readonly software: boolean;
-  /** The graphics API under WebGPU. */
-  readonly graphics: GraphicsBackend;
   /** f32 lanes per SIMD vector: software workgroups are this wide. */
   readonly simdLanes: number;
   /** The device was created with `shader-f16`. */
@@ -78,8 +73,8 @@ export function describeInfo(info: GPUAdapterInfo, adapter?: GPUAdapter): Adapte
 
 /**
  * Whether an adapter runs on the CPU. The adapter's own flag decides where it gives one
- * (browsers mark their software adapters as fallback adapters); otherwise its vendor id (Mesa's
- * software drivers) and the driver's description.
+ * (`isFallbackAdapter`: Deno's lavapipe and llvmpipe and Chrome's SwiftShader set it); otherwise
+ * its vendor id (Mesa's software drivers) and the driver's description.
  *
  * @param d The adapter's description.
  * @returns True for a software adapter.
@@ -93,34 +88,10 @@ export function describeInfo(info: GPUAdapterInfo, adapter?: GPUAdapter): Adapte
  * ```
  */
 export function isSoftware(d: AdapterDescription): boolean {
-  if (d.isFallbackAdapter === true) return true;
+  if (d.isFallbackAdapter !== null) return d.isFallbackAdapter;
   if (Number(d.vendor) === MESA_VENDOR_ID) return true;
   const text = `${d.vendor} ${d.architecture} ${d.device} ${d.description}`.toLowerCase();
   return /llvmpipe|lavapipe|swiftshader|softpipe|warp|software/.test(text);
-}
-
-/**
- * The graphics API under WebGPU, from what the adapter says: wgpu's Vulkan and GL adapters on
- * Mesa describe themselves differently (Vulkan with Mesa's vendor id, GL with a renderer string).
- *
- * @param d The adapter's description.
- * @returns The API, or `unknown` where the adapter does not tell.
- * @example
- * ```ts
- * import { graphicsOf } from "./profile.ts";
- * console.log(graphicsOf({
- *   vendor: "65541", architecture: "", device: "0", description: "llvmpipe (LLVM 15.0.6, 256 bits)",
- *   isFallbackAdapter: null,
- * })); // "vulkan"
- * ```
- */
-export function graphicsOf(d: AdapterDescription): GraphicsBackend {
-  const text = `${d.description} ${d.architecture}`.toLowerCase();
-  if (Number(d.vendor) === MESA_VENDOR_ID || /vulkan|lavapipe/.test(text)) return "vulkan";
-  if (/opengl|\bgl\b|angle|llvmpipe/.test(text)) return "gl";
-  if (/metal|apple/.test(text)) return "metal";
-  if (/d3d12|direct3d/.test(text)) return "d3d12";
-  return "unknown";
 }
 
 /**
@@ -141,14 +112,20 @@ export function simdLanesOf(description: string): number {
 }
 
 /**
- * Describes a profile in one line: what the adapter says (or that it says nothing), the
- * graphics API, software or hardware, and f16.
+ * Describes a profile in one line: what the adapter says of itself (or that it says nothing),
+ * software or hardware, and f16. The graphics API under WebGPU is not guessed: adapters do not
+ * report it, and Mesa's GL and Vulkan drivers describe themselves alike.
  *
  * @param p The profile.
- * @returns For example `vendor 0x10005, llvmpipe (LLVM 15.0.6, 256 bits), Vulkan, software, shader-f16`.
+ * @returns For example `vendor 0x10005, llvmpipe (LLVM 15.0.6, 256 bits), software, shader-f16`.
  * @example
  * ```ts
  * import { describeProfile } from "./profile.ts";
+ * const info = { vendor: "", architecture: "", device: "", description: "", isFallbackAdapter: null };
+ * console.log(describeProfile({
+ *   software: true, simdLanes: 8, f16: false, f16RoundsToNearest: false, subgroups: false,
+ *   timestamps: false, maxStorageBufferBindingSize: 1 << 27, info,
+ * })); // "vendor not reported, the adapter describes itself with empty strings, software, no f16"
  * ```
  */
 export function describeProfile(p: AdapterProfile): string {
@@ -158,18 +135,10 @@ export function describeProfile(p: AdapterProfile): string {
     ? "vendor not reported"
     : `vendor ${Number.isFinite(id) ? `0x${id.toString(16)}` : info.vendor}`;
   const said = info.description || info.device || info.architecture;
-  const graphics: Record<GraphicsBackend, string> = {
-    vulkan: "Vulkan",
-    gl: "GL",
-    metal: "Metal",
-    d3d12: "D3D12",
-    unknown: "graphics API not reported",
-  };
   return [
     vendor,
     said || "the adapter describes itself with empty strings",
     info.architecture && info.architecture !== said ? info.architecture : null,
-    graphics[p.graphics],
     p.software ? "software" : "hardware",
     p.f16 ? `shader-f16${p.f16RoundsToNearest ? "" : " (f16 rounding emulated)"}` : "no f16",
   ].filter((part) => part).join(", ");
