@@ -291,7 +291,7 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
 `;
 }
 
-function registerKernel(v: MatmulVariant, transA: boolean, transB: boolean, bias: boolean) {
+function registerKernel({ variant: v, transA, transB, bias }: MatmulKernelSpec) {
   const { tm, tn } = v;
   const tn4 = tn / 4;
   const lines: string[] = [];
@@ -319,7 +319,7 @@ function registerKernel(v: MatmulVariant, transA: boolean, transB: boolean, bias
  * forward) each invocation reads four k at once from both operands and accumulates dot
  * products. Needs K % 4 == 0; {@link vec4Eligible} says when it applies.
  */
-function vec4Kernel(v: MatmulVariant, bias: boolean) {
+function vec4Kernel({ variant: v, bias }: MatmulKernelSpec) {
   const { tm, tn } = v;
   const lines: string[] = [];
   for (let i = 0; i < tm; i++) lines.push(`let r${i} = min(row0 + ${i}u, params.m - 1u) * k4;`);
@@ -345,7 +345,7 @@ function vec4Kernel(v: MatmulVariant, bias: boolean) {
  * every load is a vec4, as in the NT kernel: on lavapipe a load costs about the same whether
  * it fetches one float or four. Needs M % 4 == 0 and N % 4 == 0 ({@link vec4tnEligible}).
  */
-function vec4tnKernel(v: MatmulVariant, bias: boolean) {
+function vec4tnKernel({ variant: v, bias }: MatmulKernelSpec) {
   const { tm, tn } = v;
   const tn4 = tn / 4;
   const tm4 = tm / 4;
@@ -405,7 +405,9 @@ const TEXTURE_PARAMS: readonly ParamField[] = [
  * operands as they are packed: lavapipe's f16 conversion of a loaded texel saturates at 65504
  * instead of overflowing to infinity, which would hide the overflow loss scaling looks for.
  */
-function textureKernel(v: MatmulVariant, bias: boolean, store4: boolean, sums: boolean): Kernel {
+function textureKernel(
+  { variant: v, bias, store4 = false, sums = false }: MatmulKernelSpec,
+): Kernel {
   const accName = (i: number, j: number) => `acc${i}_${j}`;
   const { tm, tn } = v;
   const tn4 = tn / 4;
@@ -549,7 +551,7 @@ export function vec4Eligible(s: MatmulShape): boolean {
  * in named registers. Workgroup rows are padded by one float so that neither the transposing
  * stores nor the broadcast reads collide in a memory bank.
  */
-function tiledKernel(v: MatmulVariant, transA: boolean, transB: boolean, bias: boolean) {
+function tiledKernel({ variant: v, transA, transB, bias }: MatmulKernelSpec) {
   const { tm, tn } = v;
   const bm = 16 * tm;
   const bn = 16 * tn;
@@ -696,23 +698,23 @@ export function matmulKernelKey(spec: MatmulKernelSpec): string {
  * ```
  */
 export function matmulKernel(spec: MatmulKernelSpec): Kernel {
-  const { variant: v, transA, transB, bias, precision, store4 = false, sums = false } = spec;
+  const { variant: v, bias, precision, sums = false } = spec;
   if (sums && v.family !== "texturetn") throw new Error(`matmul: ${v.family} has no column sums`);
   const key = matmulKernelKey(spec);
   let kernel = cache.get(key);
   if (kernel) return kernel;
   if (v.family.startsWith("texture")) {
-    kernel = textureKernel(v, bias, store4, sums);
+    kernel = textureKernel(spec);
     cache.set(key, kernel);
     return kernel;
   }
   const body = v.family === "vec4"
-    ? vec4Kernel(v, bias)
+    ? vec4Kernel(spec)
     : v.family === "vec4tn"
-    ? vec4tnKernel(v, bias)
+    ? vec4tnKernel(spec)
     : v.family === "register"
-    ? registerKernel(v, transA, transB, bias)
-    : tiledKernel(v, transA, transB, bias);
+    ? registerKernel(spec)
+    : tiledKernel(spec);
   kernel = defineKernel(
     key,
     bindings(bias, v.family.startsWith("vec4")),
