@@ -1,11 +1,27 @@
 /**
- * ViTConfig with Hugging Face's `config.json` field names (snake_case), defaults and presets.
+ * Model configs with Hugging Face's `config.json` field names (snake_case), defaults, presets and
+ * validation for each model type Tessera builds (`vit`, `deit`). No file I/O: the caller passes
+ * the parsed fields and the file they came from, which every error names.
  *
  * @module
  */
 
+/** The fields every config.json has, as HF's PretrainedConfig. */
+export interface PretrainedConfig {
+  /** Which model family the file describes ("vit", "deit"). */
+  model_type: string;
+  /** Class names by index (JSON keys are strings, as HF writes them). */
+  id2label: Record<string, string>;
+  /** Class indices by name. */
+  label2id: Record<string, number>;
+  /** Model classes this checkpoint was saved from. */
+  architectures?: string[];
+  /** Other fields of the file, kept so that saving does not lose them. */
+  [extra: string]: unknown;
+}
+
 /** The fields of Hugging Face's ViTConfig that Tessera reads and writes. */
-export interface ViTConfig {
+export interface ViTConfig extends PretrainedConfig {
   /** Width of the token embeddings. */
   hidden_size: number;
   /** Number of encoder layers. */
@@ -32,16 +48,12 @@ export interface ViTConfig {
   num_channels: number;
   /** Whether q, k and v have biases. */
   qkv_bias: boolean;
-  /** Class names by index (JSON keys are strings, as HF writes them). */
-  id2label: Record<string, string>;
-  /** Class indices by name. */
-  label2id: Record<string, number>;
-  /** Model classes this checkpoint was saved from. */
-  architectures?: string[];
-  /** Always "vit". */
-  model_type: string;
-  /** Other fields of the file, kept so that saving does not lose them. */
-  [extra: string]: unknown;
+}
+
+/** HF's DeiTConfig: ViT's fields (the encoder is ViT's) and the masked-image decoder's stride. */
+export interface DeiTConfig extends ViTConfig {
+  /** Upsampling factor of DeiTForMaskedImageModeling's decoder (kept for round trips). */
+  encoder_stride: number;
 }
 
 /** A config.json problem, naming the file. */
@@ -78,6 +90,13 @@ export const VIT_DEFAULTS: Readonly<ViTConfig> = Object.freeze({
   model_type: "vit",
 });
 
+/** HF's DeiTConfig defaults (DeiT-Base/16 at 224 px, as facebook/deit-base-distilled-patch16-224). */
+export const DEIT_DEFAULTS: Readonly<DeiTConfig> = Object.freeze({
+  ...VIT_DEFAULTS,
+  encoder_stride: 16,
+  model_type: "deit",
+});
+
 const INTEGER_FIELDS = [
   "hidden_size",
   "num_hidden_layers",
@@ -100,12 +119,13 @@ function defaultLabels(n: number): Record<string, string> {
 }
 
 /**
- * Builds a config from HF's defaults and the given fields, validated.
+ * Builds a ViT config from HF's defaults and the given fields, validated.
  *
  * @param fields Overrides, in config.json's names; `num_labels` sets default labels.
  * @param file Where the fields came from, for error messages.
  * @returns The config.
- * @throws {ConfigError} When a field is missing, of the wrong type, or inconsistent.
+ * @throws {ConfigError} When a field is missing, of the wrong type, or inconsistent, or when
+ * model_type names another model.
  * @example
  * ```ts
  * import { makeViTConfig } from "./config.ts";
@@ -114,19 +134,54 @@ function defaultLabels(n: number): Record<string, string> {
  * ```
  */
 export function makeViTConfig(fields: Record<string, unknown> = {}, file = "config"): ViTConfig {
+  return makeEncoderConfig(VIT_DEFAULTS, [], fields, file);
+}
+
+/**
+ * Builds a DeiT config from HF's defaults and the given fields, validated as ViT's (DeiT's
+ * encoder is ViT's) plus `encoder_stride`.
+ *
+ * @param fields Overrides, in config.json's names; `num_labels` sets default labels.
+ * @param file Where the fields came from, for error messages.
+ * @returns The config.
+ * @throws {ConfigError} When a field is missing, of the wrong type, or inconsistent, or when
+ * model_type names another model.
+ * @example
+ * ```ts
+ * import { makeDeiTConfig } from "./config.ts";
+ * const c = makeDeiTConfig({ hidden_size: 192, num_attention_heads: 3, num_labels: 10 });
+ * console.log(c.model_type, c.encoder_stride); // deit 16
+ * ```
+ */
+export function makeDeiTConfig(fields: Record<string, unknown> = {}, file = "config"): DeiTConfig {
+  return makeEncoderConfig(DEIT_DEFAULTS, ["encoder_stride"], fields, file);
+}
+
+/**
+ * The validation shared by the ViT-encoder configs: defaults, then the fields, then checks of
+ * every number, the activation, the shapes and the labels.
+ */
+function makeEncoderConfig<C extends ViTConfig>(
+  defaults: Readonly<C>,
+  moreIntegers: readonly string[],
+  fields: Record<string, unknown>,
+  file: string,
+): C {
   if (!fields || typeof fields !== "object" || Array.isArray(fields)) {
     throw new ConfigError(file, "is not a JSON object");
   }
-  const config: ViTConfig = {
-    ...structuredClone(VIT_DEFAULTS) as ViTConfig,
-    ...structuredClone(fields),
-  } as ViTConfig;
-  delete (config as Record<string, unknown>).num_labels;
-  if (fields.model_type !== undefined && fields.model_type !== "vit") {
-    throw new ConfigError(file, `model_type is ${JSON.stringify(fields.model_type)}, not "vit"`);
+  const modelType = defaults.model_type;
+  if (fields.model_type !== undefined && fields.model_type !== modelType) {
+    throw new ConfigError(
+      file,
+      `model_type is ${JSON.stringify(fields.model_type)}, not "${modelType}" ` +
+        "(AutoModelForImageClassification picks the model class from model_type)",
+    );
   }
-  config.model_type = "vit";
-  for (const key of INTEGER_FIELDS) {
+  const config = { ...structuredClone(defaults), ...structuredClone(fields) } as C;
+  delete (config as Record<string, unknown>).num_labels;
+  config.model_type = modelType;
+  for (const key of [...INTEGER_FIELDS, ...moreIntegers]) {
     const v = config[key];
     if (!Number.isInteger(v) || (v as number) <= 0) {
       throw new ConfigError(file, `${key} must be a positive integer, got ${JSON.stringify(v)}`);
@@ -165,6 +220,16 @@ export function makeViTConfig(fields: Record<string, unknown> = {}, file = "conf
       `image_size ${config.image_size} is not a multiple of patch_size ${config.patch_size}`,
     );
   }
+  resolveLabels(config, fields, file);
+  return config;
+}
+
+/** Fills id2label and label2id from `num_labels` or each other, as HF's PretrainedConfig. */
+function resolveLabels(
+  config: PretrainedConfig,
+  fields: Record<string, unknown>,
+  file: string,
+): void {
   const numLabels = fields.num_labels;
   if (fields.id2label === undefined) {
     if (numLabels !== undefined && (!Number.isInteger(numLabels) || (numLabels as number) < 1)) {
@@ -195,16 +260,15 @@ export function makeViTConfig(fields: Record<string, unknown> = {}, file = "conf
   if (fields.label2id === undefined || fields.id2label === undefined) {
     config.label2id = Object.fromEntries(Object.entries(id2label).map(([i, l]) => [l, Number(i)]));
   }
-  return config;
 }
 
 /** Number of classes of a config. */
-export function numLabels(config: ViTConfig): number {
+export function numLabels(config: PretrainedConfig): number {
   return Object.keys(config.id2label).length;
 }
 
 /** Serialises a config as HF writes config.json (sorted keys, 2-space indent). */
-export function configToJson(config: ViTConfig): string {
+export function configToJson(config: PretrainedConfig): string {
   const sorted = Object.fromEntries(
     Object.entries(config).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
   );

@@ -20,14 +20,17 @@ import {
   tanh,
 } from "../tensor/ops.ts";
 import { Tensor } from "../tensor/tensor.ts";
-import { exists, FileError, joinPath, readBytes, readJson, writeAtomic } from "../io/files.ts";
-import { loadParameters, loadWarnings } from "./checkpoint.ts";
-import { configToJson, makeViTConfig, type ViTConfig } from "./config.ts";
-import { parseSafetensors, serializeSafetensors } from "./safetensors.ts";
+import { makeViTConfig, type ViTConfig } from "./config.ts";
+import type { ImageClassifier, ImageClassifierOutput } from "./image_classifier.ts";
+import { PreTrainedModel } from "./pretrained.ts";
 import { Rng, truncNormal } from "./init.ts";
 import { bicubicMatrix } from "./interpolate.ts";
 import { Dropout, LayerNorm, Linear } from "./layers.ts";
 import { Module, ModuleList } from "./module.ts";
+
+// Their home moved to the base class and the classifier contract; kept here for old imports.
+export type { ImageClassifierOutput } from "./image_classifier.ts";
+export type { FromPretrainedOptions, SavePretrainedOptions } from "./pretrained.ts";
 
 /** The 16×16, stride-16 patch projection, done as a reshape and a matmul. */
 export class ViTPatchEmbeddings extends Module {
@@ -128,15 +131,7 @@ export class ViTEmbeddings extends Module {
    * grid of `gh`×`gw` patches.
    */
   interpolatePosEncoding(gh: number, gw: number): Tensor {
-    const d = this.config.hidden_size;
-    const g = Math.round(Math.sqrt(this.positionEmbeddings.shape[1] - 1));
-    const cls = slice(this.positionEmbeddings, 1, 0, 1);
-    const grid = slice(this.positionEmbeddings, 1, 1, g * g + 1).view([g, g * d]);
-    const rows = matmul(Tensor.from(bicubicMatrix(g, gh), [gh, g]), grid).view([gh, g, d]);
-    const cols = permute(rows, [1, 0, 2]).view([g, gh * d]);
-    const resized = matmul(Tensor.from(bicubicMatrix(g, gw), [gw, g]), cols).view([gw, gh, d]);
-    const patches = permute(resized, [1, 0, 2]).view([1, gh * gw, d]);
-    return concat([cls, patches], 1);
+    return interpolatePositions(this.positionEmbeddings, 1, gh, gw);
   }
 
   /** [B, C, H, W] → [B, patches + 1, hidden]. */
@@ -158,6 +153,41 @@ export class ViTEmbeddings extends Module {
       : this.positionEmbeddings;
     return this.dropout.forward(add(tokens, positions));
   }
+}
+
+/**
+ * Position embeddings [1, leading + g², hidden] with their patch grid resized bicubically
+ * (torch's `interpolate`, align_corners false) to `gh`×`gw`; the `leading` token rows (CLS, and
+ * DeiT's distillation token) are kept as they are.
+ *
+ * @param positions The learned position embeddings.
+ * @param leading Rows before the patch grid.
+ * @param gh New grid height in patches.
+ * @param gw New grid width in patches.
+ * @returns [1, leading + gh·gw, hidden].
+ * @example
+ * ```ts
+ * import { interpolatePositions } from "./vit.ts";
+ * import { Tensor } from "../tensor/tensor.ts";
+ * const p = interpolatePositions(Tensor.zeros([1, 1 + 4, 8]), 1, 3, 2);
+ * console.log(p.shape); // [1, 7, 8]
+ * ```
+ */
+export function interpolatePositions(
+  positions: Tensor,
+  leading: number,
+  gh: number,
+  gw: number,
+): Tensor {
+  const d = positions.shape[2];
+  const g = Math.round(Math.sqrt(positions.shape[1] - leading));
+  const head = slice(positions, 1, 0, leading);
+  const grid = slice(positions, 1, leading, leading + g * g).view([g, g * d]);
+  const rows = matmul(Tensor.from(bicubicMatrix(g, gh), [gh, g]), grid).view([gh, g, d]);
+  const cols = permute(rows, [1, 0, 2]).view([g, gh * d]);
+  const resized = matmul(Tensor.from(bicubicMatrix(g, gw), [gw, g]), cols).view([gw, gh, d]);
+  const patches = permute(resized, [1, 0, 2]).view([1, gh * gw, d]);
+  return concat([head, patches], 1);
 }
 
 /** Multi-head self-attention: q, k, v projections, scaled dot products, softmax in f32. */
@@ -433,22 +463,30 @@ export class ViTModel extends Module {
     const h = this.encoder.forward(this.embeddings.forward(pixels, interpolatePosEncoding));
     const lastHiddenState = this.layernorm.forward(h);
     if (!this.pooler) return { lastHiddenState };
-    return { lastHiddenState, poolerOutput: this.pooler.forward(clsRows(lastHiddenState)) };
+    return {
+      lastHiddenState,
+      poolerOutput: this.pooler.forward(tokenRows(lastHiddenState, 0)),
+    };
   }
 }
 
-/** The CLS token of each sequence: rows 0, T, 2T, … of [B·T, hidden]. */
-function clsRows(hidden: Tensor): Tensor {
+/**
+ * One token's state of each sequence, `hidden[:, index, :]`: rows index, T + index, … of
+ * [B·T, hidden].
+ *
+ * @param hidden [B, T, hidden] states.
+ * @param index The token (0 for CLS).
+ * @returns [B, hidden].
+ * @example
+ * ```ts
+ * import { tokenRows } from "./vit.ts";
+ * import { Tensor } from "../tensor/tensor.ts";
+ * console.log(tokenRows(Tensor.zeros([2, 5, 8]), 1).shape); // [2, 8]
+ * ```
+ */
+export function tokenRows(hidden: Tensor, index: number): Tensor {
   const [b, t, d] = hidden.shape;
-  return gatherRows(hidden.view([b * t, d]), Array.from({ length: b }, (_, i) => i * t));
-}
-
-/** Output of {@link ViTForImageClassification.forward}, as HF's ImageClassifierOutput. */
-export interface ImageClassifierOutput {
-  /** [B, numLabels] class scores. */
-  logits: Tensor;
-  /** Mean cross-entropy, when labels were given. */
-  loss?: Tensor;
+  return gatherRows(hidden.view([b * t, d]), Array.from({ length: b }, (_, i) => i * t + index));
 }
 
 /**
@@ -476,30 +514,10 @@ export function initViTWeights(
   }
 }
 
-/** Options of {@link ViTForImageClassification.fromPretrained}. */
-export interface FromPretrainedOptions {
-  /** Number of classes; a head of another size is initialised fresh. */
-  numLabels?: number;
-  /** Class names by index (keys "0", "1", …); implies numLabels. */
-  id2label?: Record<string, string>;
-  /** Class indices by name; derived from id2label when omitted. */
-  label2id?: Record<string, number>;
-  /** Seed for freshly initialised parameters. */
-  seed?: number;
-  /** Where loading warnings go (stderr by default, as Transformers' logger). */
-  log?: (message: string) => void;
-}
-
-/** Options of {@link ViTForImageClassification.savePretrained}. */
-export interface SavePretrainedOptions {
-  /** Weight type of model.safetensors: F32 (default) or F16. */
-  dtype?: "F32" | "F16";
-  /** Parameter values already read back, by name (skips one readback per parameter). */
-  values?: ReadonlyMap<string, Float32Array>;
-}
-
 /**
  * ViT with a linear classifier on the final CLS state, as HF's ViTForImageClassification.
+ * `fromPretrained` (from {@link PreTrainedModel}) reads checkpoints whose keys carry the `vit.`
+ * prefix or not (the in21k checkpoint has none, and its pooler is dropped).
  *
  * @example
  * ```ts
@@ -513,7 +531,37 @@ export interface SavePretrainedOptions {
  * console.log(logits.shape, loss?.shape); // [2, 3] []
  * ```
  */
-export class ViTForImageClassification extends Module {
+export class ViTForImageClassification extends PreTrainedModel implements ImageClassifier {
+  /** config.json's model_type. */
+  static override readonly modelType: string = "vit";
+  /** HF's base_model_prefix, with the dot. */
+  static override readonly baseModelPrefix: string = "vit.";
+  /** The class name in config.json's architectures. */
+  static override readonly architecture: string = "ViTForImageClassification";
+
+  /**
+   * Builds and validates a ViT config, as HF's ViTConfig.
+   *
+   * @param fields config.json's fields.
+   * @param file Where they came from.
+   * @returns The config.
+   */
+  static override makeConfig(fields: Record<string, unknown>, file: string): ViTConfig {
+    return makeViTConfig(fields, file);
+  }
+
+  /**
+   * The classifier is the head that a new set of labels replaces.
+   *
+   * @param name A parameter name.
+   * @returns Whether it is the classifier's.
+   */
+  static override isHead(name: string): boolean {
+    return name.startsWith("classifier.");
+  }
+
+  /** The model config. */
+  declare readonly config: ViTConfig;
   /** The backbone (no pooler). */
   readonly vit: ViTModel;
   /** hidden → numLabels. */
@@ -525,95 +573,12 @@ export class ViTForImageClassification extends Module {
    * @param config The model config; its id2label sets the number of classes.
    * @param seed Seed of the initialiser.
    */
-  constructor(readonly config: ViTConfig, seed = 42) {
-    super();
+  constructor(config: ViTConfig, seed = 42) {
+    super(config);
     this.vit = this.registerModule("vit", new ViTModel(config, false));
     const labels = Object.keys(config.id2label).length;
     this.classifier = this.registerModule("classifier", new Linear(config.hidden_size, labels));
     initViTWeights(this, seed);
-  }
-
-  /**
-   * Loads `dir/config.json` and `dir/model.safetensors` as Transformers does. Keys may carry
-   * the `vit.` prefix or not (the in21k checkpoint has none, and its pooler is dropped). A head
-   * that is missing or of another size than `numLabels` is initialised fresh, and the loader
-   * prints which keys were newly initialised.
-   *
-   * @param dir The checkpoint folder.
-   * @param options Labels for a new head, seed, logger.
-   * @returns The model, in training mode.
-   * @throws {FileError|ConfigError|SafetensorsError|CheckpointError} Naming the file at fault.
-   */
-  static async fromPretrained(
-    dir: string,
-    options: FromPretrainedOptions = {},
-  ): Promise<ViTForImageClassification> {
-    const configPath = joinPath(dir, "config.json");
-    const fields = { ...(await readJson(configPath) as Record<string, unknown>) };
-    if (options.id2label) {
-      fields.id2label = options.id2label;
-      if (options.label2id) fields.label2id = options.label2id;
-      else delete fields.label2id;
-    } else if (options.numLabels !== undefined) {
-      const current = fields.id2label && typeof fields.id2label === "object"
-        ? Object.keys(fields.id2label).length
-        : 2;
-      if (current !== options.numLabels) {
-        delete fields.id2label;
-        delete fields.label2id;
-        fields.num_labels = options.numLabels;
-      }
-    }
-    const config = makeViTConfig(fields, configPath);
-    const model = new ViTForImageClassification(config, options.seed ?? 42);
-    const weightsPath = joinPath(dir, "model.safetensors");
-    let bytes: Uint8Array;
-    try {
-      bytes = await readBytes(weightsPath);
-    } catch (error) {
-      const bin = joinPath(dir, "pytorch_model.bin");
-      if (await exists(bin)) {
-        throw new FileError(
-          weightsPath,
-          "missing; the folder has pytorch_model.bin (a pickle), which Tessera does not read. " +
-            "Convert it with `safetensors` or save the model with safe_serialization=True",
-        );
-      }
-      throw error;
-    }
-    const { tensors } = parseSafetensors(bytes, weightsPath);
-    const report = loadParameters(model.namedParameters(), tensors, weightsPath, {
-      prefix: "vit.",
-      reinitializable: (name) => name.startsWith("classifier."),
-    });
-    const log = options.log ?? ((m: string) => console.warn(m));
-    for (const message of loadWarnings(report, "ViTForImageClassification", dir)) log(message);
-    return model;
-  }
-
-  /**
-   * Writes `dir/config.json` (architectures, id2label, label2id) and `dir/model.safetensors`
-   * under Hugging Face's names, each atomically, loadable by Transformers' `from_pretrained`.
-   *
-   * @param dir The folder (created if needed).
-   * @param options Weight type.
-   */
-  async savePretrained(dir: string, options: SavePretrainedOptions = {}): Promise<void> {
-    const entries: [string, { shape: readonly number[]; data: Float32Array }][] = [];
-    for (const [name, t] of this.namedParameters()) {
-      entries.push([name, {
-        shape: t.shape,
-        data: options.values?.get(name) ?? await t.toArray(),
-      }]);
-    }
-    const weights = serializeSafetensors(entries, { dtype: options.dtype ?? "F32" });
-    const config = {
-      ...this.config,
-      architectures: ["ViTForImageClassification"],
-      torch_dtype: options.dtype === "F16" ? "float16" : "float32",
-    };
-    await writeAtomic(joinPath(dir, "model.safetensors"), weights);
-    await writeAtomic(joinPath(dir, "config.json"), configToJson(config));
   }
 
   /** Number of classes. */
@@ -635,7 +600,7 @@ export class ViTForImageClassification extends Module {
     options: { interpolatePosEncoding?: boolean } = {},
   ): ImageClassifierOutput {
     const { lastHiddenState } = this.vit.forward(pixelValues, options.interpolatePosEncoding);
-    const logits = this.classifier.forward(clsRows(lastHiddenState));
+    const logits = this.classifier.forward(tokenRows(lastHiddenState, 0));
     if (!labels) return { logits };
     return { logits, loss: crossEntropy(logits, labels) };
   }

@@ -12,7 +12,7 @@
 import { exists, joinPath, listDir, readBytes, readJson, writeAtomic } from "../io/files.ts";
 import { CheckpointError } from "../nn/checkpoint.ts";
 import { parseSafetensors, serializeSafetensors } from "../nn/safetensors.ts";
-import type { ViTForImageClassification } from "../nn/vit.ts";
+import type { ImageClassifier } from "../nn/image_classifier.ts";
 import type { ViTImageProcessor } from "../data/processor.ts";
 import type { AdamW } from "../tensor/adamw.ts";
 import type { Tensor } from "../tensor/tensor.ts";
@@ -36,7 +36,7 @@ export interface RngState {
 /** Everything a checkpoint holds. */
 export interface CheckpointInfo {
   /** The model. */
-  model: ViTForImageClassification;
+  model: ImageClassifier;
   /** The processor. */
   processor: ViTImageProcessor;
   /** The optimiser, whose arenas hold the parameters and moments. */
@@ -52,7 +52,7 @@ export interface CheckpointInfo {
 const CHECKPOINT = /^checkpoint-(\d+)$/;
 
 /** Each parameter tensor's Hugging Face name. */
-function parameterNames(model: ViTForImageClassification): Map<Tensor, string> {
+function parameterNames(model: ImageClassifier): Map<Tensor, string> {
   return new Map(model.namedParameters().map(([n, t]) => [t, n]));
 }
 
@@ -65,7 +65,7 @@ function parameterNames(model: ViTForImageClassification): Map<Tensor, string> {
  * @returns Values by Hugging Face name.
  */
 export async function parameterValues(
-  model: ViTForImageClassification,
+  model: ImageClassifier,
   optimizer: AdamW,
 ): Promise<Map<string, Float32Array>> {
   const names = parameterNames(model);
@@ -143,7 +143,7 @@ export async function saveCheckpoint(dir: string, info: CheckpointInfo): Promise
  */
 export async function loadCheckpoint(
   dir: string,
-  model: ViTForImageClassification,
+  model: ImageClassifier,
   optimizer: AdamW | null,
 ): Promise<{ state: TrainerState; rng: RngState }> {
   const weightsPath = joinPath(dir, "model.safetensors");
