@@ -12,6 +12,7 @@ import { loadDataset } from "../data/parquet.ts";
 import { ViTImageProcessor } from "../data/processor.ts";
 import { ClassLabel, Dataset, type ImageExample } from "../data/dataset.ts";
 import { exists, joinPath } from "../io/files.ts";
+import type { ImageClassifier } from "../nn/image_classifier.ts";
 import { ViTForImageClassification } from "../nn/vit.ts";
 import { makeTrainingArguments } from "../train/args.ts";
 import { Trainer } from "../train/trainer.ts";
@@ -26,7 +27,7 @@ an ImageFolder or a Hub parquet download: loss, accuracy, per-class precision/re
 /** Loads a model folder and its processor. */
 export async function loadModelDir(
   dir: string,
-): Promise<{ model: ViTForImageClassification; processor: ViTImageProcessor }> {
+): Promise<{ model: ImageClassifier; processor: ViTImageProcessor }> {
   const model = await ViTForImageClassification.fromPretrained(dir, {
     log: (m) => console.warn(m),
   });
@@ -39,7 +40,7 @@ export async function loadModelDir(
 /** Re-indexes a dataset's labels to the model's, by class name. */
 export function alignLabels(
   split: Dataset<ImageExample>,
-  model: ViTForImageClassification,
+  model: ImageClassifier,
   where: string,
 ): Dataset<ImageExample> {
   const modelNames = Object.keys(model.config.id2label).sort((a, b) => Number(a) - Number(b))

@@ -12,6 +12,7 @@ import { ViTImageProcessor } from "../data/processor.ts";
 import type { Dataset, ImageExample } from "../data/dataset.ts";
 import { ensureWritableDir, exists, joinPath, readJson } from "../io/files.ts";
 import { makeViTConfig, type ViTConfig } from "../nn/config.ts";
+import type { ImageClassifier } from "../nn/image_classifier.ts";
 import { ViTForImageClassification } from "../nn/vit.ts";
 import { describeAdapter, gpu } from "../tensor/device.ts";
 import { engine } from "../tensor/engine.ts";
@@ -129,7 +130,7 @@ async function main(): Promise<number> {
       `; classes: ${labels.names.join(", ")}`,
   );
 
-  let model: ViTForImageClassification;
+  let model: ImageClassifier;
   let processor: ViTImageProcessor;
   const modelDir = (rest.model as string | undefined) ??
     (!rest.config && await exists(joinPath(BUNDLED_MODEL_DIR, "config.json"))

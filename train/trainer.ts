@@ -13,7 +13,7 @@ import { DataLoader } from "../data/loader.ts";
 import type { Dataset, ImageExample } from "../data/dataset.ts";
 import type { ViTImageProcessor } from "../data/processor.ts";
 import { dropoutState, setDropoutSeed } from "../nn/layers.ts";
-import type { ViTForImageClassification } from "../nn/vit.ts";
+import type { ImageClassifier } from "../nn/image_classifier.ts";
 import { AdamW } from "../tensor/adamw.ts";
 import { accumulate, autocast, concat, full, mul } from "../tensor/ops.ts";
 import { gpu } from "../tensor/device.ts";
@@ -48,7 +48,7 @@ export interface EvalPrediction {
 /** Options of {@link Trainer}. */
 export interface TrainerOptions {
   /** The model to train. */
-  model: ViTForImageClassification;
+  model: ImageClassifier;
   /** Training arguments (validated). */
   args: TrainingArguments;
   /** The image processor (saved with every checkpoint). */
@@ -117,7 +117,7 @@ function round(v: number, digits = 4): number {
 }
 
 /**
- * Trains, evaluates and saves a ViTForImageClassification.
+ * Trains, evaluates and saves an image classifier (any {@link ImageClassifier}: ViT, DeiT).
  *
  * @example
  * ```ts ignore
@@ -129,7 +129,7 @@ function round(v: number, digits = 4): number {
  */
 export class Trainer {
   /** The model. */
-  readonly model: ViTForImageClassification;
+  readonly model: ImageClassifier;
   /** The arguments. */
   readonly args: TrainingArguments;
   /** The processor. */
