@@ -5,13 +5,13 @@
  * @module
  */
 
-import "../io/wide_simd.ts"; // before the device is acquired: Mesa reads the width once
 import { parseArgs } from "node:util";
 import {
   AdamW,
   concat,
   DataLoader,
   describeAdapter,
+  init,
   layerNorm,
   loadImageFolder,
   makeViTConfig,
@@ -23,16 +23,17 @@ import {
   ViTImageProcessor,
 } from "../mod.ts";
 import {
+  backend,
+  dispatchMatmul,
   encodeJpeg,
   engine,
-  gpu,
   matmulCandidates,
   matmulVariantFor,
   renderBeanLeaf,
 } from "../internals.ts";
 import { DEMO_CONFIG } from "../cli/train.ts";
 import type { MatmulShape, MatmulVariant } from "../internals.ts";
-import { dispatchMatmul, matmul as product, runsAsNT } from "../tensor/ops_matmul.ts";
+import { matmul as product } from "../tensor/ops_matmul.ts";
 
 const { values } = parseArgs({
   options: {
@@ -51,7 +52,8 @@ if (values.help) {
       "  --json     print one JSON object\n" +
       "  --quick    only the default variant of each shape\n" +
       "  --compare  also time the same steps in PyTorch (bench/torch_step.py), on the GPU when\n" +
-      "             this adapter is one\n" +
+      "             this adapter is one; PyTorch runs without OPENBLAS_CORETYPE and\n" +
+      "             OPENBLAS_L2_SIZE, as a user's would, and the BLAS kernels it ran are shown\n" +
       "  --python   the python3 that has torch (default /usr/bin/python3, then python3)\n" +
       "  --out      also write the JSON object to this file\n" +
       "  --profile  after each train step's timing, one more step with every kernel timed on the\n" +
@@ -60,8 +62,9 @@ if (values.help) {
   Deno.exit(0);
 }
 
+await init();
 const log = values.json ? () => {} : console.log;
-const onCpu = gpu().isCpu;
+const onCpu = backend().name === "software";
 
 /**
  * Seconds per call of `fn`: the best of three rounds of `reps` calls between two GPU syncs, so
@@ -111,7 +114,7 @@ for (const s of SHAPES) {
   // What matmul() does by default. On CPU adapters the texture families time their operand
   // packing with the product; a large NN product too big for textures runs as NT on a
   // transposed copy of B (timed with the copy, through the public function).
-  const asNT = runsAsNT(s);
+  const asNT = backend().runsAsNT(s);
   const chosen = asNT ? null : matmulVariantFor(s);
   const candidates = values.quick ? (chosen ? [chosen] : []) : matmulCandidates(s);
   // Each call packs its operands afresh, as a train step's products mostly do: the texture
@@ -127,7 +130,7 @@ for (const s of SHAPES) {
     () => {
       forget(a);
       forget(b);
-      dispatchMatmul(v, s, a, b, out, 1);
+      dispatchMatmul({ variant: v, shape: s, a, b, out, alpha: 1 });
     },
     v === chosen,
   ]);
@@ -320,8 +323,24 @@ if (values.compare) {
       torch: string;
       device: string;
       threads: number;
+      blas?: {
+        library: string;
+        version: string | null;
+        kernel: string | null;
+        source: string;
+        unset_env: string[];
+      };
     };
     log(`PyTorch ${t.torch} (${t.device === "cpu" ? `CPU, ${t.threads} threads` : t.device}):`);
+    if (t.blas) {
+      // Which kernels the CPU matmuls ran: an environment override can pin old ones.
+      const b = t.blas;
+      log(
+        `  BLAS: ${b.library}${b.version ? ` ${b.version}` : ""}` +
+          `${b.kernel ? `, ${b.kernel} kernels` : ""} (from ${b.source})` +
+          (b.unset_env.length ? `; unset for PyTorch: ${b.unset_env.join(", ")}` : ""),
+      );
+    }
     for (const r of t.train_step) {
       const mine = trainStep.find((e) => e.name === r.name) as { step_ms: number } | undefined;
       log(

@@ -2,10 +2,16 @@
 """Times the same ViT train steps as `deno task bench` in PyTorch, on the CPU (2 threads) or a GPU.
 
 Uses Debian's python3-torch (or any torch) and the HF-structured ViT of tests/fixtures/gen_vit.py.
-Prints one JSON object: {"torch": version, "device": name, "threads": n, "train_step": [{name,
-batch_size, precision, step_ms, images_per_s}], "matmul": [{m, k, n, gflops}]}.
+Prints one JSON object: {"torch": version, "device": name, "threads": n, "blas": {library,
+version, kernel, source, unset_env}, "train_step": [{name, batch_size, precision, step_ms,
+images_per_s}], "matmul": [{m, k, n, gflops}]}.
 
-    /usr/bin/python3 bench/torch_step.py [--quick] [--device cpu|cuda]
+    /usr/bin/python3 bench/torch_step.py [--quick] [--device cpu|cuda] [--keep-blas-env]
+
+PyTorch runs as a user's would: OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, which some machines set
+for old OpenBLAS builds (they force the Haswell/AVX2 kernels), are removed before torch loads
+OpenBLAS, unless --keep-blas-env is given. "blas" says which kernels OpenBLAS picked
+(threadpoolctl's threadpool_info() when installed, Debian's python3-threadpoolctl).
 
 On "cuda" ViT-B runs at batch 16 (as Tessera's bench does on a GPU adapter), fp32 keeps PyTorch's
 default full-precision matmuls (no TF32, like Tessera's f32 kernels), and an fp16 autocast row
@@ -17,7 +23,13 @@ import os
 import sys
 import time
 
-import torch
+# Read by OpenBLAS once, when torch loads it: they must go before the import.
+BLAS_OVERRIDES = ["OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"]
+UNSET = []
+if "--keep-blas-env" not in sys.argv:
+    UNSET = [k for k in BLAS_OVERRIDES if os.environ.pop(k, None) is not None]
+
+import torch  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures"))
 from gen_vit import ViTForImageClassification, config  # noqa: E402
@@ -25,6 +37,8 @@ from gen_vit import ViTForImageClassification, config  # noqa: E402
 parser = argparse.ArgumentParser()
 parser.add_argument("--quick", action="store_true")
 parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+parser.add_argument("--keep-blas-env", action="store_true",
+                    help="keep OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE as the environment sets them")
 args = parser.parse_args()
 device = torch.device(args.device)
 gpu = device.type == "cuda"
@@ -40,6 +54,36 @@ CONFIGS = [
                              intermediate_size=768), 16),
     ("vit-base-16-224", {}, 16 if gpu else 2),
 ]
+
+
+def blas_info():
+    """The BLAS torch loaded and the kernels it runs: threadpoolctl's report where installed, else
+    OpenBLAS's own openblas_get_corename(), else the BLAS line of torch's build configuration."""
+    info = {"unset_env": UNSET}
+    try:
+        from threadpoolctl import threadpool_info
+        for lib in threadpool_info():
+            if lib.get("user_api") == "blas":
+                return {**info, "library": lib.get("internal_api"), "version": lib.get("version"),
+                        "kernel": lib.get("architecture"), "threads": lib.get("num_threads"),
+                        "source": "threadpoolctl"}
+    except ImportError:
+        pass
+    try:
+        import ctypes
+        with open("/proc/self/maps") as maps:
+            paths = sorted({line.split()[-1] for line in maps if "libopenblas" in line})
+        for path in paths:
+            lib = ctypes.CDLL(path)
+            lib.openblas_get_corename.restype = ctypes.c_char_p
+            lib.openblas_get_config.restype = ctypes.c_char_p
+            return {**info, "library": "openblas", "version": lib.openblas_get_config().decode(),
+                    "kernel": lib.openblas_get_corename().decode(), "source": "openblas_get_corename"}
+    except (OSError, AttributeError):
+        pass
+    line = next((l.strip() for l in torch.__config__.show().splitlines() if "BLAS_INFO" in l), "")
+    return {**info, "library": line or "unknown", "version": None, "kernel": None,
+            "source": "torch.__config__.show()"}
 
 
 def sync():
@@ -86,6 +130,7 @@ out = {
     "torch": torch.__version__,
     "device": torch.cuda.get_device_name() if gpu else "cpu",
     "threads": torch.get_num_threads(),
+    "blas": blas_info(),
     "train_step": [],
     "matmul": [],
 }

@@ -6,45 +6,35 @@
  * @module
  */
 
-import "../io/wide_simd.ts"; // before the device is acquired: Mesa reads the width once
-import { parseArgs } from "node:util";
 import { loadDataset } from "../data/parquet.ts";
-import { ViTImageProcessor } from "../data/processor.ts";
 import { ClassLabel, Dataset, type ImageExample } from "../data/dataset.ts";
-import { exists, joinPath } from "../io/files.ts";
 import type { ImageClassifier } from "../nn/image_classifier.ts";
-import { ViTForImageClassification } from "../nn/vit.ts";
+import { init } from "../tensor/runtime.ts";
 import { makeTrainingArguments } from "../train/args.ts";
 import { Trainer } from "../train/trainer.ts";
-import { runCli, UsageError } from "./_run.ts";
+import { classNames, loadModelFolder } from "./_model_folder.ts";
+import { defineCli, runCli, UsageError } from "./_run.ts";
 
-const USAGE = `usage: deno task evaluate --model DIR --data DIR [--split validation] [--json]
-                          [--batch-size 8]
-
-Evaluates a saved model (config.json, model.safetensors, preprocessor_config.json) on a split of
-an ImageFolder or a Hub parquet download: loss, accuracy, per-class precision/recall/F1.`;
-
-/** Loads a model folder and its processor. */
-export async function loadModelDir(
-  dir: string,
-): Promise<{ model: ImageClassifier; processor: ViTImageProcessor }> {
-  const model = await ViTForImageClassification.fromPretrained(dir, {
-    log: (m) => console.warn(m),
-  });
-  const processor = await exists(joinPath(dir, "preprocessor_config.json"))
-    ? await ViTImageProcessor.fromPretrained(dir)
-    : new ViTImageProcessor({ size: model.config.image_size });
-  return { model, processor };
-}
-
-/** Re-indexes a dataset's labels to the model's, by class name. */
+/**
+ * Re-indexes a dataset's labels to the model's, by class name, so that a dataset whose classes
+ * are a subset of the model's, or in another order, is scored correctly.
+ *
+ * @param split The rows.
+ * @param model The model whose id2label gives the order.
+ * @param where The dataset's path, for the error.
+ * @returns The rows with the model's label indices.
+ * @throws {UsageError} When the dataset has a class the model does not know.
+ * @example
+ * ```ts ignore
+ * const scored = alignLabels(ds.validation, model, "data/beans");
+ * ```
+ */
 export function alignLabels(
   split: Dataset<ImageExample>,
   model: ImageClassifier,
   where: string,
 ): Dataset<ImageExample> {
-  const modelNames = Object.keys(model.config.id2label).sort((a, b) => Number(a) - Number(b))
-    .map((k) => model.config.id2label[k]);
+  const modelNames = classNames(model);
   const dataNames = split.labels.names;
   const missing = dataNames.filter((n) => !modelNames.includes(n));
   if (missing.length > 0) {
@@ -63,28 +53,31 @@ export function alignLabels(
   return new Dataset(rows, new ClassLabel(modelNames));
 }
 
-if (import.meta.main) {
-  await runCli("evaluate", async () => {
-    const { values } = parseArgs({
-      args: Deno.args.filter((a) => a !== "--debug"),
-      options: {
-        model: { type: "string" },
-        data: { type: "string" },
-        split: { type: "string", default: "validation" },
-        json: { type: "boolean", default: false },
-        "batch-size": { type: "string", default: "8" },
-        help: { type: "boolean", default: false },
-      },
+/** The task: flags and what it does. */
+export const EVALUATE_CLI = defineCli({
+  name: "evaluate",
+  usage: `usage: deno task evaluate --model DIR --data DIR [--split validation] [--json]
+                          [--batch-size 8]
+
+Evaluates a saved model (config.json, model.safetensors, preprocessor_config.json) on a split of
+an ImageFolder or a Hub parquet download: loss, accuracy, per-class precision/recall/F1.`,
+  flags: {
+    model: { type: "string", required: true, value: "DIR", help: "the model folder" },
+    data: {
+      type: "string",
+      required: true,
+      value: "DIR",
+      help: "an ImageFolder or a Hub parquet download",
+    },
+    split: { type: "string", default: "validation", value: "NAME", help: "the split to score" },
+    json: { type: "boolean", help: "print one JSON object on stdout" },
+    "batch-size": { type: "number", integer: true, min: 1, default: 8, value: "N" },
+  },
+  init,
+  main: async ({ values }) => {
+    const { model, processor } = await loadModelFolder(values.model, {
+      log: (m) => console.warn(m),
     });
-    if (values.help) {
-      console.log(USAGE);
-      return 0;
-    }
-    if (!values.model) throw new UsageError("--model DIR is required");
-    if (!values.data) throw new UsageError("--data DIR is required");
-    const batch = Number(values["batch-size"]);
-    if (!Number.isInteger(batch) || batch < 1) throw new UsageError("--batch-size must be ≥ 1");
-    const { model, processor } = await loadModelDir(values.model);
     const ds = await loadDataset(values.data, { log: (m) => console.warn(m) });
     const split = ds[values.split];
     if (!split) {
@@ -96,17 +89,17 @@ if (import.meta.main) {
       model,
       processor,
       args: makeTrainingArguments({
-        perDeviceEvalBatchSize: batch,
+        perDeviceEvalBatchSize: values["batch-size"],
         reportTo: "none",
         outputDir: ".cache/eval",
       }),
       evalDataset: alignLabels(split, model, values.data),
       log: values.json ? () => {} : (l) => console.warn(l),
     });
-    const metrics = await trainer.evaluate(undefined, values.split);
+    const { metrics, confusionMatrix } = await trainer.evaluate(undefined, values.split);
     const out: Record<string, unknown> = { ...metrics };
     delete out.epoch;
-    out[`${values.split}_confusion_matrix`] = trainer.lastConfusionMatrix;
+    out[`${values.split}_confusion_matrix`] = confusionMatrix;
     out[`${values.split}_samples`] = split.length;
     if (values.json) console.log(JSON.stringify(out));
     else {
@@ -115,5 +108,7 @@ if (import.meta.main) {
         console.log(`  ${k.padEnd(34)} = ${JSON.stringify(v)}`);
       }
     }
-  });
-}
+  },
+});
+
+if (import.meta.main) await runCli(EVALUATE_CLI);

@@ -6,7 +6,6 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { encodeJpeg } from "../data/jpeg.ts";
 import {
   BEANS_CLASSES,
@@ -16,7 +15,7 @@ import {
   renderBeanLeaf,
 } from "../data/synthetic_beans.ts";
 import { exists, joinPath } from "../io/files.ts";
-import { runCli, UsageError } from "./_run.ts";
+import { defineCli, runCli, UsageError } from "./_run.ts";
 
 /** Where the default run keeps the generated dataset. */
 export const DEFAULT_BEANS_DIR = ".cache/beans-synthetic";
@@ -157,41 +156,31 @@ export async function makeBeans(dir: string, options: MakeBeansOptions = {}): Pr
   return jobs.length;
 }
 
-const USAGE = `usage: deno task make-beans [--out DIR] [--seed N] [--size PX]
+/** The task: flags and what it does. */
+export const MAKE_BEANS_CLI = defineCli({
+  name: "make-beans",
+  usage: `usage: deno task make-beans [--out DIR] [--seed N] [--size PX]
 
 Writes a generated beans-like ImageFolder (train 1034 / validation 133 / test 128 images;
-angular_leaf_spot, bean_rust, healthy), deterministic from the seed.
-
-  --out DIR    target folder (default ${DEFAULT_BEANS_DIR})
-  --seed N     dataset seed (default 0)
-  --size PX    image width and height (default 160)`;
-
-if (import.meta.main) {
-  await runCli("make-beans", async () => {
-    const { values } = parseArgs({
-      args: Deno.args.filter((a) => a !== "--debug"),
-      options: {
-        out: { type: "string", default: DEFAULT_BEANS_DIR },
-        seed: { type: "string", default: "0" },
-        size: { type: "string", default: "160" },
-        help: { type: "boolean", default: false },
-      },
-    });
-    if (values.help) {
-      console.log(USAGE);
-      return 0;
-    }
-    const seed = Number(values.seed);
-    const size = Number(values.size);
-    if (!Number.isInteger(seed)) {
-      throw new UsageError(`--seed must be an integer, got ${values.seed}`);
-    }
-    if (!Number.isInteger(size) || size < 16) {
-      throw new UsageError(`--size must be an integer ≥ 16`);
-    }
+angular_leaf_spot, bean_rust, healthy), deterministic from the seed.`,
+  flags: {
+    out: { type: "string", default: DEFAULT_BEANS_DIR, value: "DIR", help: "target folder" },
+    seed: { type: "number", integer: true, default: 0, value: "N", help: "dataset seed" },
+    size: {
+      type: "number",
+      integer: true,
+      min: 16,
+      default: 160,
+      value: "PX",
+      help: "image width and height",
+    },
+  },
+  main: async ({ values: { out, seed, size } }) => {
     const t0 = performance.now();
-    console.log(`writing the generated beans dataset to ${values.out} (seed ${seed}, ${size} px)`);
-    const n = await makeBeans(values.out, { seed, size, log: console.log });
+    console.log(`writing the generated beans dataset to ${out} (seed ${seed}, ${size} px)`);
+    const n = await makeBeans(out, { seed, size, log: console.log });
     console.log(`wrote ${n} images in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  });
-}
+  },
+});
+
+if (import.meta.main) await runCli(MAKE_BEANS_CLI);

@@ -6,17 +6,12 @@
  * @module
  */
 
-import "../io/wide_simd.ts"; // before the device is acquired: Mesa reads the width once
-import { parseArgs } from "node:util";
 import { decodeImage } from "../data/image.ts";
 import { readBytes } from "../io/files.ts";
+import { init } from "../tensor/runtime.ts";
 import { noGrad, scopeAsync } from "../tensor/tensor.ts";
-import { loadModelDir } from "./evaluate.ts";
-import { runCli, UsageError } from "./_run.ts";
-
-const USAGE = `usage: deno task predict --model DIR [--top-k 3] [--json] IMAGE…
-
-Classifies JPEG or PNG files with a saved model.`;
+import { classNames, loadModelFolder } from "./_model_folder.ts";
+import { defineCli, runCli } from "./_run.ts";
 
 /** Softmax of one row of logits. */
 function softmaxRow(logits: Float32Array): number[] {
@@ -26,30 +21,26 @@ function softmaxRow(logits: Float32Array): number[] {
   return e.map((v) => v / s);
 }
 
-if (import.meta.main) {
-  await runCli("predict", async () => {
-    const { values, positionals } = parseArgs({
-      args: Deno.args.filter((a) => a !== "--debug"),
-      allowPositionals: true,
-      options: {
-        model: { type: "string" },
-        "top-k": { type: "string", default: "3" },
-        json: { type: "boolean", default: false },
-        help: { type: "boolean", default: false },
-      },
+/** The task: flags and what it does. */
+export const PREDICT_CLI = defineCli({
+  name: "predict",
+  usage: `usage: deno task predict --model DIR [--top-k 3] [--json] IMAGE…
+
+Classifies JPEG or PNG files with a saved model.`,
+  flags: {
+    model: { type: "string", required: true, value: "DIR", help: "the model folder" },
+    "top-k": { type: "number", integer: true, min: 1, default: 3, value: "N" },
+    json: { type: "boolean", help: "print one JSON array on stdout" },
+  },
+  positionals: { missing: "give at least one image file" },
+  init,
+  main: async ({ values, positionals }) => {
+    const k = values["top-k"];
+    const { model, processor } = await loadModelFolder(values.model, {
+      log: (m) => console.warn(m),
     });
-    if (values.help) {
-      console.log(USAGE);
-      return 0;
-    }
-    if (!values.model) throw new UsageError("--model DIR is required");
-    if (positionals.length === 0) throw new UsageError("give at least one image file");
-    const k = Number(values["top-k"]);
-    if (!Number.isInteger(k) || k < 1) throw new UsageError("--top-k must be ≥ 1");
-    const { model, processor } = await loadModelDir(values.model);
     model.eval();
-    const names = Object.keys(model.config.id2label).sort((a, b) => Number(a) - Number(b))
-      .map((i) => model.config.id2label[i]);
+    const names = classNames(model);
     const results = [];
     for (const path of positionals) {
       const image = decodeImage(await readBytes(path), { name: path });
@@ -80,5 +71,7 @@ if (import.meta.main) {
         );
       }
     }
-  });
-}
+  },
+});
+
+if (import.meta.main) await runCli(PREDICT_CLI);

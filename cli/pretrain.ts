@@ -6,8 +6,6 @@
  * @module
  */
 
-import "../io/wide_simd.ts"; // before the device is acquired: Mesa reads the width once
-import { parseArgs } from "node:util";
 import {
   fractalCategory,
   type FractalSceneOptions,
@@ -19,14 +17,15 @@ import { ViTImageProcessor } from "../data/processor.ts";
 import { joinPath, readJson, writeAtomic } from "../io/files.ts";
 import { makeViTConfig } from "../nn/config.ts";
 import { ViTForImageClassification } from "../nn/vit.ts";
-import { AdamW } from "../tensor/adamw.ts";
 import { describeAdapter } from "../tensor/device.ts";
+import { init } from "../tensor/runtime.ts";
 import { concat } from "../tensor/ops.ts";
 import { noGrad, scopeAsync, Tensor } from "../tensor/tensor.ts";
 import { argmaxRows } from "../train/metrics.ts";
 import { learningRateAt } from "../train/schedule.ts";
+import { createOptimizer } from "../train/trainer.ts";
 import { DEMO_CONFIG } from "./train.ts";
-import { runCli, UsageError } from "./_run.ts";
+import { defineCli, runCli } from "./_run.ts";
 
 /** The recipe's settings. */
 export interface PretrainOptions {
@@ -106,11 +105,10 @@ export async function pretrain(
     (_, i) => fractalCategory(options.seed, i),
   );
   const model = new ViTForImageClassification(config, options.seed);
-  const named = model.namedParameters();
-  const optimizer = new AdamW(named.map(([, t]) => t), {
+  // The Trainer's optimiser setup: no decay on biases and LayerNorm weights.
+  const optimizer = createOptimizer(model, {
     lr: options.learningRate,
     weightDecay: options.weightDecay,
-    noDecay: (i) => /\.bias$|layernorm[^.]*\.weight$/.test(named[i][0]),
   });
   const batchOf = (step: number, n: number, split: number) => {
     const labels: number[] = [];
@@ -259,55 +257,56 @@ fine-tuning. It is not a substitute for google/vit-base-patch16-224-in21k.
 `;
 }
 
-function layoutOf(value: string | undefined): PretrainOptions["layout"] {
-  if (value === undefined) return DEFAULT_PRETRAIN.layout;
-  if (value === "scene" || value === "single") return value;
-  throw new UsageError(`--layout must be scene or single, not '${value}'`);
-}
-
-const USAGE = `usage: deno task pretrain [--out DIR] [--steps N] [--categories N] [--batch-size N]
+/** The task: flags and what it does. */
+export const PRETRAIN_CLI = defineCli({
+  name: "pretrain",
+  usage: `usage: deno task pretrain [--out DIR] [--steps N] [--categories N] [--batch-size N]
                           [--learning-rate LR] [--seed N] [--layout scene|single]
                           [--config CONFIG.json]
 
 Pretrains a ViT on generated fractal categories (FractalDB-style) and saves a Hugging Face
-model folder with a model card. The defaults reproduce models/vit-tiny-fractal.`;
-
-if (import.meta.main) {
-  await runCli("pretrain", async () => {
-    const { values } = parseArgs({
-      args: Deno.args.filter((a) => a !== "--debug"),
-      options: {
-        out: { type: "string", default: "models/vit-tiny-fractal" },
-        steps: { type: "string" },
-        categories: { type: "string" },
-        "batch-size": { type: "string" },
-        "learning-rate": { type: "string" },
-        seed: { type: "string" },
-        layout: { type: "string" },
-        config: { type: "string" },
-        help: { type: "boolean", default: false },
-      },
-    });
-    if (values.help) {
-      console.log(USAGE);
-      return 0;
-    }
-    const num = (v: string | undefined, fallback: number, name: string) => {
-      if (v === undefined) return fallback;
-      const n = Number(v);
-      if (!Number.isFinite(n) || n <= 0) {
-        throw new UsageError(`--${name} must be a positive number`);
-      }
-      return n;
-    };
+model folder with a model card. The defaults reproduce models/vit-tiny-fractal.`,
+  flags: {
+    out: { type: "string", default: "models/vit-tiny-fractal", value: "DIR" },
+    steps: { type: "number", integer: true, positive: true, default: DEFAULT_PRETRAIN.steps },
+    categories: {
+      type: "number",
+      integer: true,
+      positive: true,
+      default: DEFAULT_PRETRAIN.categories,
+    },
+    "batch-size": {
+      type: "number",
+      integer: true,
+      positive: true,
+      default: DEFAULT_PRETRAIN.batchSize,
+    },
+    "learning-rate": {
+      type: "number",
+      positive: true,
+      default: DEFAULT_PRETRAIN.learningRate,
+      value: "LR",
+    },
+    seed: { type: "number", integer: true, default: DEFAULT_PRETRAIN.seed, value: "N" },
+    layout: {
+      type: "string",
+      choices: ["scene", "single"],
+      default: DEFAULT_PRETRAIN.layout,
+      value: "LAYOUT",
+      help: "scene (instances on a texture) or single (one centred)",
+    },
+    config: { type: "string", value: "FILE", help: "ViT config fields (default: the demo's)" },
+  },
+  init,
+  main: async ({ values }) => {
     const options: PretrainOptions = {
       ...DEFAULT_PRETRAIN,
-      steps: num(values.steps, DEFAULT_PRETRAIN.steps, "steps"),
-      categories: num(values.categories, DEFAULT_PRETRAIN.categories, "categories"),
-      batchSize: num(values["batch-size"], DEFAULT_PRETRAIN.batchSize, "batch-size"),
-      learningRate: num(values["learning-rate"], DEFAULT_PRETRAIN.learningRate, "learning-rate"),
-      seed: values.seed === undefined ? DEFAULT_PRETRAIN.seed : Number(values.seed),
-      layout: layoutOf(values.layout),
+      steps: values.steps,
+      categories: values.categories,
+      batchSize: values["batch-size"],
+      learningRate: values["learning-rate"],
+      seed: values.seed,
+      layout: values.layout as PretrainOptions["layout"],
       config: values.config
         ? await readJson(values.config) as Record<string, unknown>
         : DEMO_CONFIG,
@@ -322,5 +321,7 @@ if (import.meta.main) {
       `saved ${values.out}: held-out accuracy ${(figures.heldOutAccuracy * 100).toFixed(1)}% ` +
         `over ${options.categories} categories, ${figures.seconds.toFixed(0)} s`,
     );
-  });
-}
+  },
+});
+
+if (import.meta.main) await runCli(PRETRAIN_CLI);

@@ -6,7 +6,6 @@
  * @module
  */
 
-import "../io/wide_simd.ts"; // before the device is acquired: Mesa reads the width once
 import { loadDataset } from "../data/parquet.ts";
 import { ViTImageProcessor } from "../data/processor.ts";
 import type { Dataset, ImageExample } from "../data/dataset.ts";
@@ -16,6 +15,7 @@ import type { ImageClassifier } from "../nn/image_classifier.ts";
 import { ViTForImageClassification } from "../nn/vit.ts";
 import { describeAdapter, gpu } from "../tensor/device.ts";
 import { engine } from "../tensor/engine.ts";
+import { init } from "../tensor/runtime.ts";
 import {
   ArgumentError,
   BLOG_ARGUMENTS,
@@ -23,13 +23,15 @@ import {
   makeTrainingArguments,
   parseTrainingFlags,
   TRAINING_DEFAULTS,
+  type TrainingArguments,
 } from "../train/args.ts";
 import { listCheckpoints } from "../train/checkpoint.ts";
 import { writePlots } from "../train/plots.ts";
 import { Progress } from "../train/progress.ts";
 import { Trainer } from "../train/trainer.ts";
 import { DEFAULT_BEANS_DIR, makeBeans } from "./make_beans.ts";
-import { runCli, UsageError } from "./_run.ts";
+import { loadModelFolder } from "./_model_folder.ts";
+import { type CliArgs, defineCli, runCli, UsageError } from "./_run.ts";
 
 /** The pretrained model the default run fine-tunes. */
 export const BUNDLED_MODEL_DIR = new URL("../models/vit-tiny-fractal", import.meta.url).pathname;
@@ -48,65 +50,63 @@ const USAGE = `usage: deno task train [--data DIR] [--model DIR] [--config CONFI
                        [--output-dir DIR] [TrainingArguments flags…]
 
 Fine-tunes a ViT for image classification, as Hugging Face's Trainer does in the blog
-"Fine-Tune ViT for Image Classification with 🤗 Transformers".
+"Fine-Tune ViT for Image Classification with 🤗 Transformers".`;
 
-  --data DIR      an ImageFolder (split/class/*.jpg) or a Hub parquet download
-                  (default: a generated beans-like dataset in ${DEFAULT_BEANS_DIR}, made on first use)
-  --model DIR     a Hugging Face model folder (config.json, model.safetensors) to fine-tune;
-                  the head is re-initialised for the dataset's labels
-                  (default: the bundled pretrained model, ${"models/vit-tiny-fractal"})
-  --config FILE   a config.json to train from scratch instead
-  --debug         show stack traces
-
-TrainingArguments (kebab-case of Hugging Face's names; defaults are the blog's):
-${
+const TRAINING_HELP = "TrainingArguments (kebab-case of Hugging Face's names; defaults are the " +
+  "blog's):\n" +
   Object.keys(TRAINING_DEFAULTS).map((k) => {
     const v = (BLOG_ARGUMENTS as Record<string, unknown>)[k] ??
       (TRAINING_DEFAULTS as unknown as Record<string, unknown>)[k];
     return `  --${kebab(k)}${" ".repeat(Math.max(1, 32 - kebab(k).length))}${JSON.stringify(v)}`;
-  }).join("\n")
-}`;
+  }).join("\n");
 
 function pickEval(ds: Record<string, Dataset<ImageExample>>): Dataset<ImageExample> | undefined {
   return ds.validation ?? ds.test;
 }
 
-async function main(): Promise<number> {
-  const argv = Deno.args.filter((a) => a !== "--debug");
-  if (argv.includes("--help") || argv.includes("-h")) {
-    console.log(USAGE);
-    return 0;
-  }
-  let parsed;
+/** The task's own flags; the TrainingArguments flags are {@link trainingArguments}'. */
+const FLAGS = {
+  data: {
+    type: "string",
+    value: "DIR",
+    help: "an ImageFolder (split/class/*.jpg) or a Hub parquet download\n" +
+      `(default: a generated beans-like dataset in ${DEFAULT_BEANS_DIR}, made on first use)`,
+  },
+  model: {
+    type: "string",
+    value: "DIR",
+    help: "a Hugging Face model folder (config.json, model.safetensors) to fine-tune;\n" +
+      "the head is re-initialised for the dataset's labels\n" +
+      "(default: the bundled pretrained model, models/vit-tiny-fractal)",
+  },
+  config: { type: "string", value: "FILE", help: "a config.json to train from scratch instead" },
+} as const;
+
+/** The blog's TrainingArguments with the flags given over them, or a usage error. */
+function trainingArguments(argv: readonly string[]): TrainingArguments {
   try {
-    parsed = parseTrainingFlags(argv, ["data", "model", "config"]);
+    return makeTrainingArguments({ ...BLOG_ARGUMENTS, ...parseTrainingFlags(argv).args });
   } catch (error) {
     if (error instanceof ArgumentError) throw new UsageError(error.message);
     throw error;
   }
-  const { rest } = parsed;
-  let args;
-  try {
-    args = makeTrainingArguments({ ...BLOG_ARGUMENTS, ...parsed.args });
-  } catch (error) {
-    if (error instanceof ArgumentError) throw new UsageError(error.message);
-    throw error;
-  }
-  for (const key of ["data", "model", "config"]) {
-    if (rest[key] === true) throw new UsageError(`--${key} needs a value`);
-  }
-  if (rest.model && rest.config) throw new UsageError("give --model or --config, not both");
+}
+
+async function main(
+  { values, more: args }: CliArgs<typeof FLAGS, TrainingArguments>,
+): Promise<number> {
+  if (values.model && values.config) throw new UsageError("give --model or --config, not both");
 
   console.log(`adapter: ${describeAdapter()}`);
   if (args.fp16) {
-    if (gpu().hasF16) {
+    if (gpu().profile.f16) {
       console.log(
         "fp16: f16 matmuls with f32 accumulation and master weights, dynamic loss scaling",
       );
     } else console.warn("fp16: this adapter has no shader-f16; training in f32 instead");
   }
 
-  let dataDir = rest.data as string | undefined;
+  let dataDir = values.data;
   if (!dataDir) {
     dataDir = DEFAULT_BEANS_DIR;
     if (!(await exists(dataDir))) {
@@ -132,27 +132,24 @@ async function main(): Promise<number> {
 
   let model: ImageClassifier;
   let processor: ViTImageProcessor;
-  const modelDir = (rest.model as string | undefined) ??
-    (!rest.config && await exists(joinPath(BUNDLED_MODEL_DIR, "config.json"))
+  const modelDir = values.model ??
+    (!values.config && await exists(joinPath(BUNDLED_MODEL_DIR, "config.json"))
       ? BUNDLED_MODEL_DIR
       : undefined);
   if (modelDir) {
-    model = await ViTForImageClassification.fromPretrained(modelDir, {
+    ({ model, processor } = await loadModelFolder(modelDir, {
       id2label: labels.id2label(),
       label2id: labels.label2id(),
       seed: args.seed,
-    });
-    processor = await exists(joinPath(modelDir, "preprocessor_config.json"))
-      ? await ViTImageProcessor.fromPretrained(modelDir)
-      : new ViTImageProcessor({ size: model.config.image_size });
+    }));
     console.log(`model: ${modelDir} (${(model.numParameters() / 1e6).toFixed(2)}M parameters)`);
   } else {
     let fields: Record<string, unknown> = DEMO_CONFIG;
-    if (rest.config) fields = await readJson(rest.config as string) as Record<string, unknown>;
+    if (values.config) fields = await readJson(values.config) as Record<string, unknown>;
     else console.warn("no --model given and no bundled model found: training from scratch");
     const config: ViTConfig = makeViTConfig(
       { ...fields, id2label: labels.id2label(), label2id: labels.label2id() },
-      (rest.config as string | undefined) ?? "demo config",
+      values.config ?? "demo config",
     );
     model = new ViTForImageClassification(config, args.seed);
     processor = new ViTImageProcessor({ size: config.image_size });
@@ -207,8 +204,9 @@ async function main(): Promise<number> {
   await trainer.saveMetrics("train", result.metrics);
   await trainer.saveState();
   let evalMetrics: Record<string, number> | null = null;
+  let confusionMatrix: number[][] | null = null;
   if (evalSet) {
-    evalMetrics = await trainer.evaluate(evalSet);
+    ({ metrics: evalMetrics, confusionMatrix } = await trainer.evaluate(evalSet));
     console.log("***** eval metrics *****");
     for (const [k, v] of Object.entries(evalMetrics)) {
       if (!/_(precision|recall|f1)_/.test(k)) console.log(`  ${k.padEnd(26)} = ${v}`);
@@ -219,7 +217,7 @@ async function main(): Promise<number> {
   const plots = await writePlots(
     args.outputDir,
     trainer.state,
-    trainer.lastConfusionMatrix,
+    confusionMatrix,
     labels.names,
   );
   trainer.close();
@@ -233,4 +231,14 @@ async function main(): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) await runCli("train", main);
+/** The task: flags and what it does. */
+export const TRAIN_CLI = defineCli({
+  name: "train",
+  usage: USAGE,
+  flags: FLAGS,
+  more: { help: TRAINING_HELP, parse: trainingArguments },
+  init,
+  main,
+});
+
+if (import.meta.main) await runCli(TRAIN_CLI);

@@ -14,6 +14,9 @@ import { ViTForImageClassification } from "../nn/vit.ts";
 import { engine } from "../tensor/engine.ts";
 import { makeTrainingArguments } from "../train/args.ts";
 import { NonFiniteLossError, Trainer } from "../train/trainer.ts";
+import { init } from "../tensor/runtime.ts";
+
+await init();
 
 const root = await testTempDir();
 const data = `${root}/beans`;
@@ -89,7 +92,11 @@ Deno.test("CLI tasks turn bad models and data into one-line errors naming the fi
     ],
     [
       "config.json with a bad field",
-      (d) => Deno.writeTextFile(`${d}/config.json`, JSON.stringify({ ...TINY, hidden_size: -3 })),
+      (d) =>
+        Deno.writeTextFile(
+          `${d}/config.json`,
+          JSON.stringify({ ...TINY, model_type: "vit", hidden_size: -3 }),
+        ),
       /config\.json: hidden_size must be a positive integer/,
     ],
     [
@@ -134,8 +141,16 @@ Deno.test("CLI tasks turn bad models and data into one-line errors naming the fi
     [
       "checkpoint shapes that contradict config.json",
       (d) =>
-        Deno.writeTextFile(`${d}/config.json`, JSON.stringify({ ...TINY, intermediate_size: 40 })),
+        Deno.writeTextFile(
+          `${d}/config.json`,
+          JSON.stringify({ ...TINY, model_type: "vit", intermediate_size: 40 }),
+        ),
       /model\.safetensors: .*has shape \[32,24\] but the config gives \[40,24\]/,
+    ],
+    [
+      "config.json without model_type",
+      (d) => Deno.writeTextFile(`${d}/config.json`, JSON.stringify(TINY)),
+      /config\.json: has no model_type/,
     ],
   ];
   for (const [what, breakIt, pattern] of cases) {

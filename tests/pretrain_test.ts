@@ -2,6 +2,9 @@ import assert from "node:assert/strict";
 import { DEFAULT_PRETRAIN, modelCard, pretrain } from "../cli/pretrain.ts";
 import { fractalCategory, renderFractal, renderFractalScene } from "../data/fractal.ts";
 import { parseSafetensors } from "../nn/safetensors.ts";
+import { init } from "../tensor/runtime.ts";
+
+await init();
 
 Deno.test("fractal categories and instances are deterministic and fill the frame", () => {
   const a = fractalCategory(0, 5);

@@ -16,6 +16,9 @@ import { cliCommand, removeOnUnload, testTempDir } from "../io/_test_util.ts";
 import { encodePng } from "../data/png.ts";
 import { Rng } from "../tensor/rng.ts";
 import { gpu } from "../tensor/device.ts";
+import { init } from "../tensor/runtime.ts";
+
+await init();
 
 const TINY = {
   hidden_size: 48,
@@ -113,9 +116,9 @@ Deno.test("a tiny ViT learns a small generated dataset: the loss falls and accur
     { numTrainEpochs: 15, evalSteps: 50, saveSteps: 50 },
     stripes,
   );
-  const before = await trainer.evaluate();
+  const { metrics: before } = await trainer.evaluate();
   const result = await trainer.train();
-  const after = await trainer.evaluate();
+  const { metrics: after, confusionMatrix } = await trainer.evaluate();
   trainer.close();
   const losses = trainer.state.log_history.filter((e) => "loss" in e).map((e) => e.loss);
   console.log(
@@ -125,10 +128,15 @@ Deno.test("a tiny ViT learns a small generated dataset: the loss falls and accur
   assert.equal(result.globalStep, 150);
   assert.ok(losses.at(-1)! < losses[0] / 2, `loss falls: ${losses[0]} → ${losses.at(-1)}`);
   assert.ok(after.eval_accuracy >= 0.7, `accuracy ${after.eval_accuracy} beats chance (1/3)`);
+  assert.equal(confusionMatrix.length, 3);
+  assert.equal(confusionMatrix.flat().reduce((a, b) => a + b, 0), 48, "one count per image");
+  const diagonal = confusionMatrix.reduce((n, row, i) => n + row[i], 0);
+  assert.equal(diagonal / 48, after.eval_accuracy, "its diagonal is the accuracy");
 });
 
-Deno.test("fp16 training skips overflowing steps, lowers the loss scale, and learns like f32", async () => {
-  if (!gpu().hasF16) return;
+Deno.test("fp16 training skips overflowing steps, lowers the loss scale, and learns like f32", {
+  ignore: !gpu().profile.f16,
+}, async () => {
   const run = async (fp16: boolean) => {
     const { trainer, logs } = await tinyTrainer(
       `${root}/fp16-${fp16}`,
@@ -137,7 +145,7 @@ Deno.test("fp16 training skips overflowing steps, lowers the loss scale, and lea
       2 ** 24,
     );
     await trainer.train();
-    const metrics = await trainer.evaluate();
+    const { metrics } = await trainer.evaluate();
     trainer.close();
     const losses = trainer.state.log_history.filter((e) => "loss" in e).map((e) => e.loss);
     return { logs, metrics, last: losses.at(-1)! };

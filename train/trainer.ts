@@ -3,22 +3,24 @@
  * leaving Hugging Face's files behind — `checkpoint-N/` folders with trainer_state.json, the
  * final model at the top of the output folder, `*_results.json`, and TensorBoard events.
  *
- * One optimiser step records its whole forward, backward, clip and update into few submits and
- * reads back two numbers (the loss and the gradient norm) once.
+ * `train()` runs Hugging Face's steps by name: `trainingStep` (forward and backward of one
+ * micro-batch), `optimizerStep` (unscale, clip, update or skip, through a {@link GradScaler})
+ * and `maybeLogSaveEvaluate`. One optimiser step records its whole forward, backward, clip and
+ * update into few submits and reads back two numbers (the loss and the gradient norm) once.
  *
  * @module
  */
 
-import { DataLoader } from "../data/loader.ts";
+import { type Batch, DataLoader } from "../data/loader.ts";
 import type { Dataset, ImageExample } from "../data/dataset.ts";
 import type { ViTImageProcessor } from "../data/processor.ts";
 import { dropoutState, setDropoutSeed } from "../nn/layers.ts";
 import type { ImageClassifier } from "../nn/image_classifier.ts";
-import { AdamW } from "../tensor/adamw.ts";
+import { AdamW, type AdamWOptions } from "../tensor/adamw.ts";
 import { accumulate, autocast, concat, full, mul } from "../tensor/ops.ts";
 import { gpu } from "../tensor/device.ts";
 import { engine } from "../tensor/engine.ts";
-import { keep, noGrad, scope, scopeAsync } from "../tensor/tensor.ts";
+import { keep, noGrad, scope, scopeAsync, type Tensor } from "../tensor/tensor.ts";
 import { joinPath, writeAtomic } from "../io/files.ts";
 import type { TrainingArguments } from "./args.ts";
 import {
@@ -32,6 +34,7 @@ import {
 } from "./checkpoint.ts";
 import { argmaxRows, classificationReport } from "./metrics.ts";
 import { learningRateAt, warmupSteps } from "./schedule.ts";
+import { GradScaler } from "./grad_scaler.ts";
 import { EventWriter } from "./tensorboard.ts";
 import { newTrainerState, type TrainerState } from "./state.ts";
 
@@ -97,6 +100,14 @@ export interface TrainOutput {
   metrics: Record<string, number>;
 }
 
+/** The result of {@link Trainer.evaluate}. */
+export interface EvalOutput {
+  /** `eval_loss`, `eval_accuracy`, per-class precision/recall/F1, runtime, … (as logged). */
+  metrics: Record<string, number>;
+  /** Counts with true classes as rows and predicted classes as columns. */
+  confusionMatrix: number[][];
+}
+
 /** Training stopped on a non-finite loss or gradient. */
 export class NonFiniteLossError extends Error {
   /**
@@ -108,6 +119,69 @@ export class NonFiniteLossError extends Error {
     super(message);
     this.name = "NonFiniteLossError";
   }
+}
+
+/** The running state of one `train()` call, shared by its steps. */
+interface TrainLoop {
+  loader: DataLoader;
+  optimizer: AdamW;
+  scaler: GradScaler;
+  /** Mixed precision is on (fp16 asked for and the adapter has f16). */
+  half: boolean;
+  /** Optimiser steps per epoch. */
+  perEpoch: number;
+  maxSteps: number;
+  numEpochs: number;
+  warmup: number;
+  flopsPerSample: number;
+  /** The epoch and batch a resumed run starts at. */
+  startEpoch: number;
+  skipBatches: number;
+  /** Sum of this step's micro-batch losses, kept on the device until the step reads it. */
+  lossSum: Tensor;
+  trLossSum: number;
+  trLossSinceLog: number;
+  stepsSinceLog: number;
+  /** When this run started, and at which step. */
+  t0: number;
+  startStep: number;
+}
+
+/** What one optimiser step read back. */
+interface StepOutput {
+  /** The step's loss (mean over its micro-batches). */
+  loss: number;
+  /** Global gradient norm before clipping (NaN when not computed). */
+  gradNorm: number;
+  /** Whether the norm was computed (clipping or an enabled scaler). */
+  clipped: boolean;
+  /** The learning rate the step used. */
+  learningRate: number;
+  /** Whether the loss and the norm were finite (the update was applied). */
+  finite: boolean;
+}
+
+/**
+ * Builds AdamW over a model's parameters with Hugging Face's decay rule
+ * (`get_decay_parameter_names`): no weight decay on biases and LayerNorm weights. The Trainer
+ * and `deno task pretrain` both use it, so that the rule lives once.
+ *
+ * @param model Anything with Hugging Face-named parameters.
+ * @param options AdamW's hyper-parameters; `weightDecay` applies to the decayed group only.
+ * @returns The optimiser.
+ * @example
+ * ```ts ignore
+ * import { createOptimizer } from "./trainer.ts";
+ * const optimizer = createOptimizer(model, { lr: 2e-4, weightDecay: 0.05 });
+ * ```
+ */
+export function createOptimizer(
+  model: { namedParameters(): Array<[string, Tensor]> },
+  options: Omit<AdamWOptions, "noDecay"> = {},
+): AdamW {
+  const named = model.namedParameters();
+  const noDecay = (i: number) => /\.bias$|layernorm[^.]*\.weight$/.test(named[i][0]);
+  return new AdamW(named.map(([, t]) => t), { ...options, noDecay });
 }
 
 /** Round as HF's logs do (4 decimals for loss). */
@@ -123,7 +197,7 @@ function round(v: number, digits = 4): number {
  * ```ts ignore
  * const trainer = new Trainer({ model, args, processor, trainDataset: ds.train, evalDataset: ds.validation });
  * await trainer.train();
- * const metrics = await trainer.evaluate();
+ * const { metrics, confusionMatrix } = await trainer.evaluate();
  * await trainer.saveModel();
  * ```
  */
@@ -166,20 +240,6 @@ export class Trainer {
     return this.#optimizer;
   }
 
-  #makeOptimizer(): AdamW {
-    const named = this.model.namedParameters();
-    // HF's get_decay_parameter_names: no decay for biases and LayerNorm weights.
-    const noDecay = (i: number) => /\.bias$|layernorm[^.]*\.weight$/.test(named[i][0]);
-    return new AdamW(named.map(([, t]) => t), {
-      lr: this.args.learningRate,
-      beta1: this.args.adamBeta1,
-      beta2: this.args.adamBeta2,
-      eps: this.args.adamEpsilon,
-      weightDecay: this.args.weightDecay,
-      noDecay,
-    });
-  }
-
   async #tensorboard(): Promise<EventWriter | null> {
     if (this.args.reportTo !== "tensorboard") return null;
     if (!this.#events) {
@@ -211,6 +271,39 @@ export class Trainer {
    * @returns Steps, mean loss and timing metrics.
    */
   async train(): Promise<TrainOutput> {
+    const loop = await this.#prepareTraining();
+    const accumulation = this.args.gradientAccumulationSteps;
+    this.model.train();
+    try {
+      outer: for (let epoch = loop.startEpoch; epoch < loop.numEpochs; epoch++) {
+        const first = epoch === loop.startEpoch ? loop.skipBatches : 0;
+        let batchIndex = first - 1;
+        let microInStep = 0;
+        for await (const batch of loop.loader.batches(epoch, first)) {
+          if (this.state.global_step >= loop.maxSteps) break outer;
+          batchIndex++;
+          microInStep++;
+          this.#trainingStep(loop, batch);
+          const lastOfEpoch = batchIndex === loop.loader.numBatches - 1;
+          if (microInStep < accumulation && !lastOfEpoch) continue;
+          microInStep = 0;
+          const step = await this.#optimizerStep(loop);
+          this.#stepEnd(loop, step, batch.labels.length);
+          if (await this.#maybeLogSaveEvaluate(loop, step)) break outer;
+        }
+      }
+    } finally {
+      loop.loader.close();
+      loop.lossSum.dispose();
+    }
+    return await this.#finishTraining(loop);
+  }
+
+  /**
+   * Sets up one `train()` call: the loader, the step counts, the optimiser, the loss scaler,
+   * and, when resuming, the checkpoint's weights, moments, counters and scale.
+   */
+  async #prepareTraining(): Promise<TrainLoop> {
     const args = this.args;
     const train = this.#options.trainDataset;
     if (!train || train.length === 0) throw new Error("train() needs a non-empty trainDataset");
@@ -225,203 +318,237 @@ export class Trainer {
     const perEpoch = Math.max(1, Math.ceil(loader.numBatches / args.gradientAccumulationSteps));
     const maxSteps = args.maxSteps > 0 ? args.maxSteps : Math.ceil(args.numTrainEpochs * perEpoch);
     const numEpochs = Math.ceil(maxSteps / perEpoch);
-    const warmup = warmupSteps(args.warmupSteps, args.warmupRatio, maxSteps);
     this.state.max_steps = maxSteps;
     this.state.num_train_epochs = numEpochs;
     this.state.train_batch_size = args.perDeviceTrainBatchSize;
     const { height, width } = this.processor.config.size;
-    const flopsPerSample = 6 * this.model.numParameters() * 3 * height * width;
-
     setDropoutSeed(args.seed);
-    const half = args.fp16 && gpu().hasF16;
-    const scaler = { scale: this.#options.initialLossScale ?? 65536, growthTracker: 0 };
-    const optimizer = this.#makeOptimizer();
+    const half = args.fp16 && gpu().profile.f16;
+    const optimizer = createOptimizer(this.model, {
+      lr: args.learningRate,
+      beta1: args.adamBeta1,
+      beta2: args.adamBeta2,
+      eps: args.adamEpsilon,
+      weightDecay: args.weightDecay,
+    });
     this.#optimizer = optimizer;
-    let trLossSum = 0;
-    let trLossSinceLog = 0;
-    let stepsSinceLog = 0;
-    let startEpoch = 0;
-    let skipBatches = 0;
+    const loop: Omit<TrainLoop, "lossSum" | "t0" | "startStep"> = {
+      loader,
+      optimizer,
+      scaler: new GradScaler({ initScale: this.#options.initialLossScale, enabled: half }),
+      half,
+      perEpoch,
+      maxSteps,
+      numEpochs,
+      warmup: warmupSteps(args.warmupSteps, args.warmupRatio, maxSteps),
+      flopsPerSample: 6 * this.model.numParameters() * 3 * height * width,
+      startEpoch: 0,
+      skipBatches: 0,
+      trLossSum: 0,
+      trLossSinceLog: 0,
+      stepsSinceLog: 0,
+    };
     if (args.resumeFromCheckpoint) {
-      const dir = typeof args.resumeFromCheckpoint === "string"
-        ? args.resumeFromCheckpoint
-        : await latestCheckpoint(args.outputDir);
-      if (!dir) throw new Error(`no checkpoint to resume from in ${args.outputDir}`);
-      const restored = await loadCheckpoint(dir, this.model, optimizer);
-      this.state = {
-        ...restored.state,
-        max_steps: maxSteps,
-        num_train_epochs: numEpochs,
-        logging_steps: args.loggingSteps,
-        eval_steps: args.evalSteps,
-        save_steps: args.saveSteps,
-      };
-      trLossSum = restored.rng.trLossSum;
-      trLossSinceLog = restored.rng.trLossSinceLog;
-      stepsSinceLog = restored.rng.stepsSinceLog;
-      setDropoutSeed(restored.rng.dropout.seed, restored.rng.dropout.calls);
-      if (restored.rng.scaler) Object.assign(scaler, restored.rng.scaler);
-      startEpoch = Math.floor(this.state.global_step / perEpoch);
-      skipBatches = (this.state.global_step - startEpoch * perEpoch) *
-        args.gradientAccumulationSteps;
-      this.#log(`resuming from ${dir} at step ${this.state.global_step}`);
+      try {
+        await this.#resume(loop);
+      } catch (error) {
+        loader.close();
+        throw error;
+      }
     }
     const t0 = performance.now();
-    const startStep = this.state.global_step;
-    const lossSum = keep(full([1], 0));
-    this.model.train();
-    try {
-      outer: for (let epoch = startEpoch; epoch < numEpochs; epoch++) {
-        const first = epoch === startEpoch ? skipBatches : 0;
-        let batchIndex = first - 1;
-        let microInStep = 0;
-        for await (const batch of loader.batches(epoch, first)) {
-          if (this.state.global_step >= maxSteps) break outer;
-          batchIndex++;
-          microInStep++;
-          scope(() =>
-            autocast(half, () => {
-              const { loss } = this.model.forward(batch.pixelValues, batch.labels);
-              const scaled = args.gradientAccumulationSteps > 1
-                ? mul(loss!, 1 / args.gradientAccumulationSteps)
-                : loss!;
-              noGrad(() => accumulate(lossSum, scaled.view([1])));
-              (half ? mul(scaled, scaler.scale) : scaled).backward();
-            })
-          );
-          batch.pixelValues.dispose();
-          const lastOfEpoch = batchIndex === loader.numBatches - 1;
-          if (microInStep < args.gradientAccumulationSteps && !lastOfEpoch) continue;
-          microInStep = 0;
-          const lr = learningRateAt(
-            args.lrSchedulerType,
-            args.learningRate,
-            this.state.global_step,
-            warmup,
-            maxSteps,
-          );
-          const clip = args.maxGradNorm > 0 || half
-            ? optimizer.clipGradNorm(args.maxGradNorm, half ? scaler.scale : 1)
-            : null;
-          const stats = await scopeAsync(async () => {
-            const parts = [lossSum];
-            if (clip) parts.push(clip);
-            return await noGrad(() => concat(parts.map((t) => t.view([-1])), 0)).toArray();
-          });
-          const stepLoss = stats[0];
-          const gradNorm = clip ? stats[2] : NaN;
-          const finite = Number.isFinite(stepLoss) && (!clip || Number.isFinite(gradNorm));
-          if (!finite && !half) {
-            const kept = (await latestCheckpoint(args.outputDir)) ?? "none";
-            throw new NonFiniteLossError(
-              `the ${Number.isFinite(stepLoss) ? "gradient norm" : "loss"} became ` +
-                `${Number.isFinite(stepLoss) ? gradNorm : stepLoss} at step ${
-                  this.state.global_step + 1
-                }; ` +
-                `training stopped without applying it (last good checkpoint: ${kept})`,
-            );
-          }
-          if (finite) {
-            optimizer.lr = lr;
-            optimizer.step();
-            if (half && ++scaler.growthTracker >= 2000) {
-              scaler.scale *= 2;
-              scaler.growthTracker = 0;
-            }
-          } else {
-            // Mixed precision: an overflow skips the update and halves the loss scale.
-            scaler.scale /= 2;
-            scaler.growthTracker = 0;
-            this.#log(
-              `Gradient overflow at step ${this.state.global_step + 1}: skipping it and ` +
-                `reducing the loss scale to ${scaler.scale}`,
-            );
-          }
-          optimizer.zeroGrad();
-          // Recorded in the step's encoder; a host write would force an extra submit.
-          engine().clear(lossSum.storage);
-          this.state.global_step++;
-          this.state.epoch = this.state.global_step / perEpoch;
-          this.state.total_flos += flopsPerSample * batch.labels.length *
-            args.gradientAccumulationSteps;
-          if (finite) {
-            trLossSum += stepLoss;
-            trLossSinceLog += stepLoss;
-            stepsSinceLog++;
-          }
-          const step = this.state.global_step;
-          this.#options.onProgress?.({
-            step,
-            maxSteps,
-            epoch: this.state.epoch,
-            loss: stepLoss,
-            learningRate: lr,
-            elapsed: (performance.now() - t0) / 1000,
-            stepsThisRun: step - startStep,
-          });
-          const endOfEpoch = step % perEpoch === 0;
-          if (
-            (args.loggingStrategy === "steps" && step % args.loggingSteps === 0) ||
-            (args.loggingStrategy === "epoch" && endOfEpoch)
-          ) {
-            const entry: Record<string, number> = {
-              loss: round(trLossSinceLog / Math.max(1, stepsSinceLog)),
-              grad_norm: gradNorm,
-              learning_rate: learningRateAt(
-                args.lrSchedulerType,
-                args.learningRate,
-                step,
-                warmup,
-                maxSteps,
-              ),
-              epoch: round(this.state.epoch, 4),
-              step,
-            };
-            if (!clip) delete entry.grad_norm;
-            await this.#record(entry);
-            this.#log(JSON.stringify(entry));
-            trLossSinceLog = 0;
-            stepsSinceLog = 0;
-          }
-          let metrics: Record<string, number> | null = null;
-          if (
-            (args.evalStrategy === "steps" && step % args.evalSteps! === 0) ||
-            (args.evalStrategy === "epoch" && endOfEpoch)
-          ) {
-            metrics = await this.evaluate();
-          }
-          const save = (args.saveStrategy === "steps" && step % args.saveSteps === 0) ||
-            (args.saveStrategy === "epoch" && endOfEpoch) || this.#stopRequested;
-          if (save) {
-            await this.#save(metrics, {
-              trLossSum,
-              trLossSinceLog,
-              stepsSinceLog,
-              scaler: { ...scaler },
-            });
-          }
-          if (this.#stopRequested) {
-            this.#log(
-              `stopped at step ${step}; a checkpoint was saved, resume with --resume-from-checkpoint`,
-            );
-            break outer;
-          }
-          if (step >= maxSteps) break outer;
-        }
-      }
-    } finally {
-      loader.close();
-      lossSum.dispose();
+    return { ...loop, t0, startStep: this.state.global_step, lossSum: keep(full([1], 0)) };
+  }
+
+  /** Restores the checkpoint `resumeFromCheckpoint` names (or the latest) into the loop. */
+  async #resume(loop: Omit<TrainLoop, "lossSum" | "t0" | "startStep">): Promise<void> {
+    const args = this.args;
+    const dir = typeof args.resumeFromCheckpoint === "string"
+      ? args.resumeFromCheckpoint
+      : await latestCheckpoint(args.outputDir);
+    if (!dir) throw new Error(`no checkpoint to resume from in ${args.outputDir}`);
+    const restored = await loadCheckpoint(dir, this.model, loop.optimizer);
+    this.state = {
+      ...restored.state,
+      max_steps: loop.maxSteps,
+      num_train_epochs: loop.numEpochs,
+      logging_steps: args.loggingSteps,
+      eval_steps: args.evalSteps,
+      save_steps: args.saveSteps,
+    };
+    loop.trLossSum = restored.rng.trLossSum;
+    loop.trLossSinceLog = restored.rng.trLossSinceLog;
+    loop.stepsSinceLog = restored.rng.stepsSinceLog;
+    setDropoutSeed(restored.rng.dropout.seed, restored.rng.dropout.calls);
+    if (restored.rng.scaler) loop.scaler.loadState(restored.rng.scaler);
+    loop.startEpoch = Math.floor(this.state.global_step / loop.perEpoch);
+    loop.skipBatches = (this.state.global_step - loop.startEpoch * loop.perEpoch) *
+      args.gradientAccumulationSteps;
+    this.#log(`resuming from ${dir} at step ${this.state.global_step}`);
+  }
+
+  /**
+   * Forward and backward of one micro-batch (HF's `training_step`): the loss, divided by the
+   * accumulation steps, is added to the step's sum on the device, and its gradients (scaled by
+   * the loss scale) are added to the parameters' gradients.
+   */
+  #trainingStep(loop: TrainLoop, batch: Batch): void {
+    const accumulation = this.args.gradientAccumulationSteps;
+    scope(() =>
+      autocast(loop.half, () => {
+        const { loss } = this.model.forward(batch.pixelValues, batch.labels);
+        const scaled = accumulation > 1 ? mul(loss!, 1 / accumulation) : loss!;
+        noGrad(() => accumulate(loop.lossSum, scaled.view([1])));
+        loop.scaler.scaleLoss(scaled).backward();
+      })
+    );
+    batch.pixelValues.dispose();
+  }
+
+  /**
+   * Unscales and clips the gradients, reads back the loss and the norm, and updates the
+   * parameters, or skips the update when mixed precision overflowed. A non-finite loss or norm
+   * in f32 stops training.
+   *
+   * @throws {NonFiniteLossError} In f32, when the loss or the gradient norm is not finite.
+   */
+  async #optimizerStep(loop: TrainLoop): Promise<StepOutput> {
+    const args = this.args;
+    const { optimizer, scaler } = loop;
+    const learningRate = learningRateAt(
+      args.lrSchedulerType,
+      args.learningRate,
+      this.state.global_step,
+      loop.warmup,
+      loop.maxSteps,
+    );
+    const clip = args.maxGradNorm > 0 || scaler.enabled
+      ? scaler.unscaleAndClip(optimizer, args.maxGradNorm)
+      : null;
+    const stats = await scopeAsync(async () => {
+      const parts = [loop.lossSum];
+      if (clip) parts.push(clip);
+      return await noGrad(() => concat(parts.map((t) => t.view([-1])), 0)).toArray();
+    });
+    const loss = stats[0];
+    const gradNorm = clip ? stats[2] : NaN;
+    const finite = Number.isFinite(loss) && (!clip || Number.isFinite(gradNorm));
+    if (!finite && !scaler.enabled) {
+      const kept = (await latestCheckpoint(args.outputDir)) ?? "none";
+      throw new NonFiniteLossError(
+        `the ${Number.isFinite(loss) ? "gradient norm" : "loss"} became ` +
+          `${Number.isFinite(loss) ? gradNorm : loss} at step ${this.state.global_step + 1}; ` +
+          `training stopped without applying it (last good checkpoint: ${kept})`,
+      );
     }
-    const runtime = (performance.now() - t0) / 1000;
-    const stepsRun = this.state.global_step - startStep;
+    optimizer.lr = learningRate;
+    scaler.step(optimizer, !finite);
+    scaler.update(!finite);
+    if (!finite) {
+      this.#log(
+        `Gradient overflow at step ${this.state.global_step + 1}: skipping it and ` +
+          `reducing the loss scale to ${scaler.getScale()}`,
+      );
+    }
+    optimizer.zeroGrad();
+    // Recorded in the step's encoder; a host write would force an extra submit.
+    engine().clear(loop.lossSum.storage);
+    return { loss, gradNorm, clipped: clip !== null, learningRate, finite };
+  }
+
+  /** Advances the state after an optimiser step and reports progress (HF's `on_step_end`). */
+  #stepEnd(loop: TrainLoop, step: StepOutput, batchSize: number): void {
+    this.state.global_step++;
+    this.state.epoch = this.state.global_step / loop.perEpoch;
+    this.state.total_flos += loop.flopsPerSample * batchSize *
+      this.args.gradientAccumulationSteps;
+    if (step.finite) {
+      loop.trLossSum += step.loss;
+      loop.trLossSinceLog += step.loss;
+      loop.stepsSinceLog++;
+    }
+    this.#options.onProgress?.({
+      step: this.state.global_step,
+      maxSteps: loop.maxSteps,
+      epoch: this.state.epoch,
+      loss: step.loss,
+      learningRate: step.learningRate,
+      elapsed: (performance.now() - loop.t0) / 1000,
+      stepsThisRun: this.state.global_step - loop.startStep,
+    });
+  }
+
+  /**
+   * Logs, evaluates and saves a checkpoint when their strategies say so at this step (HF's
+   * `_maybe_log_save_evaluate`); a stop request saves too.
+   *
+   * @returns Whether training ends here (a stop request, or the last step).
+   */
+  async #maybeLogSaveEvaluate(loop: TrainLoop, stepOutput: StepOutput): Promise<boolean> {
+    const args = this.args;
+    const step = this.state.global_step;
+    const endOfEpoch = step % loop.perEpoch === 0;
+    if (
+      (args.loggingStrategy === "steps" && step % args.loggingSteps === 0) ||
+      (args.loggingStrategy === "epoch" && endOfEpoch)
+    ) {
+      const entry: Record<string, number> = {
+        loss: round(loop.trLossSinceLog / Math.max(1, loop.stepsSinceLog)),
+        grad_norm: stepOutput.gradNorm,
+        learning_rate: learningRateAt(
+          args.lrSchedulerType,
+          args.learningRate,
+          step,
+          loop.warmup,
+          loop.maxSteps,
+        ),
+        epoch: round(this.state.epoch, 4),
+        step,
+      };
+      if (!stepOutput.clipped) delete entry.grad_norm;
+      await this.#record(entry);
+      this.#log(JSON.stringify(entry));
+      loop.trLossSinceLog = 0;
+      loop.stepsSinceLog = 0;
+    }
+    let metrics: Record<string, number> | null = null;
+    if (
+      (args.evalStrategy === "steps" && step % args.evalSteps! === 0) ||
+      (args.evalStrategy === "epoch" && endOfEpoch)
+    ) {
+      metrics = (await this.evaluate()).metrics;
+    }
+    const save = (args.saveStrategy === "steps" && step % args.saveSteps === 0) ||
+      (args.saveStrategy === "epoch" && endOfEpoch) || this.#stopRequested;
+    if (save) {
+      await this.#save(metrics, {
+        trLossSum: loop.trLossSum,
+        trLossSinceLog: loop.trLossSinceLog,
+        stepsSinceLog: loop.stepsSinceLog,
+        scaler: loop.scaler.state(),
+      });
+    }
+    if (this.#stopRequested) {
+      this.#log(
+        `stopped at step ${step}; a checkpoint was saved, resume with --resume-from-checkpoint`,
+      );
+      return true;
+    }
+    return step >= loop.maxSteps;
+  }
+
+  /** Loads the best model when asked, and records and returns the run's metrics. */
+  async #finishTraining(loop: TrainLoop): Promise<TrainOutput> {
+    const args = this.args;
+    const runtime = (performance.now() - loop.t0) / 1000;
+    const stepsRun = this.state.global_step - loop.startStep;
     if (!this.#stopRequested && args.loadBestModelAtEnd && this.state.best_model_checkpoint) {
       this.#log(
         `Loading best model from ${this.state.best_model_checkpoint} (score: ${this.state.best_metric}).`,
       );
       await loadCheckpoint(this.state.best_model_checkpoint, this.model, null);
     }
-    const trainLoss = this.state.global_step > 0 ? trLossSum / this.state.global_step : NaN;
+    const trainLoss = this.state.global_step > 0 ? loop.trLossSum / this.state.global_step : NaN;
     const metrics = {
       train_runtime: round(runtime),
       train_samples_per_second: round((stepsRun * args.perDeviceTrainBatchSize) / runtime, 3),
@@ -524,17 +651,17 @@ export class Trainer {
   }
 
   /**
-   * Evaluates: loss, accuracy, per-class precision/recall/F1 and the confusion matrix, keyed
-   * with the prefix as HF does (`eval_loss`, `eval_accuracy`, …), logged and recorded.
+   * Evaluates: loss, accuracy and per-class precision/recall/F1, keyed with the prefix as HF
+   * does (`eval_loss`, `eval_accuracy`, …), logged and recorded; and the confusion matrix.
    *
    * @param dataset Rows (the eval dataset by default).
    * @param prefix Key prefix ("eval", or "test" for a test split).
-   * @returns The metrics.
+   * @returns The metrics and the confusion matrix.
    */
   async evaluate(
     dataset: Dataset<ImageExample> | undefined = this.#options.evalDataset,
     prefix = "eval",
-  ): Promise<Record<string, number>> {
+  ): Promise<EvalOutput> {
     const p = await this.predict(dataset);
     const classes = this.model.numLabels;
     const report = classificationReport(argmaxRows(p.predictions, classes), p.labelIds, classes);
@@ -562,14 +689,10 @@ export class Trainer {
       3,
     );
     metrics.epoch = round(this.state.epoch, 4);
-    this.lastConfusionMatrix = report.confusionMatrix;
     await this.#record({ ...metrics, step: this.state.global_step });
     this.#log(JSON.stringify({ ...metrics, step: this.state.global_step }));
-    return metrics;
+    return { metrics, confusionMatrix: report.confusionMatrix };
   }
-
-  /** The confusion matrix of the last evaluation (rows true, columns predicted). */
-  lastConfusionMatrix: number[][] | null = null;
 
   /** Saves the model and processor to `dir` (the output folder by default), as save_model. */
   async saveModel(dir = this.args.outputDir): Promise<void> {
