@@ -2,10 +2,10 @@
  * Tessera: fine-tune Vision Transformers in TypeScript on WebGPU.
  *
  * Start the runtime with {@link init}, then use GPU tensors with reverse-mode autograd, the
- * `nn` layers and the ViT model tree (Hugging Face's names, safetensors checkpoints), the
- * `ViTImageProcessor`, datasets and the `DataLoader`, and the `Trainer` with Hugging Face's
- * `TrainingArguments`. Engine internals (buffer pool, kernel variants, autotuning, profiler)
- * are in the `./internals` export.
+ * `nn` layers and the ViT and DeiT models (Hugging Face's names, safetensors checkpoints, the
+ * `AutoModelForImageClassification` registry), the `ViTImageProcessor`, datasets and the
+ * `DataLoader`, and the `Trainer` with Hugging Face's `TrainingArguments`. Engine internals
+ * (buffer pool, kernel variants, autotuning, profiler) are in the `./internals` export.
  *
  * @example
  * ```ts
@@ -92,8 +92,12 @@ export { Dropout, LayerNorm, Linear, setDropoutSeed } from "./nn/layers.ts";
 export {
   ConfigError,
   configToJson,
+  DEIT_DEFAULTS,
+  type DeiTConfig,
+  makeDeiTConfig,
   makeViTConfig,
   numLabels,
+  type PretrainedConfig,
   VIT_DEFAULTS,
   vitBase16,
   type ViTConfig,
@@ -101,10 +105,22 @@ export {
 } from "./nn/config.ts";
 export {
   type FromPretrainedOptions,
+  loadPretrained,
+  type PretrainedFiles,
+  PreTrainedModel,
+  type PreTrainedModelClass,
+  readPretrainedFiles,
+  type SavePretrainedOptions,
+} from "./nn/pretrained.ts";
+export {
+  type ImageClassifier,
+  type ImageClassifierConfig,
   type ImageClassifierOutput,
+  type PreTrainedImageClassifier,
+} from "./nn/image_classifier.ts";
+export {
   initViTWeights,
   PatchProjection,
-  type SavePretrainedOptions,
   ViTAttention,
   ViTEmbeddings,
   ViTEncoder,
@@ -119,6 +135,20 @@ export {
   ViTSelfAttention,
   ViTSelfOutput,
 } from "./nn/vit.ts";
+export {
+  DeiTEmbeddings,
+  DeiTForImageClassification,
+  DeiTForImageClassificationWithTeacher,
+  DeiTModel,
+  type DeiTWithTeacherOutput,
+  initDeiTWeights,
+} from "./nn/deit.ts";
+export {
+  AutoConfig,
+  AutoModelForImageClassification,
+  type ConfigBuilder,
+  type ImageClassifierClass,
+} from "./nn/auto.ts";
 export { CheckpointError, loadParameters, type LoadReport } from "./nn/checkpoint.ts";
 export {
   parseSafetensors,
@@ -179,7 +209,12 @@ export {
 } from "./train/args.ts";
 export { type ClassificationReport, classificationReport } from "./train/metrics.ts";
 export { type TrainerState } from "./train/state.ts";
-export { type CheckpointInfo, latestCheckpoint, listCheckpoints } from "./train/checkpoint.ts";
+export {
+  type CheckpointInfo,
+  latestCheckpoint,
+  listCheckpoints,
+  type RngState,
+} from "./train/checkpoint.ts";
 export {
   type EvalPrediction,
   NonFiniteLossError,
