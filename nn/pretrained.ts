@@ -68,11 +68,15 @@ export interface PreTrainedModelClass<M extends PreTrainedModel = PreTrainedMode
   isHead(name: string): boolean;
 }
 
-/** A config.json's fields from text, bytes or an object; errors name `file`. */
-export function parseConfigFields(
-  config: PretrainedFiles["config"] | unknown,
-  file: string,
-): Record<string, unknown> {
+/**
+ * A config.json's fields from its text, its bytes or an already parsed value.
+ *
+ * @param config The text, bytes or value.
+ * @param file Its name, for errors.
+ * @returns The fields.
+ * @throws {ConfigError} Naming the file when it is not JSON or not an object.
+ */
+export function parseConfigFields(config: unknown, file: string): Record<string, unknown> {
   let value = config;
   if (typeof value === "string" || value instanceof Uint8Array) {
     const text = typeof value === "string" ? value : new TextDecoder().decode(value);
