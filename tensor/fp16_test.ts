@@ -13,13 +13,17 @@ import {
   VEC4_VARIANTS,
   VEC4TN_VARIANTS,
 } from "../kernels/matmul.ts";
-import { forceF16Emulation, forceMatmulVariant } from "./ops_matmul.ts";
+import { forceF16Emulation, forceMatmulVariant } from "./backend/tuning.ts";
 import { assertClose, rng, uniform } from "./_test_util.ts";
+import { init } from "./runtime.ts";
+
+await init();
 
 const roundF16 = (a: Float32Array) => fromF16Bits(toF16Bits(a));
 
-Deno.test("half-precision matmuls round inputs to f16 and accumulate in f32, in every variant", async (t) => {
-  if (!gpu().hasF16) return;
+Deno.test("half-precision matmuls round inputs to f16 and accumulate in f32, in every variant", {
+  ignore: !gpu().profile.f16,
+}, async (t) => {
   const random = rng(21);
   const a = uniform(random, 37 * 24, -3, 3);
   const b = uniform(random, 28 * 24, -3, 3);
@@ -104,8 +108,9 @@ Deno.test("half-precision matmuls round inputs to f16 and accumulate in f32, in 
   }
 });
 
-Deno.test("an f16 input beyond 65504 becomes infinite, so loss-scale overflow is detected", async () => {
-  if (!gpu().hasF16) return;
+Deno.test("an f16 input beyond 65504 becomes infinite, so loss-scale overflow is detected", {
+  ignore: !gpu().profile.f16,
+}, async () => {
   for (const emulate of [null, true]) {
     forceF16Emulation(emulate);
     try {
@@ -130,32 +135,110 @@ Deno.test("an f16 input beyond 65504 becomes infinite, so loss-scale overflow is
   }
 });
 
-Deno.test("half matmuls that round their operands up front equal rounding every load, bit for bit", async () => {
-  if (!gpu().hasF16 || !gpu().isCpu || !gpu().f16RoundsToNearest) return;
-  const random = rng(33);
-  // NN large enough to run as NT on a transposed copy, NT, and TN.
-  const cases = [
-    { a: [96, 40], b: [40, 72], transA: false, transB: false },
-    { a: [37, 24], b: [28, 24], transA: false, transB: true },
-    { a: [24, 36], b: [24, 28], transA: true, transB: false },
+Deno.test(
+  "half matmuls that round their operands up front equal rounding every load, bit for bit",
+  { ignore: !gpu().profile.f16 || !gpu().profile.software || !gpu().profile.f16RoundsToNearest },
+  async () => {
+    const random = rng(33);
+    // NN large enough to run as NT on a transposed copy, NT, and TN.
+    const cases = [
+      { a: [96, 40], b: [40, 72], transA: false, transB: false },
+      { a: [37, 24], b: [28, 24], transA: false, transB: true },
+      { a: [24, 36], b: [24, 28], transA: true, transB: false },
+    ];
+    for (const c of cases) {
+      const a = uniform(random, c.a[0] * c.a[1], -300, 300);
+      const b = uniform(random, c.b[0] * c.b[1], -3, 3);
+      const run = () =>
+        scope(() =>
+          matmul(Tensor.from(a, c.a), Tensor.from(b, c.b), {
+            transA: c.transA,
+            transB: c.transB,
+            half: true,
+          })
+        );
+      const upFront = run();
+      forceF16Emulation(false); // the kernel rounds every load through the shader's f16()
+      const perLoad = run();
+      forceF16Emulation(null);
+      assert.deepEqual(await upFront.toArray(), await perLoad.toArray(), JSON.stringify(c));
+      upFront.dispose();
+      perLoad.dispose();
+    }
+  },
+);
+
+Deno.test("half-precision Linear gradients stay within f16 rounding of the f32 gradients", {
+  ignore: !gpu().profile.f16,
+}, async () => {
+  // y = x Wᵀ + b on [rows, k] · [n, k]: dx = g W, dW = gᵀ x, db = Σ g. Each f16 product term
+  // carries two roundings of 2^-11 at most, so |half - f32| <= 2.2 · 2^-11 · Σ|terms| per element.
+  const [rows, k, n] = [45, 40, 24];
+  const random = rng(17);
+  const x = uniform(random, rows * k, -2, 2);
+  const w = uniform(random, n * k);
+  const b = uniform(random, n);
+  const g = uniform(random, rows * n);
+  const grads = async (half: boolean) => {
+    const inputs = [
+      Tensor.from(x, [rows, k], { requiresGrad: true }),
+      Tensor.from(w, [n, k], { requiresGrad: true }),
+      Tensor.from(b, [n], { requiresGrad: true }),
+    ];
+    scope(() =>
+      matmul(inputs[0], inputs[1], { transB: true, bias: inputs[2], half }).backward(
+        Tensor.from(g, [rows, n]),
+      )
+    );
+    const out = await Promise.all(inputs.map((t) => t.grad!.toArray()));
+    for (const t of inputs) {
+      t.grad!.dispose();
+      t.dispose();
+    }
+    return out;
+  };
+  const [full, half] = [await grads(false), await grads(true)];
+  const u = 2.2 * 2 ** -11;
+  const bound = [
+    (i: number) => { // dx[r, c] = Σ_j g[r, j] w[j, c]
+      const [r, c] = [Math.floor(i / k), i % k];
+      let s = 0;
+      for (let j = 0; j < n; j++) s += Math.abs(g[r * n + j] * w[j * k + c]);
+      return u * s + 1e-6;
+    },
+    (i: number) => { // dW[j, c] = Σ_r g[r, j] x[r, c]
+      const [j, c] = [Math.floor(i / k), i % k];
+      let s = 0;
+      for (let r = 0; r < rows; r++) s += Math.abs(g[r * n + j] * x[r * k + c]);
+      return u * s + 1e-6;
+    },
+    (j: number) => { // db[j] = Σ_r g[r, j]
+      let s = 0;
+      for (let r = 0; r < rows; r++) s += Math.abs(g[r * n + j]);
+      return u * s + 1e-6;
+    },
   ];
-  for (const c of cases) {
-    const a = uniform(random, c.a[0] * c.a[1], -300, 300);
-    const b = uniform(random, c.b[0] * c.b[1], -3, 3);
-    const run = () =>
-      scope(() =>
-        matmul(Tensor.from(a, c.a), Tensor.from(b, c.b), {
-          transA: c.transA,
-          transB: c.transB,
-          half: true,
-        })
-      );
-    const upFront = run();
-    forceF16Emulation(false); // the kernel rounds every load through the shader's f16()
-    const perLoad = run();
-    forceF16Emulation(null);
-    assert.deepEqual(await upFront.toArray(), await perLoad.toArray(), JSON.stringify(c));
-    upFront.dispose();
-    perLoad.dispose();
+  for (const [which, name] of ["x", "weight", "bias"].entries()) {
+    half[which].forEach((v, i) => {
+      const diff = Math.abs(v - full[which][i]);
+      assert.ok(diff <= bound[which](i), `${name} gradient [${i}]: ${v} vs f32 ${full[which][i]}`);
+    });
   }
+  // Tighter: the products of the f16-rounded operands, in f64, leave only f32 accumulation.
+  const [g16, w16, x16] = [roundF16(g), roundF16(w), roundF16(x)];
+  const dx = refMatmul({ data: Float64Array.from(g16), shape: [rows, n] }, {
+    data: Float64Array.from(w16),
+    shape: [n, k],
+  });
+  const dw = refMatmul(
+    { data: Float64Array.from(g16), shape: [rows, n] },
+    { data: Float64Array.from(x16), shape: [rows, k] },
+    true,
+  );
+  const tight = { atol: 1e-5, rtol: 1e-5 };
+  assertClose(half[0], dx.data, tight, "x gradient vs f16-rounded reference");
+  assertClose(half[1], dw.data, tight, "weight gradient vs f16-rounded reference");
+  const db = new Float64Array(n);
+  for (let r = 0; r < rows; r++) for (let j = 0; j < n; j++) db[j] += g16[r * n + j];
+  assertClose(half[2], db, tight, "bias gradient vs f16-rounded reference");
 });

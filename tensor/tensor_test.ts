@@ -4,6 +4,9 @@ import { engine } from "./engine.ts";
 import { gpu } from "./device.ts";
 import { keep, noGrad, scope, scopeAsync, Tensor } from "./tensor.ts";
 import { bucketSize } from "./pool.ts";
+import { init } from "./runtime.ts";
+
+await init();
 
 Deno.test("Tensor.from() round-trips values and rejects a wrong size", async () => {
   const t = Tensor.from([1.5, -2, 3], [3]);
@@ -97,8 +100,9 @@ Deno.test("the buffer pool buckets sizes and reuses freed buffers", () => {
   assert.ok(engine().pool.stats.created - created <= 1);
 });
 
-Deno.test("f16 storage round-trips where the adapter has shader-f16", async () => {
-  if (!gpu().hasF16) return;
+Deno.test("f16 storage round-trips where the adapter has shader-f16", {
+  ignore: !gpu().profile.f16,
+}, async () => {
   const values = [0, 1, -2.5, 65504, 1e-5, 0.1, 3.14159];
   const t = Tensor.from(values, [7], { dtype: "f16" });
   const back = await t.toArray();
