@@ -272,26 +272,6 @@ export function refCrossEntropy(x: HostTensor, labels: readonly number[]): HostT
   return host([total / count], []);
 }
 
-/** The dropout keep-mask hash, as the WGSL in kernels/dropout.ts computes it. */
-export function refDropoutHash(v: number): number {
-  const s = (Math.imul(v >>> 0, 747796405) + 2891336453) >>> 0;
-  const w = Math.imul(((s >>> ((s >>> 28) + 4)) ^ s) >>> 0, 277803737) >>> 0;
-  return ((w >>> 22) ^ w) >>> 0;
-}
-
-/** Dropout with the same mask as the kernel. */
-export function refDropout(x: HostTensor, p: number, seed: number): HostTensor {
-  const threshold = Math.min(0xffffffff, Math.round(p * 2 ** 32));
-  const seedHash = refDropoutHash(seed >>> 0);
-  return {
-    data: x.data.map((
-      v,
-      i,
-    ) => (refDropoutHash((i ^ seedHash) >>> 0) >= threshold ? v / (1 - p) : 0)),
-    shape: [...x.shape],
-  };
-}
-
 /**
  * Reference gradients by central differences in f64: the gradient of `sum(f(inputs) · weights)`
  * with respect to each input.
