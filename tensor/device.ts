@@ -127,6 +127,71 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
   }
 }
 
+/**
+ * Writes a one-layer rgba32float texture and reads it back through a 2-D array view in a
+ * compute shader: wgpu's GL backend makes a one-layer texture a plain 2-D texture, which an
+ * array binding then does not see.
+ *
+ * @param device The device.
+ * @returns Whether the texel read back is the one written.
+ */
+export async function probeSingleLayerTextures(device: GPUDevice): Promise<boolean> {
+  const texel = new Float32Array([1.5, -2, 3.25, 7]);
+  const texture = device.createTexture({
+    size: [3, 5, 1],
+    format: "rgba32float",
+    usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST,
+  });
+  const out = device.createBuffer({
+    size: 16,
+    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
+  });
+  const read = device.createBuffer({
+    size: 16,
+    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+  });
+  try {
+    device.queue.writeTexture({ texture, origin: [2, 4, 0] }, texel, { bytesPerRow: 16 }, [
+      1,
+      1,
+      1,
+    ]);
+    const code = `@group(0) @binding(0) var t: texture_2d_array<f32>;
+@group(0) @binding(1) var<storage, read_write> y: vec4<f32>;
+@compute @workgroup_size(1)
+fn main() { y = textureLoad(t, vec2<u32>(2u, 4u), 0u, 0); }`;
+    const pipeline = device.createComputePipeline({
+      layout: "auto",
+      compute: { module: device.createShaderModule({ code }), entryPoint: "main" },
+    });
+    const bindGroup = device.createBindGroup({
+      layout: pipeline.getBindGroupLayout(0),
+      entries: [
+        { binding: 0, resource: texture.createView({ dimension: "2d-array" }) },
+        { binding: 1, resource: { buffer: out } },
+      ],
+    });
+    const encoder = device.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(1);
+    pass.end();
+    encoder.copyBufferToBuffer(out, 0, read, 0, 16);
+    device.queue.submit([encoder.finish()]);
+    await read.mapAsync(GPUMapMode.READ);
+    const got = new Float32Array(read.getMappedRange().slice(0));
+    read.unmap();
+    return got.every((v, i) => v === texel[i]);
+  } catch {
+    return false;
+  } finally {
+    texture.destroy();
+    out.destroy();
+    read.destroy();
+  }
+}
+
 /** Thrown by the first tensor operation when the runtime was never started. */
 export class NotStartedError extends Error {
   /** Creates the error. */
@@ -193,6 +258,7 @@ export async function requestDevice(
     simdLanes: software ? simdLanesOf(info.description) : 8,
     f16,
     f16RoundsToNearest: f16 && await probeF16Rounding(device),
+    singleLayerTextures: await probeSingleLayerTextures(device),
     subgroups: adapter.features.has("subgroups" as GPUFeatureName),
     timestamps,
     maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize,

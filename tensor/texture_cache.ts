@@ -14,8 +14,9 @@
  * a test that met two). So textures are allocated with no width or height a power of two, one
  * padding row or texel more where needed, and every operand meets one of two shader variants:
  * single-layer (unbatched) or array. Arrays have at least two layers. Single-layer textures
- * are kept because a kernel reading them ran 8 % faster (41.6 against 38.3 GFLOP/s, M = 3152,
- * K = 192, N = 768, interleaved in one process).
+ * are kept because kernels reading them ran faster, except where the adapter cannot read a
+ * one-layer texture through an array view (wgpu's GL backend: `singleLayerTextures` in the
+ * adapter profile); there every texture has two layers or more and is never square.
  *
  * @module
  */
@@ -41,14 +42,21 @@ function notPowerOfTwo(n: number): number {
  * layer or at least two (see the module's notes).
  *
  * @param size The size needed.
+ * @param singleLayer Whether the adapter reads one-layer textures through array views; when
+ *   not, every texture gets two layers or more and a height other than its width.
  * @returns The size allocated, at least `size` in every dimension.
+ * @example
+ * ```ts
+ * import { allocatedSize } from "./texture_cache.ts";
+ * console.log(allocatedSize({ width: 4, height: 8, layers: 1 })); // { width: 5, height: 9, layers: 1 }
+ * ```
  */
-export function allocatedSize(size: TextureSize): TextureSize {
-  return {
-    width: notPowerOfTwo(size.width),
-    height: notPowerOfTwo(size.height),
-    layers: size.layers === 1 ? 1 : Math.max(2, size.layers),
-  };
+export function allocatedSize(size: TextureSize, singleLayer = true): TextureSize {
+  const width = notPowerOfTwo(size.width);
+  let height = notPowerOfTwo(size.height);
+  if (!singleLayer && height === width) height = notPowerOfTwo(height + 1);
+  const layers = size.layers === 1 && singleLayer ? 1 : Math.max(2, size.layers);
+  return { width, height, layers };
 }
 
 /** How many textures of one size the cache keeps: two operands of one matmul, and one more. */
@@ -109,27 +117,31 @@ export class TextureCache {
   #filled = 0;
   /** Bytes held by the cached textures. */
   bytes = 0;
+  readonly #singleLayer: boolean;
 
   /**
    * Creates an empty cache on a device.
    *
    * @param device The device to create textures on.
+   * @param options `singleLayer`: the adapter reads one-layer textures through array views
+   *   (see {@link allocatedSize}).
    */
-  constructor(device: GPUDevice) {
+  constructor(device: GPUDevice, options: { singleLayer?: boolean } = {}) {
     this.#device = device;
+    this.#singleLayer = options.singleLayer ?? true;
   }
 
   /** Whether the device can create a texture for this size (padded as {@link allocatedSize}). */
   fits(needed: TextureSize): boolean {
     const limits = this.#device.limits;
-    const size = allocatedSize(needed);
+    const size = allocatedSize(needed, this.#singleLayer);
     return size.width >= 1 && size.height >= 1 && size.layers >= 1 &&
       size.width <= limits.maxTextureDimension2D && size.height <= limits.maxTextureDimension2D &&
       size.layers <= limits.maxTextureArrayLayers;
   }
 
   #list(needed: TextureSize): CachedTexture[] {
-    const size = allocatedSize(needed);
+    const size = allocatedSize(needed, this.#singleLayer);
     const key = `${size.width}x${size.height}x${size.layers}`;
     let list = this.#textures.get(key);
     if (!list) this.#textures.set(key, list = []);
@@ -187,7 +199,7 @@ export class TextureCache {
   }
 
   #create(needed: TextureSize): CachedTexture {
-    const size = allocatedSize(needed);
+    const size = allocatedSize(needed, this.#singleLayer);
     if (!this.fits(needed)) {
       throw new Error(
         `texture ${size.width}×${size.height}×${size.layers} exceeds this adapter's limits`,

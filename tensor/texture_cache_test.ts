@@ -21,6 +21,18 @@ Deno.test("textures are allocated with no width or height a power of two, and 1 
     height: 3152,
     layers: 48,
   });
+  // Where one-layer textures cannot be read as arrays (wgpu's GL backend): two layers or more,
+  // and never square (a square array of six layers would be a cube map there).
+  assert.deepEqual(allocatedSize({ width: 4, height: 8, layers: 1 }, false), {
+    width: 5,
+    height: 9,
+    layers: 2,
+  });
+  assert.deepEqual(allocatedSize({ width: 7, height: 7, layers: 6 }, false), {
+    width: 7,
+    height: 9,
+    layers: 6,
+  });
   assert.deepEqual(allocatedSize({ width: 6, height: 35, layers: 2 }).layers, 2);
 });
 

@@ -19,6 +19,12 @@ export interface AdapterProfile {
    * and PyTorch do (checked on the device at start); otherwise kernels round in f32 arithmetic.
    */
   readonly f16RoundsToNearest: boolean;
+  /**
+   * A one-layer texture reads back through a 2-D array view. wgpu's GL backend picks the GL
+   * texture type from the layer count (one layer: a plain 2-D texture; square with a multiple
+   * of six: a cube map), so there array textures need two layers and a non-square size.
+   */
+  readonly singleLayerTextures: boolean;
   /** The adapter offers the `subgroups` feature. */
   readonly subgroups: boolean;
   /** The device was created with `timestamp-query` (for the kernel profiler). */
@@ -123,7 +129,7 @@ export function simdLanesOf(description: string): number {
  * import { describeProfile } from "./profile.ts";
  * const info = { vendor: "", architecture: "", device: "", description: "", isFallbackAdapter: null };
  * console.log(describeProfile({
- *   software: true, simdLanes: 8, f16: false, f16RoundsToNearest: false, subgroups: false,
+ *   software: true, simdLanes: 8, f16: false, f16RoundsToNearest: false, singleLayerTextures: true, subgroups: false,
  *   timestamps: false, maxStorageBufferBindingSize: 1 << 27, info,
  * })); // "vendor not reported, the adapter describes itself with empty strings, software, no f16"
  * ```
