@@ -38,14 +38,27 @@ export { type BackwardFn, record } from "./tensor/tensor.ts";
 export { Rng } from "./tensor/rng.ts";
 
 // Ops' helpers and matmul variant choice.
+export { accumulate, broadcastShapes } from "./tensor/ops.ts";
+
+// Backends: what the adapter can do, the kernels and choices for it, and their overrides.
+export { type Backend, backend, type MatmulCall } from "./tensor/backend/backend.ts";
 export {
-  accumulate,
-  autotuneMatmul,
-  broadcastShapes,
+  type AdapterDescription,
+  type AdapterProfile,
+  describeProfile,
+  simdLanesOf,
+} from "./tensor/backend/profile.ts";
+export { SoftwareBackend, type SoftwareOptions } from "./tensor/backend/software.ts";
+export { GpuBackend } from "./tensor/backend/gpu.ts";
+export { autotuneMatmul, matmulCandidates } from "./tensor/backend/autotune.ts";
+export { dispatchMatmul, type MatmulDispatch } from "./tensor/backend/dispatch_matmul.ts";
+export {
+  forceF16Emulation,
   forceMatmulVariant,
-  matmulCandidates,
+  forceRowFlavour,
+  lastMatmulVariant,
   matmulVariantFor,
-} from "./tensor/ops.ts";
+} from "./tensor/backend/tuning.ts";
 export {
   type MatmulShape,
   type MatmulVariant,
@@ -57,6 +70,7 @@ export {
   VEC4_VARIANTS,
   VEC4TN_VARIANTS,
 } from "./kernels/matmul.ts";
+export { type RowFlavour } from "./kernels/rows.ts";
 export {
   type BindingAccess,
   defineKernel,
@@ -71,6 +85,7 @@ export { dropoutState } from "./nn/layers.ts";
 export { truncNormal } from "./nn/init.ts";
 export { loadWarnings } from "./nn/checkpoint.ts";
 export { bicubicMatrix } from "./nn/interpolate.ts";
+export { parseConfigFields } from "./nn/pretrained.ts";
 
 // Image codecs and data helpers.
 export { checkPixelLimit, sniffFormat, validateImage } from "./data/image.ts";

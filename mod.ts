@@ -34,7 +34,12 @@
 
 // The runtime.
 export { init, type InitOptions, type Runtime } from "./tensor/runtime.ts";
-export { describeAdapter, type GpuContext, NoGpuAdapterError } from "./tensor/device.ts";
+export {
+  describeAdapter,
+  type GpuContext,
+  NoGpuAdapterError,
+  NotStartedError,
+} from "./tensor/device.ts";
 
 // Tensors and their ops.
 export {
@@ -207,6 +212,7 @@ export {
   TRAINING_DEFAULTS,
   type TrainingArguments,
 } from "./train/args.ts";
+export { GradScaler, type GradScalerOptions, type GradScalerState } from "./train/grad_scaler.ts";
 export { type ClassificationReport, classificationReport } from "./train/metrics.ts";
 export { type TrainerState } from "./train/state.ts";
 export {
@@ -216,6 +222,8 @@ export {
   type RngState,
 } from "./train/checkpoint.ts";
 export {
+  createOptimizer,
+  type EvalOutput,
   type EvalPrediction,
   NonFiniteLossError,
   type ProgressInfo,

@@ -9,6 +9,9 @@ import { renderBeanLeaf } from "./synthetic_beans.ts";
 import { DataLoader } from "./loader.ts";
 import { ViTImageProcessor } from "./processor.ts";
 import { testTempDir } from "../io/_test_util.ts";
+import { init } from "../tensor/runtime.ts";
+
+await init();
 
 const NAMES = ["angular_leaf_spot", "bean_rust", "healthy"];
 

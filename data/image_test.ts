@@ -5,6 +5,9 @@ import { encodePng } from "./png.ts";
 import { renderBeanLeaf } from "./synthetic_beans.ts";
 import { ViTImageProcessor } from "./processor.ts";
 import { testTempDir } from "../io/_test_util.ts";
+import { init } from "../tensor/runtime.ts";
+
+await init();
 
 function pngClaiming(width: number, height: number): Uint8Array {
   const png = encodePng({ width: 1, height: 1, data: new Uint8Array(3) });

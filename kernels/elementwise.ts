@@ -132,11 +132,14 @@ const mapCache = new Map<string, Kernel>();
  * tensors exactly): on CPU adapters one vec4 load costs about what one float does.
  *
  * @param op Which expression.
- * @param inPlace Write the result into the first input.
- * @param vec4 Four elements per invocation.
+ * @param options `inPlace`: write the result into the first input; `vec4`: four elements per
+ *   invocation.
  * @returns The kernel.
  */
-export function mapKernel(op: MapOp, inPlace = false, vec4 = false): Kernel {
+export function mapKernel(
+  op: MapOp,
+  { inPlace = false, vec4 = false }: { inPlace?: boolean; vec4?: boolean } = {},
+): Kernel {
   const key = `map:${op}:${inPlace}${vec4 ? ":vec4" : ""}`;
   let kernel = mapCache.get(key);
   if (kernel) return kernel;

@@ -3,6 +3,9 @@ import { vitBase16 } from "./config.ts";
 import { ViTForImageClassification } from "./vit.ts";
 import { scope, Tensor } from "../tensor/tensor.ts";
 import { engine } from "../tensor/engine.ts";
+import { init } from "../tensor/runtime.ts";
+
+await init();
 
 Deno.test("ViT-B/16 forward and backward at batch 2, 224 px, run within the adapter's limits", async () => {
   const t0 = performance.now();

@@ -6,6 +6,9 @@ import { scope, Tensor } from "../tensor/tensor.ts";
 import { assertClose } from "../tensor/_test_util.ts";
 import { CheckpointError } from "./checkpoint.ts";
 import { testTempDir } from "../io/_test_util.ts";
+import { init } from "../tensor/runtime.ts";
+
+await init();
 
 const FIXTURES = new URL("../tests/fixtures/", import.meta.url);
 
