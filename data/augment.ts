@@ -101,9 +101,13 @@ export function augment(image: RgbImage, seed: number, options: AugmentOptions):
   return out;
 }
 
-/** Mixes a run seed, an epoch and a sample index into one 32-bit seed. */
+/**
+ * Mixes a run seed, an epoch and a sample index into one 32-bit seed. The seed is mixed before
+ * the epoch joins it, so that no run's epoch meets another run's.
+ */
 export function sampleSeed(seed: number, epoch: number, index: number): number {
-  let h = (seed ^ 0x9e3779b9) >>> 0;
+  let h = Math.imul((seed ^ 0x9e3779b9) >>> 0, 0x27d4eb2f) >>> 0;
+  h = (h ^ (h >>> 15)) >>> 0;
   h = Math.imul(h ^ epoch, 0x85ebca6b) >>> 0;
   h = Math.imul(h ^ index, 0xc2b2ae35) >>> 0;
   return (h ^ (h >>> 16)) >>> 0;

@@ -95,9 +95,8 @@ Deno.test("sampleSeed() differs across epochs and samples of a run", () => {
   assert.equal(seeds.size, 1000);
 });
 
-// Ignored until data/augment.ts mixes the run seed before the epoch: today seed ^ epoch comes
-// first, so run 1's epoch 3 replays run 2's epoch 0 (1 ^ 3 = 2 ^ 0).
-Deno.test("sampleSeed() differs across runs", { ignore: true }, () => {
+// With seed ^ epoch first, run 1's epoch 3 replayed run 2's epoch 0 (1 ^ 3 = 2 ^ 0).
+Deno.test("sampleSeed() differs across runs", () => {
   const seeds = new Set<number>();
   for (const run of [1, 2]) {
     for (let epoch = 0; epoch < 5; epoch++) {

@@ -124,6 +124,8 @@ export function max(x: Tensor, axis: number, options: ReduceOptions = {}): Tenso
   assertF32(x, "max");
   const a = normAxis(axis, x.rank);
   const [outer, len, inner] = splitAxis(x.shape, a);
+  // torch raises too: an empty axis has no maximum.
+  if (len === 0) throw new Error(`max: cannot reduce over axis ${a} of length 0 in [${x.shape}]`);
   const out = Tensor.empty(reducedShape(x.shape, a, options.keepDim ?? false));
   const arg = Tensor.empty(out.shape);
   engine().dispatch(

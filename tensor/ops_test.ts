@@ -828,10 +828,8 @@ Deno.test("dropout with p = 0 is the identity, forward and backward", async () =
   x.dispose();
 });
 
-// Ignored until tensor/ops_nn.ts's dropout accepts p = 1 (it throws; torch gives zeros).
 Deno.test(
   "dropout with p = 1 zeroes everything, with no NaN or inf",
-  { ignore: true },
   async () => {
     const x = Tensor.from(uniform(rng(6), 4096), [4096], { requiresGrad: true });
     const out = scope(() => {
@@ -846,9 +844,7 @@ Deno.test(
   },
 );
 
-// Ignored until tensor/ops_reduce.ts's max() checks the axis length: today it reads past the
-// (empty) input and returns zeros.
-Deno.test("max() over an empty axis throws, as torch's does", { ignore: true }, () => {
+Deno.test("max() over an empty axis throws, as torch's does", () => {
   const x = Tensor.zeros([3, 0, 4]);
   assert.throws(() => ops.max(x, 1), /max.*(empty|length 0|non-zero size)/);
   x.dispose();
