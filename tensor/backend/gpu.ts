@@ -16,7 +16,6 @@ import {
   VEC4TN_VARIANTS,
   vec4tnEligible,
 } from "../../kernels/matmul.ts";
-import type { Tensor } from "../tensor.ts";
 import type { Backend, MatmulCall } from "./backend.ts";
 import { dispatchMatmul } from "./dispatch_matmul.ts";
 import type { AdapterProfile } from "./profile.ts";
