@@ -9,9 +9,8 @@
  * holds, so that an operand read by several matmuls is packed once.
  *
  * llvmpipe compiles a shader again for each combination of its textures' "static state", which
- * includes whether each dimension is a power of two and whether an array has one layer: a
- * 32×32-tile matmul took about 9 s to compile for each new combination (10 s per matmul call of
- * a test that met two). So textures are allocated with no width or height a power of two, one
+ * includes whether each dimension is a power of two and whether an array has one layer, and a
+ * big-tile matmul takes seconds to compile for each new combination. So textures are allocated with no width or height a power of two, one
  * padding row or texel more where needed, and every operand meets one of two shader variants:
  * single-layer (unbatched) or array. Arrays have at least two layers. Single-layer textures
  * are kept because kernels reading them ran faster, except where the adapter cannot read a
