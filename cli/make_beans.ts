@@ -34,8 +34,7 @@ export interface MakeBeansOptions {
   log?: (message: string) => void;
   /**
    * Worker threads that render and encode (0: the calling thread). By default one per core, up
-   * to 8, when there are at least 64 images: the 1295 images of the default dataset took 30 s
-   * on one thread of a 2-core machine and 24 s on two.
+   * to 8, when there are at least 64 images: rendering is CPU-bound and splits evenly.
    */
   workers?: number;
 }
