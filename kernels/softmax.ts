@@ -18,27 +18,46 @@ const VEC4_ROW_SPAN = `let base = r * params.stride;
   let span = rowVec4s(base, end);`;
 
 /**
- * The stores of the `vec4` flavour: `value(x)` of each element of the row into `y4` (full
- * vec4s) and `y` (the partial vec4s at the ends), reading the row's vec4s from `read(q)`; in
- * rows padded past `cols` (`stride > cols`), zeros up to the next multiple of 4.
+ * The stores of the `vec4` flavour into its one output binding `y`: `value(v)` of each vec4
+ * `v = read(q)` of the row. A kernel may not bind its output twice (WebGPU forbids overlapping
+ * writable bindings), so the output's element type follows the row alignment:
+ *
+ * - `aligned` (`stride` a multiple of 4, so every row starts on a vec4): `y` is an array of
+ *   vec4s and each of the row's vec4s is stored whole, lanes past `cols` zeroed (they lie in the
+ *   row's own padding);
+ * - otherwise neighbouring rows share a vec4, so `y` is an array of floats, stored lane by lane
+ *   inside the row, then zeros up to the next multiple of 4 where the row is padded.
  */
-function vec4RowStores(read: (q: string) => string, value: (x: string) => string): string {
-  return `let qa = (base + 3u) / 4u;
-  let qb = max(end / 4u, qa);
-  for (var c = base; c < min(4u * qa, end); c++) {
-    let v = ${read("c / 4u")}[c % 4u];
-    y[c] = ${value("v")};
+function vec4RowStores(
+  aligned: boolean,
+  read: (q: string) => string,
+  value: (v: string) => string,
+): string {
+  if (aligned) {
+    return `for (var q = span.x; q < span.y; q++) {
+    y[q] = select(vec4<f32>(0.0), ${value(read("q"))}, inRow(q, base, end));
+  }`;
   }
-  for (var q = qa; q < qb; q++) {
-    let v = ${read("q")};
-    y4[q] = ${value("v")};
-  }
-  for (var c = max(4u * qb, base); c < end; c++) {
-    let v = ${read("c / 4u")}[c % 4u];
-    y[c] = ${value("v")};
+  return `for (var q = span.x; q < span.y; q++) {
+    let v = ${value(read("q"))};
+    let inside = inRow(q, base, end);
+    for (var j = 0u; j < 4u; j++) {
+      if (inside[j]) { y[4u * q + j] = v[j]; }
+    }
   }
   for (var c = end; c < base + params.stride && c % 4u != 0u; c++) { y[c] = 0.0; }`;
 }
+
+/** The output binding of a `vec4` kernel (see {@link vec4RowStores}). */
+function vec4Output(aligned: boolean): readonly [string, string, "read_write"] {
+  return ["y", aligned ? "array<vec4<f32>>" : "array<f32>", "read_write"];
+}
+
+/**
+ * Row kernels of every flavour, plus the `vec4` flavour for rows that need not start on a
+ * multiple of four (`vec4Unaligned`).
+ */
+export type SoftmaxKernels = Record<RowFlavour | "vec4Unaligned", Kernel>;
 
 const forward = defineRowKernels(
   "softmax:forward",
@@ -64,15 +83,16 @@ const forward = defineRowKernels(
  * flavour reads the row twice: once for a running maximum and sum per vec4 lane (the sum
  * rescaled when the maximum grows), once to store `exp(x - max) / sum`.
  */
-export const softmaxKernels: Record<RowFlavour, Kernel> = {
+export const softmaxKernels: SoftmaxKernels = {
   ...forward,
-  vec4: defineThreadRowKernel(
-    "softmax:forward",
-    [
-      ["x", "array<vec4<f32>>", "read"],
-      ["y4", "array<vec4<f32>>", "read_write"],
-      ["y", "array<f32>", "read_write"],
-    ],
+  vec4: softmaxVec4(true),
+  vec4Unaligned: softmaxVec4(false),
+};
+
+function softmaxVec4(aligned: boolean): Kernel {
+  return defineThreadRowKernel(
+    aligned ? "softmax:forward" : "softmax:forward-unaligned",
+    [["x", "array<vec4<f32>>", "read"], vec4Output(aligned)],
     PARAMS,
     `${VEC4_ROW_SPAN}
   var m4 = vec4<f32>(-3.402823e38);
@@ -86,9 +106,9 @@ export const softmaxKernels: Record<RowFlavour, Kernel> = {
   }
   let m = max(max(m4.x, m4.y), max(m4.z, m4.w));
   let inv = 1.0 / dot(s4, exp(m4 - vec4<f32>(m)));
-  ${vec4RowStores((q) => `x[${q}]`, (v) => `exp(${v} - m) * inv`)}`,
-  ),
-};
+  ${vec4RowStores(aligned, (q) => `x[${q}]`, (v) => `exp(${v} - vec4<f32>(m)) * inv`)}`,
+  );
+}
 
 const backward = defineRowKernels(
   "softmax:backward",
@@ -103,16 +123,16 @@ const backward = defineRowKernels(
 );
 
 /** `dx[r, :] = y * (g - sum(g * y))` from the forward output `y`. */
-export const softmaxBackwardKernels: Record<RowFlavour, Kernel> = {
+export const softmaxBackwardKernels: SoftmaxKernels = {
   ...backward,
-  vec4: defineThreadRowKernel(
-    "softmax:backward",
-    [
-      ["yf", "array<vec4<f32>>", "read"],
-      ["g_", "array<vec4<f32>>", "read"],
-      ["y4", "array<vec4<f32>>", "read_write"],
-      ["y", "array<f32>", "read_write"],
-    ],
+  vec4: softmaxBackwardVec4(true),
+  vec4Unaligned: softmaxBackwardVec4(false),
+};
+
+function softmaxBackwardVec4(aligned: boolean): Kernel {
+  return defineThreadRowKernel(
+    aligned ? "softmax:backward" : "softmax:backward-unaligned",
+    [["yf", "array<vec4<f32>>", "read"], ["g_", "array<vec4<f32>>", "read"], vec4Output(aligned)],
     PARAMS,
     `${VEC4_ROW_SPAN}
   var acc = vec4<f32>(0.0);
@@ -120,6 +140,6 @@ export const softmaxBackwardKernels: Record<RowFlavour, Kernel> = {
     acc += select(vec4<f32>(0.0), yf[q] * g_[q], inRow(q, base, end));
   }
   let total = acc.x + acc.y + acc.z + acc.w;
-  ${vec4RowStores((q) => `(yf[${q}] * (g_[${q}] - vec4<f32>(total)))`, (v) => v)}`,
-  ),
-};
+  ${vec4RowStores(aligned, (q) => `(yf[${q}] * (g_[${q}] - vec4<f32>(total)))`, (v) => v)}`,
+  );
+}

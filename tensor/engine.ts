@@ -16,6 +16,7 @@ import {
   paramsByteSize,
   type ParamValues,
 } from "../kernels/kernel.ts";
+import { BindingAliasingError, findAliasing } from "./aliasing.ts";
 import { gpu } from "./device.ts";
 import { BufferPool } from "./pool.ts";
 import { KernelProfiler, type KernelTime } from "./profiler.ts";
@@ -101,20 +102,28 @@ export class Engine {
   dispatches = 0;
   /** Submits since the process started. */
   submits = 0;
+  /**
+   * Validation mode: every dispatch checks its bindings against WebGPU's aliasing rules and
+   * throws a {@link BindingAliasingError} naming the kernel and the two bindings, because
+   * Deno's wgpu runs such dispatches while browsers reject them. Off by default;
+   * {@link setValidation} (the test suite's preload calls it) turns it on.
+   */
+  validate: boolean = validateByDefault;
 
   /**
    * Creates an engine on a device (use {@link engine} rather than calling this).
    *
    * @param device The device to record for.
+   * @param singleLayerTextures The adapter reads one-layer textures through array views.
    */
-  constructor(device: GPUDevice) {
+  constructor(device: GPUDevice, singleLayerTextures = true) {
     this.device = device;
     this.pool = new BufferPool(
       device,
       GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
     );
     this.readPool = new BufferPool(device, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
-    this.textures = new TextureCache(device);
+    this.textures = new TextureCache(device, { singleLayer: singleLayerTextures });
     this.#uniformRing = device.createBuffer({
       size: UNIFORM_RING_BYTES,
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
@@ -200,6 +209,10 @@ export class Engine {
   ): void {
     if (storages.length !== kernel.bindings.length) {
       throw new Error(`kernel ${kernel.key} takes ${kernel.bindings.length} buffers`);
+    }
+    if (this.validate) {
+      const conflict = findAliasing(kernel.bindings, storages);
+      if (conflict) throw new BindingAliasingError(kernel.key, conflict);
     }
     const compiled = this.#compile(kernel);
     for (const [i, access] of kernel.bindings.entries()) {
@@ -392,6 +405,23 @@ export class Engine {
 }
 
 let engineInstance: Engine | null = null;
+let validateByDefault = false;
+
+/**
+ * Turns validation mode ({@link Engine.validate}) on or off for the engine, and for the engine
+ * still to be created; a test preload calls it before any test file starts Tessera.
+ *
+ * @param on Whether dispatches check their bindings.
+ * @example
+ * ```ts
+ * import { setValidation } from "./engine.ts";
+ * setValidation(true);
+ * ```
+ */
+export function setValidation(on: boolean): void {
+  validateByDefault = on;
+  if (engineInstance) engineInstance.validate = on;
+}
 
 /**
  * Returns the engine of the process's device, creating it on first use.
@@ -404,6 +434,9 @@ let engineInstance: Engine | null = null;
  * ```
  */
 export function engine(): Engine {
-  if (!engineInstance) engineInstance = new Engine(gpu().device);
+  if (!engineInstance) {
+    const { device, profile } = gpu();
+    engineInstance = new Engine(device, profile.singleLayerTextures);
+  }
   return engineInstance;
 }

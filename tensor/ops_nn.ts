@@ -14,10 +14,9 @@ import {
   layerNormBackwardParamsVec4Kernel,
   layerNormKernels,
 } from "../kernels/layernorm.ts";
-import type { Kernel } from "../kernels/kernel.ts";
 import { type RowFlavour, rowGrid } from "../kernels/rows.ts";
 import { SUM_CHUNK } from "../kernels/reduce.ts";
-import { softmaxBackwardKernels, softmaxKernels } from "../kernels/softmax.ts";
+import { softmaxBackwardKernels, type SoftmaxKernels, softmaxKernels } from "../kernels/softmax.ts";
 import { backend } from "./backend/backend.ts";
 import { rowFlavourInForce } from "./backend/tuning.ts";
 import { assertF32 } from "./_dispatch.ts";
@@ -66,11 +65,11 @@ export function softmax(x: Tensor): Tensor {
 /**
  * Records one softmax kernel (forward: input `x`; backward: output `y` and its gradient) of
  * flavour `f` over `rows` rows of `cols` values `stride` apart, into a new tensor laid out as
- * the first input. The vec4 flavour binds its output twice: as vec4s, and as floats for the
- * row ends.
+ * the first input. The vec4 flavour stores whole vec4s where every row starts on one, and
+ * floats where rows share vec4s.
  */
 function dispatchSoftmax(
-  kernels: Record<RowFlavour, Kernel>,
+  kernels: SoftmaxKernels,
   f: RowFlavour,
   inputs: readonly Tensor[],
   rows: number,
@@ -79,10 +78,10 @@ function dispatchSoftmax(
 ): Tensor {
   const out = Tensor.empty(inputs[0].shape);
   if (rows > 0) {
-    const outputs = f === "vec4" ? [out.storage, out.storage] : [out.storage];
+    const kernel = f === "vec4" && stride % 4 !== 0 ? kernels.vec4Unaligned : kernels[f];
     engine().dispatch(
-      kernels[f],
-      [...inputs.map((t) => t.storage), ...outputs],
+      kernel,
+      [...inputs.map((t) => t.storage), out.storage],
       { rows, cols, stride },
       rowGrid(rows, f),
     );
@@ -275,8 +274,10 @@ export function crossEntropy(logits: Tensor, labels: readonly number[] | Int32Ar
  */
 export function dropout(x: Tensor, p: number, seed: number): Tensor {
   assertF32(x, "dropout");
-  if (!(p >= 0 && p < 1)) throw new Error(`dropout: p must be in [0, 1), got ${p}`);
+  if (!(p >= 0 && p <= 1)) throw new Error(`dropout: p must be in [0, 1], got ${p}`);
   if (p === 0) return x.view(x.shape);
+  // Everything dropped, as torch does; the kernel's 1/(1 − p) would be infinite.
+  if (p === 1) return record(Tensor.zeros(x.shape), [x], (g) => [Tensor.zeros(g.shape)], "dropout");
   const params = {
     n: x.size,
     seed: seed >>> 0,
