@@ -22,7 +22,13 @@
 
 // Runtime and engine.
 export { gpu } from "./tensor/device.ts";
-export { type Binding, Engine, engine, type Storage } from "./tensor/engine.ts";
+export { type Binding, Engine, engine, setValidation, type Storage } from "./tensor/engine.ts";
+export {
+  type AliasingConflict,
+  BindingAliasingError,
+  type BoundRange,
+  findAliasing,
+} from "./tensor/aliasing.ts";
 export {
   allocatedSize,
   type CachedTexture,
