@@ -7,6 +7,8 @@
  * @module
  */
 
+// The tasks read and write plain paths through Deno.
+import "../io/deno_fs.ts";
 import { flagHelp, type FlagSpecs, type ParsedFlags, parseFlags, UsageError } from "./_flags.ts";
 
 export { UsageError };

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { readBytes } from "../io/files.ts";
 import { Rng } from "../tensor/rng.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import type { AugmentOptions } from "./augment.ts";
@@ -185,7 +186,7 @@ export class DataLoader {
     return order;
   }
 
-  #prepare(index: number, epoch: number): Promise<Float32Array> {
+  async #prepare(index: number, epoch: number): Promise<Float32Array> {
     const row = this.#dataset.row(index);
     const job: SampleJob = {
       image: row.image,
@@ -195,9 +196,12 @@ export class DataLoader {
       epoch,
       index,
     };
-    if (this.#options.numWorkers === 0) return prepareSample(job);
+    if (this.#options.numWorkers === 0) return await prepareSample(job);
+    // Files are read here: the file system in use (a page's MemoryFileSystem) is not the
+    // workers'; they only decode.
+    if (!job.image.bytes) job.image = { ...job.image, bytes: await readBytes(job.image.path) };
     this.#pool ??= new WorkerPool(this.#options.numWorkers);
-    return this.#pool.run(job);
+    return await this.#pool.run(job);
   }
 
   /**
