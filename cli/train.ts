@@ -170,7 +170,11 @@ async function main(
     }
   }
 
-  const progress = new Progress();
+  const encoder = new TextEncoder();
+  const progress = new Progress({
+    isTerminal: Deno.stdout.isTerminal(),
+    write: (text) => Deno.stdout.writeSync(encoder.encode(text)),
+  });
   const trainer = new Trainer({
     model,
     args,

@@ -9,7 +9,16 @@
  * @module
  */
 
-import { exists, joinPath, listDir, readBytes, readJson, writeAtomic } from "../io/files.ts";
+import {
+  exists,
+  fileSystem,
+  joinPath,
+  listDir,
+  processId,
+  readBytes,
+  readJson,
+  writeAtomic,
+} from "../io/files.ts";
 import { CheckpointError } from "../nn/checkpoint.ts";
 import { parseSafetensors, serializeSafetensors } from "../nn/safetensors.ts";
 import type { ImageClassifier } from "../nn/image_classifier.ts";
@@ -84,9 +93,10 @@ export async function parameterValues(
  * @param info What to save.
  */
 export async function saveCheckpoint(dir: string, info: CheckpointInfo): Promise<void> {
-  const temp = `${dir}.tmp-${Deno.pid}`;
-  await Deno.remove(temp, { recursive: true }).catch(() => {});
-  await Deno.mkdir(temp, { recursive: true });
+  const fs = fileSystem();
+  const temp = `${dir}.tmp-${processId()}`;
+  await fs.remove(temp).catch(() => {});
+  await fs.mkdir(temp);
   try {
     const names = parameterNames(info.model);
     const params = info.optimizer.parameters;
@@ -119,15 +129,15 @@ export async function saveCheckpoint(dir: string, info: CheckpointInfo): Promise
       JSON.stringify(info.state, null, 2) + "\n",
     );
     if (await exists(dir)) {
-      const old = `${dir}.old-${Deno.pid}`;
-      await Deno.rename(dir, old);
-      await Deno.rename(temp, dir);
-      await Deno.remove(old, { recursive: true });
+      const old = `${dir}.old-${processId()}`;
+      await fs.rename(dir, old);
+      await fs.rename(temp, dir);
+      await fs.remove(old);
     } else {
-      await Deno.rename(temp, dir);
+      await fs.rename(temp, dir);
     }
   } catch (error) {
-    await Deno.remove(temp, { recursive: true }).catch(() => {});
+    await fs.remove(temp).catch(() => {});
     throw error;
   }
 }
@@ -221,6 +231,6 @@ export async function rotateCheckpoints(
   let keep = limit;
   if (best && limit === 1 && sorted.at(-1) !== best) keep = 2;
   const remove = sorted.slice(0, Math.max(0, sorted.length - keep));
-  for (const dir of remove) await Deno.remove(dir, { recursive: true });
+  for (const dir of remove) await fileSystem().remove(dir);
   return remove;
 }

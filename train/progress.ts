@@ -1,11 +1,27 @@
 /**
  * Console progress: on a terminal, one redrawn bar with step/total, epoch, loss, lr, it/s and
- * ETA; otherwise plain log lines only.
+ * ETA; otherwise plain log lines only. Where the bar goes is a {@link ProgressSink} that the
+ * caller gives (the CLI passes Deno's stdout), so the display runs anywhere.
  *
  * @module
  */
 
 import type { ProgressInfo } from "./trainer.ts";
+
+/** Where a progress bar is drawn. */
+export interface ProgressSink {
+  /** Whether it is a terminal (the bar is drawn only there). */
+  readonly isTerminal: boolean;
+  /**
+   * Writes text as is (with `\r` and ANSI erase codes).
+   *
+   * @param text The text.
+   */
+  write(text: string): void;
+}
+
+/** No terminal: log lines only. */
+const NO_TERMINAL: ProgressSink = { isTerminal: false, write: () => {} };
 
 function clock(seconds: number): string {
   if (!Number.isFinite(seconds)) return "?";
@@ -18,17 +34,21 @@ function clock(seconds: number): string {
 
 /** A progress display for training. */
 export class Progress {
+  readonly #sink: ProgressSink;
   readonly #tty: boolean;
+  readonly #log: (line: string) => void;
   #bar = "";
-  readonly #encoder = new TextEncoder();
 
   /**
    * Creates the display.
    *
-   * @param tty Draw a bar (defaults to whether stdout is a terminal).
+   * @param sink Where the bar is drawn (none by default: log lines only).
+   * @param log Where log lines go (console.log by default).
    */
-  constructor(tty = Deno.stdout.isTerminal()) {
-    this.#tty = tty;
+  constructor(sink: ProgressSink = NO_TERMINAL, log = (line: string): void => console.log(line)) {
+    this.#sink = sink;
+    this.#tty = sink.isTerminal;
+    this.#log = log;
   }
 
   /** The bar text for a progress report. */
@@ -47,19 +67,19 @@ export class Progress {
   update(p: ProgressInfo): void {
     if (!this.#tty) return;
     this.#bar = Progress.format(p);
-    Deno.stdout.writeSync(this.#encoder.encode(`\r\x1b[2K${this.#bar}`));
+    this.#sink.write(`\r\x1b[2K${this.#bar}`);
   }
 
   /** Prints a line above the bar. */
   log(line: string): void {
-    if (this.#tty && this.#bar) Deno.stdout.writeSync(this.#encoder.encode("\r\x1b[2K"));
-    console.log(line);
-    if (this.#tty && this.#bar) Deno.stdout.writeSync(this.#encoder.encode(this.#bar));
+    if (this.#tty && this.#bar) this.#sink.write("\r\x1b[2K");
+    this.#log(line);
+    if (this.#tty && this.#bar) this.#sink.write(this.#bar);
   }
 
   /** Ends the bar's line. */
   done(): void {
-    if (this.#tty && this.#bar) Deno.stdout.writeSync(this.#encoder.encode("\n"));
+    if (this.#tty && this.#bar) this.#sink.write("\n");
     this.#bar = "";
   }
 }

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { type FileSystem, fileSystem, processId } from "../io/files.ts";
+
 const CRC_TABLE = (() => {
   const table = new Uint32Array(256);
   for (let i = 0; i < 256; i++) {
@@ -215,36 +217,36 @@ export function readEventFile(bytes: Uint8Array): { fileVersion: string; scalars
  * ```
  */
 export class EventWriter {
-  readonly #file: Deno.FsFile;
+  readonly #fs: FileSystem;
   /** The event file's path. */
   readonly path: string;
 
-  private constructor(file: Deno.FsFile, path: string) {
-    this.#file = file;
+  private constructor(fs: FileSystem, path: string) {
+    this.#fs = fs;
     this.path = path;
   }
 
   /**
-   * Creates `dir/events.out.tfevents.<time>.<host>.<pid>.0` and writes the version record.
+   * Creates `dir/events.out.tfevents.<time>.<host>.<pid>.0` in the file system in use and
+   * writes the version record.
    *
    * @param dir The run folder.
    * @param host Host name for the file name.
    * @returns The writer.
    */
   static async create(dir: string, host = "localhost"): Promise<EventWriter> {
-    await Deno.mkdir(dir, { recursive: true });
+    const fs = fileSystem();
+    await fs.mkdir(dir);
     const now = Date.now() / 1000;
-    const path = `${dir}/events.out.tfevents.${Math.floor(now)}.${host}.${Deno.pid}.0`;
-    const file = await Deno.open(path, { create: true, append: true });
-    const w = new EventWriter(file, path);
+    const path = `${dir}/events.out.tfevents.${Math.floor(now)}.${host}.${processId()}.0`;
+    const w = new EventWriter(fs, path);
     await w.#write(encodeEvent(now, 0, { fileVersion: "brain.Event:2" }));
     return w;
   }
 
+  // Each record is appended (and, on a disk, synced) at once, so a reader sees whole records.
   async #write(event: Uint8Array): Promise<void> {
-    const record = tfRecord(event);
-    let written = 0;
-    while (written < record.length) written += await this.#file.write(record.subarray(written));
+    await this.#fs.appendFile(this.path, tfRecord(event));
   }
 
   /** Writes one event with scalar values at `step`. */
@@ -256,13 +258,11 @@ export class EventWriter {
     await this.#write(encodeEvent(Date.now() / 1000, step, { scalars: finite }));
   }
 
-  /** Flushes to disk. */
-  async flush(): Promise<void> {
-    await this.#file.sync();
+  /** Kept for callers that flush: every record is already written when its call returns. */
+  flush(): Promise<void> {
+    return Promise.resolve();
   }
 
-  /** Closes the file. */
-  close(): void {
-    this.#file.close();
-  }
+  /** Ends the writer (nothing stays open between records). */
+  close(): void {}
 }

@@ -21,7 +21,7 @@ import { accumulate, autocast, concat, full, mul } from "../tensor/ops.ts";
 import { gpu } from "../tensor/device.ts";
 import { engine } from "../tensor/engine.ts";
 import { keep, noGrad, scope, scopeAsync, type Tensor } from "../tensor/tensor.ts";
-import { joinPath, writeAtomic } from "../io/files.ts";
+import { joinPath, readJson, writeAtomic } from "../io/files.ts";
 import type { TrainingArguments } from "./args.ts";
 import {
   type CheckpointInfo,
@@ -36,6 +36,7 @@ import { argmaxRows, classificationReport } from "./metrics.ts";
 import { learningRateAt, warmupSteps } from "./schedule.ts";
 import { GradScaler } from "./grad_scaler.ts";
 import { EventWriter } from "./tensorboard.ts";
+import { newTrainerControl, type TrainerCallback, type TrainerControl } from "./callbacks.ts";
 import { newTrainerState, type TrainerState } from "./state.ts";
 
 /** What `computeMetrics` receives, as HF's EvalPrediction. */
@@ -66,6 +67,8 @@ export interface TrainerOptions {
   log?: (line: string) => void;
   /** Receives step progress (for a progress bar). */
   onProgress?: (p: ProgressInfo) => void;
+  /** Hooks called during training and evaluation (live progress, stopping). */
+  callbacks?: TrainerCallback[];
   /** Host name for the TensorBoard folder and file names. */
   hostname?: string;
   /** Initial loss scale of fp16 training (2^16, as torch's GradScaler). */
@@ -88,6 +91,10 @@ export interface ProgressInfo {
   elapsed: number;
   /** Steps done in this run (excludes steps restored from a checkpoint). */
   stepsThisRun: number;
+  /** Training images per second in this run. */
+  samplesPerSecond: number;
+  /** Estimated seconds to the last step, at this run's pace. */
+  secondsLeft: number;
 }
 
 /** The result of {@link Trainer.train}, as HF's TrainOutput. */
@@ -142,6 +149,8 @@ interface TrainLoop {
   trLossSum: number;
   trLossSinceLog: number;
   stepsSinceLog: number;
+  /** Training images seen in this run. */
+  samplesThisRun: number;
   /** When this run started, and at which step. */
   t0: number;
   startStep: number;
@@ -184,6 +193,10 @@ export function createOptimizer(
   return new AdamW(named.map(([, t]) => t), { ...options, noDecay });
 }
 
+/** A hook's parameters after (args, state, control). */
+type DropFirst3<T extends unknown[]> = T extends [unknown, unknown, unknown, ...infer R] ? R
+  : never;
+
 /** Round as HF's logs do (4 decimals for loss). */
 function round(v: number, digits = 4): number {
   const f = 10 ** digits;
@@ -195,7 +208,10 @@ function round(v: number, digits = 4): number {
  *
  * @example
  * ```ts ignore
- * const trainer = new Trainer({ model, args, processor, trainDataset: ds.train, evalDataset: ds.validation });
+ * const trainer = new Trainer({
+ *   model, args, processor, trainDataset: ds.train, evalDataset: ds.validation,
+ *   callbacks: [{ onLog: (_args, _state, _control, logs) => console.log(logs) }],
+ * });
  * await trainer.train();
  * const { metrics, confusionMatrix } = await trainer.evaluate();
  * await trainer.saveModel();
@@ -210,11 +226,14 @@ export class Trainer {
   readonly processor: ViTImageProcessor;
   /** HF's trainer_state.json fields. */
   state: TrainerState;
+  /** The callbacks, called in order; push to add one. */
+  readonly callbacks: TrainerCallback[];
+  /** What happens after the current step (a new one for each `train()`). */
+  control: TrainerControl = newTrainerControl();
   readonly #options: TrainerOptions;
   readonly #log: (line: string) => void;
   #optimizer: AdamW | null = null;
   #events: EventWriter | null = null;
-  #stopRequested = false;
 
   /**
    * Creates the trainer.
@@ -228,11 +247,28 @@ export class Trainer {
     this.#options = options;
     this.#log = options.log ?? ((line) => console.log(line));
     this.state = newTrainerState(options.args);
+    this.callbacks = [...(options.callbacks ?? [])];
   }
 
-  /** Asks training to stop after the current step, saving a checkpoint (for SIGINT). */
+  /**
+   * Asks training to stop after the current step, saving a checkpoint (for SIGINT); the same
+   * as a callback setting `control.shouldTrainingStop`.
+   */
   requestStop(): void {
-    this.#stopRequested = true;
+    this.control.shouldTrainingStop = true;
+  }
+
+  /** Calls one hook of every callback, in order. */
+  async #callEach<K extends keyof TrainerCallback>(
+    hook: K,
+    ...extra: DropFirst3<Parameters<NonNullable<TrainerCallback[K]>>>
+  ): Promise<void> {
+    for (const callback of this.callbacks) {
+      const fn = callback[hook] as
+        | ((...a: [TrainingArguments, TrainerState, TrainerControl, ...unknown[]]) => unknown)
+        | undefined;
+      await fn?.call(callback, this.args, this.state, this.control, ...extra);
+    }
   }
 
   /** The optimiser (created by train()). */
@@ -253,6 +289,7 @@ export class Trainer {
 
   async #record(entry: Record<string, number>): Promise<void> {
     this.state.log_history.push(entry);
+    await this.#callEach("onLog", entry);
     const tb = await this.#tensorboard();
     if (!tb) return;
     const scalars: Record<string, number> = {};
@@ -271,10 +308,12 @@ export class Trainer {
    * @returns Steps, mean loss and timing metrics.
    */
   async train(): Promise<TrainOutput> {
+    this.control = newTrainerControl();
     const loop = await this.#prepareTraining();
     const accumulation = this.args.gradientAccumulationSteps;
     this.model.train();
     try {
+      await this.#callEach("onTrainBegin");
       outer: for (let epoch = loop.startEpoch; epoch < loop.numEpochs; epoch++) {
         const first = epoch === loop.startEpoch ? loop.skipBatches : 0;
         let batchIndex = first - 1;
@@ -288,7 +327,7 @@ export class Trainer {
           if (microInStep < accumulation && !lastOfEpoch) continue;
           microInStep = 0;
           const step = await this.#optimizerStep(loop);
-          this.#stepEnd(loop, step, batch.labels.length);
+          await this.#stepEnd(loop, step, batch.labels.length);
           if (await this.#maybeLogSaveEvaluate(loop, step)) break outer;
         }
       }
@@ -347,6 +386,7 @@ export class Trainer {
       trLossSum: 0,
       trLossSinceLog: 0,
       stepsSinceLog: 0,
+      samplesThisRun: 0,
     };
     if (args.resumeFromCheckpoint) {
       try {
@@ -456,30 +496,49 @@ export class Trainer {
     return { loss, gradNorm, clipped: clip !== null, learningRate, finite };
   }
 
-  /** Advances the state after an optimiser step and reports progress (HF's `on_step_end`). */
-  #stepEnd(loop: TrainLoop, step: StepOutput, batchSize: number): void {
+  /**
+   * Advances the state after an optimiser step, sets what the strategies ask of this step in
+   * the control, and reports progress to `onProgress` and the callbacks (HF's `on_step_end`).
+   */
+  async #stepEnd(loop: TrainLoop, step: StepOutput, batchSize: number): Promise<void> {
+    const args = this.args;
     this.state.global_step++;
     this.state.epoch = this.state.global_step / loop.perEpoch;
-    this.state.total_flos += loop.flopsPerSample * batchSize *
-      this.args.gradientAccumulationSteps;
+    this.state.total_flos += loop.flopsPerSample * batchSize * args.gradientAccumulationSteps;
+    loop.samplesThisRun += batchSize * args.gradientAccumulationSteps;
     if (step.finite) {
       loop.trLossSum += step.loss;
       loop.trLossSinceLog += step.loss;
       loop.stepsSinceLog++;
     }
-    this.#options.onProgress?.({
-      step: this.state.global_step,
+    const at = this.state.global_step;
+    const endOfEpoch = at % loop.perEpoch === 0;
+    // As HF's DefaultFlowCallback, before the other callbacks see the step.
+    this.control.shouldLog = (args.loggingStrategy === "steps" && at % args.loggingSteps === 0) ||
+      (args.loggingStrategy === "epoch" && endOfEpoch);
+    this.control.shouldEvaluate = (args.evalStrategy === "steps" && at % args.evalSteps! === 0) ||
+      (args.evalStrategy === "epoch" && endOfEpoch);
+    this.control.shouldSave = (args.saveStrategy === "steps" && at % args.saveSteps === 0) ||
+      (args.saveStrategy === "epoch" && endOfEpoch);
+    const elapsed = Math.max((performance.now() - loop.t0) / 1000, 1e-9);
+    const stepsThisRun = at - loop.startStep;
+    const progress: ProgressInfo = {
+      step: at,
       maxSteps: loop.maxSteps,
       epoch: this.state.epoch,
       loss: step.loss,
       learningRate: step.learningRate,
-      elapsed: (performance.now() - loop.t0) / 1000,
-      stepsThisRun: this.state.global_step - loop.startStep,
-    });
+      elapsed,
+      stepsThisRun,
+      samplesPerSecond: loop.samplesThisRun / elapsed,
+      secondsLeft: (loop.maxSteps - at) * elapsed / Math.max(stepsThisRun, 1),
+    };
+    this.#options.onProgress?.(progress);
+    await this.#callEach("onStepEnd", progress);
   }
 
   /**
-   * Logs, evaluates and saves a checkpoint when their strategies say so at this step (HF's
+   * Logs, evaluates and saves a checkpoint when the control says so at this step (HF's
    * `_maybe_log_save_evaluate`); a stop request saves too.
    *
    * @returns Whether training ends here (a stop request, or the last step).
@@ -487,11 +546,8 @@ export class Trainer {
   async #maybeLogSaveEvaluate(loop: TrainLoop, stepOutput: StepOutput): Promise<boolean> {
     const args = this.args;
     const step = this.state.global_step;
-    const endOfEpoch = step % loop.perEpoch === 0;
-    if (
-      (args.loggingStrategy === "steps" && step % args.loggingSteps === 0) ||
-      (args.loggingStrategy === "epoch" && endOfEpoch)
-    ) {
+    const control = this.control;
+    if (control.shouldLog) {
       const entry: Record<string, number> = {
         loss: round(loop.trLossSinceLog / Math.max(1, loop.stepsSinceLog)),
         grad_norm: stepOutput.gradNorm,
@@ -512,15 +568,9 @@ export class Trainer {
       loop.stepsSinceLog = 0;
     }
     let metrics: Record<string, number> | null = null;
-    if (
-      (args.evalStrategy === "steps" && step % args.evalSteps! === 0) ||
-      (args.evalStrategy === "epoch" && endOfEpoch)
-    ) {
-      metrics = (await this.evaluate()).metrics;
-    }
-    const save = (args.saveStrategy === "steps" && step % args.saveSteps === 0) ||
-      (args.saveStrategy === "epoch" && endOfEpoch) || this.#stopRequested;
-    if (save) {
+    if (control.shouldEvaluate) metrics = (await this.evaluate()).metrics;
+    // Read after the evaluation, whose callbacks may have asked to stop.
+    if (control.shouldSave || control.shouldTrainingStop) {
       await this.#save(metrics, {
         trLossSum: loop.trLossSum,
         trLossSinceLog: loop.trLossSinceLog,
@@ -528,7 +578,7 @@ export class Trainer {
         scaler: loop.scaler.state(),
       });
     }
-    if (this.#stopRequested) {
+    if (control.shouldTrainingStop) {
       this.#log(
         `stopped at step ${step}; a checkpoint was saved, resume with --resume-from-checkpoint`,
       );
@@ -542,7 +592,8 @@ export class Trainer {
     const args = this.args;
     const runtime = (performance.now() - loop.t0) / 1000;
     const stepsRun = this.state.global_step - loop.startStep;
-    if (!this.#stopRequested && args.loadBestModelAtEnd && this.state.best_model_checkpoint) {
+    const stopped = this.control.shouldTrainingStop;
+    if (!stopped && args.loadBestModelAtEnd && this.state.best_model_checkpoint) {
       this.#log(
         `Loading best model from ${this.state.best_model_checkpoint} (score: ${this.state.best_metric}).`,
       );
@@ -557,7 +608,8 @@ export class Trainer {
       train_loss: trainLoss,
       epoch: round(this.state.epoch, 4),
     };
-    if (!this.#stopRequested) await this.#record({ ...metrics, step: this.state.global_step });
+    if (!stopped) await this.#record({ ...metrics, step: this.state.global_step });
+    await this.#callEach("onTrainEnd");
     return { globalStep: this.state.global_step, trainingLoss: trainLoss, metrics };
   }
 
@@ -596,6 +648,7 @@ export class Trainer {
     for (const r of removed) {
       this.#log(`Deleting older checkpoint [${r}] due to args.save_total_limit`);
     }
+    await this.#callEach("onSave", dir);
   }
 
   /**
@@ -691,6 +744,7 @@ export class Trainer {
     metrics.epoch = round(this.state.epoch, 4);
     await this.#record({ ...metrics, step: this.state.global_step });
     this.#log(JSON.stringify({ ...metrics, step: this.state.global_step }));
+    await this.#callEach("onEvaluate", metrics, report.confusionMatrix);
     return { metrics, confusionMatrix: report.confusionMatrix };
   }
 
@@ -714,7 +768,7 @@ export class Trainer {
     );
     let all: Record<string, unknown> = {};
     try {
-      all = JSON.parse(await Deno.readTextFile(joinPath(dir, "all_results.json")));
+      all = await readJson(joinPath(dir, "all_results.json")) as Record<string, unknown>;
     } catch {
       all = {};
     }
