@@ -1,0 +1,242 @@
+/**
+ * Tessera for the browser: the same library as the main entry (`@tessera/vit`) without the Deno
+ * file layer, so that a page or a Web Worker can bundle it. Files live in a
+ * {@link MemoryFileSystem} set with {@link useFileSystem}: fill it with the files a user picked,
+ * train with plain paths into it, and offer what the Trainer wrote as downloads.
+ *
+ * @example
+ * ```ts ignore
+ * import {
+ *   AutoModelForImageClassification, init, loadImageFolder, makeTrainingArguments,
+ *   MemoryFileSystem, Trainer, useFileSystem, ViTImageProcessor,
+ * } from "@tessera/vit/browser";
+ *
+ * await init();
+ * // `picked` is the FileList of <input type="file" webkitdirectory> over a folder "beans".
+ * const fs = await MemoryFileSystem.fromPickedFiles(picked);
+ * useFileSystem(fs);
+ * const ds = await loadImageFolder("beans");
+ * const model = await AutoModelForImageClassification.fromPretrained("vit-tiny");
+ * const trainer = new Trainer({
+ *   model,
+ *   processor: new ViTImageProcessor({ size: 224 }),
+ *   args: makeTrainingArguments({ outputDir: "out", dataloaderNumWorkers: 0 }),
+ *   trainDataset: ds.train,
+ *   callbacks: [{ onStepEnd: (_a, _s, _c, p) => postMessage({ step: p.step, of: p.maxSteps }) }],
+ * });
+ * await trainer.train();
+ * await trainer.saveModel();
+ * const downloads = fs.filesUnder("out");
+ * ```
+ *
+ * @module
+ */
+
+// The runtime.
+export { init, type InitOptions, type Runtime } from "./tensor/runtime.ts";
+export {
+  describeAdapter,
+  type GpuContext,
+  NoGpuAdapterError,
+  NotStartedError,
+} from "./tensor/device.ts";
+
+// Tensors and their ops.
+export {
+  type DType,
+  type FromOptions,
+  isGradEnabled,
+  keep,
+  noGrad,
+  scope,
+  scopeAsync,
+  Tensor,
+} from "./tensor/tensor.ts";
+export {
+  add,
+  autocast,
+  broadcastTo,
+  concat,
+  crossEntropy,
+  div,
+  dropout,
+  exp,
+  expand,
+  full,
+  gatherRows,
+  gelu,
+  layerNorm,
+  log,
+  matmul,
+  type MatmulOptions,
+  max,
+  mean,
+  mul,
+  neg,
+  permute,
+  pow,
+  type ReduceOptions,
+  relu,
+  reshape,
+  rsqrt,
+  selfAttention,
+  slice,
+  softmax,
+  sqrt,
+  sub,
+  sum,
+  sumTo,
+  tanh,
+  transpose,
+} from "./tensor/ops.ts";
+export { AdamW, type AdamWOptions } from "./tensor/adamw.ts";
+
+// Layers, models and checkpoints.
+export { Module, ModuleList } from "./nn/module.ts";
+export { Dropout, LayerNorm, Linear, setDropoutSeed } from "./nn/layers.ts";
+export {
+  ConfigError,
+  configToJson,
+  DEIT_DEFAULTS,
+  type DeiTConfig,
+  makeDeiTConfig,
+  makeViTConfig,
+  numLabels,
+  type PretrainedConfig,
+  VIT_DEFAULTS,
+  vitBase16,
+  type ViTConfig,
+  vitTiny16,
+} from "./nn/config.ts";
+export {
+  type FromPretrainedOptions,
+  loadPretrained,
+  type PretrainedFiles,
+  PreTrainedModel,
+  type PreTrainedModelClass,
+  readPretrainedFiles,
+  type SavePretrainedOptions,
+} from "./nn/pretrained.ts";
+export {
+  type ImageClassifier,
+  type ImageClassifierConfig,
+  type ImageClassifierOutput,
+  type PreTrainedImageClassifier,
+} from "./nn/image_classifier.ts";
+export {
+  initViTWeights,
+  PatchProjection,
+  ViTAttention,
+  ViTEmbeddings,
+  ViTEncoder,
+  ViTForImageClassification,
+  ViTIntermediate,
+  ViTLayer,
+  ViTModel,
+  type ViTModelOutput,
+  ViTOutput,
+  ViTPatchEmbeddings,
+  ViTPooler,
+  ViTSelfAttention,
+  ViTSelfOutput,
+} from "./nn/vit.ts";
+export {
+  DeiTEmbeddings,
+  DeiTForImageClassification,
+  DeiTForImageClassificationWithTeacher,
+  DeiTModel,
+  type DeiTWithTeacherOutput,
+  initDeiTWeights,
+} from "./nn/deit.ts";
+export {
+  AutoConfig,
+  AutoModelForImageClassification,
+  type ConfigBuilder,
+  type ImageClassifierClass,
+} from "./nn/auto.ts";
+export { CheckpointError, loadParameters, type LoadReport } from "./nn/checkpoint.ts";
+export {
+  parseSafetensors,
+  type SafetensorsDType,
+  type SafetensorsEntry,
+  SafetensorsError,
+  type SafetensorsFile,
+  type SafetensorsInput,
+  serializeSafetensors,
+} from "./nn/safetensors.ts";
+export {
+  type DirEntry,
+  FileError,
+  type FileInfo,
+  type FileSystem,
+  fileSystem,
+  useFileSystem,
+} from "./io/files.ts";
+export { type MemoryFile, MemoryFileSystem, type PickedFile } from "./io/memory_fs.ts";
+
+// Images, the processor, datasets and the loader.
+export {
+  decodeImage,
+  type DecodeOptions,
+  ImageDecodeError,
+  type ImageFormat,
+  MAX_IMAGE_PIXELS,
+  type RgbImage,
+} from "./data/image.ts";
+export { type Resample, resize } from "./data/resize.ts";
+export { type ImageProcessorConfig, ProcessorError } from "./data/pixels.ts";
+export { VIT_PROCESSOR_DEFAULTS, ViTImageProcessor } from "./data/processor.ts";
+export {
+  type Batch as ColumnBatch,
+  ClassLabel,
+  Dataset,
+  type DatasetDict,
+  type ImageExample,
+  type ImageRef,
+  range,
+  type Transform,
+} from "./data/dataset.ts";
+export {
+  type BadFile,
+  type BadImagePolicy,
+  DatasetError,
+  type ImageFolderOptions,
+  loadImageFolder,
+} from "./data/image_folder.ts";
+export { loadDataset, loadParquetDataset } from "./data/parquet.ts";
+export { type Batch, DataLoader, type DataLoaderOptions, SampleError } from "./data/loader.ts";
+export { readImage } from "./data/sample.ts";
+export { augment, type AugmentOptions } from "./data/augment.ts";
+export { makeGrid } from "./data/grid.ts";
+
+// Training.
+export {
+  ArgumentError,
+  BLOG_ARGUMENTS,
+  type IntervalStrategy,
+  makeTrainingArguments,
+  parseTrainingFlags,
+  type SchedulerType,
+  TRAINING_DEFAULTS,
+  type TrainingArguments,
+} from "./train/args.ts";
+export { GradScaler, type GradScalerOptions, type GradScalerState } from "./train/grad_scaler.ts";
+export { type ClassificationReport, classificationReport } from "./train/metrics.ts";
+export { type TrainerState } from "./train/state.ts";
+export { type TrainerCallback, type TrainerControl } from "./train/callbacks.ts";
+export {
+  type CheckpointInfo,
+  latestCheckpoint,
+  listCheckpoints,
+  type RngState,
+} from "./train/checkpoint.ts";
+export {
+  createOptimizer,
+  type EvalOutput,
+  type EvalPrediction,
+  NonFiniteLossError,
+  type ProgressInfo,
+  Trainer,
+  type TrainerOptions,
+  type TrainOutput,
+} from "./train/trainer.ts";
