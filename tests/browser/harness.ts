@@ -125,7 +125,8 @@ export async function runInChromium(run: PageRun, timeoutMs = 240_000): Promise<
         config: JSON.stringify(run.config ?? {}),
       });
       await page.goto(`http://127.0.0.1:${(server.addr as Deno.NetAddr).port}/?${query}`);
-      await page.waitForFunction("globalThis.result", { timeout: 60_000 });
+      // A boolean: puppeteer would await a promise here, under this wait's shorter timeout.
+      await page.waitForFunction("globalThis.result !== undefined", { timeout: 60_000 });
       let timer: ReturnType<typeof setTimeout> | undefined;
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(
