@@ -1,6 +1,6 @@
 /**
  * The library in a real browser: headless Chromium (WebGPU on SwiftShader here) trains a tiny
- * ViT for a few steps from the browser bundle of `mod.ts` (tests/browser/harness.ts). Chromium's
+ * ViT for a few steps from the browser bundle of `browser.ts` (tests/browser/harness.ts). Chromium's
  * WebGPU (Dawn) validates what Deno's wgpu lets through, so its console must stay free of
  * validation errors; the first step must match the same computation in Deno.
  *

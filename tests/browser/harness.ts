@@ -1,7 +1,7 @@
 /**
- * Runs Tessera in headless Chromium: bundles `mod.ts` for browsers as the `bundle` task does,
- * serves the bundle and a small page on 127.0.0.1 at a free port, and drives Chromium through
- * puppeteer-core, collecting its console.
+ * Runs Tessera in headless Chromium: bundles `browser.ts` (the exports without the Deno file
+ * layer) as the `bundle` task does, serves the bundle and a small page on 127.0.0.1 at a free
+ * port, and drives Chromium through puppeteer-core, collecting its console.
  *
  * @module
  */
@@ -100,7 +100,7 @@ export async function runInChromium(run: PageRun, timeoutMs = 240_000): Promise<
   const js = "text/javascript";
   const server = serve({
     "/index.html": [await Deno.readFile("tests/browser/index.html"), "text/html"],
-    "/tessera.js": [await bundle("mod.ts", "tessera.js"), js],
+    "/tessera.js": [await bundle("browser.ts", "tessera.js"), js],
     "/tiny_vit_steps.js": [
       await bundle("tests/browser/tiny_vit_steps.ts", "tiny_vit_steps.js"),
       js,

@@ -1,12 +1,12 @@
 /**
- * The computation the browser test runs twice, in Chromium through the bundle and in Deno
- * through `mod.ts`: a 2-layer tiny ViT's forward, backward and AdamW step on fixed pixels. It
+ * The computation the browser test runs twice, in Chromium through the bundle of `browser.ts`
+ * and in Deno through `mod.ts`: a 2-layer tiny ViT's forward, backward and AdamW step on fixed pixels. It
  * takes the library as an argument, so that both sides run this one source.
  *
  * @module
  */
 
-import type * as Tessera from "../../mod.ts";
+import type * as Tessera from "../../browser.ts";
 
 /** A ViT small enough for a quick test: 2 layers, 32 px images in 16 px patches. */
 export const TINY_VIT: Record<string, unknown> = {
@@ -48,7 +48,7 @@ export function fixedPixels(n: number): Float32Array {
  * Starts Tessera and trains a ViT built from `config` with seed 7 for `steps` AdamW steps on one
  * fixed batch.
  *
- * @param t The library (`mod.ts`, or the browser bundle).
+ * @param t The library (`mod.ts`, or the bundle of `browser.ts`).
  * @param steps Number of steps.
  * @param config ViT config fields (Hugging Face's names); {@link TINY_VIT} by default.
  * @param batch Images per step.
