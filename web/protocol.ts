@@ -1,0 +1,94 @@
+/**
+ * The messages between the page (web/app.ts) and its training worker (web/worker.ts). Files
+ * travel as `File`s or bytes; every reply names what it answers, and errors come back as a
+ * message with a kind, so that the page can say what to do about them.
+ *
+ * @module
+ */
+
+/** A file of a folder the user picked or dropped, with its path inside that folder. */
+export interface PickedFile {
+  /** `root/split/class/name.jpg`, as `webkitRelativePath`. */
+  path: string;
+  /** The file. */
+  file: Blob;
+}
+
+/** The training arguments the page sets (Hugging Face's names, camel-cased as the library's). */
+export interface PageTrainingArguments {
+  /** per_device_train_batch_size. */
+  perDeviceTrainBatchSize: number;
+  /** num_train_epochs. */
+  numTrainEpochs: number;
+  /** learning_rate. */
+  learningRate: number;
+  /** fp16 (used where the adapter has shader-f16). */
+  fp16: boolean;
+  /** eval_steps. */
+  evalSteps: number;
+  /** save_steps. */
+  saveSteps: number;
+  /** logging_steps. */
+  loggingSteps: number;
+  /** max_steps (-1: from the epochs). */
+  maxSteps: number;
+  /** seed. */
+  seed: number;
+}
+
+/** What the page asks of the worker. */
+export type Request =
+  | { type: "start" }
+  | { type: "dataset"; files: PickedFile[] }
+  | { type: "demo"; perSplit: Record<string, number>; size: number; seed: number }
+  | { type: "model"; source: "bundled"; url: string }
+  | { type: "model"; source: "files"; files: PickedFile[] }
+  | { type: "train"; args: PageTrainingArguments }
+  | { type: "stop" }
+  | { type: "resume" }
+  | { type: "predict"; name: string; file: Blob; topK: number };
+
+/** One class of a split: its name, count and a few example images. */
+export interface ClassSummary {
+  /** The class name. */
+  name: string;
+  /** Images per split. */
+  counts: Record<string, number>;
+  /** A few of its training images. */
+  examples: Blob[];
+}
+
+/** Why something failed, for the page's advice. */
+export type ErrorKind = "webgpu" | "data" | "model" | "memory" | "train" | "predict";
+
+/** What the worker tells the page. */
+export type Reply =
+  | { type: "ready"; adapter: string; f16: boolean }
+  | { type: "status"; text: string }
+  | {
+    type: "dataset";
+    name: string;
+    classes: ClassSummary[];
+    splits: Record<string, number>;
+    evalSplit: string;
+    note: string | null;
+    skipped: { path: string; problem: string }[];
+  }
+  | { type: "model"; name: string; parameters: number; imageSize: number; note: string }
+  | {
+    type: "progress";
+    step: number;
+    maxSteps: number;
+    epoch: number;
+    loss: number;
+    lr: number;
+    imagesPerSecond: number;
+    secondsLeft: number;
+    batch: number;
+  }
+  | { type: "log"; entry: Record<string, number> }
+  | { type: "confusion"; step: number; labels: string[]; matrix: number[][] }
+  | { type: "checkpoint"; name: string }
+  | { type: "trained"; stopped: boolean; step: number; files: { name: string; data: Uint8Array }[] }
+  | { type: "prediction"; name: string; top: { label: string; score: number }[]; logits: number[] }
+  | { type: "error"; kind: ErrorKind; message: string };

@@ -1,0 +1,322 @@
+/**
+ * The page in a real browser: headless Chromium (WebGPU on SwiftShader here) loads the built
+ * page, is refused bad folders with messages, takes a generated dataset and a tiny model folder
+ * through its own folder inputs, trains, stops and resumes, predicts, and hands over a zip whose
+ * model gives the same logits in Deno. Chromium's console must stay free of WebGPU errors and
+ * uncaught errors. A screenshot of the trained page goes to .cache/test/web/web.png (the one in
+ * docs/web.png is a copy).
+ *
+ * Needs what tests/browser_test.ts needs (--allow-run, --allow-net=127.0.0.1, --allow-env,
+ * --allow-read=.,/usr/bin/chromium, writes under .cache/test).
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { init, makeViTConfig, ViTForImageClassification, ViTImageProcessor } from "../mod.ts";
+import { decodeImage } from "../data/image.ts";
+import { encodePng } from "../data/png.ts";
+import { noGrad, scopeAsync } from "../tensor/tensor.ts";
+import { classNames, loadModelFolder } from "../cli/_model_folder.ts";
+import { CHROMIUM, exists, WEBGPU_ERROR } from "../tests/browser/harness.ts";
+import { buildWeb } from "./build.ts";
+import { serveWeb } from "./serve.ts";
+
+const OUT = `${Deno.cwd()}/.cache/test/web`;
+/** The harness's Chromium flags (tests/browser/harness.ts keeps its list private). */
+const FLAGS = [
+  "--headless=new",
+  "--no-sandbox",
+  "--enable-unsafe-webgpu",
+  "--enable-features=Vulkan",
+];
+const CLASSES = ["blue", "green", "red"];
+/** Logits of the downloaded model in Deno (lavapipe) against the page's (SwiftShader), both f32. */
+const LOGIT_TOLERANCE = { atol: 1e-3, rtol: 1e-3 };
+
+/** A 32 px image of one class: its colour dominates, with noise and a darker square. */
+function colourImage(label: number, seed: number): Uint8Array {
+  const size = 32;
+  const data = new Uint8Array(size * size * 3);
+  let s = seed * 7919 + label * 104729 + 1;
+  const rand = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const channel = [2, 1, 0][label];
+  const [x0, y0] = [Math.floor(rand() * 20), Math.floor(rand() * 20)];
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      const inside = x >= x0 && x < x0 + 10 && y >= y0 && y < y0 + 10;
+      for (let c = 0; c < 3; c++) {
+        const base = c === channel ? 150 + rand() * 90 : 40 + rand() * 90;
+        data[(y * size + x) * 3 + c] = inside ? base * 0.5 : base;
+      }
+    }
+  }
+  return encodePng({ width: size, height: size, data });
+}
+
+async function write(path: string, data: Uint8Array | string): Promise<void> {
+  await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+  if (typeof data === "string") await Deno.writeTextFile(path, data);
+  else await Deno.writeFile(path, data);
+}
+
+/** The folders the test uploads: a dataset, bad folders, and a tiny model. */
+async function makeFolders(): Promise<void> {
+  await Deno.remove(OUT, { recursive: true }).catch(() => {});
+  const perSplit = { train: 16, validation: 8 };
+  for (const [split, n] of Object.entries(perSplit)) {
+    for (const [label, name] of CLASSES.entries()) {
+      for (let i = 0; i < n; i++) {
+        const seed = i + (split === "train" ? 0 : 1000);
+        await write(`${OUT}/colours/${split}/${name}/${i}.png`, colourImage(label, seed));
+      }
+    }
+  }
+  await write(`${OUT}/colours/train/red/notes.txt`, "not an image\n");
+  await write(`${OUT}/no-classes/a.png`, colourImage(0, 1));
+  await write(`${OUT}/no-classes/readme.txt`, "images at the top, no class folders\n");
+  const config = makeViTConfig({
+    hidden_size: 32,
+    num_hidden_layers: 2,
+    num_attention_heads: 2,
+    intermediate_size: 64,
+    image_size: 32,
+    patch_size: 8,
+    id2label: { "0": "x", "1": "y" },
+  }, "web test");
+  const model = new ViTForImageClassification(config, 7);
+  await model.savePretrained(`${OUT}/tiny-vit`);
+  await new ViTImageProcessor({ size: 32 }).savePretrained(`${OUT}/tiny-vit`);
+  model.dispose();
+  await write(
+    `${OUT}/broken-model/config.json`,
+    await Deno.readTextFile(`${OUT}/tiny-vit/config.json`),
+  );
+}
+
+/** The entries of a zip of stored files (what the page writes). */
+function unzipStored(zip: Uint8Array): Map<string, Uint8Array> {
+  const view = new DataView(zip.buffer, zip.byteOffset, zip.byteLength);
+  const out = new Map<string, Uint8Array>();
+  for (let at = 0; view.getUint32(at, true) === 0x04034b50;) {
+    assert.equal(view.getUint16(at + 8, true), 0, "stored entries");
+    const size = view.getUint32(at + 18, true);
+    const nameLength = view.getUint16(at + 26, true);
+    const start = at + 30 + nameLength + view.getUint16(at + 28, true);
+    out.set(
+      new TextDecoder().decode(zip.subarray(at + 30, at + 30 + nameLength)),
+      zip.slice(start, start + size),
+    );
+    at = start + size;
+  }
+  return out;
+}
+
+/** A file input's handle (typed apart from the DOM, which this file's checks may lack). */
+function fileInput(handle: unknown): { uploadFile(...paths: string[]): Promise<void> } {
+  assert.ok(handle, "the file input is on the page");
+  return handle as { uploadFile(...paths: string[]): Promise<void> };
+}
+
+const available = exists(CHROMIUM);
+
+Deno.test({
+  name: available
+    ? "the page trains in headless Chromium, refuses bad folders with messages, and its download loads in Deno"
+    : `the page in headless Chromium (ignored: ${CHROMIUM} is missing)`,
+  ignore: !available,
+  // puppeteer keeps sockets and timers of its own past browser.close().
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await init();
+    await makeFolders();
+    await buildWeb(`${OUT}/dist`, false);
+    const server = serveWeb({ dist: `${OUT}/dist`, root: Deno.cwd(), port: 0 });
+    const url = `http://127.0.0.1:${(server.addr as Deno.NetAddr).port}/`;
+    const { default: puppeteer } = await import("puppeteer-core");
+    const browser = await puppeteer.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: FLAGS,
+      userDataDir: `${OUT}/profile`,
+    });
+    const log: string[] = [];
+    try {
+      const page = await browser.newPage();
+      await page.setViewport({ width: 1280, height: 900 });
+      page.on("console", (m) => log.push(`${m.type()}: ${m.text()}`));
+      page.on("pageerror", (e) => log.push(`pageerror: ${(e as Error).message ?? e}`));
+      await page.goto(url);
+      const text = (selector: string) => page.$eval(selector, (e) => e.textContent ?? "");
+      const until = async (what: string, fn: string, timeout = 60_000) => {
+        try {
+          await page.waitForFunction(fn, { timeout, polling: 250 });
+        } catch (error) {
+          const messages = await page.$$eval(".message", (es) => es.map((e) => e.textContent));
+          throw new Error(
+            `waiting for ${what}: ${error}\nmessages: ${messages.join(" | ")}\n` +
+              `progress: ${await text("#progress-text")}\nconsole:\n${log.join("\n")}`,
+          );
+        }
+      };
+      const message = async (kind: string) => {
+        await until(`a ${kind} message`, `document.querySelector('.message[data-kind="${kind}"]')`);
+        const m = await text(`.message[data-kind="${kind}"] p`);
+        await page.click(`.message[data-kind="${kind}"] button`);
+        return m;
+      };
+      const upload = async (input: string, dir: string) =>
+        await fileInput(await page.$(input)).uploadFile(`${OUT}/${dir}`);
+
+      await until(
+        "WebGPU and the bundled model",
+        "/bundled-model/.test(document.getElementById('model-text').textContent)",
+      );
+      const adapter = await text("#gpu-status");
+      console.log(`page: ${adapter}`);
+
+      // Bad input: a folder without class folders, a model folder without its weights.
+      await upload("#data-input", "no-classes");
+      assert.match(await message("data"), /no-classes: has no class or split folders/);
+      await page.click("input[name=model-source][value=folder]");
+      await upload("#model-input", "broken-model");
+      assert.match(await message("model"), /broken-model is missing model\.safetensors/);
+
+      await upload("#data-input", "colours");
+      await until("the dataset", "!document.getElementById('data-summary').hidden");
+      assert.match(await text("#data-text"), /3 classes; train 48, validation 24 images/);
+      assert.match(await text("#skipped"), /colours\/train\/red\/notes\.txt: not a JPEG or PNG/);
+      assert.equal((await page.$$("#grid img")).length, 3 * 6);
+      await upload("#model-input", "tiny-vit");
+      await until(
+        "the tiny model",
+        "/tiny-vit/.test(document.getElementById('model-text').textContent)",
+      );
+
+      const set = async (id: string, value: string) =>
+        await page.$eval(
+          id,
+          (e, v) => ((e as unknown as { value: string }).value = v as string),
+          value,
+        );
+      await set("#arg-batch", "8");
+      await set("#arg-epochs", "5");
+      await set("#arg-lr", "0.002");
+      await set("#arg-eval", "10");
+      await set("#arg-save", "10");
+      await set("#arg-log", "5");
+      const t0 = performance.now();
+      await page.click("#train-button");
+      // Stop after the first checkpoint, then resume from the checkpoint the stop saved.
+      await until("step 12", "document.getElementById('progress').value >= 12", 120_000);
+      await page.click("#stop-button");
+      await until(
+        "the stop",
+        "/^Stopped at step/.test(document.getElementById('progress-text').textContent)",
+      );
+      const stoppedAt = await text("#progress-text");
+      assert.match(await text("#checkpoint-text"), /last checkpoint: checkpoint-(1[2-9]|2[0-9])/);
+      await page.click("#resume-button");
+      await until(
+        "the end of training",
+        "/^Done/.test(document.getElementById('progress-text').textContent)",
+        120_000,
+      );
+      const seconds = (performance.now() - t0) / 1000;
+      console.log(`page: ${stoppedAt}; ${await text("#progress-text")} (${seconds.toFixed(0)} s)`);
+
+      const progress = await page.$eval(
+        "#progress",
+        (e) => [(e as unknown as { value: number }).value, (e as unknown as { max: number }).max],
+      );
+      assert.deepEqual(progress, [30, 30]);
+      const evalPoints = await page.$$eval("#chart-eval circle", (es) => es.length);
+      assert.ok(evalPoints >= 2 * 3, `eval points drawn: ${evalPoints}`);
+      assert.ok((await page.$$("#chart-loss path.series")).length >= 2, "loss and lr lines");
+      assert.equal((await page.$$("#chart-confusion rect")).length, 9);
+      const accuracy = Number((await text("#progress-text")).match(/eval accuracy ([\d.]+)%/)![1]);
+      assert.ok(accuracy > 60, `eval accuracy ${accuracy}% (chance: 33%)`);
+
+      // Prediction of one validation image, which the downloaded model must repeat in Deno.
+      const probe = `${OUT}/colours/validation/red/3.png`;
+      await fileInput(await page.$("#predict-input")).uploadFile(probe);
+      await until("a prediction", "document.getElementById('logits').textContent !== ''");
+      const pageLogits = JSON.parse(await text("#logits")) as number[];
+      const top = await text("#top-k li strong");
+
+      const downloads = `${OUT}/downloads`;
+      await Deno.mkdir(downloads, { recursive: true });
+      const cdp = await page.createCDPSession();
+      await cdp.send("Browser.setDownloadBehavior", { behavior: "allow", downloadPath: downloads });
+      await page.click("#download-zip");
+      const zipPath = `${downloads}/vit-finetuned.zip`;
+      for (let i = 0; i < 100 && !exists(zipPath); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const entries = unzipStored(await Deno.readFile(zipPath));
+      for (
+        const name of [
+          "config.json",
+          "model.safetensors",
+          "preprocessor_config.json",
+          "trainer_state.json",
+        ]
+      ) {
+        assert.ok(
+          entries.has(`vit-finetuned/${name}`),
+          `the zip has ${name}: ${[...entries.keys()]}`,
+        );
+      }
+      for (const [name, data] of entries) await write(`${OUT}/downloaded/${name}`, data);
+
+      await page.screenshot({ path: `${OUT}/web.png`, fullPage: true });
+
+      // Without WebGPU, the page says which browsers have it.
+      const bare = await browser.newPage();
+      bare.on("pageerror", (e) => log.push(`pageerror: ${(e as Error).message ?? e}`));
+      await bare.evaluateOnNewDocument(() =>
+        Object.defineProperty(Navigator.prototype, "gpu", { get: () => undefined })
+      );
+      await bare.goto(url);
+      await bare.waitForSelector('.message[data-kind="webgpu"]', { timeout: 10_000 });
+      assert.match(
+        await bare.$eval(".message p", (e) => e.textContent ?? ""),
+        /no WebGPU[\s\S]*Chrome or Edge 113[\s\S]*Safari 26[\s\S]*Firefox 141/,
+      );
+
+      // The downloaded folder, as `deno task predict` loads it.
+      const { model, processor } = await loadModelFolder(`${OUT}/downloaded/vit-finetuned`);
+      model.eval();
+      assert.deepEqual(classNames(model), CLASSES);
+      const image = decodeImage(await Deno.readFile(probe), { name: probe });
+      const denoLogits = await scopeAsync(async () => {
+        const { pixelValues } = await processor.preprocess(image);
+        return [...await noGrad(() => model.forward(pixelValues).logits).toArray()];
+      });
+      console.log(
+        `page logits ${pageLogits.map((v) => v.toFixed(5))}; Deno ${
+          denoLogits.map((v) => v.toFixed(5))
+        }`,
+      );
+      assert.equal(top, CLASSES[denoLogits.indexOf(Math.max(...denoLogits))]);
+      for (const [i, v] of denoLogits.entries()) {
+        const diff = Math.abs(v - pageLogits[i]);
+        assert.ok(
+          diff <= LOGIT_TOLERANCE.atol + LOGIT_TOLERANCE.rtol * Math.abs(v),
+          `logit ${i}: page ${pageLogits[i]}, Deno ${v}`,
+        );
+      }
+      const state = JSON.parse(
+        new TextDecoder().decode(entries.get("vit-finetuned/trainer_state.json")),
+      );
+      assert.equal(state.global_step, 30);
+      model.dispose();
+    } finally {
+      await browser.close();
+      await server.shutdown();
+    }
+    const bad = log.filter((line) => WEBGPU_ERROR.test(line) || /^pageerror|Uncaught/.test(line));
+    assert.deepEqual(bad, [], `Chromium's console:\n${log.join("\n")}`);
+  },
+});

@@ -1,0 +1,463 @@
+/// <reference lib="dom" />
+/**
+ * The page's training worker: it starts WebGPU, holds the user's dataset and model folders and
+ * the Trainer's output in a {@link MemoryFileSystem}, trains with the library's own Trainer (so
+ * checkpoints, evaluation, best-model loading and resuming are the CLI's; live progress comes
+ * from its callbacks), and answers predictions. It runs apart from the page so that the page stays responsive while it trains.
+ *
+ * @module
+ */
+
+import { init } from "../tensor/runtime.ts";
+import { describeAdapter, gpu } from "../tensor/device.ts";
+import { decodeImage } from "../data/image.ts";
+import type { Dataset, DatasetDict, ImageExample } from "../data/dataset.ts";
+import { loadImageFolder } from "../data/image_folder.ts";
+import { encodeJpeg } from "../data/jpeg.ts";
+import { BEANS_CLASSES, beanSeed, classCounts, renderBeanLeaf } from "../data/synthetic_beans.ts";
+import { parseSafetensors } from "../nn/safetensors.ts";
+import { noGrad, scopeAsync } from "../tensor/tensor.ts";
+import { BLOG_ARGUMENTS, makeTrainingArguments, type TrainingArguments } from "../train/args.ts";
+import { Trainer } from "../train/trainer.ts";
+import type { ImageClassifier } from "../nn/image_classifier.ts";
+import type { ViTImageProcessor } from "../data/processor.ts";
+import { classNames, loadModelFolder } from "../cli/_model_folder.ts";
+import { useFileSystem } from "../io/files.ts";
+import { MemoryFileSystem } from "../io/memory_fs.ts";
+import type { ErrorKind, PageTrainingArguments, PickedFile, Reply, Request } from "./protocol.ts";
+
+const port = globalThis as unknown as {
+  postMessage(message: Reply): void;
+  onmessage: ((event: MessageEvent<Request>) => void) | null;
+};
+const post = (message: Reply) => port.postMessage(message);
+
+const files = new MemoryFileSystem();
+useFileSystem(files);
+// jpeg-js's encoder (data/jpeg.ts's encodeJpeg) returns Node's Buffer.from(bytes) when bundled
+// as CommonJS; a browser has no Buffer, and a Uint8Array is all the library reads.
+(globalThis as Record<string, unknown>).Buffer ??= {
+  from: (bytes: ArrayLike<number>) => Uint8Array.from(bytes),
+};
+
+/** The Trainer's output folder, as the blog's. */
+const OUTPUT_DIR = "vit-base-beans-demo";
+/** The file names ImageFolder accepts (data/image_folder.ts). */
+const IMAGE_FILE = /\.(jpe?g|png)$/i;
+/** Images shown per class. */
+const EXAMPLES_PER_CLASS = 6;
+
+interface LoadedData {
+  root: string;
+  train: Dataset<ImageExample>;
+  eval: Dataset<ImageExample>;
+  names: string[];
+}
+
+let data: LoadedData | null = null;
+let modelDir: string | null = null;
+let session: {
+  model: ImageClassifier;
+  processor: ViTImageProcessor;
+  args: TrainingArguments;
+  trainer: Trainer | null;
+  labels: string[];
+} | null = null;
+let lastCheckpoint = "";
+let stopRequested = false;
+
+const isFile = async (path: string) => (await files.stat(path))?.isDirectory === false;
+
+/** An error with the kind of advice the page gives for it. */
+class PageError extends Error {
+  constructor(readonly kind: ErrorKind, message: string) {
+    super(message);
+  }
+}
+
+/** WebGPU's out-of-memory errors, however the runtime words them. */
+const OUT_OF_MEMORY = /out of memory|OutOfMemory|allocation failed|Failed to allocate/i;
+
+function fail(kind: ErrorKind, error: unknown): void {
+  const message = error instanceof Error ? error.message : String(error);
+  if (OUT_OF_MEMORY.test(message)) {
+    post({ type: "error", kind: "memory", message });
+  } else {
+    post({ type: "error", kind: error instanceof PageError ? error.kind : kind, message });
+  }
+}
+
+/** The first path segment of every file, when they share one. */
+function rootOf(picked: PickedFile[]): string {
+  const first = new Set(picked.map((f) => f.path.split("/")[0]));
+  return first.size === 1 && picked.every((f) => f.path.includes("/")) ? [...first][0] : "";
+}
+
+async function start(): Promise<void> {
+  if (!("gpu" in navigator) || !navigator.gpu) {
+    throw new PageError("webgpu", "this browser has no WebGPU (navigator.gpu is missing)");
+  }
+  try {
+    await init();
+  } catch (error) {
+    throw new PageError("webgpu", (error as Error).message);
+  }
+  const device = gpu().device;
+  device.addEventListener("uncapturederror", (event) => {
+    const error = (event as GPUUncapturedErrorEvent).error;
+    const kind = error.constructor.name === "GPUOutOfMemoryError" ? "memory" : "train";
+    post({ type: "error", kind, message: `WebGPU: ${error.message}` });
+  });
+  device.lost.then((info) => {
+    post({ type: "error", kind: "webgpu", message: `the GPU device was lost: ${info.message}` });
+  });
+  post({ type: "ready", adapter: describeAdapter(), f16: gpu().profile.f16 });
+}
+
+/** Loads an ImageFolder already in memory and tells the page what it holds. */
+async function openDataset(root: string, extraSkipped: { path: string; problem: string }[]) {
+  const skipped = [...extraSkipped];
+  let ds: DatasetDict;
+  try {
+    ds = await loadImageFolder(root, { log: () => {}, onSkipped: (bad) => skipped.push(...bad) });
+  } catch (error) {
+    data = null;
+    throw new PageError("data", (error as Error).message);
+  }
+  const train = ds.train;
+  if (!train) {
+    throw new PageError(
+      "data",
+      `${root} has no train folder (it has ${Object.keys(ds).join(", ")}); ` +
+        "use train/ and validation/ folders, or class folders only",
+    );
+  }
+  // As `deno task train`: the validation split, else test; a folder of classes only gets a
+  // held-out part, which the CLI would refuse.
+  let evalSet = ds.validation ?? ds.test;
+  let evalSplit = ds.validation ? "validation" : "test";
+  let note: string | null = null;
+  let trainSet = train;
+  if (!evalSet) {
+    const split = train.trainTestSplit(0.2, 42);
+    trainSet = split.train;
+    evalSet = split.test;
+    evalSplit = "held out";
+    note = "no validation or test folder: 20% of the images are held out for evaluation " +
+      "(train_test_split, seed 42)";
+  }
+  const names = [...train.labels.names];
+  const splits: Record<string, Dataset<ImageExample>> = { ...ds, train: trainSet };
+  if (evalSplit === "held out") splits["held out"] = evalSet;
+  const classes = names.map((name) => ({
+    name,
+    counts: {} as Record<string, number>,
+    examples: [] as Blob[],
+  }));
+  for (const [split, set] of Object.entries(splits)) {
+    for (const c of classes) c.counts[split] = 0;
+    for (let i = 0; i < set.length; i++) {
+      const row = set.row(i);
+      const c = classes[row.labels];
+      c.counts[split]++;
+      if (split === "train" && c.examples.length < EXAMPLES_PER_CLASS) {
+        c.examples.push(
+          new Blob([await files.readFile(row.image.path) as Uint8Array<ArrayBuffer>]),
+        );
+      }
+    }
+  }
+  data = { root, train: trainSet, eval: evalSet, names };
+  session = null;
+  post({
+    type: "dataset",
+    name: root,
+    classes,
+    splits: Object.fromEntries(Object.entries(splits).map(([k, v]) => [k, v.length])),
+    evalSplit,
+    note,
+    skipped,
+  });
+}
+
+async function receiveDataset(picked: PickedFile[]): Promise<void> {
+  if (picked.length === 0) throw new PageError("data", "the folder is empty");
+  let root = rootOf(picked);
+  const prefix = root ? "" : "dropped/";
+  root ||= "dropped";
+  await files.remove(root);
+  const skipped: { path: string; problem: string }[] = [];
+  for (const f of picked) {
+    const name = f.path.split("/").pop()!;
+    if (name.startsWith(".")) continue;
+    if (!IMAGE_FILE.test(name)) {
+      skipped.push({ path: f.path, problem: "not a JPEG or PNG file" });
+      continue;
+    }
+    await files.writeFile(prefix + f.path, new Uint8Array(await f.file.arrayBuffer()));
+  }
+  // Folders without an image still count as classes, so that the message names them.
+  for (const f of picked) await files.mkdir((prefix + f.path).split("/").slice(0, -1).join("/"));
+  await openDataset(root, skipped);
+}
+
+async function makeDemo(perSplit: Record<string, number>, size: number, seed: number) {
+  const root = "beans-synthetic";
+  await files.remove(root);
+  const total = Object.values(perSplit).reduce((a, b) => a + b, 0);
+  let done = 0;
+  for (const [split, count] of Object.entries(perSplit)) {
+    const counts = classCounts(count);
+    for (const [label, name] of BEANS_CLASSES.entries()) {
+      for (let i = 0; i < counts[label]; i++) {
+        const image = renderBeanLeaf(label, beanSeed(seed, split, label, i), size);
+        await files.writeFile(
+          `${root}/${split}/${name}/${name}_${split}.${i}.jpg`,
+          encodeJpeg(image, 90),
+        );
+        if (++done % 25 === 0) post({ type: "status", text: `drawing leaves: ${done} / ${total}` });
+      }
+    }
+  }
+  await openDataset(root, []);
+}
+
+async function receiveModel(request: Extract<Request, { type: "model" }>): Promise<void> {
+  session = null;
+  let root: string;
+  if (request.source === "bundled") {
+    root = "bundled-model";
+    await files.remove(root);
+    for (const name of ["config.json", "model.safetensors", "preprocessor_config.json"]) {
+      const response = await fetch(new URL(name, request.url));
+      if (!response.ok) {
+        if (name === "preprocessor_config.json") continue;
+        throw new PageError("model", `${request.url}${name}: HTTP ${response.status}`);
+      }
+      await files.writeFile(`${root}/${name}`, new Uint8Array(await response.arrayBuffer()));
+    }
+  } else {
+    root = rootOf(request.files) || "model";
+    const prefix = rootOf(request.files) ? "" : "model/";
+    if (data && root === data.root) {
+      throw new PageError("model", "pick a model folder, not the dataset");
+    }
+    await files.remove(root);
+    for (const f of request.files) {
+      // Only the top level: a model folder's files sit directly inside it.
+      if ((prefix + f.path).split("/").length !== 2) continue;
+      await files.writeFile(prefix + f.path, new Uint8Array(await f.file.arrayBuffer()));
+    }
+    const missing = [];
+    for (const name of ["config.json", "model.safetensors"]) {
+      if (!(await isFile(`${root}/${name}`))) missing.push(name);
+    }
+    if (missing.length > 0) {
+      const bin = await isFile(`${root}/pytorch_model.bin`)
+        ? " It has pytorch_model.bin, a pickle Tessera does not read: save the model with " +
+          "safe_serialization=True, or download model.safetensors."
+        : "";
+      throw new PageError(
+        "model",
+        `${root} is missing ${missing.join(" and ")}. A Hugging Face model folder has ` +
+          `config.json, model.safetensors and preprocessor_config.json.${bin}`,
+      );
+    }
+  }
+  let parameters = 0;
+  let imageSize = 0;
+  try {
+    const config = JSON.parse(
+      new TextDecoder().decode(await files.readFile(`${root}/config.json`)),
+    );
+    imageSize = Number(config.image_size ?? 224);
+    const weights = parseSafetensors(await files.readFile(`${root}/model.safetensors`));
+    for (const e of weights.tensors.values()) parameters += e.shape.reduce((a, b) => a * b, 1);
+  } catch (error) {
+    const message = (error as Error).message;
+    throw new PageError(
+      "model",
+      error instanceof SyntaxError ? `${root}/config.json: invalid JSON (${message})` : message,
+    );
+  }
+  modelDir = root;
+  const note = await isFile(`${root}/preprocessor_config.json`)
+    ? ""
+    : "no preprocessor_config.json: the default processor at the model's image size";
+  post({ type: "model", name: root, parameters, imageSize, note });
+}
+
+async function train(pageArgs: PageTrainingArguments | null): Promise<void> {
+  if (!data) throw new PageError("train", "choose a dataset first");
+  if (!modelDir) throw new PageError("train", "choose a model first");
+  if (pageArgs) {
+    const labels = data.names;
+    const id2label = Object.fromEntries(labels.map((n, i) => [String(i), n]));
+    const label2id = Object.fromEntries(labels.map((n, i) => [n, i]));
+    let args: TrainingArguments;
+    try {
+      args = makeTrainingArguments({
+        ...BLOG_ARGUMENTS,
+        ...pageArgs,
+        outputDir: OUTPUT_DIR,
+        reportTo: "none",
+        // Nested workers would need the library's own worker files; one thread decodes here.
+        dataloaderNumWorkers: 0,
+        overwriteOutputDir: true,
+      });
+    } catch (error) {
+      throw new PageError("train", (error as Error).message);
+    }
+    session?.model.dispose();
+    session = null;
+    let loaded;
+    try {
+      loaded = await loadModelFolder(modelDir, { id2label, label2id, seed: args.seed });
+    } catch (error) {
+      throw new PageError("model", (error as Error).message);
+    }
+    await files.remove(OUTPUT_DIR);
+    lastCheckpoint = "";
+    session = { ...loaded, args, trainer: null, labels };
+  } else if (!session || !lastCheckpoint) {
+    throw new PageError("train", "there is no checkpoint to resume from");
+  }
+  const s = session;
+  const args = pageArgs ? s.args : { ...s.args, resumeFromCheckpoint: true };
+  stopRequested = false;
+  const trainer = new Trainer({
+    model: s.model,
+    processor: s.processor,
+    args,
+    trainDataset: data.train,
+    evalDataset: data.eval,
+    log: (line) => {
+      if (!line.startsWith("{")) post({ type: "status", text: line });
+    },
+    callbacks: [{
+      onStepEnd: (_args, _state, control, p) => {
+        if (stopRequested) control.shouldTrainingStop = true;
+        post({
+          type: "progress",
+          step: p.step,
+          maxSteps: p.maxSteps,
+          epoch: p.epoch,
+          loss: p.loss,
+          lr: p.learningRate,
+          imagesPerSecond: p.samplesPerSecond,
+          secondsLeft: p.secondsLeft,
+          batch: args.perDeviceTrainBatchSize,
+        });
+      },
+      onLog: (_args, _state, _control, logs) => post({ type: "log", entry: logs }),
+      onEvaluate: (_args, state, _control, _metrics, matrix) => {
+        post({ type: "confusion", step: state.global_step, labels: s.labels, matrix });
+      },
+      onSave: (_args, _state, _control, checkpoint) => {
+        lastCheckpoint = checkpoint.split("/").pop()!;
+        post({ type: "checkpoint", name: lastCheckpoint });
+      },
+    }],
+  });
+  s.trainer = trainer;
+  const result = await trainer.train();
+  const stopped = trainer.state.global_step < trainer.state.max_steps;
+  if (!stopped) {
+    await trainer.saveModel();
+    await trainer.saveMetrics("train", result.metrics);
+    const { metrics } = await trainer.evaluate(data.eval);
+    await trainer.saveMetrics("eval", metrics);
+    await trainer.saveState();
+  }
+  // The top of the output folder: the final model, its processor and the run's JSON files.
+  const out = stopped ? [] : files.filesUnder(OUTPUT_DIR)
+    .filter((f) => !f.path.slice(OUTPUT_DIR.length + 1).includes("/"))
+    .map((f) => ({ name: f.path.slice(OUTPUT_DIR.length + 1), data: f.data }));
+  post({ type: "trained", stopped, step: trainer.state.global_step, files: out });
+}
+
+function softmax(logits: Float32Array): number[] {
+  const m = Math.max(...logits);
+  const e = [...logits].map((v) => Math.exp(v - m));
+  const sum = e.reduce((a, b) => a + b, 0);
+  return e.map((v) => v / sum);
+}
+
+async function predict(name: string, file: Blob, topK: number): Promise<void> {
+  if (!session) throw new PageError("predict", "train a model first");
+  const { model, processor } = session;
+  let image;
+  try {
+    image = decodeImage(new Uint8Array(await file.arrayBuffer()), { name });
+  } catch (error) {
+    throw new PageError("predict", (error as Error).message);
+  }
+  const wasTraining = model.training;
+  model.eval();
+  let logits: Float32Array;
+  try {
+    logits = await scopeAsync(async () => {
+      const { pixelValues } = await processor.preprocess(image);
+      return await noGrad(() => model.forward(pixelValues).logits).toArray();
+    });
+  } finally {
+    if (wasTraining) model.train();
+  }
+  const names = classNames(model);
+  const probs = softmax(logits);
+  const top = probs.map((p, i) => ({ label: names[i], score: p }))
+    .sort((a, b) => b.score - a.score).slice(0, topK);
+  post({ type: "prediction", name, top, logits: [...logits] });
+}
+
+// Requests run one at a time, except stop, which must reach a Trainer that is busy training.
+let queue: Promise<void> = Promise.resolve();
+let training = false;
+
+port.onmessage = (event: MessageEvent<Request>) => {
+  const request = event.data;
+  if (request.type === "stop") {
+    // Read by the next onStepEnd, which asks the Trainer to save a checkpoint and stop.
+    stopRequested = true;
+    return;
+  }
+  if (request.type === "predict" && training) {
+    post({ type: "error", kind: "predict", message: "wait until training stops" });
+    return;
+  }
+  queue = queue.then(async () => {
+    try {
+      switch (request.type) {
+        case "start":
+          return await start();
+        case "dataset":
+          return await receiveDataset(request.files);
+        case "demo":
+          return await makeDemo(request.perSplit, request.size, request.seed);
+        case "model":
+          return await receiveModel(request);
+        case "train":
+        case "resume":
+          training = true;
+          try {
+            return await train(request.type === "train" ? request.args : null);
+          } finally {
+            training = false;
+          }
+        case "predict":
+          return await predict(request.name, request.file, request.topK);
+      }
+    } catch (error) {
+      const kind: ErrorKind = request.type === "dataset" || request.type === "demo"
+        ? "data"
+        : request.type === "model"
+        ? "model"
+        : request.type === "predict"
+        ? "predict"
+        : request.type === "start"
+        ? "webgpu"
+        : "train";
+      fail(kind, error);
+    }
+  });
+};
