@@ -282,6 +282,24 @@ export function encodeJpeg(image: RgbImage, quality = 90): Uint8Array {
     rgba[j + 2] = image.data[i + 2];
     rgba[j + 3] = 255;
   }
-  const out = jpeg.encode({ width: image.width, height: image.height, data: rgba }, quality);
+  const out = withBuffer(() =>
+    jpeg.encode({ width: image.width, height: image.height, data: rgba }, quality)
+  );
   return new Uint8Array(out.data.buffer, out.data.byteOffset, out.data.byteLength);
+}
+
+/**
+ * Runs `fn` with a `Buffer.from` that makes a Uint8Array where the platform has no Buffer:
+ * bundled for a browser, jpeg-js's encoder sees a CommonJS `module` and returns
+ * `Buffer.from(bytes)`.
+ */
+function withBuffer<T>(fn: () => T): T {
+  const global = globalThis as Record<string, unknown>;
+  if (global.Buffer !== undefined) return fn();
+  global.Buffer = { from: (bytes: ArrayLike<number>) => Uint8Array.from(bytes) };
+  try {
+    return fn();
+  } finally {
+    delete global.Buffer;
+  }
 }

@@ -183,8 +183,21 @@ Deno.test({
       await upload("#model-input", "broken-model");
       assert.match(await message("model"), /broken-model is missing model\.safetensors/);
 
+      // The beans-like demo set, drawn and JPEG-encoded in the page's worker.
+      await page.click("#demo-button");
+      await until(
+        "the demo set",
+        "/3 classes; train 240, validation 60 images/.test(" +
+          "document.getElementById('data-text').textContent)",
+        120_000,
+      );
+      assert.equal((await page.$$("#grid img")).length, 3 * 6);
+
       await upload("#data-input", "colours");
-      await until("the dataset", "!document.getElementById('data-summary').hidden");
+      await until(
+        "the dataset",
+        "/train 48, validation 24/.test(document.getElementById('data-text').textContent)",
+      );
       assert.match(await text("#data-text"), /3 classes; train 48, validation 24 images/);
       assert.match(await text("#skipped"), /colours\/train\/red\/notes\.txt: not a JPEG or PNG/);
       assert.equal((await page.$$("#grid img")).length, 3 * 6);

@@ -34,11 +34,6 @@ const post = (message: Reply) => port.postMessage(message);
 
 const files = new MemoryFileSystem();
 useFileSystem(files);
-// jpeg-js's encoder (data/jpeg.ts's encodeJpeg) returns Node's Buffer.from(bytes) when bundled
-// as CommonJS; a browser has no Buffer, and a Uint8Array is all the library reads.
-(globalThis as Record<string, unknown>).Buffer ??= {
-  from: (bytes: ArrayLike<number>) => Uint8Array.from(bytes),
-};
 
 /** The Trainer's output folder, as the blog's. */
 const OUTPUT_DIR = "vit-base-beans-demo";
