@@ -201,16 +201,6 @@ export class DeiTForImageClassification extends PreTrainedModel implements Image
     return makeDeiTConfig(fields, file);
   }
 
-  /**
-   * The classifier is the head that a new set of labels replaces.
-   *
-   * @param name A parameter name.
-   * @returns Whether it is the classifier's.
-   */
-  static override isHead(name: string): boolean {
-    return name.startsWith("classifier.");
-  }
-
   /** The model config. */
   declare readonly config: DeiTConfig;
   /** The backbone (no pooler). */

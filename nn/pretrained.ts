@@ -235,13 +235,13 @@ export abstract class PreTrainedModel extends Module {
 
   /**
    * Whether a parameter belongs to the task head, which is initialised fresh when the
-   * checkpoint's shape differs (new labels).
+   * checkpoint's shape differs (new labels): Transformers' `classifier` by default.
    *
-   * @param _name The parameter's name.
+   * @param name The parameter's name.
    * @returns True for head parameters.
    */
-  static isHead(_name: string): boolean {
-    return false;
+  static isHead(name: string): boolean {
+    return name.startsWith("classifier.");
   }
 
   /**

@@ -550,16 +550,6 @@ export class ViTForImageClassification extends PreTrainedModel implements ImageC
     return makeViTConfig(fields, file);
   }
 
-  /**
-   * The classifier is the head that a new set of labels replaces.
-   *
-   * @param name A parameter name.
-   * @returns Whether it is the classifier's.
-   */
-  static override isHead(name: string): boolean {
-    return name.startsWith("classifier.");
-  }
-
   /** The model config. */
   declare readonly config: ViTConfig;
   /** The backbone (no pooler). */

@@ -4,31 +4,23 @@
  * @module
  */
 
-import { matmulGrid, matmulKernel, type MatmulPrecision } from "../../kernels/matmul.ts";
-import type { MatmulShape, MatmulVariant } from "../../kernels/matmul.ts";
+import {
+  matmulGrid,
+  matmulKernel,
+  type MatmulPrecision,
+  type MatmulVariant,
+} from "../../kernels/matmul.ts";
 import { engine } from "../engine.ts";
 import type { Tensor } from "../tensor.ts";
 import { ONE_GROUP, operandLayouts, textureMatmul } from "./texture_matmul.ts";
 import { f16EmulationOverride, noteMatmulVariant } from "./tuning.ts";
-import { backend } from "./backend.ts";
+import { backend, type MatmulCall } from "./backend.ts";
 
-/** One dispatch: the variant, the shape, the operands and the epilogue. */
-export interface MatmulDispatch {
+/** One dispatch: a product (as a backend receives it) with the variant chosen for it. */
+export interface MatmulDispatch extends Omit<MatmulCall, "half"> {
   /** The kernel variant. */
   readonly variant: MatmulVariant;
-  /** Batch, M, K, N and the transposes. */
-  readonly shape: MatmulShape;
-  /** A. */
-  readonly a: Tensor;
-  /** B. */
-  readonly b: Tensor;
-  /** C, contiguous [batch, M, N]. */
-  readonly out: Tensor;
-  /** Scale of the product. */
-  readonly alpha: number;
-  /** Added to every row of C. */
-  readonly bias?: Tensor;
-  /** Round the operands to f16. */
+  /** Round the operands to f16 (default false). */
   readonly half?: boolean;
   /** Receives A's column sums (`texturetn` only). */
   readonly sums?: Tensor;
