@@ -221,9 +221,4 @@ export class AdamW {
     for (const g of this.#groups) out.push(...await g.values.readAll());
     return out;
   }
-
-  /** Number of dispatches one {@link step} records. */
-  get dispatchesPerStep(): number {
-    return this.#groups.reduce((n, g) => n + g.values.chunks.length, 0);
-  }
 }
