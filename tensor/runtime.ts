@@ -46,6 +46,9 @@ async function start(options: InitOptions): Promise<Runtime> {
   // Mesa's software drivers read their vector width once, when the first adapter is requested.
   widenSoftwareSimd();
   const device = await requestDevice(options.powerPreference);
+  // Release the device when the process or page goes, rather than in exit-time teardown, where
+  // Mesa's drivers under wgpu were seen to abort now and then after all the work was done.
+  globalThis.addEventListener?.("unload", () => device.device.destroy());
   let runtime: Runtime | null = null;
   const install = (backend: Backend) => {
     runtime = { ...device, backend };

@@ -63,7 +63,14 @@ Deno.test({
     }).output();
     const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
     const summary = text.match(/^(ok|FAILED) \| (\d+) passed.*\| (\d+) failed/m);
-    assert.ok(out.success && summary, `GL run failed:\n${text.slice(-3000)}`);
+    // Mesa's GL driver under wgpu now and then aborts in exit-time teardown (glibc's heap check,
+    // SIGABRT) after every test has passed and the summary is out; that alone is not a failure.
+    const abortedAfterPassing = out.signal === "SIGABRT" && summary?.[1] === "ok";
+    if (abortedAfterPassing) console.log("the GL run passed, then aborted in driver teardown");
+    assert.ok(
+      (out.success || abortedAfterPassing) && summary,
+      `GL run failed:\n${text.slice(-3000)}`,
+    );
     assert.equal(summary[3], "0");
     assert.ok(Number(summary[2]) >= 10, `only ${summary[2]} tests ran on GL`);
   },
