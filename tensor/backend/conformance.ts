@@ -57,8 +57,8 @@ export class WrongResultsError extends Error {
   constructor(adapter: string, failed: readonly string[]) {
     super(
       `this WebGPU adapter computes wrong results (${adapter}; failed: ${failed.join(", ")}). ` +
-        "On Linux install Mesa's Vulkan driver (`apt-get install mesa-vulkan-drivers`) so that " +
-        "WebGPU runs on Vulkan rather than GL; elsewhere update your GPU driver.",
+        "Update its driver; on Linux without a GPU, Tessera is tested on Mesa's Vulkan driver " +
+        "(`apt-get install mesa-vulkan-drivers`).",
     );
     this.name = "WrongResultsError";
   }
