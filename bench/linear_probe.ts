@@ -1,7 +1,7 @@
 /**
  * Linear-probe features: runs a model folder (or a random initialisation of the demo
  * architecture, for `random`) over an ImageFolder's train and validation splits and writes
- * the final-LayerNorm CLS feature of each image as raw f32, with the labels as JSON, for
+ * (and test, when there is one) the final-LayerNorm CLS feature of each image as raw f32, with the labels as JSON, for
  * `bench/linear_probe.py`. Used by `bench/linear_probe.sh`.
  *
  * usage: deno run --allow-read=. --allow-write=.cache bench/linear_probe.ts MODEL_DIR|random DATA_DIR OUT_PREFIX
@@ -30,8 +30,9 @@ const model = modelDir === "random"
 const size = model.config.image_size;
 const processor = new ViTImageProcessor({ size });
 const ds = await loadImageFolder(dataDir);
-for (const split of ["train", "validation"]) {
+for (const split of ["train", "validation", "test"]) {
   const rows = ds[split];
+  if (!rows) continue; // the test split is optional
   const features: number[] = [];
   const labels: number[] = [];
   for (let start = 0; start < rows.length; start += 32) {

@@ -12,6 +12,7 @@ import {
   renderFractal,
   renderFractalScene,
 } from "../data/fractal.ts";
+import { contourCategory, renderContourScene } from "../data/contours.ts";
 import { toPixelValues } from "../data/pixels.ts";
 import { ViTImageProcessor } from "../data/processor.ts";
 import { joinPath, readJson, writeAtomic } from "../io/files.ts";
@@ -25,7 +26,7 @@ import { argmaxRows } from "../train/metrics.ts";
 import { learningRateAt } from "../train/schedule.ts";
 import { createOptimizer } from "../train/trainer.ts";
 import { DEMO_CONFIG } from "./train.ts";
-import { defineCli, runCli } from "./_run.ts";
+import { defineCli, runCli, UsageError } from "./_run.ts";
 
 /** The recipe's settings. */
 export interface PretrainOptions {
@@ -48,9 +49,11 @@ export interface PretrainOptions {
   /**
    * `scene`: several small instances of the category on a textured background
    * ({@link renderFractalScene}); `single`: one centred instance on a flat background, as in
-   * FractalDB ({@link renderFractal}).
+   * FractalDB ({@link renderFractal}); `contours`: scenes of star-shaped polygon marks instead
+   * of fractals ({@link renderContourScene}); `mixed`: even categories fractal scenes, odd ones
+   * contour scenes.
    */
-  layout: "scene" | "single";
+  layout: "scene" | "single" | "contours" | "mixed";
   /** Scene layout: fewest and most instances per image, and their size range. */
   scene: Required<Pick<FractalSceneOptions, "instances" | "scale">>;
   /** Log every this many steps. */
@@ -104,6 +107,12 @@ export async function pretrain(
     { length: options.categories },
     (_, i) => fractalCategory(options.seed, i),
   );
+  const isContour = (i: number) =>
+    options.layout === "contours" || (options.layout === "mixed" && i % 2 === 1);
+  const contourCats = Array.from(
+    { length: options.categories },
+    (_, i) => isContour(i) ? contourCategory(options.seed, i) : undefined,
+  );
   const model = new ViTForImageClassification(config, options.seed);
   // The Trainer's optimiser setup: no decay on biases and LayerNorm weights.
   const optimizer = createOptimizer(model, {
@@ -116,7 +125,10 @@ export async function pretrain(
     for (let j = 0; j < n; j++) {
       const label = mix(options.seed, step, j * 2 + split) % options.categories;
       const seed = mix(step, j, 7919 + split);
-      const image = options.layout === "scene"
+      const contour = contourCats[label];
+      const image = contour
+        ? renderContourScene(contour, seed, size)
+        : options.layout !== "single"
         ? renderFractalScene(cats[label], seed, size, { ...options.scene, points: options.points })
         : renderFractal(cats[label], seed, size, options.points);
       data.set(toPixelValues(image, processor.config), j * 3 * size * size);
@@ -188,6 +200,19 @@ export async function pretrain(
 }
 
 function layoutText(options: PretrainOptions): string {
+  const contours = `scenes of star-shaped polygon marks after the radial contour
+  database (Kataoka et al., CVPR 2022): each contour category has a vertex count (3–12), a
+  radial irregularity, an aspect ratio, a style (filled, outlined, or filled with a lighter
+  halo), a hue and a density (1–4 large marks or 6–16 small ones) of its own, scattered over a
+  two-colour value-noise texture (\`data/contours.ts\`)`;
+  if (options.layout === "contours") return `Each image is one of the ${contours}.`;
+  if (options.layout === "mixed") {
+    const [n0, n1] = options.scene.instances;
+    const [s0, s1] = options.scene.scale;
+    return `Even categories are fractal scenes: ${n0}–${n1} instances (${s0}–${s1} of the image
+  side, any rotation, a flip, a colour within ±15° of the category's hue) over a two-colour
+  value-noise texture (\`renderFractalScene\`); odd ones are ${contours}.`;
+  }
   if (options.layout === "single") {
     return `Each image is one instance (one map parameter scaled by 0.8–1.2, a flip and a rotation
   of up to ±0.25 rad, random colours) centred on a flat background.`;
@@ -227,7 +252,12 @@ fine-tune: pretrained weights, a new head, then training on the beans-like datas
 
 - Data: formula-driven supervised learning after FractalDB (Kataoka et al., "Pre-training
   without Natural Images", ACCV 2020; Nakashima et al., "Can Vision Transformers Learn without
-  Natural Images?", AAAI 2022). Each of ${options.categories} categories is an iterated function
+  Natural Images?", AAAI 2022). ${
+    options.layout === "contours"
+      ? `The ${options.categories} categories are contour families (below), not fractals; a fractal
+  category (\`--layout scene\`) is`
+      : `Each of ${options.categories} categories is`
+  } an iterated function
   system of 2–4 random contractive affine maps, kept when its attractor covers 8–55 % of the
   frame, with a hue of its own (category index × 137.5°) (\`data/fractal.ts\`).
   ${layoutText(options)} Every training image is fresh, rendered at ${
@@ -257,12 +287,38 @@ fine-tuning. It is not a substitute for google/vit-base-patch16-224-in21k.
 `;
 }
 
+/**
+ * Parses a `MIN,MAX` flag value.
+ *
+ * @param text The flag's value.
+ * @param flag The flag, for the message.
+ * @param integer Whole numbers only (instance counts); otherwise fractions in (0, 1].
+ * @returns The pair.
+ * @throws {UsageError} For anything but two ordered numbers in range.
+ */
+export function parseRange(text: string, flag: string, integer: boolean): [number, number] {
+  const parts = text.split(",").map((p) => Number(p.trim()));
+  const ok = parts.length === 2 &&
+    parts.every((v) =>
+      Number.isFinite(v) && (integer ? Number.isInteger(v) && v >= 0 : v > 0 && v <= 1)
+    ) && parts[0] <= parts[1];
+  if (!ok) {
+    throw new UsageError(
+      `${flag} takes MIN,MAX with MIN ≤ MAX (${
+        integer ? "whole numbers ≥ 0" : "fractions in (0, 1]"
+      }), got "${text}"`,
+    );
+  }
+  return [parts[0], parts[1]];
+}
+
 /** The task: flags and what it does. */
 export const PRETRAIN_CLI = defineCli({
   name: "pretrain",
   usage: `usage: deno task pretrain [--out DIR] [--steps N] [--categories N] [--batch-size N]
-                          [--learning-rate LR] [--seed N] [--layout scene|single]
-                          [--config CONFIG.json]
+                          [--learning-rate LR] [--weight-decay WD] [--seed N]
+                          [--layout scene|single|contours|mixed] [--instances MIN,MAX] [--scale MIN,MAX]
+                          [--points N] [--config CONFIG.json] [--image-size PX] [--patch-size PX]
 
 Pretrains a ViT on generated fractal categories (FractalDB-style) and saves a Hugging Face
 model folder with a model card. The defaults reproduce models/vit-tiny-fractal.`,
@@ -287,15 +343,55 @@ model folder with a model card. The defaults reproduce models/vit-tiny-fractal.`
       default: DEFAULT_PRETRAIN.learningRate,
       value: "LR",
     },
+    "weight-decay": {
+      type: "number",
+      min: 0,
+      default: DEFAULT_PRETRAIN.weightDecay,
+      value: "WD",
+    },
     seed: { type: "number", integer: true, default: DEFAULT_PRETRAIN.seed, value: "N" },
     layout: {
       type: "string",
-      choices: ["scene", "single"],
+      choices: ["scene", "single", "contours", "mixed"],
       default: DEFAULT_PRETRAIN.layout,
       value: "LAYOUT",
-      help: "scene (instances on a texture) or single (one centred)",
+      help: "scene (fractals on a texture), single (one centred), contours (polygon marks on a " +
+        "texture) or mixed (scene and contours categories alternating)",
+    },
+    instances: {
+      type: "string",
+      default: DEFAULT_PRETRAIN.scene.instances.join(","),
+      value: "MIN,MAX",
+      help: "fewest and most instances per scene",
+    },
+    scale: {
+      type: "string",
+      default: DEFAULT_PRETRAIN.scene.scale.join(","),
+      value: "MIN,MAX",
+      help: "instance size range in scenes, as fractions of the image side",
+    },
+    points: {
+      type: "number",
+      integer: true,
+      positive: true,
+      default: DEFAULT_PRETRAIN.points,
+      help: "chaos-game points per image-filling instance",
     },
     config: { type: "string", value: "FILE", help: "ViT config fields (default: the demo's)" },
+    "image-size": {
+      type: "number",
+      integer: true,
+      positive: true,
+      value: "PX",
+      help: "overrides the config's image_size",
+    },
+    "patch-size": {
+      type: "number",
+      integer: true,
+      positive: true,
+      value: "PX",
+      help: "overrides the config's patch_size",
+    },
   },
   init,
   main: async ({ values }) => {
@@ -306,10 +402,18 @@ model folder with a model card. The defaults reproduce models/vit-tiny-fractal.`
       batchSize: values["batch-size"],
       learningRate: values["learning-rate"],
       seed: values.seed,
+      weightDecay: values["weight-decay"],
       layout: values.layout as PretrainOptions["layout"],
-      config: values.config
-        ? await readJson(values.config) as Record<string, unknown>
-        : DEMO_CONFIG,
+      points: values.points,
+      scene: {
+        instances: parseRange(values.instances, "--instances", true),
+        scale: parseRange(values.scale, "--scale", false),
+      },
+      config: {
+        ...(values.config ? await readJson(values.config) as Record<string, unknown> : DEMO_CONFIG),
+        ...(values["image-size"] === undefined ? {} : { image_size: values["image-size"] }),
+        ...(values["patch-size"] === undefined ? {} : { patch_size: values["patch-size"] }),
+      },
     };
     const adapter = describeAdapter();
     console.log(`adapter: ${adapter}`);

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { DEFAULT_PRETRAIN, modelCard, pretrain } from "../cli/pretrain.ts";
+import { DEFAULT_PRETRAIN, modelCard, parseRange, pretrain } from "../cli/pretrain.ts";
+import { contourCategory, renderContourScene } from "../data/contours.ts";
 import { fractalCategory, renderFractal, renderFractalScene } from "../data/fractal.ts";
 import { parseSafetensors } from "../nn/safetensors.ts";
 import { init } from "../tensor/runtime.ts";
@@ -85,4 +86,61 @@ Deno.test("a shortened pretraining run is deterministic and its recipe matches t
   const recipe = (text: string) =>
     text.split("\n").filter((l) => /categories|steps of|lr |Model:/.test(l));
   assert.deepEqual(recipe(card), recipe(expected), "the model card states the default recipe");
+});
+
+Deno.test("pretrain's MIN,MAX flags parse ordered pairs and refuse anything else", () => {
+  assert.deepEqual(parseRange("1,3", "--instances", true), [1, 3]);
+  assert.deepEqual(parseRange(" 0.15 , 0.5 ", "--scale", false), [0.15, 0.5]);
+  assert.deepEqual(parseRange("0,0", "--instances", true), [0, 0]);
+  for (const bad of ["3,1", "1", "1,2,3", "1.5,2", "a,b", "-1,2"]) {
+    assert.throws(() => parseRange(bad, "--instances", true), /--instances takes MIN,MAX/, bad);
+  }
+  for (const bad of ["0,0.5", "0.5,1.2", "0.6,0.5"]) {
+    assert.throws(() => parseRange(bad, "--scale", false), /--scale takes MIN,MAX/, bad);
+  }
+});
+
+Deno.test("contour categories and scenes are deterministic and draw marks over a texture", () => {
+  const a = contourCategory(0, 4);
+  assert.deepEqual(a, contourCategory(0, 4));
+  assert.notDeepEqual(contourCategory(1, 4), a);
+  const styles = new Set(Array.from({ length: 6 }, (_, i) => contourCategory(0, i).style));
+  assert.deepEqual([...styles].sort(), ["filled", "halo", "outline"]);
+  for (let i = 0; i < 8; i++) {
+    const cat = contourCategory(0, i);
+    assert.ok(cat.vertices >= 3 && cat.vertices <= 12 && cat.jitter < 0.5, `category ${i}`);
+  }
+  const img = renderContourScene(a, 9, 64);
+  assert.deepEqual(img.data, renderContourScene(a, 9, 64).data);
+  assert.notDeepEqual(img.data, renderContourScene(a, 10, 64).data);
+  // The marks carry the category's hue: some pixels are close to a saturated colour of that hue,
+  // which the smooth two-colour background rarely produces in quantity.
+  const big = { ...a, style: "filled" as const, instances: [4, 4] as [number, number] };
+  const scene = renderContourScene({ ...big, scale: [0.3, 0.3] }, 3, 64);
+  const bare = renderContourScene({ ...big, instances: [0, 0] }, 3, 64);
+  let changed = 0;
+  for (let i = 0; i < 64 * 64; i++) {
+    if (scene.data.subarray(3 * i, 3 * i + 3).some((v, c) => v !== bare.data[3 * i + c])) changed++;
+  }
+  assert.ok(changed > 64 * 64 * 0.05, `four marks of 30 % of the side cover ${changed} px`);
+});
+
+Deno.test("a mixed fractal and contour pretraining run is deterministic", async () => {
+  const options = {
+    ...DEFAULT_PRETRAIN,
+    layout: "mixed" as const,
+    categories: 4,
+    steps: 2,
+    batchSize: 4,
+    logEvery: 2,
+    config: { ...DEFAULT_PRETRAIN.config, num_hidden_layers: 1, image_size: 32 },
+  };
+  const runs = [];
+  for (let r = 0; r < 2; r++) {
+    const { model, figures } = await pretrain(options, () => {});
+    runs.push(await model.vit.embeddings.patchEmbeddings.projection.weight.toArray());
+    assert.ok(Number.isFinite(figures.loss));
+    model.dispose();
+  }
+  assert.deepEqual(runs[0], runs[1]);
 });
