@@ -13,7 +13,7 @@
 
 import { Rng } from "../tensor/rng.ts";
 import type { RgbImage } from "./image.ts";
-import { hsl, valueNoise } from "./paint.ts";
+import { hsl, texturedBackground } from "./paint.ts";
 
 /** One contour category. */
 export interface ContourCategory {
@@ -126,16 +126,7 @@ export function renderContourScene(
   size: number,
 ): RgbImage {
   const rng = new Rng(instanceSeed);
-  const colour = () => [0, 1, 2].map(() => 20 + rng.next() * 215);
-  const c0 = colour();
-  const c1 = colour();
-  const coarse = valueNoise(rng, size, 2 + Math.floor(rng.next() * 6));
-  const fine = valueNoise(rng, size, 8 + Math.floor(rng.next() * 16));
-  const data = new Uint8Array(size * size * 3);
-  for (let i = 0; i < size * size; i++) {
-    const t = 0.75 * coarse[i] + 0.25 * fine[i];
-    for (let c = 0; c < 3; c++) data[i * 3 + c] = c0[c] + (c1[c] - c0[c]) * t;
-  }
+  const data = texturedBackground(rng, size);
   const [nMin, nMax] = cat.instances;
   const [sMin, sMax] = cat.scale;
   const count = nMin + Math.floor(rng.next() * (nMax - nMin + 1));

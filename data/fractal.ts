@@ -11,7 +11,7 @@
 
 import { Rng } from "../tensor/rng.ts";
 import type { RgbImage } from "./image.ts";
-import { hsl, valueNoise } from "./paint.ts";
+import { hsl, texturedBackground } from "./paint.ts";
 
 /** An affine map `(x, y) → (a x + b y + e, c x + d y + f)`. */
 export type AffineMap = [number, number, number, number, number, number];
@@ -233,16 +233,7 @@ export function renderFractalScene(
   const [sMin, sMax] = options.scale ?? [0.15, 0.5];
   const budget = options.points ?? 4000;
   const rng = new Rng(instanceSeed);
-  const colour = () => [0, 1, 2].map(() => 20 + rng.next() * 215);
-  const c0 = colour();
-  const c1 = colour();
-  const coarse = valueNoise(rng, size, 2 + Math.floor(rng.next() * 6));
-  const fine = valueNoise(rng, size, 8 + Math.floor(rng.next() * 16));
-  const data = new Uint8Array(size * size * 3);
-  for (let i = 0; i < size * size; i++) {
-    const t = 0.75 * coarse[i] + 0.25 * fine[i];
-    for (let c = 0; c < 3; c++) data[i * 3 + c] = c0[c] + (c1[c] - c0[c]) * t;
-  }
+  const data = texturedBackground(rng, size);
   const count = nMin + Math.floor(rng.next() * (nMax - nMin + 1));
   for (let n = 0; n < count; n++) {
     const instance = jittered(cat, rng);

@@ -67,3 +67,31 @@ export function hsl(h: number, s: number, l: number): [number, number, number] {
   };
   return [f(0) * 255, f(8) * 255, f(4) * 255];
 }
+
+/**
+ * A square RGB background between two random colours, shaded by coarse and fine value noise: the
+ * ground the pretraining scenes (fractals, contours) draw their marks on.
+ *
+ * @param rng The generator (two colours, then two noise fields are drawn from it).
+ * @param size Side in pixels.
+ * @returns `size`×`size` RGB bytes.
+ * @example
+ * ```ts
+ * import { Rng } from "../tensor/rng.ts";
+ * import { texturedBackground } from "./paint.ts";
+ * console.log(texturedBackground(new Rng(1), 8).length); // 192
+ * ```
+ */
+export function texturedBackground(rng: Rng, size: number): Uint8Array {
+  const colour = () => [0, 1, 2].map(() => 20 + rng.next() * 215);
+  const c0 = colour();
+  const c1 = colour();
+  const coarse = valueNoise(rng, size, 2 + Math.floor(rng.next() * 6));
+  const fine = valueNoise(rng, size, 8 + Math.floor(rng.next() * 16));
+  const data = new Uint8Array(size * size * 3);
+  for (let i = 0; i < size * size; i++) {
+    const t = 0.75 * coarse[i] + 0.25 * fine[i];
+    for (let c = 0; c < 3; c++) data[i * 3 + c] = c0[c] + (c1[c] - c0[c]) * t;
+  }
+  return data;
+}

@@ -50,6 +50,18 @@ Deno.test("fractal scenes are deterministic and scatter several instances over a
   assert.ok(covered(many) > 2 * covered(one), `${covered(many)} vs ${covered(one)} channels`);
 });
 
+/** Pretrains twice with the same options; each run's first weights, its loss checked finite. */
+async function twoRuns(options: Parameters<typeof pretrain>[0]): Promise<Float32Array[]> {
+  const runs = [];
+  for (let r = 0; r < 2; r++) {
+    const { model, figures } = await pretrain(options, () => {});
+    runs.push(await model.vit.embeddings.patchEmbeddings.projection.weight.toArray());
+    assert.ok(Number.isFinite(figures.loss));
+    model.dispose();
+  }
+  return runs;
+}
+
 Deno.test("a shortened pretraining run is deterministic and its recipe matches the bundled model", async () => {
   const options = {
     ...DEFAULT_PRETRAIN,
@@ -59,13 +71,7 @@ Deno.test("a shortened pretraining run is deterministic and its recipe matches t
     logEvery: 3,
     config: { ...DEFAULT_PRETRAIN.config, num_hidden_layers: 1, image_size: 32 },
   };
-  const runs = [];
-  for (let r = 0; r < 2; r++) {
-    const { model, figures } = await pretrain(options, () => {});
-    runs.push(await model.vit.embeddings.patchEmbeddings.projection.weight.toArray());
-    assert.ok(Number.isFinite(figures.loss));
-    model.dispose();
-  }
+  const runs = await twoRuns(options);
   assert.deepEqual(runs[0], runs[1], "same seed, same weights");
   const bundled = new URL("../models/vit-tiny-fractal/", import.meta.url);
   const config = JSON.parse(await Deno.readTextFile(new URL("config.json", bundled)));
@@ -135,12 +141,6 @@ Deno.test("a mixed fractal and contour pretraining run is deterministic", async 
     logEvery: 2,
     config: { ...DEFAULT_PRETRAIN.config, num_hidden_layers: 1, image_size: 32 },
   };
-  const runs = [];
-  for (let r = 0; r < 2; r++) {
-    const { model, figures } = await pretrain(options, () => {});
-    runs.push(await model.vit.embeddings.patchEmbeddings.projection.weight.toArray());
-    assert.ok(Number.isFinite(figures.loss));
-    model.dispose();
-  }
+  const runs = await twoRuns(options);
   assert.deepEqual(runs[0], runs[1]);
 });
