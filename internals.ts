@@ -104,7 +104,7 @@ export { prepareSample, type SampleJob } from "./data/sample.ts";
 export { crop, flipHorizontal, randomResizedCropBox, sampleSeed } from "./data/augment.ts";
 export { drawText, textWidth } from "./data/font.ts";
 
-// Synthetic data: the generated beans-like set and the fractal pretraining images.
+// Synthetic data: the generated beans-like set and the fractal and contour pretraining images.
 export {
   BEANS_CLASSES,
   BEANS_SPLITS,
@@ -120,6 +120,19 @@ export {
   renderFractal,
   renderFractalScene,
 } from "./data/fractal.ts";
+export {
+  type AttributeScene,
+  CONTOUR_DENSITIES,
+  type ContourCategory,
+  contourCategory,
+  type ContourDatabaseOptions,
+  type ContourDensity,
+  type ContourDensityName,
+  MARK_ATTRIBUTES,
+  type MarkAttribute,
+  renderAttributeScene,
+  renderContourScene,
+} from "./data/contours.ts";
 export { hsl, valueNoise } from "./data/paint.ts";
 
 // Training internals.

@@ -1,27 +1,33 @@
 #!/usr/bin/env bash
 # Measures the README's table: the default fine-tune of the bundled pretrained model against the
-# same budget from random initialisation, over several seeds. Prints one line per run and writes
-# a JSON summary to .cache/finetune_vs_scratch.json.
+# same architecture and budget from random initialisation, over several seeds. Prints one line
+# per run and writes a JSON summary to .cache/finetune_vs_scratch[-MODEL][-DATA].json.
+#   [MODEL_DIR=DIR] [DATA_DIR=DIR] [SEEDS="1 2 3"] [MODES="pretrained scratch"] bench/finetune_vs_scratch.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seeds="${SEEDS:-1 2 3}"
 modes="${MODES:-pretrained scratch}"
 model_dir="${MODEL_DIR:-}"   # another pretrained folder to compare (default: the bundled one)
+data_dir="${DATA_DIR:-}"     # another dataset (default: the generated beans-like one)
 export NO_COLOR=1
 mkdir -p .cache/runs
-summary=".cache/finetune_vs_scratch${MODEL_DIR:+-$(basename "$MODEL_DIR")}.json"
+summary=".cache/finetune_vs_scratch${MODEL_DIR:+-$(basename "$MODEL_DIR")}${DATA_DIR:+-$(basename "$DATA_DIR")}.json"
+# From scratch means the compared model's architecture with random weights.
+python3 -c "
+import json, sys
+c = json.load(open(sys.argv[1] + '/config.json'))
+keys = ['hidden_size', 'num_hidden_layers', 'num_attention_heads', 'intermediate_size', 'image_size', 'patch_size']
+print(json.dumps({k: c[k] for k in keys}))" "${model_dir:-models/vit-tiny-contours}" > .cache/demo_config.json
 echo '{"runs":[' > "$summary"
 first=1
 for seed in $seeds; do
   for mode in $modes; do
-    out=".cache/runs/${mode}-${seed}"
+    out=".cache/runs/${mode}-${seed}${DATA_DIR:+-$(basename "$DATA_DIR")}"
     rm -rf "$out"
     extra=()
-    if [ "$mode" = pretrained ] && [ -n "$model_dir" ]; then extra=(--model "$model_dir"); fi
-    if [ "$mode" = scratch ]; then
-      printf '%s' '{"hidden_size":128,"num_hidden_layers":4,"num_attention_heads":4,"intermediate_size":256,"image_size":64,"patch_size":8}' > .cache/demo_config.json
-      extra=(--config .cache/demo_config.json)
-    fi
+    if [ -n "$data_dir" ]; then extra+=(--data "$data_dir"); fi
+    if [ "$mode" = pretrained ] && [ -n "$model_dir" ]; then extra+=(--model "$model_dir"); fi
+    if [ "$mode" = scratch ]; then extra+=(--config .cache/demo_config.json); fi
     start=$(date +%s.%N)
     deno task train --seed "$seed" --output-dir "$out" "${extra[@]}" > "$out.log" 2>&1
     end=$(date +%s.%N)

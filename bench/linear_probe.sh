@@ -6,7 +6,7 @@
 #   bench/linear_probe.sh [MODEL_DIR] [DATA_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-model="${1:-models/vit-tiny-fractal}"
+model="${1:-models/vit-tiny-contours}"
 data="${2:-.cache/beans-synthetic}"
 mkdir -p .cache/probe
 out=".cache/probe/$(basename "$model")"

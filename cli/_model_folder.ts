@@ -32,7 +32,7 @@ export interface ModelFolder {
  * @example
  * ```ts ignore
  * import { loadModelFolder } from "./_model_folder.ts";
- * const { model, processor } = await loadModelFolder("models/vit-tiny-fractal");
+ * const { model, processor } = await loadModelFolder("models/vit-tiny-contours");
  * console.log(model.config.image_size === processor.config.size.height); // true
  * ```
  */

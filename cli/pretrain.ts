@@ -1,7 +1,8 @@
 /**
  * `deno task pretrain`: formula-driven supervised pretraining of a small ViT on generated
- * fractal categories (FractalDB-style), deterministic from a seed, saved as a Hugging Face
- * model folder with a model card. The default run made the bundled models/vit-tiny-fractal.
+ * images (contour scenes, fractal scenes or attribute scenes), deterministic from a seed,
+ * saved as a Hugging Face model folder with a model card. The default run made the bundled
+ * models/vit-tiny-contours.
  *
  * @module
  */
@@ -12,7 +13,14 @@ import {
   renderFractal,
   renderFractalScene,
 } from "../data/fractal.ts";
-import { contourCategory, renderContourScene } from "../data/contours.ts";
+import {
+  CONTOUR_DENSITIES,
+  contourCategory,
+  type ContourDensityName,
+  MARK_ATTRIBUTES,
+  renderAttributeScene,
+  renderContourScene,
+} from "../data/contours.ts";
 import { toPixelValues } from "../data/pixels.ts";
 import { ViTImageProcessor } from "../data/processor.ts";
 import { joinPath, readJson, writeAtomic } from "../io/files.ts";
@@ -20,7 +28,16 @@ import { makeViTConfig } from "../nn/config.ts";
 import { ViTForImageClassification } from "../nn/vit.ts";
 import { describeAdapter } from "../tensor/device.ts";
 import { init } from "../tensor/runtime.ts";
-import { concat } from "../tensor/ops.ts";
+import {
+  add,
+  concat,
+  crossEntropy,
+  log as logarithm,
+  mul,
+  slice,
+  softmax,
+  sum,
+} from "../tensor/ops.ts";
 import { noGrad, scopeAsync, Tensor } from "../tensor/tensor.ts";
 import { argmaxRows } from "../train/metrics.ts";
 import { learningRateAt } from "../train/schedule.ts";
@@ -30,7 +47,7 @@ import { defineCli, runCli, UsageError } from "./_run.ts";
 
 /** The recipe's settings. */
 export interface PretrainOptions {
-  /** Fractal categories (classes). */
+  /** Categories (classes) of the fractal and contour layouts. */
   categories: number;
   /** Optimiser steps. */
   steps: number;
@@ -51,9 +68,25 @@ export interface PretrainOptions {
    * ({@link renderFractalScene}); `single`: one centred instance on a flat background, as in
    * FractalDB ({@link renderFractal}); `contours`: scenes of star-shaped polygon marks instead
    * of fractals ({@link renderContourScene}); `mixed`: even categories fractal scenes, odd ones
-   * contour scenes.
+   * contour scenes; `attributes`: contour scenes whose attributes are each predicted
+   * ({@link renderAttributeScene}).
    */
-  layout: "scene" | "single" | "contours" | "mixed";
+  layout: "scene" | "single" | "contours" | "mixed" | "attributes";
+  /** The densities contour categories draw from. */
+  densities: ContourDensityName[];
+  /** Distinct hues among contour categories (0: one per category). */
+  hues: number;
+  /**
+   * Weight of the colour-composition objective (0: off): extra logits predict each image's
+   * colour histogram, so that the features keep which colours are present, however little.
+   */
+  colourWeight: number;
+  /**
+   * After training, the final LayerNorm's weight and bias are multiplied by this and the head's
+   * weights divided by it: the same function (exactly, for a power of two), but a new head on
+   * these features learns this many times faster at a given learning rate (see the model card).
+   */
+  featureScale: number;
   /** Scene layout: fewest and most instances per image, and their size range. */
   scene: Required<Pick<FractalSceneOptions, "instances" | "scale">>;
   /** Log every this many steps. */
@@ -63,14 +96,18 @@ export interface PretrainOptions {
 /** The recipe of the bundled checkpoint. */
 export const DEFAULT_PRETRAIN: PretrainOptions = {
   categories: 32,
-  steps: 1000,
+  steps: 3000,
   batchSize: 32,
   learningRate: 1e-3,
   weightDecay: 0.05,
   seed: 0,
   config: DEMO_CONFIG,
   points: 4000,
-  layout: "scene",
+  layout: "contours",
+  densities: ["small", "large"],
+  hues: 0,
+  colourWeight: 0,
+  featureScale: 8,
   scene: { instances: [1, 3], scale: [0.35, 0.8] },
   logEvery: 50,
 };
@@ -83,7 +120,85 @@ function mix(a: number, b: number, c: number): number {
 }
 
 /**
- * Pretrains a ViT on fractal categories.
+ * Multiplies a classifier's final LayerNorm (weight and bias) by `k` and divides its head's
+ * weights by `k`, which leaves its logits unchanged.
+ *
+ * @param model The model, changed in place.
+ * @param k The factor.
+ */
+export async function scaleFeatures(model: ViTForImageClassification, k: number): Promise<void> {
+  const scale = async (t: Tensor, by: number) => t.assign((await t.toArray()).map((v) => v * by));
+  await scale(model.vit.layernorm.weight, k);
+  await scale(model.vit.layernorm.bias, k);
+  await scale(model.classifier.weight, 1 / k);
+}
+
+/**
+ * The label names a recipe's head predicts, in groups that each get a softmax: one group of
+ * categories, or one group per attribute of an attribute scene.
+ *
+ * @param options The recipe.
+ * @returns The groups of label names, in logit order.
+ * @example
+ * ```ts
+ * import { DEFAULT_PRETRAIN, labelGroups } from "./pretrain.ts";
+ * console.log(labelGroups({ ...DEFAULT_PRETRAIN, layout: "attributes" })[0]);
+ * // ["density=none", "density=tiny", "density=small", "density=large"]
+ * ```
+ */
+export function labelGroups(options: PretrainOptions): string[][] {
+  const groups = options.layout === "attributes"
+    ? Object.entries(MARK_ATTRIBUTES).map(([name, values]) => values.map((v) => `${name}=${v}`))
+    : [Array.from({ length: options.categories }, (_, i) => `${categoryKind(options, i)}_${i}`)];
+  if (options.colourWeight > 0) {
+    groups.push(Array.from({ length: COLOUR_BINS }, (_, i) => `colour=${colourBinName(i)}`));
+  }
+  return groups;
+}
+
+/** Whether category `i` of a recipe is drawn as contours or as a fractal. */
+function categoryKind(options: PretrainOptions, i: number): "contour" | "fractal" {
+  return options.layout === "contours" || (options.layout === "mixed" && i % 2 === 1)
+    ? "contour"
+    : "fractal";
+}
+
+/** Colour histogram: 8 levels per channel. */
+const COLOUR_LEVELS = 8;
+const COLOUR_BINS = COLOUR_LEVELS ** 3;
+
+function colourBinName(bin: number): string {
+  const step = 256 / COLOUR_LEVELS;
+  const r = Math.floor(bin / COLOUR_LEVELS ** 2);
+  const g = Math.floor(bin / COLOUR_LEVELS) % COLOUR_LEVELS;
+  const b = bin % COLOUR_LEVELS;
+  return [r, g, b].map((c) => c * step).join(",");
+}
+
+/**
+ * The colour-composition target of an image: its colour histogram over {@link COLOUR_BINS}
+ * bins, square-rooted and renormalised so that a colour covering a small part of the image
+ * (a ring around a mark, say) still carries weight.
+ *
+ * @param data RGB bytes.
+ * @returns A distribution over the bins.
+ */
+export function colourTarget(data: Uint8Array): Float32Array {
+  const shift = Math.log2(256 / COLOUR_LEVELS);
+  const counts = new Float32Array(COLOUR_BINS);
+  for (let i = 0; i < data.length; i += 3) {
+    const bin = ((data[i] >> shift) * COLOUR_LEVELS + (data[i + 1] >> shift)) * COLOUR_LEVELS +
+      (data[i + 2] >> shift);
+    counts[bin]++;
+  }
+  let total = 0;
+  for (let i = 0; i < COLOUR_BINS; i++) total += counts[i] = Math.sqrt(counts[i]);
+  for (let i = 0; i < COLOUR_BINS; i++) counts[i] /= total;
+  return counts;
+}
+
+/**
+ * Pretrains a ViT on generated categories or attribute scenes.
  *
  * @param options The recipe.
  * @param log Progress lines.
@@ -97,9 +212,9 @@ export async function pretrain(
   processor: ViTImageProcessor;
   figures: { loss: number; trainAccuracy: number; heldOutAccuracy: number; seconds: number };
 }> {
-  const id2label = Object.fromEntries(
-    Array.from({ length: options.categories }, (_, i) => [String(i), `fractal_${i}`]),
-  );
+  const groups = labelGroups(options);
+  const offsets = groups.map((_, g) => groups.slice(0, g).reduce((a, b) => a + b.length, 0));
+  const id2label = Object.fromEntries(groups.flat().map((name, i) => [String(i), name]));
   const config = makeViTConfig({ ...options.config, id2label }, "pretrain config");
   const size = config.image_size;
   const processor = new ViTImageProcessor({ size, do_resize: false });
@@ -107,11 +222,15 @@ export async function pretrain(
     { length: options.categories },
     (_, i) => fractalCategory(options.seed, i),
   );
-  const isContour = (i: number) =>
-    options.layout === "contours" || (options.layout === "mixed" && i % 2 === 1);
   const contourCats = Array.from(
     { length: options.categories },
-    (_, i) => isContour(i) ? contourCategory(options.seed, i) : undefined,
+    (_, i) =>
+      categoryKind(options, i) === "contour"
+        ? contourCategory(options.seed, i, {
+          densities: options.densities,
+          hues: options.hues || undefined,
+        })
+        : undefined,
   );
   const model = new ViTForImageClassification(config, options.seed);
   // The Trainer's optimiser setup: no decay on biases and LayerNorm weights.
@@ -119,22 +238,75 @@ export async function pretrain(
     lr: options.learningRate,
     weightDecay: options.weightDecay,
   });
+  /** A batch's pixels and, per label group, one label per image. */
   const batchOf = (step: number, n: number, split: number) => {
-    const labels: number[] = [];
+    const labels: number[][] = groups.map(() => []);
+    const colours = options.colourWeight > 0 ? new Float32Array(n * COLOUR_BINS) : undefined;
     const data = new Float32Array(n * 3 * size * size);
     for (let j = 0; j < n; j++) {
-      const label = mix(options.seed, step, j * 2 + split) % options.categories;
       const seed = mix(step, j, 7919 + split);
-      const contour = contourCats[label];
-      const image = contour
-        ? renderContourScene(contour, seed, size)
-        : options.layout !== "single"
-        ? renderFractalScene(cats[label], seed, size, { ...options.scene, points: options.points })
-        : renderFractal(cats[label], seed, size, options.points);
+      let image;
+      if (options.layout === "attributes") {
+        const scene = renderAttributeScene(mix(options.seed, seed, split), size);
+        image = scene.image;
+        scene.labels.forEach((label, g) => labels[g].push(label));
+      } else {
+        const label = mix(options.seed, step, j * 2 + split) % options.categories;
+        const contour = contourCats[label];
+        image = contour
+          ? renderContourScene(contour, seed, size)
+          : options.layout !== "single"
+          ? renderFractalScene(cats[label], seed, size, {
+            ...options.scene,
+            points: options.points,
+          })
+          : renderFractal(cats[label], seed, size, options.points);
+        labels[0].push(label);
+      }
       data.set(toPixelValues(image, processor.config), j * 3 * size * size);
-      labels.push(label);
+      colours?.set(colourTarget(image.data), j * COLOUR_BINS);
     }
-    return { labels, pixels: Tensor.from(data, [n, 3, size, size]) };
+    return { labels, colours, pixels: Tensor.from(data, [n, 3, size, size]) };
+  };
+  const classGroups = options.colourWeight > 0 ? groups.length - 1 : groups.length;
+  /**
+   * The loss: the sum of each label group's cross-entropy, plus the colour objective's
+   * cross-entropy against its soft target, weighted.
+   */
+  const lossOf = (logits: Tensor, labels: number[][], colours?: Float32Array) => {
+    const part = (g: number) =>
+      groups.length === 1 ? logits : slice(logits, 1, offsets[g], offsets[g] + groups[g].length);
+    let loss = crossEntropy(part(0), labels[0]);
+    for (let g = 1; g < classGroups; g++) loss = add(loss, crossEntropy(part(g), labels[g]));
+    if (colours) {
+      const n = labels[0].length;
+      const logProbs = logarithm(add(softmax(part(classGroups)), 1e-6));
+      const target = Tensor.from(colours, [n, COLOUR_BINS]);
+      loss = add(loss, mul(sum(mul(logProbs, target)), -options.colourWeight / n));
+    }
+    return loss;
+  };
+  /** Correct predictions and labels scored, over all groups. */
+  const score = (logits: Float32Array, labels: number[][]) => {
+    const n = labels[0].length;
+    const width = offsets.at(-1)! + groups.at(-1)!.length;
+    let right = 0;
+    let scored = 0;
+    groups.slice(0, classGroups).forEach((names, g) => {
+      const part = new Float32Array(n * names.length);
+      for (let i = 0; i < n; i++) {
+        part.set(
+          logits.subarray(i * width + offsets[g], i * width + offsets[g] + names.length),
+          i * names.length,
+        );
+      }
+      argmaxRows(part, names.length).forEach((p, i) => {
+        if (labels[g][i] === -100) return;
+        scored++;
+        if (p === labels[g][i]) right++;
+      });
+    });
+    return { right, scored };
   };
   const warmup = Math.ceil(options.steps * 0.05);
   const t0 = performance.now();
@@ -145,22 +317,23 @@ export async function pretrain(
   let lastLoss = NaN;
   let lastAcc = NaN;
   for (let step = 0; step < options.steps; step++) {
-    const { labels, pixels } = batchOf(step, options.batchSize, 0);
+    const { labels, colours, pixels } = batchOf(step, options.batchSize, 0);
     const stats = await scopeAsync(async () => {
-      const { logits, loss } = model.forward(pixels, labels);
-      loss!.backward();
+      const logits = model.forward(pixels).logits;
+      const loss = lossOf(logits, labels, colours);
+      loss.backward();
       optimizer.clipGradNorm(1.0);
       optimizer.lr = learningRateAt("cosine", options.learningRate, step, warmup, options.steps);
       optimizer.step();
       optimizer.zeroGrad();
-      return await noGrad(() => concat([loss!.view([1]), logits.view([-1])], 0)).toArray();
+      return await noGrad(() => concat([loss.view([1]), logits.view([-1])], 0)).toArray();
     });
     pixels.dispose();
     lossSum += stats[0];
     lossCount++;
-    const preds = argmaxRows(stats.subarray(1), options.categories);
-    correct += preds.filter((p, i) => p === labels[i]).length;
-    seen += labels.length;
+    const { right, scored } = score(stats.subarray(1), labels);
+    correct += right;
+    seen += scored;
     if ((step + 1) % options.logEvery === 0 || step === options.steps - 1) {
       lastLoss = lossSum / lossCount;
       lastAcc = correct / seen;
@@ -176,8 +349,10 @@ export async function pretrain(
           0;
     }
   }
+  if (options.featureScale !== 1) await scaleFeatures(model, options.featureScale);
   model.eval();
   let heldCorrect = 0;
+  let heldSeen = 0;
   const heldBatches = 10;
   for (let b = 0; b < heldBatches; b++) {
     const { labels, pixels } = batchOf(1_000_000 + b, options.batchSize, 1);
@@ -185,7 +360,9 @@ export async function pretrain(
       await noGrad(() => model.forward(pixels).logits).toArray()
     );
     pixels.dispose();
-    heldCorrect += argmaxRows(logits, options.categories).filter((p, i) => p === labels[i]).length;
+    const { right, scored } = score(logits, labels);
+    heldCorrect += right;
+    heldSeen += scored;
   }
   return {
     model,
@@ -193,19 +370,39 @@ export async function pretrain(
     figures: {
       loss: lastLoss,
       trainAccuracy: lastAcc,
-      heldOutAccuracy: heldCorrect / (heldBatches * options.batchSize),
+      heldOutAccuracy: heldCorrect / heldSeen,
       seconds: (performance.now() - t0) / 1000,
     },
   };
 }
 
+function densityText(densities: readonly ContourDensityName[]): string {
+  const parts = densities.map((d) => {
+    const [n0, n1] = CONTOUR_DENSITIES[d].instances;
+    return `${n0}–${n1} ${d} marks`;
+  });
+  return parts.length === 1 ? parts[0] : `${parts.slice(0, -1).join(", ")} or ${parts.at(-1)}`;
+}
+
 function layoutText(options: PretrainOptions): string {
   const contours = `scenes of star-shaped polygon marks after the radial contour
-  database (Kataoka et al., CVPR 2022): each contour category has a vertex count (3–12), a
-  radial irregularity, an aspect ratio, a style (filled, outlined, or filled with a lighter
-  halo), a hue and a density (1–4 large marks or 6–16 small ones) of its own, scattered over a
-  two-colour value-noise texture (\`data/contours.ts\`)`;
+  database (Kataoka et al., "Replacing Labeled Real-image Datasets with Auto-generated
+  Contours", CVPR 2022, which pretrained ViTs better than fractals): each contour category
+  has a vertex count (3–12), a radial irregularity, an aspect ratio, a style (filled,
+  outlined, or filled with a lighter halo), a hue and a density
+  (${densityText(options.densities)}) of its own, scattered over a two-colour value-noise
+  texture (\`data/contours.ts\`)`;
   if (options.layout === "contours") return `Each image is one of the ${contours}.`;
+  if (options.layout === "attributes") {
+    return `Each image is an attribute scene (\`renderAttributeScene\` in \`data/contours.ts\`):
+  star-shaped polygon marks (after the radial contour database of Kataoka et al., CVPR 2022)
+  over a two-colour value-noise texture, whose attributes are drawn independently per image and
+  each predicted by its own group of logits (the loss is the sum of the groups'
+  cross-entropies): ${
+      Object.entries(MARK_ATTRIBUTES).map(([k, v]) => `${k} (${v.length})`).join(", ")
+    }. No single cue names a scene, so the features must carry how many marks there are and how
+  large, their outline, style, hue and tone; a scene without marks scores the density only.`;
+  }
   if (options.layout === "mixed") {
     const [n0, n1] = options.scene.instances;
     const [s0, s1] = options.scene.scale;
@@ -232,7 +429,26 @@ export function modelCard(
   options: PretrainOptions,
   figures: Record<string, number>,
   adapter: string,
+  name = "vit-tiny-contours",
 ): string {
+  const fractals = ["scene", "single", "mixed"].includes(options.layout);
+  const data = fractals
+    ? `formula-driven supervised learning after FractalDB (Kataoka et al., "Pre-training
+  without Natural Images", ACCV 2020; Nakashima et al., "Can Vision Transformers Learn without
+  Natural Images?", AAAI 2022). Each of ${options.categories} categories${
+      options.layout === "mixed" ? " (the even ones)" : ""
+    } is an iterated function
+  system of 2–4 random contractive affine maps, kept when its attractor covers 8–55 % of the
+  frame, with a hue of its own (category index × 137.5°) (\`data/fractal.ts\`), drawn with up
+  to ${options.points} chaos-game points per image-filling instance.`
+    : `formula-driven supervised learning: the labels come from the generator, not from
+  people.`;
+  const labels = labelGroups(options);
+  const chance = labels.length === 1
+    ? `chance ${(100 / labels[0].length).toFixed(1)} %`
+    : `chance per attribute ${(100 / Math.max(...labels.map((g) => g.length))).toFixed(1)}–${
+      (100 / Math.min(...labels.map((g) => g.length))).toFixed(1)
+    } %`;
   return `---
 license: mit
 library_name: tessera
@@ -242,49 +458,86 @@ tags:
 - formula-driven-supervised-learning
 ---
 
-# vit-tiny-fractal
+# ${name}
 
-A small Vision Transformer pretrained by Tessera's \`deno task pretrain\` on generated fractal
-images only (no natural images, no downloads), so that the default \`deno task train\` is a real
+A small Vision Transformer pretrained by Tessera's \`deno task pretrain\` on generated images
+only (no natural images, no downloads), so that the default \`deno task train\` is a real
 fine-tune: pretrained weights, a new head, then training on the beans-like dataset.
 
 ## How it was made
 
-- Data: formula-driven supervised learning after FractalDB (Kataoka et al., "Pre-training
-  without Natural Images", ACCV 2020; Nakashima et al., "Can Vision Transformers Learn without
-  Natural Images?", AAAI 2022). ${
-    options.layout === "contours"
-      ? `The ${options.categories} categories are contour families (below), not fractals; a fractal
-  category (\`--layout scene\`) is`
-      : `Each of ${options.categories} categories is`
-  } an iterated function
-  system of 2–4 random contractive affine maps, kept when its attractor covers 8–55 % of the
-  frame, with a hue of its own (category index × 137.5°) (\`data/fractal.ts\`).
-  ${layoutText(options)} Every training image is fresh, rendered at ${
-    (options.config.image_size as number) ?? 224
-  } px with
-  up to ${options.points} chaos-game points per image-filling instance.
+- Data: ${data}
+  ${layoutText(options)}
+  Every training image is fresh, rendered at ${(options.config.image_size as number) ?? 224} px.
 - Model: ViTForImageClassification, ${JSON.stringify(options.config)}.
 - Training: ${options.steps} steps of ${options.batchSize} images (each image seen once), AdamW
   lr ${options.learningRate} with 5 % linear warmup then cosine decay, weight decay
   ${options.weightDecay} (not on biases and LayerNorm weights), gradient clipping 1.0, seed
-  ${options.seed}.
+  ${options.seed}.${
+    options.featureScale === 1 ? "" : `
+- Then the final LayerNorm's weight and bias were multiplied by ${options.featureScale} and the
+  head's weights divided by ${options.featureScale} (\`--feature-scale\`): the same function, but
+  a new head on these features learns ${options.featureScale} times faster at a given learning
+  rate. A new head on 128 features starts near zero and AdamW moves each weight by about the
+  learning rate a step, so at the blog's learning rate (chosen for ViT-B's 768 features) it
+  barely moves in 130 steps; Tessera's docs/performance.md has the figures.`
+  }
 - Result: last-${options.logEvery}-step training loss ${figures.loss.toFixed(4)}, training accuracy
   ${(figures.trainAccuracy * 100).toFixed(1)} %, accuracy on ${10 * options.batchSize} held-out
-  instances ${(figures.heldOutAccuracy * 100).toFixed(1)} % (chance ${
-    (100 / options.categories).toFixed(1)
-  } %).
-  ${figures.seconds.toFixed(0)} s on ${adapter}.
+  images ${(figures.heldOutAccuracy * 100).toFixed(1)} % (${chance}).
+  ${figures.seconds.toFixed(0)} s (${(figures.seconds / 60).toFixed(1)} min) on ${adapter}.
 - Weights are stored as F16 to keep the folder small; they load as f32.
 
-Reproduce: \`deno task pretrain\` (the defaults are this recipe).
+Reproduce: \`${reproduceCommand(options)}\`.
 
 ## What it is for
 
 Starting point for fine-tuning small ViTs on small image datasets in Tessera's demo and tests.
-The classifier head (fractal categories) is meaningless for other tasks and is replaced when
-fine-tuning. It is not a substitute for google/vit-base-patch16-224-in21k.
+The classifier head (the pretraining's labels) is meaningless for other tasks and is replaced
+when fine-tuning. It is not a substitute for google/vit-base-patch16-224-in21k.
 `;
+}
+
+/**
+ * The \`deno task pretrain\` command line that reproduces a recipe: the flags that differ from
+ * the defaults.
+ *
+ * @param options The recipe.
+ * @returns The command.
+ * @example
+ * ```ts
+ * import { DEFAULT_PRETRAIN, reproduceCommand } from "./pretrain.ts";
+ * console.log(reproduceCommand({ ...DEFAULT_PRETRAIN, steps: 10 })); // "deno task pretrain --steps 10"
+ * ```
+ */
+export function reproduceCommand(options: PretrainOptions): string {
+  const d = DEFAULT_PRETRAIN;
+  const flags: [string, unknown, unknown][] = [
+    ["--layout", options.layout, d.layout],
+    ["--steps", options.steps, d.steps],
+    ["--categories", options.categories, d.categories],
+    ["--batch-size", options.batchSize, d.batchSize],
+    ["--learning-rate", options.learningRate, d.learningRate],
+    ["--weight-decay", options.weightDecay, d.weightDecay],
+    ["--seed", options.seed, d.seed],
+    ["--points", options.points, d.points],
+    ["--densities", options.densities.join(","), d.densities.join(",")],
+    ["--hues", options.hues, d.hues],
+    ["--colour-weight", options.colourWeight, d.colourWeight],
+    ["--feature-scale", options.featureScale, d.featureScale],
+    ["--instances", options.scene.instances.join(","), d.scene.instances.join(",")],
+    ["--scale", options.scene.scale.join(","), d.scene.scale.join(",")],
+    ["--image-size", options.config.image_size, d.config.image_size],
+    ["--patch-size", options.config.patch_size, d.config.patch_size],
+  ];
+  const rest = Object.keys({ ...options.config, ...d.config }).filter((k) =>
+    !["image_size", "patch_size"].includes(k) && options.config[k] !== d.config[k]
+  );
+  return [
+    "deno task pretrain",
+    ...flags.filter(([, v, def]) => v !== def).map(([f, v]) => `${f} ${v}`),
+    ...(rest.length ? [`--config CONFIG.json (${JSON.stringify(options.config)})`] : []),
+  ].join(" ");
 }
 
 /**
@@ -312,18 +565,40 @@ export function parseRange(text: string, flag: string, integer: boolean): [numbe
   return [parts[0], parts[1]];
 }
 
+/**
+ * Parses a `--densities` flag value.
+ *
+ * @param text Comma-separated density names.
+ * @returns The names, in order.
+ * @throws {UsageError} For an unknown or repeated name.
+ */
+export function parseDensities(text: string): ContourDensityName[] {
+  const names = text.split(",").map((p) => p.trim());
+  const known = Object.keys(CONTOUR_DENSITIES);
+  const bad = names.find((n, i) => !known.includes(n) || names.indexOf(n) !== i);
+  if (bad !== undefined) {
+    throw new UsageError(
+      `--densities takes distinct names from ${known.join(", ")}, got "${text}"`,
+    );
+  }
+  return names as ContourDensityName[];
+}
+
 /** The task: flags and what it does. */
 export const PRETRAIN_CLI = defineCli({
   name: "pretrain",
   usage: `usage: deno task pretrain [--out DIR] [--steps N] [--categories N] [--batch-size N]
                           [--learning-rate LR] [--weight-decay WD] [--seed N]
-                          [--layout scene|single|contours|mixed] [--instances MIN,MAX] [--scale MIN,MAX]
+                          [--layout scene|single|contours|mixed|attributes] [--densities D,…] [--hues N]
+                          [--colour-weight W] [--feature-scale K]
+                          [--instances MIN,MAX] [--scale MIN,MAX]
                           [--points N] [--config CONFIG.json] [--image-size PX] [--patch-size PX]
 
-Pretrains a ViT on generated fractal categories (FractalDB-style) and saves a Hugging Face
-model folder with a model card. The defaults reproduce models/vit-tiny-fractal.`,
+Pretrains a ViT on generated images (contour or fractal categories, or attribute scenes) and
+saves a Hugging Face model folder with a model card. The defaults reproduce
+models/vit-tiny-contours.`,
   flags: {
-    out: { type: "string", default: "models/vit-tiny-fractal", value: "DIR" },
+    out: { type: "string", default: "models/vit-tiny-contours", value: "DIR" },
     steps: { type: "number", integer: true, positive: true, default: DEFAULT_PRETRAIN.steps },
     categories: {
       type: "number",
@@ -352,11 +627,40 @@ model folder with a model card. The defaults reproduce models/vit-tiny-fractal.`
     seed: { type: "number", integer: true, default: DEFAULT_PRETRAIN.seed, value: "N" },
     layout: {
       type: "string",
-      choices: ["scene", "single", "contours", "mixed"],
+      choices: ["scene", "single", "contours", "mixed", "attributes"],
       default: DEFAULT_PRETRAIN.layout,
       value: "LAYOUT",
       help: "scene (fractals on a texture), single (one centred), contours (polygon marks on a " +
-        "texture) or mixed (scene and contours categories alternating)",
+        "texture), mixed (scene and contours categories alternating) or attributes (marks " +
+        "whose attributes are each predicted)",
+    },
+    densities: {
+      type: "string",
+      default: DEFAULT_PRETRAIN.densities.join(","),
+      value: "D,…",
+      help: `densities contour categories draw from: ${Object.keys(CONTOUR_DENSITIES).join(", ")}`,
+    },
+    "feature-scale": {
+      type: "number",
+      positive: true,
+      default: DEFAULT_PRETRAIN.featureScale,
+      value: "K",
+      help: "multiply the final LayerNorm by K and divide the head by K after training",
+    },
+    "colour-weight": {
+      type: "number",
+      min: 0,
+      default: DEFAULT_PRETRAIN.colourWeight,
+      value: "W",
+      help: "weight of the colour-histogram objective (0: off)",
+    },
+    hues: {
+      type: "number",
+      integer: true,
+      min: 0,
+      default: DEFAULT_PRETRAIN.hues,
+      value: "N",
+      help: "distinct hues among contour categories (0: one per category)",
     },
     instances: {
       type: "string",
@@ -404,6 +708,10 @@ model folder with a model card. The defaults reproduce models/vit-tiny-fractal.`
       seed: values.seed,
       weightDecay: values["weight-decay"],
       layout: values.layout as PretrainOptions["layout"],
+      densities: parseDensities(values.densities),
+      hues: values.hues,
+      colourWeight: values["colour-weight"],
+      featureScale: values["feature-scale"],
       points: values.points,
       scene: {
         instances: parseRange(values.instances, "--instances", true),
@@ -420,7 +728,10 @@ model folder with a model card. The defaults reproduce models/vit-tiny-fractal.`
     const { model, processor, figures } = await pretrain(options);
     await model.savePretrained(values.out, { dtype: "F16" });
     await processor.savePretrained(values.out);
-    await writeAtomic(joinPath(values.out, "README.md"), modelCard(options, figures, adapter));
+    await writeAtomic(
+      joinPath(values.out, "README.md"),
+      modelCard(options, figures, adapter, values.out.replace(/[\\/]+$/, "").split(/[\\/]/).at(-1)),
+    );
     console.log(
       `saved ${values.out}: held-out accuracy ${(figures.heldOutAccuracy * 100).toFixed(1)}% ` +
         `over ${options.categories} categories, ${figures.seconds.toFixed(0)} s`,

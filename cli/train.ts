@@ -34,7 +34,7 @@ import { loadModelFolder } from "./_model_folder.ts";
 import { type CliArgs, defineCli, runCli, UsageError } from "./_run.ts";
 
 /** The pretrained model the default run fine-tunes. */
-export const BUNDLED_MODEL_DIR = new URL("../models/vit-tiny-fractal", import.meta.url).pathname;
+export const BUNDLED_MODEL_DIR = new URL("../models/vit-tiny-contours", import.meta.url).pathname;
 
 /** A small config for training from scratch when no model is given and none is bundled. */
 export const DEMO_CONFIG: Record<string, unknown> = {
@@ -42,8 +42,8 @@ export const DEMO_CONFIG: Record<string, unknown> = {
   num_hidden_layers: 4,
   num_attention_heads: 4,
   intermediate_size: 256,
-  image_size: 64,
-  patch_size: 8,
+  image_size: 96,
+  patch_size: 12,
 };
 
 const USAGE = `usage: deno task train [--data DIR] [--model DIR] [--config CONFIG.json]
@@ -77,7 +77,7 @@ const FLAGS = {
     value: "DIR",
     help: "a Hugging Face model folder (config.json, model.safetensors) to fine-tune;\n" +
       "the head is re-initialised for the dataset's labels\n" +
-      "(default: the bundled pretrained model, models/vit-tiny-fractal)",
+      "(default: the bundled pretrained model, models/vit-tiny-contours)",
   },
   config: { type: "string", value: "FILE", help: "a config.json to train from scratch instead" },
 } as const;

@@ -31,15 +31,50 @@ export interface ContourCategory {
   instances: [number, number];
   /** Instance size range as fractions of the image side. */
   scale: [number, number];
+  /** Lightness range of the marks (default: 0.25–0.65). */
+  light?: [number, number];
 }
 
 const STYLES = ["filled", "outline", "halo"] as const;
+
+/** How many marks a scene of a category holds and how large they are. */
+export interface ContourDensity {
+  /** Fewest and most instances per scene. */
+  instances: [number, number];
+  /** Instance size range as fractions of the image side. */
+  scale: [number, number];
+}
+
+/**
+ * The densities a category can draw: a few large marks, many small ones, and (opt-in) a
+ * sprinkle of tiny dots, as many and as small as pustules on a leaf.
+ */
+export const CONTOUR_DENSITIES = {
+  small: { instances: [6, 16], scale: [0.06, 0.16] },
+  large: { instances: [1, 4], scale: [0.18, 0.4] },
+  tiny: { instances: [20, 60], scale: [0.02, 0.06] },
+} as const satisfies Record<string, ContourDensity>;
+
+/** A density's name. */
+export type ContourDensityName = keyof typeof CONTOUR_DENSITIES;
+
+/** How a contour database draws its categories. */
+export interface ContourDatabaseOptions {
+  /** The densities categories draw from, with equal odds (default: small and large). */
+  densities?: readonly ContourDensityName[];
+  /**
+   * Distinct hues: category `i` takes hue `i mod hues`, so that categories sharing a hue differ
+   * only in shape, style and density (default: one hue per category).
+   */
+  hues?: number;
+}
 
 /**
  * Draws category `index` of a contour database seeded by `seed`.
  *
  * @param seed Database seed.
  * @param index Category index.
+ * @param options Densities and hues.
  * @returns The category.
  * @example
  * ```ts
@@ -48,7 +83,12 @@ const STYLES = ["filled", "outline", "halo"] as const;
  * console.log(cat.vertices >= 3 && cat.vertices <= 12); // true
  * ```
  */
-export function contourCategory(seed: number, index: number): ContourCategory {
+export function contourCategory(
+  seed: number,
+  index: number,
+  options: ContourDatabaseOptions = {},
+): ContourCategory {
+  const { densities = ["small", "large"], hues } = options;
   const rng = new Rng(
     (Math.imul(seed + 7, 0x9e3779b1) ^ Math.imul(index + 1, 0xc2b2ae35)) >>> 0,
   );
@@ -56,15 +96,15 @@ export function contourCategory(seed: number, index: number): ContourCategory {
   const jitter = rng.next() * 0.45;
   const aspect = 0.5 + 0.5 * rng.next();
   const style = STYLES[index % 3];
-  const small = rng.next() < 0.5;
+  const density = CONTOUR_DENSITIES[densities[Math.floor(rng.next() * densities.length)]];
   return {
     vertices,
     jitter,
     aspect,
     style,
-    hue: (index * 137.508) % 360,
-    instances: small ? [6, 16] : [1, 4],
-    scale: small ? [0.06, 0.16] : [0.18, 0.4],
+    hue: ((hues ? index % hues : index) * 137.508) % 360,
+    instances: [...density.instances],
+    scale: [...density.scale],
   };
 }
 
@@ -131,6 +171,7 @@ export function renderContourScene(
   const [sMin, sMax] = cat.scale;
   const count = nMin + Math.floor(rng.next() * (nMax - nMin + 1));
   const n = cat.vertices;
+  const [light0, light1] = cat.light ?? [0.25, 0.65];
   for (let k = 0; k < count; k++) {
     const radius = ((sMin + (sMax - sMin) * rng.next()) * size) / 2;
     const cx = radius + rng.next() * (size - 2 * radius);
@@ -154,7 +195,7 @@ export function renderContourScene(
     const fg = hsl(
       cat.hue + (rng.next() - 0.5) * 30,
       0.45 + 0.5 * rng.next(),
-      0.25 + 0.4 * rng.next(),
+      light0 + (light1 - light0) * rng.next(),
     );
     if (cat.style === "halo") {
       fill(data, size, polygon(1.45), hsl(cat.hue + 60, 0.8, 0.6 + 0.2 * rng.next()));
@@ -162,4 +203,69 @@ export function renderContourScene(
     fill(data, size, polygon(1), fg, cat.style === "outline" ? polygon(0.55) : undefined);
   }
   return { width: size, height: size, data };
+}
+
+/** An attribute of an attribute scene's marks. */
+export type MarkAttribute = "density" | "vertices" | "outline" | "style" | "hue" | "tone";
+
+/**
+ * The attributes the marks of an attribute scene share, and their values. Each attribute is
+ * drawn independently per image and predicted by its own group of logits, so that no single cue
+ * (a hue, say) names the scene and the features must carry all of them: how many marks and how
+ * large, their outline, whether they are ringed or haloed, their hue and how dark they are.
+ */
+export const MARK_ATTRIBUTES: Readonly<Record<MarkAttribute, readonly string[]>> = {
+  density: ["none", "tiny", "small", "large"],
+  vertices: ["3", "4", "5", "6", "8", "12", "round"],
+  outline: ["regular", "irregular"],
+  style: STYLES,
+  hue: Array.from({ length: 12 }, (_, i) => `${i * 30}-${i * 30 + 30}`),
+  tone: ["dark", "mid", "light"],
+};
+
+const VERTICES = [3, 4, 5, 6, 8, 12, 24];
+const TONES: [number, number][] = [[0.12, 0.28], [0.3, 0.5], [0.52, 0.72]];
+const DENSITY_OF: (ContourDensityName | undefined)[] = [undefined, "tiny", "small", "large"];
+
+/** An attribute scene and the value index of each attribute, in `MARK_ATTRIBUTES` order. */
+export interface AttributeScene {
+  /** The image. */
+  image: RgbImage;
+  /** One value index per attribute; -100 (ignored by the loss) for marks' attributes when none. */
+  labels: number[];
+}
+
+/**
+ * Renders an attribute scene: every attribute of {@link MARK_ATTRIBUTES} drawn at random, then
+ * a contour scene of marks with those attributes (none when the density is "none").
+ *
+ * @param seed Seed of this image.
+ * @param size Width and height.
+ * @returns The image and its attribute labels.
+ * @example
+ * ```ts
+ * import { MARK_ATTRIBUTES, renderAttributeScene } from "./contours.ts";
+ * const { image, labels } = renderAttributeScene(7, 64);
+ * console.log(image.width, labels.length === Object.keys(MARK_ATTRIBUTES).length); // 64 true
+ * ```
+ */
+export function renderAttributeScene(seed: number, size: number): AttributeScene {
+  const rng = new Rng(seed);
+  const labels = Object.values(MARK_ATTRIBUTES).map((values) =>
+    Math.floor(rng.next() * values.length)
+  );
+  const [density, vertices, outline, style, hue, tone] = labels;
+  const kind = DENSITY_OF[density];
+  const cat: ContourCategory = {
+    vertices: VERTICES[vertices],
+    jitter: outline === 0 ? 0.08 * rng.next() : 0.25 + 0.2 * rng.next(),
+    aspect: 0.5 + 0.5 * rng.next(),
+    style: STYLES[style],
+    hue: hue * 30 + 15,
+    light: TONES[tone],
+    instances: kind ? [...CONTOUR_DENSITIES[kind].instances] : [0, 0],
+    scale: kind ? [...CONTOUR_DENSITIES[kind].scale] : [0.1, 0.1],
+  };
+  const image = renderContourScene(cat, Math.floor(rng.next() * 2 ** 32), size);
+  return { image, labels: kind ? labels : labels.map((v, i) => (i === 0 ? v : -100)) };
 }

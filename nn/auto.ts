@@ -127,7 +127,7 @@ export class AutoConfig {
  * @example
  * ```ts ignore
  * import { AutoModelForImageClassification } from "./auto.ts";
- * const model = await AutoModelForImageClassification.fromPretrained("models/vit-tiny-fractal", {
+ * const model = await AutoModelForImageClassification.fromPretrained("models/vit-tiny-contours", {
  *   id2label: { "0": "cat", "1": "dog" },
  * });
  * console.log(model.architecture, model.numLabels); // ViTForImageClassification 2

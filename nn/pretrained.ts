@@ -141,7 +141,7 @@ async function readWeights(dir: string): Promise<Uint8Array> {
  * @example
  * ```ts ignore
  * import { readPretrainedFiles } from "./pretrained.ts";
- * const files = await readPretrainedFiles("models/vit-tiny-fractal");
+ * const files = await readPretrainedFiles("models/vit-tiny-contours");
  * console.log(files.weights.byteLength > 0);
  * ```
  */
@@ -163,7 +163,7 @@ export async function readPretrainedFiles(dir: string): Promise<PretrainedFiles>
  * ```ts ignore
  * import { loadPretrained } from "./pretrained.ts";
  * import { ViTForImageClassification } from "./vit.ts";
- * const model = await loadPretrained(ViTForImageClassification, "models/vit-tiny-fractal");
+ * const model = await loadPretrained(ViTForImageClassification, "models/vit-tiny-contours");
  * ```
  */
 export async function loadPretrained<M extends PreTrainedModel>(

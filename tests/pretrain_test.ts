@@ -1,9 +1,27 @@
 import assert from "node:assert/strict";
-import { DEFAULT_PRETRAIN, modelCard, parseRange, pretrain } from "../cli/pretrain.ts";
-import { contourCategory, renderContourScene } from "../data/contours.ts";
+import {
+  colourTarget,
+  DEFAULT_PRETRAIN,
+  labelGroups,
+  modelCard,
+  parseDensities,
+  parseRange,
+  pretrain,
+  type PretrainOptions,
+  reproduceCommand,
+} from "../cli/pretrain.ts";
+import {
+  CONTOUR_DENSITIES,
+  contourCategory,
+  type ContourDensityName,
+  MARK_ATTRIBUTES,
+  renderAttributeScene,
+  renderContourScene,
+} from "../data/contours.ts";
 import { fractalCategory, renderFractal, renderFractalScene } from "../data/fractal.ts";
 import { parseSafetensors } from "../nn/safetensors.ts";
 import { init } from "../tensor/runtime.ts";
+import { noGrad, Tensor } from "../tensor/tensor.ts";
 
 await init();
 
@@ -50,6 +68,19 @@ Deno.test("fractal scenes are deterministic and scatter several instances over a
   assert.ok(covered(many) > 2 * covered(one), `${covered(many)} vs ${covered(one)} channels`);
 });
 
+/** The default recipe shrunk to a test's size: 2 steps of 4 images, one layer, 24 px. */
+function tinyRecipe(overrides: Partial<PretrainOptions>): PretrainOptions {
+  return {
+    ...DEFAULT_PRETRAIN,
+    categories: 4,
+    steps: 2,
+    batchSize: 4,
+    logEvery: 2,
+    config: { ...DEFAULT_PRETRAIN.config, num_hidden_layers: 1, image_size: 24 },
+    ...overrides,
+  };
+}
+
 /** Pretrains twice with the same options; each run's first weights, its loss checked finite. */
 async function twoRuns(options: Parameters<typeof pretrain>[0]): Promise<Float32Array[]> {
   const runs = [];
@@ -69,14 +100,14 @@ Deno.test("a shortened pretraining run is deterministic and its recipe matches t
     steps: 3,
     batchSize: 4,
     logEvery: 3,
-    config: { ...DEFAULT_PRETRAIN.config, num_hidden_layers: 1, image_size: 32 },
+    config: { ...DEFAULT_PRETRAIN.config, num_hidden_layers: 1, image_size: 24 },
   };
   const runs = await twoRuns(options);
   assert.deepEqual(runs[0], runs[1], "same seed, same weights");
-  const bundled = new URL("../models/vit-tiny-fractal/", import.meta.url);
+  const bundled = new URL("../models/vit-tiny-contours/", import.meta.url);
   const config = JSON.parse(await Deno.readTextFile(new URL("config.json", bundled)));
   for (const [k, v] of Object.entries(DEFAULT_PRETRAIN.config)) assert.equal(config[k], v, k);
-  assert.equal(Object.keys(config.id2label).length, DEFAULT_PRETRAIN.categories);
+  assert.deepEqual(Object.values(config.id2label), labelGroups(DEFAULT_PRETRAIN).flat());
   const weights = parseSafetensors(
     await Deno.readFile(new URL("model.safetensors", bundled)),
     "bundled",
@@ -131,16 +162,132 @@ Deno.test("contour categories and scenes are deterministic and draw marks over a
   assert.ok(changed > 64 * 64 * 0.05, `four marks of 30 % of the side cover ${changed} px`);
 });
 
-Deno.test("a mixed fractal and contour pretraining run is deterministic", async () => {
-  const options = {
-    ...DEFAULT_PRETRAIN,
-    layout: "mixed" as const,
-    categories: 4,
-    steps: 2,
-    batchSize: 4,
-    logEvery: 2,
-    config: { ...DEFAULT_PRETRAIN.config, num_hidden_layers: 1, image_size: 32 },
+Deno.test("contour categories draw their density from the list they are given", () => {
+  const drawn = (densities: ContourDensityName[]) =>
+    new Set(
+      Array.from({ length: 32 }, (_, i) => contourCategory(0, i, { densities }).instances[0]),
+    );
+  assert.deepEqual([...drawn(["small", "large"])].sort((a, b) => a - b), [1, 6]);
+  assert.deepEqual([...drawn(["tiny"])], [CONTOUR_DENSITIES.tiny.instances[0]]);
+  assert.equal(drawn(["small", "large", "tiny"]).size, 3);
+  // Tiny marks are many and small: a scene of them changes fewer pixels than one of large marks.
+  const cat = { ...contourCategory(0, 0), style: "filled" as const };
+  const bare = renderContourScene({ ...cat, instances: [0, 0] }, 5, 96);
+  const covered = (density: keyof typeof CONTOUR_DENSITIES) => {
+    const { instances, scale } = CONTOUR_DENSITIES[density];
+    const img = renderContourScene(
+      { ...cat, instances: [...instances], scale: [...scale] },
+      5,
+      96,
+    );
+    return img.data.filter((v, i) => v !== bare.data[i]).length;
   };
+  assert.ok(covered("tiny") > 0 && covered("tiny") < covered("large"));
+  // Fewer hues than categories: categories i and i + hues share a hue.
+  assert.equal(contourCategory(0, 9, { hues: 8 }).hue, contourCategory(0, 1, { hues: 8 }).hue);
+  assert.notEqual(contourCategory(0, 9).hue, contourCategory(0, 1).hue);
+  assert.deepEqual(parseDensities("small,large,tiny"), ["small", "large", "tiny"]);
+  for (const bad of ["small,small", "huge", ""]) {
+    assert.throws(() => parseDensities(bad), /--densities takes distinct names/, bad);
+  }
+});
+
+Deno.test("a mixed fractal and contour pretraining run is deterministic", async () => {
+  const options = tinyRecipe({ layout: "mixed" });
   const runs = await twoRuns(options);
   assert.deepEqual(runs[0], runs[1]);
+});
+
+Deno.test("attribute scenes label every attribute and draw nothing when the density is none", () => {
+  const names = Object.keys(MARK_ATTRIBUTES);
+  let empty = 0;
+  for (let seed = 0; seed < 24; seed++) {
+    const { image, labels } = renderAttributeScene(seed, 48);
+    assert.deepEqual(renderAttributeScene(seed, 48).image.data, image.data, "deterministic");
+    assert.equal(labels.length, names.length);
+    labels.forEach((label, i) => {
+      const values = MARK_ATTRIBUTES[names[i] as keyof typeof MARK_ATTRIBUTES];
+      assert.ok(label === -100 || (label >= 0 && label < values.length), `${names[i]} ${label}`);
+    });
+    if (labels[0] === 0) {
+      empty++;
+      assert.ok(labels.slice(1).every((l) => l === -100), "no marks, nothing else to score");
+    } else {
+      assert.ok(labels.every((l) => l >= 0));
+    }
+  }
+  assert.ok(empty > 0 && empty < 24, `${empty} of 24 scenes empty`);
+});
+
+Deno.test("an attribute pretraining run with the colour objective is deterministic and names every label", async () => {
+  const options = tinyRecipe({ layout: "attributes", colourWeight: 1 });
+  const runs = await twoRuns(options);
+  assert.deepEqual(runs[0], runs[1]);
+  const { model, figures } = await pretrain(options, () => {});
+  const labels = Object.values(model.config.id2label);
+  model.dispose();
+  assert.equal(labels.length, Object.values(MARK_ATTRIBUTES).flat().length + 512);
+  assert.ok(labels.includes("density=none") && labels.includes("tone=dark"));
+  assert.equal(labels.at(-1), "colour=224,224,224");
+  assert.ok(figures.heldOutAccuracy >= 0 && figures.heldOutAccuracy <= 1);
+});
+
+Deno.test("--feature-scale scales the final LayerNorm and leaves the pretrained logits as they were", async () => {
+  const options = tinyRecipe({});
+  const plain = await pretrain({ ...options, featureScale: 1 }, () => {});
+  const scaled = await pretrain({ ...options, featureScale: 8 }, () => {});
+  const [g1, g8] = await Promise.all(
+    [plain, scaled].map((r) => r.model.vit.layernorm.weight.toArray()),
+  );
+  assert.deepEqual(g8, g1.map((v) => v * 8));
+  const [w1, w8] = await Promise.all(
+    [plain, scaled].map((r) => r.model.classifier.weight.toArray()),
+  );
+  assert.deepEqual(w8, w1.map((v) => v / 8));
+  // A power of two scales exactly, so the held-out predictions are the same ones.
+  assert.equal(scaled.figures.heldOutAccuracy, plain.figures.heldOutAccuracy);
+  const pixels = Tensor.from(new Float32Array(2 * 3 * 24 * 24).map((_, i) => Math.sin(i)), [
+    2,
+    3,
+    24,
+    24,
+  ]);
+  const [l1, l8] = await Promise.all(
+    [plain, scaled].map((r) => noGrad(() => r.model.forward(pixels).logits).toArray()),
+  );
+  for (let i = 0; i < l1.length; i++) assert.ok(Math.abs(l1[i] - l8[i]) < 1e-4, `logit ${i}`);
+  plain.model.dispose();
+  scaled.model.dispose();
+});
+
+Deno.test("the colour target is a square-rooted histogram that still weighs a few pixels", () => {
+  const data = new Uint8Array(100 * 3);
+  data.fill(10); // 99 dark pixels…
+  data.set([250, 250, 0], 99 * 3); // …and one yellow one
+  const t = colourTarget(data);
+  assert.equal(t.length, 512);
+  assert.ok(Math.abs(t.reduce((a, b) => a + b, 0) - 1) < 1e-6);
+  // sqrt(99) : sqrt(1), not 99 : 1.
+  assert.ok(Math.abs(t[0] - Math.sqrt(99) / (Math.sqrt(99) + 1)) < 1e-6, `${t[0]}`);
+  assert.ok(Math.abs(t[7 * 64 + 7 * 8 + 0] - 1 / (Math.sqrt(99) + 1)) < 1e-6);
+});
+
+Deno.test("the model card's command reproduces the recipe, with only the flags that differ", () => {
+  assert.equal(reproduceCommand(DEFAULT_PRETRAIN), "deno task pretrain");
+  assert.equal(
+    reproduceCommand({
+      ...DEFAULT_PRETRAIN,
+      layout: "attributes",
+      steps: 200,
+      config: { ...DEFAULT_PRETRAIN.config, image_size: 128, patch_size: 16 },
+    }),
+    "deno task pretrain --layout attributes --steps 200 --image-size 128 --patch-size 16",
+  );
+  assert.match(
+    reproduceCommand({
+      ...DEFAULT_PRETRAIN,
+      config: { ...DEFAULT_PRETRAIN.config, hidden_size: 192 },
+    }),
+    /--config CONFIG.json \(.*"hidden_size":192/,
+  );
 });

@@ -292,7 +292,7 @@ addEventListener("unhandledrejection", (event) => {
 });
 
 function bundledModelUrl(): string {
-  return new URL("models/vit-tiny-fractal/", location.href).href;
+  return new URL("models/vit-tiny-contours/", location.href).href;
 }
 
 /** The files of an input with `webkitdirectory`. */

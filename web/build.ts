@@ -11,7 +11,7 @@ const STATIC = ["index.html", "style.css"];
 /** The bundled model's files the page fetches. */
 export const MODEL_FILES = ["config.json", "model.safetensors", "preprocessor_config.json"];
 /** The bundled model, relative to the repository root. */
-export const MODEL_DIR = "models/vit-tiny-fractal";
+export const MODEL_DIR = "models/vit-tiny-contours";
 
 const here = (path: string) => new URL(path, import.meta.url).pathname;
 
