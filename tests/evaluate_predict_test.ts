@@ -11,10 +11,9 @@ import { loadImageFolder } from "../data/image_folder.ts";
 import { readImage } from "../data/sample.ts";
 import { ViTImageProcessor } from "../data/processor.ts";
 import { cliCommand, removeOnUnload, testTempDir } from "../io/_test_util.ts";
-import { makeViTConfig } from "../nn/config.ts";
-import { ViTForImageClassification } from "../nn/vit.ts";
 import { init } from "../tensor/runtime.ts";
 import { noGrad, scopeAsync } from "../tensor/tensor.ts";
+import { saveTinyModel, TINY_VIT } from "./_tiny_vit.ts";
 
 await init();
 
@@ -24,22 +23,8 @@ const data = `${root}/beans`;
 await makeBeans(data, { seed: 5, size: 40, splits: { train: 6, validation: 9 } });
 const ds = await loadImageFolder(data);
 const modelDir = `${root}/model`;
-const processor = new ViTImageProcessor({ size: 32 });
-const model = new ViTForImageClassification(
-  makeViTConfig({
-    model_type: "vit",
-    hidden_size: 24,
-    num_hidden_layers: 1,
-    num_attention_heads: 2,
-    intermediate_size: 32,
-    image_size: 32,
-    patch_size: 16,
-    id2label: ds.train.labels.id2label(),
-  }),
-  11,
-);
-await model.savePretrained(modelDir);
-await processor.savePretrained(modelDir);
+const processor = new ViTImageProcessor({ size: TINY_VIT.image_size });
+const model = await saveTinyModel(modelDir, ds.train.labels.id2label(), 11);
 model.eval();
 
 /** The model's logits for one image file, computed here. */

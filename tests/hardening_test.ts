@@ -15,29 +15,15 @@ import { engine } from "../tensor/engine.ts";
 import { makeTrainingArguments } from "../train/args.ts";
 import { NonFiniteLossError, Trainer } from "../train/trainer.ts";
 import { init } from "../tensor/runtime.ts";
+import { saveTinyModel, TINY_VIT } from "./_tiny_vit.ts";
 
 await init();
 
 const root = await testTempDir();
 const data = `${root}/beans`;
 await makeBeans(data, { seed: 3, size: 40, splits: { train: 36, validation: 12 } });
-const TINY = {
-  hidden_size: 24,
-  num_hidden_layers: 1,
-  num_attention_heads: 2,
-  intermediate_size: 32,
-  image_size: 32,
-  patch_size: 16,
-};
 const modelDir = `${root}/model`;
-{
-  const ds = await loadImageFolder(data);
-  const model = new ViTForImageClassification(
-    makeViTConfig({ ...TINY, id2label: ds.train.labels.id2label() }),
-  );
-  await model.savePretrained(modelDir);
-  await new ViTImageProcessor({ size: 32 }).savePretrained(modelDir);
-}
+await saveTinyModel(modelDir, (await loadImageFolder(data)).train.labels.id2label());
 
 async function cli(
   task: string,
@@ -95,7 +81,7 @@ Deno.test("CLI tasks turn bad models and data into one-line errors naming the fi
       (d) =>
         Deno.writeTextFile(
           `${d}/config.json`,
-          JSON.stringify({ ...TINY, model_type: "vit", hidden_size: -3 }),
+          JSON.stringify({ ...TINY_VIT, model_type: "vit", hidden_size: -3 }),
         ),
       /config\.json: hidden_size must be a positive integer/,
     ],
@@ -143,13 +129,13 @@ Deno.test("CLI tasks turn bad models and data into one-line errors naming the fi
       (d) =>
         Deno.writeTextFile(
           `${d}/config.json`,
-          JSON.stringify({ ...TINY, model_type: "vit", intermediate_size: 40 }),
+          JSON.stringify({ ...TINY_VIT, model_type: "vit", intermediate_size: 40 }),
         ),
       /model\.safetensors: .*has shape \[32,24\] but the config gives \[40,24\]/,
     ],
     [
       "config.json without model_type",
-      (d) => Deno.writeTextFile(`${d}/config.json`, JSON.stringify(TINY)),
+      (d) => Deno.writeTextFile(`${d}/config.json`, JSON.stringify(TINY_VIT)),
       /config\.json: has no model_type/,
     ],
   ];
@@ -236,7 +222,7 @@ Deno.test("CLI tasks turn bad models and data into one-line errors naming the fi
 Deno.test("a non-finite loss stops training with a clear error and keeps the last checkpoint", async () => {
   const ds = await loadImageFolder(data);
   const model = new ViTForImageClassification(
-    makeViTConfig({ ...TINY, id2label: ds.train.labels.id2label() }),
+    makeViTConfig({ ...TINY_VIT, id2label: ds.train.labels.id2label() }),
   );
   const out = `${root}/nan`;
   const trainer = new Trainer({
@@ -333,7 +319,7 @@ Deno.test("SIGINT during training saves a checkpoint and exits cleanly; the run 
 Deno.test("GPU memory stays flat over a multi-epoch run after the first epoch", async () => {
   const ds = await loadImageFolder(data);
   const model = new ViTForImageClassification(
-    makeViTConfig({ ...TINY, id2label: ds.train.labels.id2label() }),
+    makeViTConfig({ ...TINY_VIT, id2label: ds.train.labels.id2label() }),
   );
   const pool = engine().pool.stats;
   let afterFirst = -1;
@@ -378,7 +364,7 @@ Deno.test({
   ignore: !mounted,
   fn: async () => {
     const ds = await loadImageFolder(data);
-    const config = makeViTConfig({ ...TINY, id2label: ds.train.labels.id2label() });
+    const config = makeViTConfig({ ...TINY_VIT, id2label: ds.train.labels.id2label() });
     const out = `${fullDisk}/model`;
     await new ViTForImageClassification(config, 1).savePretrained(out);
     const before = await Deno.readFile(`${out}/model.safetensors`);
