@@ -21,6 +21,7 @@ import {
   renderAttributeScene,
   renderContourScene,
 } from "../data/contours.ts";
+import { basename } from "node:path";
 import { toPixelValues } from "../data/pixels.ts";
 import { ViTImageProcessor } from "../data/processor.ts";
 import { joinPath, readJson, writeAtomic } from "../io/files.ts";
@@ -215,6 +216,7 @@ export async function pretrain(
   const groups = labelGroups(options);
   const offsets = groups.map((_, g) => groups.slice(0, g).reduce((a, b) => a + b.length, 0));
   const id2label = Object.fromEntries(groups.flat().map((name, i) => [String(i), name]));
+  const width = groups.flat().length;
   const config = makeViTConfig({ ...options.config, id2label }, "pretrain config");
   const size = config.image_size;
   const processor = new ViTImageProcessor({ size, do_resize: false });
@@ -288,24 +290,17 @@ export async function pretrain(
   };
   /** Correct predictions and labels scored, over all groups. */
   const score = (logits: Float32Array, labels: number[][]) => {
-    const n = labels[0].length;
-    const width = offsets.at(-1)! + groups.at(-1)!.length;
     let right = 0;
     let scored = 0;
-    groups.slice(0, classGroups).forEach((names, g) => {
-      const part = new Float32Array(n * names.length);
-      for (let i = 0; i < n; i++) {
-        part.set(
-          logits.subarray(i * width + offsets[g], i * width + offsets[g] + names.length),
-          i * names.length,
-        );
-      }
-      argmaxRows(part, names.length).forEach((p, i) => {
-        if (labels[g][i] === -100) return;
+    for (let g = 0; g < classGroups; g++) {
+      labels[g].forEach((label, i) => {
+        if (label === -100) return;
+        const start = i * width + offsets[g];
+        const [p] = argmaxRows(logits.subarray(start, start + groups[g].length), groups[g].length);
         scored++;
-        if (p === labels[g][i]) right++;
+        if (p === label) right++;
       });
-    });
+    }
     return { right, scored };
   };
   const warmup = Math.ceil(options.steps * 0.05);
@@ -478,7 +473,7 @@ fine-tune: pretrained weights, a new head, then training on the beans-like datas
 - Then the final LayerNorm's weight and bias were multiplied by ${options.featureScale} and the
   head's weights divided by ${options.featureScale} (\`--feature-scale\`): the same function, but
   a new head on these features learns ${options.featureScale} times faster at a given learning
-  rate. A new head on 128 features starts near zero and AdamW moves each weight by about the
+  rate. A new head on ${options.config.hidden_size} features starts near zero and AdamW moves each weight by about the
   learning rate a step, so at the blog's learning rate (chosen for ViT-B's 768 features) it
   barely moves in 130 steps; Tessera's docs/performance.md has the figures.`
   }
@@ -730,11 +725,15 @@ models/vit-tiny-contours.`,
     await processor.savePretrained(values.out);
     await writeAtomic(
       joinPath(values.out, "README.md"),
-      modelCard(options, figures, adapter, values.out.replace(/[\\/]+$/, "").split(/[\\/]/).at(-1)),
+      modelCard(options, figures, adapter, basename(values.out)),
     );
     console.log(
       `saved ${values.out}: held-out accuracy ${(figures.heldOutAccuracy * 100).toFixed(1)}% ` +
-        `over ${options.categories} categories, ${figures.seconds.toFixed(0)} s`,
+        `over ${
+          options.layout === "attributes"
+            ? "the attribute labels"
+            : `${options.categories} categories`
+        }, ${figures.seconds.toFixed(0)} s`,
     );
   },
 });
