@@ -77,6 +77,8 @@ export interface PretrainOptions {
   densities: ContourDensityName[];
   /** Distinct hues among contour categories (0: one per category). */
   hues: number;
+  /** Each contour category its own lightness and saturation band. */
+  tones: boolean;
   /**
    * Weight of the colour-composition objective (0: off): extra logits predict each image's
    * colour histogram, so that the features keep which colours are present, however little.
@@ -107,6 +109,7 @@ export const DEFAULT_PRETRAIN: PretrainOptions = {
   layout: "contours",
   densities: ["small", "large"],
   hues: 0,
+  tones: false,
   colourWeight: 0,
   featureScale: 8,
   scene: { instances: [1, 3], scale: [0.35, 0.8] },
@@ -231,6 +234,7 @@ export async function pretrain(
         ? contourCategory(options.seed, i, {
           densities: options.densities,
           hues: options.hues || undefined,
+          tones: options.tones,
         })
         : undefined,
   );
@@ -384,7 +388,9 @@ function layoutText(options: PretrainOptions): string {
   database (Kataoka et al., "Replacing Labeled Real-image Datasets with Auto-generated
   Contours", CVPR 2022, which pretrained ViTs better than fractals): each contour category
   has a vertex count (3–12), a radial irregularity, an aspect ratio, a style (filled,
-  outlined, or filled with a lighter halo), a hue and a density
+  outlined, or filled with a lighter halo), a hue${
+    options.tones ? ", a narrow lightness and saturation band" : ""
+  } and a density
   (${densityText(options.densities)}) of its own, scattered over a two-colour value-noise
   texture (\`data/contours.ts\`)`;
   if (options.layout === "contours") return `Each image is one of the ${contours}.`;
@@ -518,6 +524,7 @@ export function reproduceCommand(options: PretrainOptions): string {
     ["--points", options.points, d.points],
     ["--densities", options.densities.join(","), d.densities.join(",")],
     ["--hues", options.hues, d.hues],
+    ["--tones", options.tones, d.tones],
     ["--colour-weight", options.colourWeight, d.colourWeight],
     ["--feature-scale", options.featureScale, d.featureScale],
     ["--instances", options.scene.instances.join(","), d.scene.instances.join(",")],
@@ -530,7 +537,7 @@ export function reproduceCommand(options: PretrainOptions): string {
   );
   return [
     "deno task pretrain",
-    ...flags.filter(([, v, def]) => v !== def).map(([f, v]) => `${f} ${v}`),
+    ...flags.filter(([, v, def]) => v !== def).map(([f, v]) => v === true ? f : `${f} ${v}`),
     ...(rest.length ? [`--config CONFIG.json (${JSON.stringify(options.config)})`] : []),
   ].join(" ");
 }
@@ -585,7 +592,7 @@ export const PRETRAIN_CLI = defineCli({
   usage: `usage: deno task pretrain [--out DIR] [--steps N] [--categories N] [--batch-size N]
                           [--learning-rate LR] [--weight-decay WD] [--seed N]
                           [--layout scene|single|contours|mixed|attributes] [--densities D,…] [--hues N]
-                          [--colour-weight W] [--feature-scale K]
+                          [--tones] [--colour-weight W] [--feature-scale K]
                           [--instances MIN,MAX] [--scale MIN,MAX]
                           [--points N] [--config CONFIG.json] [--image-size PX] [--patch-size PX]
 
@@ -657,6 +664,11 @@ models/vit-tiny-contours.`,
       value: "N",
       help: "distinct hues among contour categories (0: one per category)",
     },
+    tones: {
+      type: "boolean",
+      default: DEFAULT_PRETRAIN.tones,
+      help: "give each contour category its own lightness and saturation band",
+    },
     instances: {
       type: "string",
       default: DEFAULT_PRETRAIN.scene.instances.join(","),
@@ -705,6 +717,7 @@ models/vit-tiny-contours.`,
       layout: values.layout as PretrainOptions["layout"],
       densities: parseDensities(values.densities),
       hues: values.hues,
+      tones: values.tones,
       colourWeight: values["colour-weight"],
       featureScale: values["feature-scale"],
       points: values.points,

@@ -33,6 +33,8 @@ export interface ContourCategory {
   scale: [number, number];
   /** Lightness range of the marks (default: 0.25–0.65). */
   light?: [number, number];
+  /** Saturation range of the marks (default: 0.45–0.95). */
+  saturation?: [number, number];
 }
 
 const STYLES = ["filled", "outline", "halo"] as const;
@@ -67,6 +69,12 @@ export interface ContourDatabaseOptions {
    * only in shape, style and density (default: one hue per category).
    */
   hues?: number;
+  /**
+   * Gives each category a narrow lightness band and saturation band of its own, so that naming
+   * a category means telling dark from light and dull from vivid marks as well as hues; by
+   * default every category spans the same wide ranges, which teaches features to ignore them.
+   */
+  tones?: boolean;
 }
 
 /**
@@ -88,7 +96,7 @@ export function contourCategory(
   index: number,
   options: ContourDatabaseOptions = {},
 ): ContourCategory {
-  const { densities = ["small", "large"], hues } = options;
+  const { densities = ["small", "large"], hues, tones = false } = options;
   const rng = new Rng(
     (Math.imul(seed + 7, 0x9e3779b1) ^ Math.imul(index + 1, 0xc2b2ae35)) >>> 0,
   );
@@ -97,7 +105,7 @@ export function contourCategory(
   const aspect = 0.5 + 0.5 * rng.next();
   const style = STYLES[index % 3];
   const density = CONTOUR_DENSITIES[densities[Math.floor(rng.next() * densities.length)]];
-  return {
+  const cat: ContourCategory = {
     vertices,
     jitter,
     aspect,
@@ -106,6 +114,13 @@ export function contourCategory(
     instances: [...density.instances],
     scale: [...density.scale],
   };
+  if (tones) {
+    const light = 0.14 + 0.6 * rng.next();
+    const saturation = 0.3 + 0.6 * rng.next();
+    cat.light = [light - 0.06, light + 0.06];
+    cat.saturation = [saturation - 0.1, Math.min(1, saturation + 0.1)];
+  }
+  return cat;
 }
 
 /** Crossing-number test of a point against a closed polygon. */
@@ -192,11 +207,12 @@ export function renderContourScene(
       }
       return [xs, ys];
     };
-    const fg = hsl(
-      cat.hue + (rng.next() - 0.5) * 30,
-      0.45 + 0.5 * rng.next(),
-      light0 + (light1 - light0) * rng.next(),
-    );
+    const hue = cat.hue + (rng.next() - 0.5) * 30;
+    // Spelled out, not from a default range: 0.95 - 0.45 is not 0.5 in floating point.
+    const sat = cat.saturation
+      ? cat.saturation[0] + (cat.saturation[1] - cat.saturation[0]) * rng.next()
+      : 0.45 + 0.5 * rng.next();
+    const fg = hsl(hue, sat, light0 + (light1 - light0) * rng.next());
     if (cat.style === "halo") {
       fill(data, size, polygon(1.45), hsl(cat.hue + 60, 0.8, 0.6 + 0.2 * rng.next()));
     }

@@ -186,6 +186,22 @@ Deno.test("contour categories draw their density from the list they are given", 
   // Fewer hues than categories: categories i and i + hues share a hue.
   assert.equal(contourCategory(0, 9, { hues: 8 }).hue, contourCategory(0, 1, { hues: 8 }).hue);
   assert.notEqual(contourCategory(0, 9).hue, contourCategory(0, 1).hue);
+  // Tones: each category a narrow lightness and saturation band of its own, the rest unchanged.
+  const plain = contourCategory(0, 3);
+  const toned = contourCategory(0, 3, { tones: true });
+  assert.deepEqual({ ...toned, light: undefined, saturation: undefined }, {
+    ...plain,
+    light: undefined,
+    saturation: undefined,
+  });
+  assert.equal(plain.light, undefined);
+  const [l0, l1] = toned.light!;
+  assert.ok(l0 >= 0.08 && l1 <= 0.8 && Math.abs(l1 - l0 - 0.12) < 1e-9, `${toned.light}`);
+  const bands = Array.from(
+    { length: 8 },
+    (_, i) => contourCategory(0, i, { tones: true }).light![0],
+  );
+  assert.ok(new Set(bands).size === 8, "categories draw their own lightness");
   assert.deepEqual(parseDensities("small,large,tiny"), ["small", "large", "tiny"]);
   for (const bad of ["small,small", "huge", ""]) {
     assert.throws(() => parseDensities(bad), /--densities takes distinct names/, bad);
@@ -282,6 +298,10 @@ Deno.test("the model card's command reproduces the recipe, with only the flags t
       config: { ...DEFAULT_PRETRAIN.config, image_size: 128, patch_size: 16 },
     }),
     "deno task pretrain --layout attributes --steps 200 --image-size 128 --patch-size 16",
+  );
+  assert.equal(
+    reproduceCommand({ ...DEFAULT_PRETRAIN, tones: true }),
+    "deno task pretrain --tones",
   );
   assert.match(
     reproduceCommand({
