@@ -99,7 +99,7 @@ export interface PretrainOptions {
 /** The recipe of the bundled checkpoint. */
 export const DEFAULT_PRETRAIN: PretrainOptions = {
   categories: 32,
-  steps: 3000,
+  steps: 10000,
   batchSize: 32,
   learningRate: 1e-3,
   weightDecay: 0.05,
