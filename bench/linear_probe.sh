@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Linear probe of a model's CLS features on the generated beans-like dataset: how much of the
 # classes a pretraining puts in the features before any fine-tuning (README, "Fine-tuning versus
-# training from scratch"). MODEL_DIR may be "random" for a random initialisation of the demo
-# architecture. Needs Debian's python3-torch for the logistic regression.
+# training from scratch"). MODEL_DIR may be "random" for a random initialisation of the bundled
+# model's architecture. Needs Debian's python3-torch for the logistic regression.
 #   bench/linear_probe.sh [MODEL_DIR] [DATA_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,6 +1,6 @@
 /**
- * Linear-probe features: runs a model folder (or a random initialisation of the demo
- * architecture, for `random`) over an ImageFolder's train and validation splits and writes
+ * Linear-probe features: runs a model folder (or a random initialisation of the bundled
+ * model's architecture, for `random`) over an ImageFolder's train and validation splits and writes
  * (and test, when there is one) the final-LayerNorm CLS feature of each image as raw f32, with the labels as JSON, for
  * `bench/linear_probe.py`. Used by `bench/linear_probe.sh`.
  *
@@ -20,12 +20,15 @@ import {
   ViTForImageClassification,
   ViTImageProcessor,
 } from "../mod.ts";
-import { DEMO_CONFIG } from "../cli/train.ts";
+import { BUNDLED_MODEL_DIR, DEMO_CONFIG } from "../cli/train.ts";
 
 const [modelDir, dataDir, out] = Deno.args;
 await init();
+// `random` is the bundled model's architecture (its size included) with random weights.
+const bundled = JSON.parse(await Deno.readTextFile(`${BUNDLED_MODEL_DIR}/config.json`));
+const architecture = Object.fromEntries(Object.keys(DEMO_CONFIG).map((k) => [k, bundled[k]]));
 const model = modelDir === "random"
-  ? new ViTForImageClassification(makeViTConfig({ ...DEMO_CONFIG, num_labels: 3 }), 1)
+  ? new ViTForImageClassification(makeViTConfig({ ...architecture, num_labels: 3 }), 1)
   : await ViTForImageClassification.fromPretrained(modelDir, { log: () => {} });
 const size = model.config.image_size;
 const processor = new ViTImageProcessor({ size });

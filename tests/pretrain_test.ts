@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  atImageSize,
   colourTarget,
   DEFAULT_PRETRAIN,
   labelGroups,
@@ -22,6 +23,8 @@ import { fractalCategory, renderFractal, renderFractalScene } from "../data/frac
 import { parseSafetensors } from "../nn/safetensors.ts";
 import { init } from "../tensor/runtime.ts";
 import { noGrad, Tensor } from "../tensor/tensor.ts";
+import { makeViTConfig } from "../nn/config.ts";
+import { ViTForImageClassification } from "../nn/vit.ts";
 
 await init();
 
@@ -106,7 +109,12 @@ Deno.test("a shortened pretraining run is deterministic and its recipe matches t
   assert.deepEqual(runs[0], runs[1], "same seed, same weights");
   const bundled = new URL("../models/vit-tiny-contours/", import.meta.url);
   const config = JSON.parse(await Deno.readTextFile(new URL("config.json", bundled)));
-  for (const [k, v] of Object.entries(DEFAULT_PRETRAIN.config)) assert.equal(config[k], v, k);
+  const saved = { ...DEFAULT_PRETRAIN.config, image_size: DEFAULT_PRETRAIN.saveImageSize };
+  for (const [k, v] of Object.entries(saved)) assert.equal(config[k], v, k);
+  const preprocessor = JSON.parse(
+    await Deno.readTextFile(new URL("preprocessor_config.json", bundled)),
+  );
+  assert.equal(preprocessor.size.height, DEFAULT_PRETRAIN.saveImageSize);
   assert.deepEqual(Object.values(config.id2label), labelGroups(DEFAULT_PRETRAIN).flat());
   const weights = parseSafetensors(
     await Deno.readFile(new URL("model.safetensors", bundled)),
@@ -121,7 +129,7 @@ Deno.test("a shortened pretraining run is deterministic and its recipe matches t
     seconds: 0,
   }, "x");
   const recipe = (text: string) =>
-    text.split("\n").filter((l) => /categories|steps of|lr |Model:/.test(l));
+    text.split("\n").filter((l) => /categories|steps of|lr |Model:|Saved at/.test(l));
   assert.deepEqual(recipe(card), recipe(expected), "the model card states the default recipe");
 });
 
@@ -276,6 +284,73 @@ Deno.test("--feature-scale scales the final LayerNorm and leaves the pretrained 
   scaled.model.dispose();
 });
 
+Deno.test("atImageSize resizes the position grid as interpolate_pos_encoding does and keeps every other weight", async () => {
+  const config = makeViTConfig({
+    ...DEFAULT_PRETRAIN.config,
+    hidden_size: 16,
+    num_hidden_layers: 1,
+    intermediate_size: 32,
+    image_size: 24,
+    patch_size: 6,
+    num_labels: 3,
+  });
+  const random = new ViTForImageClassification(config, 5);
+  // Position embeddings are zeros at initialisation; a smooth grid makes the resize visible.
+  const pos = random.vit.embeddings.positionEmbeddings;
+  pos.assign(new Float32Array(pos.size).map((_, i) => Math.sin(i / 7)));
+  const model = await atImageSize(random, 24); // the F16-rounded copy the saved file holds
+  const bigger = await atImageSize(model, 36);
+  assert.equal(bigger.config.image_size, 36);
+  assert.deepEqual(bigger.vit.embeddings.positionEmbeddings.shape, [1, 1 + 6 * 6, 16]);
+  const before = new Map(model.namedParameters());
+  for (const [name, param] of bigger.namedParameters()) {
+    if (name.endsWith("position_embeddings")) continue;
+    assert.deepEqual(await param.toArray(), await before.get(name)!.toArray(), name);
+  }
+  const values = await random.vit.embeddings.positionEmbeddings.toArray();
+  const rounded = await model.vit.embeddings.positionEmbeddings.toArray();
+  for (let i = 0; i < values.length; i++) {
+    assert.ok(Math.abs(values[i] - rounded[i]) <= 1e-3 * Math.abs(values[i]) + 1e-7, `F16 ${i}`);
+  }
+  const pixels = Tensor.from(new Float32Array(2 * 3 * 36 * 36).map((_, i) => Math.cos(i / 3)), [
+    2,
+    3,
+    36,
+    36,
+  ]);
+  const expected = await noGrad(() =>
+    model.forward(pixels, undefined, { interpolatePosEncoding: true }).logits
+  ).toArray();
+  const got = await noGrad(() => bigger.forward(pixels).logits).toArray();
+  for (let i = 0; i < got.length; i++) assert.ok(Math.abs(got[i] - expected[i]) < 1e-5, `${i}`);
+  await assert.rejects(() => atImageSize(model, 40), /not a positive multiple of the patch size 6/);
+  for (const m of [random, model, bigger]) m.dispose();
+  pixels.dispose();
+});
+
+Deno.test("deno task pretrain refuses a save size off the patch grid before it trains", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-read=.",
+      "--allow-env=LP_NATIVE_VECTOR_WIDTH",
+      "--allow-run=grep",
+      "--allow-write=.cache/test",
+      new URL("../cli/pretrain.ts", import.meta.url).pathname,
+      "--save-image-size",
+      "100",
+      "--out",
+      ".cache/test/pretrain-refused",
+    ],
+    env: { NO_COLOR: "1" },
+  }).output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 2, stderr);
+  assert.match(stderr, /--save-image-size 100 is not a multiple of the patch size 12/);
+  assert.doesNotMatch(stderr, /^\s+at /m, "no stack trace");
+  await assert.rejects(() => Deno.stat(".cache/test/pretrain-refused"), Deno.errors.NotFound);
+});
+
 Deno.test("the colour target is a square-rooted histogram that still weighs a few pixels", () => {
   const data = new Uint8Array(100 * 3);
   data.fill(10); // 99 dark pixels…
@@ -300,8 +375,8 @@ Deno.test("the model card's command reproduces the recipe, with only the flags t
     "deno task pretrain --layout attributes --steps 200 --image-size 128 --patch-size 16",
   );
   assert.equal(
-    reproduceCommand({ ...DEFAULT_PRETRAIN, tones: true }),
-    "deno task pretrain --tones",
+    reproduceCommand({ ...DEFAULT_PRETRAIN, tones: true, saveImageSize: 96 }),
+    "deno task pretrain --tones --save-image-size 96",
   );
   assert.match(
     reproduceCommand({

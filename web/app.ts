@@ -390,7 +390,7 @@ $("demo-button").addEventListener("click", () => {
   send({
     type: "demo",
     perSplit: full ? { train: 1034, validation: 133, test: 128 } : { train: 240, validation: 60 },
-    size: full ? 160 : 96,
+    size: full ? 160 : 120,
     seed: 0,
   });
   $("progress-text").textContent = "drawing leaves…";
