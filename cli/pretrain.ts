@@ -180,16 +180,21 @@ export async function atImageSize(
   const resized = new ViTForImageClassification({ ...model.config, image_size: size });
   const from = new Map(model.namedParameters());
   for (const [name, param] of resized.namedParameters()) {
-    const stored = Tensor.from(fromF16Bits(toF16Bits(await from.get(name)!.toArray())), [
-      ...from.get(name)!.shape,
-    ]);
-    const values = name.endsWith("position_embeddings")
-      ? await scopeAsync(() =>
-        interpolatePositions(stored, 1, size / patch, size / patch).toArray()
-      )
-      : await stored.toArray();
-    stored.dispose();
-    param.assign(values);
+    const source = from.get(name)!;
+    const stored = fromF16Bits(toF16Bits(await source.toArray()));
+    param.assign(
+      name.endsWith("position_embeddings")
+        ? await scopeAsync(() =>
+          interpolatePositions(
+            Tensor.from(stored, [...source.shape]),
+            1,
+            size / patch,
+            size / patch,
+          )
+            .toArray()
+        )
+        : stored,
+    );
   }
   return resized;
 }
