@@ -98,17 +98,18 @@ interface Pending {
 
 /**
  * The variants a backend runs its products with, one small tile per family (compiled fast, and
- * the tile small products use anyway). A software backend with textures runs the storage
- * families only for operands too big for textures, so they are checked where they are the
- * main path: in the candidate without textures.
+ * the tile small products use anyway). A software backend with textures also runs the storage
+ * families, for operands too big for textures, so its check covers both.
  */
 function variantsOf(be: Backend): MatmulVariant[] {
   if (be.name === "gpu") return [...TILED_VARIANTS];
+  const storage = [VEC4_VARIANTS[1], VEC4TN_VARIANTS[2], REGISTER_VARIANTS[2]];
   if ((be as SoftwareBackend).textures) {
     const wide = (v: MatmulVariant) => ({ ...v, workgroup: be.profile.simdLanes });
-    return [TEXTURE_VARIANTS[1], TEXTURETN_VARIANTS[1], TEXTURENN_VARIANTS[1]].map(wide);
+    return [TEXTURE_VARIANTS[1], TEXTURETN_VARIANTS[1], TEXTURENN_VARIANTS[1]].map(wide)
+      .concat(storage);
   }
-  return [VEC4_VARIANTS[1], VEC4TN_VARIANTS[2], REGISTER_VARIANTS[2]];
+  return storage;
 }
 
 /** Layouts each product is tried in: rows of 256 bytes (copied into textures) and odd sizes. */

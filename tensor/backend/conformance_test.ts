@@ -16,6 +16,14 @@ class WrongTextures extends SoftwareBackend {
   }
 }
 
+/** A software backend whose vec4 storage products (the path of operands too big for textures) are wrong. */
+class WrongVec4 extends SoftwareBackend {
+  override matmul(call: MatmulCall): void {
+    const vec4 = matmulVariantFor(call.shape).family === "vec4";
+    super.matmul(vec4 ? { ...call, alpha: call.alpha * 1.5 } : call);
+  }
+}
+
 /** Runs `fn` with backends installed by it, then puts the runtime's own back. */
 async function withOwnBackendRestored<T>(fn: () => Promise<T>): Promise<T> {
   const own = gpu();
@@ -53,6 +61,23 @@ Deno.test("the check catches a wrong texture matmul and falls back to storage op
     ]);
     assert.ok(reports[1].families.every((f) => f.ok));
     assert.ok(reports[1].families.some((f) => f.family === "matmul register 8x16"));
+  });
+});
+
+Deno.test("the texture backend's check covers the storage products it runs for big operands", async () => {
+  const { profile } = gpu();
+  await withOwnBackendRestored(async () => {
+    const install = (be: Backend) => installContext({ ...gpu(), backend: be });
+    const wrong = new WrongVec4(profile);
+    const plain = new SoftwareBackend(profile, { textures: false, vectorLoads: false });
+    const { backend, reports } = await chooseBackend([wrong, plain], install);
+    assert.equal(backend, plain);
+    const checked = reports[0].families.map((f) => f.family);
+    for (const family of ["texture", "texturetn", "texturenn", "vec4", "vec4tn", "register"]) {
+      assert.ok(checked.some((f) => f.startsWith(`matmul ${family} `)), `${family} not checked`);
+    }
+    const failed = reports[0].families.filter((f) => !f.ok).map((f) => f.family);
+    assert.deepEqual(failed, ["matmul vec4 16x16"]);
   });
 });
 
