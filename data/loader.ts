@@ -24,7 +24,11 @@ export interface DataLoaderOptions {
   seed?: number;
   /** Drop a last, smaller batch. */
   dropLast?: boolean;
-  /** Worker threads (0 prepares samples on the calling thread). */
+  /**
+   * Worker threads (0 prepares samples on the calling thread). Outside Deno (a browser bundle,
+   * which has no worker module beside it) samples are prepared on the calling thread, with one
+   * warning when workers were asked for.
+   */
   numWorkers?: number;
   /** Batches prepared ahead of the one being consumed. */
   prefetch?: number;
@@ -72,6 +76,10 @@ export class SampleError extends Error {
     return SKIPPABLE.has(this.kind);
   }
 }
+
+/** Whether the worker module sits beside this file, as it does when Deno runs the sources. */
+const WORKERS_AVAILABLE = "Deno" in globalThis;
+let warnedNoWorkers = false;
 
 class WorkerPool {
   readonly #workers: Worker[];
@@ -155,12 +163,21 @@ export class DataLoader {
       shuffle: options.shuffle ?? false,
       seed: options.seed ?? 42,
       dropLast: options.dropLast ?? false,
-      numWorkers: options.numWorkers ?? Math.min(2, navigator.hardwareConcurrency ?? 2),
+      numWorkers: WORKERS_AVAILABLE
+        ? options.numWorkers ?? Math.min(2, navigator.hardwareConcurrency ?? 2)
+        : 0,
       prefetch: options.prefetch ?? 2,
       augment: options.augment ?? null,
       onBadImage: options.onBadImage ?? "skip",
       log: options.log ?? ((m: string) => console.warn(m)),
     };
+    if (!WORKERS_AVAILABLE && (options.numWorkers ?? 0) > 0 && !warnedNoWorkers) {
+      warnedNoWorkers = true;
+      this.#options.log(
+        `numWorkers ${options.numWorkers}: worker threads need Deno, so samples are prepared on ` +
+          "this thread (set dataloaderNumWorkers / numWorkers to 0 to silence this)",
+      );
+    }
   }
 
   /** Number of rows. */

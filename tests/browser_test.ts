@@ -1,6 +1,7 @@
 /**
  * The library in a real browser: headless Chromium (WebGPU on SwiftShader here) trains a tiny
- * ViT for a few steps from the browser bundle of `browser.ts` (tests/browser/harness.ts). Chromium's
+ * ViT for a few steps from the browser bundle of `browser.ts` (tests/browser/harness.ts), and a
+ * DataLoader that asks for worker threads loads the same batches as in Deno. Chromium's
  * WebGPU (Dawn) validates what Deno's wgpu lets through, so its console must stay free of
  * validation errors; the first step must match the same computation in Deno.
  *
@@ -16,7 +17,7 @@ import assert from "node:assert/strict";
 import * as tessera from "../mod.ts";
 import { assertClose } from "../tensor/_test_util.ts";
 import { CHROMIUM, exists, runInChromium, WEBGPU_ERROR } from "./browser/harness.ts";
-import { type StepsReport, trainTinyViT } from "./browser/tiny_vit_steps.ts";
+import { loadBatches, type StepsReport, trainTinyViT } from "./browser/tiny_vit_steps.ts";
 
 const STEPS = 4;
 
@@ -31,14 +32,14 @@ if (!available) {
 
 Deno.test({
   name: available
-    ? "a tiny ViT trains in headless Chromium from the browser bundle as in Deno, with no WebGPU errors"
+    ? "a tiny ViT trains and a DataLoader loads in headless Chromium from the browser bundle as in Deno, with no WebGPU errors"
     : `a tiny ViT trains in headless Chromium (ignored: ${CHROMIUM} is missing)`,
   ignore: !available,
   // puppeteer keeps sockets and timers of its own past browser.close().
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const { report, log } = await runInChromium({ steps: STEPS });
+    const { report, loader, log } = await runInChromium({ steps: STEPS });
     console.log(`Chromium: ${summary(report)}`);
     if (log.length > 0) console.log(`Chromium console:\n  ${log.join("\n  ")}`);
     assert.deepEqual(log.filter((line) => WEBGPU_ERROR.test(line)), [], "WebGPU errors");
@@ -54,5 +55,15 @@ Deno.test({
     // Both in f32 throughout; the two adapters' kernels may add in different orders.
     assertClose(report.firstLogits, deno.firstLogits, { atol: 1e-4, rtol: 1e-3 }, "first logits");
     assertClose(report.losses.slice(0, 1), deno.losses, { atol: 1e-4, rtol: 1e-4 }, "first loss");
+
+    // A DataLoader asking for worker threads: Deno runs them, the bundle prepares on its thread.
+    const denoLoader = await loadBatches(tessera);
+    assert.deepEqual(denoLoader.warnings, []);
+    assert.deepEqual(loader.labels, [[0, 1], [0]]);
+    assert.deepEqual(loader.labels, denoLoader.labels);
+    assert.equal(loader.pixels[0].length, 2 * 3 * 8 * 8);
+    assert.deepEqual(loader.pixels, denoLoader.pixels, "the same decoding and resizing");
+    assert.deepEqual(loader.warnings.length, 1);
+    assert.match(loader.warnings[0], /numWorkers 2: worker threads need Deno/);
   },
 });

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { StepsReport } from "./tiny_vit_steps.ts";
+import type { LoaderReport, StepsReport } from "./tiny_vit_steps.ts";
 
 /** The browser the harness drives. */
 export const CHROMIUM = "/usr/bin/chromium";
@@ -40,6 +40,8 @@ export interface PageRun {
 export interface BrowserRun {
   /** The page's report. */
   report: StepsReport;
+  /** The page's DataLoader batches. */
+  loader: LoaderReport;
   /** Every console line and page error, as `type: text`. */
   log: string[];
 }
@@ -135,11 +137,15 @@ export async function runInChromium(run: PageRun, timeoutMs = 240_000): Promise<
         );
       });
       const result = await Promise.race([page.evaluate("globalThis.result"), timeout])
-        .finally(() => clearTimeout(timer)) as { report?: StepsReport; error?: string };
+        .finally(() => clearTimeout(timer)) as {
+          report?: StepsReport;
+          loader?: LoaderReport;
+          error?: string;
+        };
       if (result.error) {
         throw new Error(`in Chromium: ${result.error}\nconsole:\n${log.join("\n")}`);
       }
-      return { report: result.report!, log };
+      return { report: result.report!, loader: result.loader!, log };
     } finally {
       await browser.close();
     }

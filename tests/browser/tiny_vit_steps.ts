@@ -1,7 +1,8 @@
 /**
- * The computation the browser test runs twice, in Chromium through the bundle of `browser.ts`
- * and in Deno through `mod.ts`: a 2-layer tiny ViT's forward, backward and AdamW step on fixed pixels. It
- * takes the library as an argument, so that both sides run this one source.
+ * The computations the browser test runs twice, in Chromium through the bundle of `browser.ts`
+ * and in Deno through `mod.ts`: a 2-layer tiny ViT's forward, backward and AdamW step on fixed
+ * pixels, and a DataLoader's batches of an in-memory PNG. They take the library as an argument,
+ * so that both sides run this one source.
  *
  * @module
  */
@@ -99,5 +100,52 @@ export async function trainTinyViT(
     logits.dispose();
   }
   pixels.dispose();
+  return report;
+}
+
+/** A 6×5 RGB PNG (`encodePng` of bytes `(i * 37) % 256`). */
+const PNG_BASE64 =
+  "iVBORw0KGgoAAAANSUhEUgAAAAYAAAAFCAIAAADpOgqxAAAAaklEQVR4XgFfAKD/AAAlSm+Uud4DKE1yl7zhBitQdQCav+QJ" +
+  "LlN4ncLnDDFWe6DF6g8ANFl+o8jtEjdcgabL8BU6X4SpAM7zGD1ih6zR9htAZYqv1PkeQwBojbLX/CFGa5C12v8kSW6TuN3F" +
+  "kyzaxNTEdgAAAABJRU5ErkJggg==";
+
+/** What {@link loadBatches} saw. */
+export interface LoaderReport {
+  /** Each batch's pixel values, flattened, in order. */
+  pixels: number[][];
+  /** Each batch's labels. */
+  labels: number[][];
+  /** The loader's warnings. */
+  warnings: string[];
+}
+
+/**
+ * Loads three in-memory copies of one PNG through a DataLoader that asks for two worker
+ * threads: Deno runs them; a browser bundle prepares the samples on its own thread.
+ *
+ * @param t The library (`mod.ts`, or the bundle of `browser.ts`).
+ * @returns The batches and the warnings.
+ */
+export async function loadBatches(t: typeof Tessera): Promise<LoaderReport> {
+  await t.init();
+  const bytes = Uint8Array.from(atob(PNG_BASE64), (c) => c.charCodeAt(0));
+  const rows = [0, 1, 2].map((i) => ({ image: { path: `leaf${i}.png`, bytes }, labels: i % 2 }));
+  const ds = new t.Dataset(rows, new t.ClassLabel(["a", "b"]));
+  const warnings: string[] = [];
+  const loader = new t.DataLoader(ds, new t.ViTImageProcessor({ size: 8 }).config, {
+    batchSize: 2,
+    numWorkers: 2,
+    log: (m) => warnings.push(m),
+  });
+  const report: LoaderReport = { pixels: [], labels: [], warnings };
+  try {
+    for await (const batch of loader.batches(0)) {
+      report.pixels.push([...await batch.pixelValues.toArray()]);
+      report.labels.push(batch.labels);
+      batch.pixelValues.dispose();
+    }
+  } finally {
+    loader.close();
+  }
   return report;
 }
