@@ -330,7 +330,7 @@ async function pickedFromDrop(event: DragEvent): Promise<PickedFile[]> {
   return out;
 }
 
-function dropZone(id: string, onFiles: (files: PickedFile[]) => void): void {
+function dropZone(id: string, kind: ErrorKind, onFiles: (files: PickedFile[]) => void): void {
   const zone = $(id);
   zone.addEventListener("dragover", (e) => {
     e.preventDefault();
@@ -340,7 +340,7 @@ function dropZone(id: string, onFiles: (files: PickedFile[]) => void): void {
   zone.addEventListener("drop", (e) => {
     e.preventDefault();
     zone.classList.remove("over");
-    pickedFromDrop(e).then(onFiles, (error) => showMessage("data", String(error)));
+    pickedFromDrop(e).then(onFiles, (error) => showMessage(kind, String(error)));
   });
 }
 
@@ -363,13 +363,13 @@ $<HTMLInputElement>("data-input").addEventListener("change", (e) => {
   sendDataset(pickedFromInput(input));
   input.value = "";
 });
-dropZone("data-drop", sendDataset);
+dropZone("data-drop", "data", sendDataset);
 $<HTMLInputElement>("model-input").addEventListener("change", (e) => {
   const input = e.target as HTMLInputElement;
   sendModel(pickedFromInput(input));
   input.value = "";
 });
-dropZone("model-drop", sendModel);
+dropZone("model-drop", "model", sendModel);
 for (const radio of document.querySelectorAll<HTMLInputElement>("input[name=model-source]")) {
   radio.addEventListener("change", () => {
     const folder = radio.value === "folder" && radio.checked;
@@ -447,7 +447,7 @@ $<HTMLInputElement>("predict-input").addEventListener("change", (e) => {
   if (input.files?.[0]) predictFile(input.files[0]);
   input.value = "";
 });
-dropZone("predict-drop", (files) => {
+dropZone("predict-drop", "predict", (files) => {
   if (files[0]) predictFile(files[0].file as File);
 });
 

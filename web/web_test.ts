@@ -1,7 +1,7 @@
 /**
  * The page in a real browser: headless Chromium (WebGPU on SwiftShader here) loads the built
- * page, is refused bad folders with messages, takes a generated dataset and a tiny model folder
- * through its own folder inputs, trains, stops and resumes, predicts, and hands over a zip whose
+ * page, is refused bad folders with messages, takes a generated dataset dropped as a folder (as
+ * from the desktop) and a tiny model folder through its folder input, trains, stops and resumes, predicts, and hands over a zip whose
  * model gives the same logits in Deno. Chromium's console must stay free of WebGPU errors and
  * uncaught errors. A screenshot of the trained page goes to .cache/test/web/web.png (the one in
  * docs/web.png is a copy).
@@ -168,6 +168,19 @@ Deno.test({
       };
       const upload = async (input: string, dir: string) =>
         await fileInput(await page.$(input)).uploadFile(`${OUT}/${dir}`);
+      // A folder dragged from the desktop: Chromium's own drag events, carrying a directory.
+      const drop = async (zone: string, dir: string) => {
+        const box = await page.$eval(zone, (e) => {
+          const r = e.getBoundingClientRect();
+          return { x: r.x + r.width / 2, y: r.y + r.height / 2 };
+        });
+        const cdp = await page.createCDPSession();
+        const data = { items: [], files: [`${OUT}/${dir}`], dragOperationsMask: 1 };
+        for (const type of ["dragEnter", "dragOver", "drop"] as const) {
+          await cdp.send("Input.dispatchDragEvent", { type, ...box, data });
+        }
+        await cdp.detach();
+      };
 
       await until(
         "WebGPU and the bundled model",
@@ -193,7 +206,7 @@ Deno.test({
       );
       assert.equal((await page.$$("#grid img")).length, 3 * 6);
 
-      await upload("#data-input", "colours");
+      await drop("#data-drop", "colours");
       await until(
         "the dataset",
         "/train 48, validation 24/.test(document.getElementById('data-text').textContent)",
