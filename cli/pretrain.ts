@@ -145,6 +145,11 @@ export async function scaleFeatures(model: ViTForImageClassification, k: number)
   await scale(model.classifier.weight, 1 / k);
 }
 
+/** Whether an image size is a whole, positive number of patches. */
+function onPatchGrid(size: number, patch: number): boolean {
+  return size > 0 && Number.isInteger(size / patch);
+}
+
 /**
  * The model at another image size, as ViT is fine-tuned at a higher resolution than it was
  * pretrained at: the same weights, with the grid of position embeddings resized bicubically
@@ -161,8 +166,15 @@ export async function scaleFeatures(model: ViTForImageClassification, k: number)
  * import { atImageSize } from "./pretrain.ts";
  * import { init, makeViTConfig, ViTForImageClassification } from "../mod.ts";
  * await init();
- * const config = { hidden_size: 8, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 16 };
- * const model = new ViTForImageClassification(makeViTConfig({ ...config, image_size: 16, patch_size: 4 }));
+ * const config = makeViTConfig({
+ *   hidden_size: 8,
+ *   num_hidden_layers: 1,
+ *   num_attention_heads: 2,
+ *   intermediate_size: 16,
+ *   image_size: 16,
+ *   patch_size: 4,
+ * });
+ * const model = new ViTForImageClassification(config);
  * const bigger = await atImageSize(model, 24);
  * console.log(bigger.vit.embeddings.positionEmbeddings.shape); // [1, 37, 8]
  * ```
@@ -172,7 +184,7 @@ export async function atImageSize(
   size: number,
 ): Promise<ViTForImageClassification> {
   const patch = model.config.patch_size;
-  if (!Number.isInteger(size / patch) || size <= 0) {
+  if (!onPatchGrid(size, patch)) {
     throw new RangeError(
       `image size ${size} is not a positive multiple of the patch size ${patch}`,
     );
@@ -817,20 +829,18 @@ models/vit-tiny-contours.`,
       },
     };
     const patch = makeViTConfig(options.config, "pretrain config").patch_size;
-    if (options.saveImageSize % patch !== 0) {
+    if (!onPatchGrid(options.saveImageSize, patch)) {
       throw new UsageError(
         `--save-image-size ${options.saveImageSize} is not a multiple of the patch size ${patch}`,
       );
     }
     const adapter = describeAdapter();
     console.log(`adapter: ${adapter}`);
-    const { model, processor, figures } = await pretrain(options);
+    const { model, figures } = await pretrain(options);
     const size = options.saveImageSize;
     const saved = size === model.config.image_size ? model : await atImageSize(model, size);
     await saved.savePretrained(values.out, { dtype: "F16" });
-    await (saved === model ? processor : new ViTImageProcessor({ size })).savePretrained(
-      values.out,
-    );
+    await new ViTImageProcessor({ size }).savePretrained(values.out);
     await writeAtomic(
       joinPath(values.out, "README.md"),
       modelCard(options, figures, adapter, basename(values.out)),

@@ -1,10 +1,10 @@
 /**
  * The page in a real browser: headless Chromium (WebGPU on SwiftShader here) loads the built
  * page, is refused bad folders with messages, takes a generated dataset dropped as a folder (as
- * from the desktop) and a tiny model folder through its folder input, trains, stops and resumes, predicts, and hands over a zip whose
- * model gives the same logits in Deno. Chromium's console must stay free of WebGPU errors and
- * uncaught errors. A screenshot of the trained page goes to .cache/test/web/web.png (the one in
- * docs/web.png is a copy).
+ * from the desktop) and a tiny model folder through its folder input, trains, stops and resumes,
+ * predicts, and hands over a zip whose model gives the same logits in Deno. Chromium's console
+ * must stay free of WebGPU errors and uncaught errors. A screenshot of the trained page goes to
+ * .cache/test/web/web.png (the one in docs/web.png is a copy).
  *
  * Needs what tests/browser_test.ts needs (--allow-run, --allow-net=127.0.0.1, --allow-env,
  * --allow-read=.,/usr/bin/chromium, writes under .cache/test).
