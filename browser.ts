@@ -94,20 +94,7 @@ export { AdamW, type AdamWOptions } from "./tensor/adamw.ts";
 // Layers, models and checkpoints.
 export { Module, ModuleList } from "./nn/module.ts";
 export { Dropout, LayerNorm, Linear, setDropoutSeed } from "./nn/layers.ts";
-export {
-  ConfigError,
-  configToJson,
-  DEIT_DEFAULTS,
-  type DeiTConfig,
-  makeDeiTConfig,
-  makeViTConfig,
-  numLabels,
-  type PretrainedConfig,
-  VIT_DEFAULTS,
-  vitBase16,
-  type ViTConfig,
-  vitTiny16,
-} from "./nn/config.ts";
+export { ConfigError, configToJson, numLabels, type PretrainedConfig } from "./nn/config.ts";
 export {
   type FromPretrainedOptions,
   loadPretrained,
@@ -123,37 +110,24 @@ export {
   type ImageClassifierOutput,
   type PreTrainedImageClassifier,
 } from "./nn/image_classifier.ts";
+export { type EncoderConfig, makeEncoderConfig } from "./nn/encoder_config.ts";
+export { EncoderModel, PatchTokenEmbeddings, tokenRows } from "./nn/encoder_model.ts";
+export { type PatchConfig } from "./nn/patch_embeddings.ts";
 export {
-  initViTWeights,
-  PatchProjection,
-  ViTAttention,
-  ViTEmbeddings,
-  ViTEncoder,
-  ViTForImageClassification,
-  ViTIntermediate,
-  ViTLayer,
-  ViTModel,
-  type ViTModelOutput,
-  ViTOutput,
-  ViTPatchEmbeddings,
-  ViTPooler,
-  ViTSelfAttention,
-  ViTSelfOutput,
-} from "./nn/vit.ts";
+  atImageSize,
+  type AtImageSizeOptions,
+  interpolatePositions,
+  type PatchGridModel,
+} from "./nn/position_grid.ts";
+export { type ClsBackbone, ClsTokenClassifier } from "./nn/classifier_head.ts";
 export {
-  DeiTEmbeddings,
-  DeiTForImageClassification,
-  DeiTForImageClassificationWithTeacher,
-  DeiTModel,
-  type DeiTWithTeacherOutput,
-  initDeiTWeights,
-} from "./nn/deit.ts";
-export {
-  AutoConfig,
-  AutoModelForImageClassification,
   type ConfigBuilder,
   type ImageClassifierClass,
+  type ModelFamily,
+  ModelRegistry,
 } from "./nn/auto.ts";
+// The model families (ViT, DeiT) and the Auto classes over them.
+export * from "./models/mod.ts";
 export { CheckpointError, loadParameters, type LoadReport } from "./nn/checkpoint.ts";
 export {
   parseSafetensors,
@@ -186,6 +160,16 @@ export {
 export { type Resample, resize } from "./data/resize.ts";
 export { type ImageProcessorConfig, ProcessorError } from "./data/pixels.ts";
 export { VIT_PROCESSOR_DEFAULTS, ViTImageProcessor } from "./data/processor.ts";
+export {
+  type ImageProcessor,
+  type ImageProcessorClass,
+  ImageProcessorRegistry,
+} from "./data/image_processor.ts";
+export {
+  AutoImageProcessor,
+  IMAGE_PROCESSOR_CLASSES,
+  IMAGE_PROCESSORS,
+} from "./data/auto_processor.ts";
 export {
   type Batch as ColumnBatch,
   ClassLabel,

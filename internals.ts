@@ -2,7 +2,7 @@
  * Tessera's engine internals, for tests, benchmarks and experiments: the implicit runtime
  * accessor, the engine and its buffer pool, parameter arena and texture cache, the kernel
  * profiler, matmul variants and autotuning, the kernel definition helpers, and the lower-level
- * image, dataset, checkpoint and synthetic-data helpers that the public API builds on.
+ * image, dataset and checkpoint helpers that the public API builds on.
  *
  * These names may change between minor versions; the stable API is the package's main export.
  *
@@ -103,37 +103,6 @@ export { namesFromDatasetCard, namesFromParquetMetadata } from "./data/parquet.t
 export { prepareSample, type SampleJob } from "./data/sample.ts";
 export { crop, flipHorizontal, randomResizedCropBox, sampleSeed } from "./data/augment.ts";
 export { drawText, textWidth } from "./data/font.ts";
-
-// Synthetic data: the generated beans-like set and the fractal and contour pretraining images.
-export {
-  BEANS_CLASSES,
-  BEANS_SPLITS,
-  beanSeed,
-  classCounts,
-  renderBeanLeaf,
-} from "./data/synthetic_beans.ts";
-export {
-  type AffineMap,
-  type FractalCategory,
-  fractalCategory,
-  type FractalSceneOptions,
-  renderFractal,
-  renderFractalScene,
-} from "./data/fractal.ts";
-export {
-  type AttributeScene,
-  CONTOUR_DENSITIES,
-  type ContourCategory,
-  contourCategory,
-  type ContourDatabaseOptions,
-  type ContourDensity,
-  type ContourDensityName,
-  MARK_ATTRIBUTES,
-  type MarkAttribute,
-  renderAttributeScene,
-  renderContourScene,
-} from "./data/contours.ts";
-export { hsl, valueNoise } from "./data/paint.ts";
 
 // Training internals.
 export { learningRateAt, warmupSteps } from "./train/schedule.ts";

@@ -29,9 +29,9 @@ import {
   engine,
   matmulCandidates,
   matmulVariantFor,
-  renderBeanLeaf,
 } from "../internals.ts";
 import { DEMO_CONFIG } from "../cli/train.ts";
+import { renderBeanLeaf } from "../demo/synthetic_beans.ts";
 import type { MatmulShape, MatmulVariant } from "../internals.ts";
 import { matmul as product } from "../tensor/ops_matmul.ts";
 

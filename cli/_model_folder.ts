@@ -6,9 +6,11 @@
  * @module
  */
 
+import { AutoImageProcessor } from "../data/auto_processor.ts";
+import type { ImageProcessor } from "../data/image_processor.ts";
 import { ViTImageProcessor } from "../data/processor.ts";
 import { exists, joinPath } from "../io/files.ts";
-import { AutoModelForImageClassification } from "../nn/auto.ts";
+import { AutoModelForImageClassification } from "../models/auto.ts";
 import type { ImageClassifier } from "../nn/image_classifier.ts";
 import type { FromPretrainedOptions } from "../nn/pretrained.ts";
 
@@ -17,7 +19,7 @@ export interface ModelFolder {
   /** The model, in training mode. */
   model: ImageClassifier;
   /** Its image processor. */
-  processor: ViTImageProcessor;
+  processor: ImageProcessor;
 }
 
 /**
@@ -42,7 +44,7 @@ export async function loadModelFolder(
 ): Promise<ModelFolder> {
   const model = await AutoModelForImageClassification.fromPretrained(dir, options);
   const processor = await exists(joinPath(dir, "preprocessor_config.json"))
-    ? await ViTImageProcessor.fromPretrained(dir)
+    ? await AutoImageProcessor.fromPretrained(dir)
     : new ViTImageProcessor({ size: model.config.image_size });
   return { model, processor };
 }

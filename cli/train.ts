@@ -7,12 +7,13 @@
  */
 
 import { loadDataset } from "../data/parquet.ts";
+import type { ImageProcessor } from "../data/image_processor.ts";
 import { ViTImageProcessor } from "../data/processor.ts";
 import type { Dataset, ImageExample } from "../data/dataset.ts";
 import { ensureWritableDir, exists, joinPath, readJson } from "../io/files.ts";
-import { makeViTConfig, type ViTConfig } from "../nn/config.ts";
+import { makeViTConfig, type ViTConfig } from "../models/vit/config.ts";
 import type { ImageClassifier } from "../nn/image_classifier.ts";
-import { ViTForImageClassification } from "../nn/vit.ts";
+import { ViTForImageClassification } from "../models/vit/modeling.ts";
 import { describeAdapter, gpu } from "../tensor/device.ts";
 import { engine } from "../tensor/engine.ts";
 import { init } from "../tensor/runtime.ts";
@@ -29,7 +30,7 @@ import { listCheckpoints } from "../train/checkpoint.ts";
 import { writePlots } from "../train/plots.ts";
 import { Progress } from "../train/progress.ts";
 import { Trainer } from "../train/trainer.ts";
-import { DEFAULT_BEANS_DIR, makeBeans } from "./make_beans.ts";
+import { DEFAULT_BEANS_DIR, makeBeans } from "../demo/make_beans.ts";
 import { loadModelFolder } from "./_model_folder.ts";
 import { type CliArgs, defineCli, runCli, UsageError } from "./_run.ts";
 
@@ -131,7 +132,7 @@ async function main(
   );
 
   let model: ImageClassifier;
-  let processor: ViTImageProcessor;
+  let processor: ImageProcessor;
   const modelDir = values.model ??
     (!values.config && await exists(joinPath(BUNDLED_MODEL_DIR, "config.json"))
       ? BUNDLED_MODEL_DIR

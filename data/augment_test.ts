@@ -30,62 +30,71 @@ Deno.test("crop() copies the rectangle and flipHorizontal() mirrors columns", ()
   assert.deepEqual(flipHorizontal(f).data, img.data);
 });
 
-Deno.test("randomResizedCropBox() stays inside the image with torchvision's area and aspect ranges", () => {
-  const rng = new Rng(3);
-  const areas: number[] = [];
-  for (let i = 0; i < 2000; i++) {
-    const { left, top, w, h } = randomResizedCropBox(224, 160, rng);
-    assert.ok(left >= 0 && top >= 0 && left + w <= 224 && top + h <= 160, `box ${i} inside`);
-    // Rounding w and h to integers moves area and aspect by at most about 1/side.
-    const area = (w * h) / (224 * 160);
-    assert.ok(area >= 0.08 * (1 - 2 / Math.min(w, h)) - 1e-9 && area <= 1, `area ${area}`);
-    const aspect = w / h;
-    const slack = 1 + 1 / Math.min(w, h);
-    assert.ok(aspect >= (3 / 4) / slack && aspect <= (4 / 3) * slack, `aspect ${aspect}`);
-    areas.push(area);
-  }
-  // Area uniform on [0.08, 1] among accepted draws (large ones get rejected more): mean below
-  // 0.54 and well above 0.08.
-  const mean = areas.reduce((a, b) => a + b) / areas.length;
-  assert.ok(mean > 0.3 && mean < 0.54, `mean area ${mean}`);
-});
+Deno.test(
+  "randomResizedCropBox() stays inside the image with torchvision's area and aspect ranges",
+  () => {
+    const rng = new Rng(3);
+    const areas: number[] = [];
+    for (let i = 0; i < 2000; i++) {
+      const { left, top, w, h } = randomResizedCropBox(224, 160, rng);
+      assert.ok(left >= 0 && top >= 0 && left + w <= 224 && top + h <= 160, `box ${i} inside`);
+      // Rounding w and h to integers moves area and aspect by at most about 1/side.
+      const area = (w * h) / (224 * 160);
+      assert.ok(area >= 0.08 * (1 - 2 / Math.min(w, h)) - 1e-9 && area <= 1, `area ${area}`);
+      const aspect = w / h;
+      const slack = 1 + 1 / Math.min(w, h);
+      assert.ok(aspect >= (3 / 4) / slack && aspect <= (4 / 3) * slack, `aspect ${aspect}`);
+      areas.push(area);
+    }
+    // Area uniform on [0.08, 1] among accepted draws (large ones get rejected more): mean below
+    // 0.54 and well above 0.08.
+    const mean = areas.reduce((a, b) => a + b) / areas.length;
+    assert.ok(mean > 0.3 && mean < 0.54, `mean area ${mean}`);
+  },
+);
 
-Deno.test("randomResizedCropBox() falls back to torchvision's centre crop when ten draws miss", () => {
-  // 100 × 10 at aspect at most 4/3 can never hold 90 % of the area.
-  assert.deepEqual(randomResizedCropBox(100, 10, new Rng(1), [0.9, 1]), {
-    left: 43,
-    top: 0,
-    w: 13,
-    h: 10,
-  });
-  assert.deepEqual(randomResizedCropBox(10, 100, new Rng(1), [0.9, 1]), {
-    left: 0,
-    top: 43,
-    w: 10,
-    h: 13,
-  });
-});
-
-Deno.test("augment() is a function of its seed, flips with the asked probability, and can do nothing", () => {
-  const img = ramp(40, 30);
-  const options = { flipProbability: 0.5 };
-  assert.deepEqual(augment(img, 11, options), augment(img, 11, options));
-  assert.deepEqual(augment(img, 11, { randomResizedCrop: false, flipProbability: 0 }), img);
-  assert.deepEqual(
-    augment(img, 11, { randomResizedCrop: false, flipProbability: 1 }).data,
-    flipHorizontal(img).data,
-  );
-  let flips = 0;
-  for (let s = 0; s < 400; s++) {
-    const out = augment(img, sampleSeed(5, 0, s), {
-      randomResizedCrop: false,
-      flipProbability: 0.3,
+Deno.test(
+  "randomResizedCropBox() falls back to torchvision's centre crop when ten draws miss",
+  () => {
+    // 100 × 10 at aspect at most 4/3 can never hold 90 % of the area.
+    assert.deepEqual(randomResizedCropBox(100, 10, new Rng(1), [0.9, 1]), {
+      left: 43,
+      top: 0,
+      w: 13,
+      h: 10,
     });
-    if (out.data[0] === 39) flips++;
-  }
-  // Binomial(400, 0.3): 120 ± 9.2 per standard deviation.
-  assert.ok(Math.abs(flips - 120) < 46, `${flips} flips of 400`);
-});
+    assert.deepEqual(randomResizedCropBox(10, 100, new Rng(1), [0.9, 1]), {
+      left: 0,
+      top: 43,
+      w: 10,
+      h: 13,
+    });
+  },
+);
+
+Deno.test(
+  "augment() is a function of its seed, flips with the asked probability, and can do nothing",
+  () => {
+    const img = ramp(40, 30);
+    const options = { flipProbability: 0.5 };
+    assert.deepEqual(augment(img, 11, options), augment(img, 11, options));
+    assert.deepEqual(augment(img, 11, { randomResizedCrop: false, flipProbability: 0 }), img);
+    assert.deepEqual(
+      augment(img, 11, { randomResizedCrop: false, flipProbability: 1 }).data,
+      flipHorizontal(img).data,
+    );
+    let flips = 0;
+    for (let s = 0; s < 400; s++) {
+      const out = augment(img, sampleSeed(5, 0, s), {
+        randomResizedCrop: false,
+        flipProbability: 0.3,
+      });
+      if (out.data[0] === 39) flips++;
+    }
+    // Binomial(400, 0.3): 120 ± 9.2 per standard deviation.
+    assert.ok(Math.abs(flips - 120) < 46, `${flips} flips of 400`);
+  },
+);
 
 Deno.test("sampleSeed() differs across epochs and samples of a run", () => {
   const seeds = new Set<number>();

@@ -62,7 +62,8 @@ export function namesFromParquetMetadata(
 }
 
 /**
- * Class names from a dataset card's YAML header (`dataset_info.features[].dtype.class_label.names`).
+ * Class names from a dataset card's YAML header
+ * (`dataset_info.features[].dtype.class_label.names`).
  *
  * @param card The README.md text.
  * @returns The names in index order, or null.

@@ -57,7 +57,8 @@ export class ProcessorError extends Error {
  * ```ts
  * import { toPixelValues } from "./pixels.ts";
  * const config = { do_resize: false, size: { height: 1, width: 1 }, resample: 2, do_rescale: true,
- *   rescale_factor: 1 / 255, do_normalize: true, image_mean: [0.5, 0.5, 0.5], image_std: [0.5, 0.5, 0.5] };
+ *   rescale_factor: 1 / 255, do_normalize: true, image_mean: [0.5, 0.5, 0.5],
+ *   image_std: [0.5, 0.5, 0.5] };
  * console.log(toPixelValues({ width: 1, height: 1, data: new Uint8Array([255, 0, 51]) }, config));
  * // Float32Array [1, -1, -0.6]
  * ```

@@ -9,6 +9,7 @@
 import { joinPath, readJson, writeAtomic } from "../io/files.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import type { RgbImage } from "./image.ts";
+import type { ImageProcessor } from "./image_processor.ts";
 import { type ImageProcessorConfig, ProcessorError, toPixelValues } from "./pixels.ts";
 import { type Resample, RESAMPLE_CODES } from "./resize.ts";
 
@@ -95,7 +96,9 @@ function parseConfig(raw: unknown, source: string): ImageProcessorConfig {
  * console.log(pixelValues.shape); // [1, 3, 2, 2]
  * ```
  */
-export class ViTImageProcessor {
+export class ViTImageProcessor implements ImageProcessor {
+  /** The name preprocessor_config.json's `image_processor_type` gives this class. */
+  static readonly processorType: string = "ViTImageProcessor";
   /** The configuration, in HF's names. */
   readonly config: ImageProcessorConfig;
 
@@ -123,7 +126,7 @@ export class ViTImageProcessor {
 
   /** Writes `dir/preprocessor_config.json` atomically. */
   async savePretrained(dir: string): Promise<void> {
-    const out = { ...this.config, image_processor_type: "ViTImageProcessor" };
+    const out = { ...this.config, image_processor_type: ViTImageProcessor.processorType };
     await writeAtomic(
       joinPath(dir, "preprocessor_config.json"),
       JSON.stringify(out, null, 2) + "\n",

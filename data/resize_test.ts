@@ -21,17 +21,20 @@ interface Case {
   expected: string;
 }
 
-Deno.test("resize() to non-square sizes equals PIL's resize exactly, with every filter", async () => {
-  const cases = JSON.parse(await Deno.readTextFile(new URL("nonsquare.json", DIR))) as Case[];
-  assert.ok(cases.length >= 24, "the fixture lists the non-square cases");
-  for (const c of cases) {
-    const got = resize(await load(c.source), c.width, c.height, c.filter);
-    const expected = await load(c.expected);
-    assert.deepEqual([got.width, got.height], [c.width, c.height], c.expected);
-    let worst = 0;
-    for (let i = 0; i < got.data.length; i++) {
-      worst = Math.max(worst, Math.abs(got.data[i] - expected.data[i]));
+Deno.test(
+  "resize() to non-square sizes equals PIL's resize exactly, with every filter",
+  async () => {
+    const cases = JSON.parse(await Deno.readTextFile(new URL("nonsquare.json", DIR))) as Case[];
+    assert.ok(cases.length >= 24, "the fixture lists the non-square cases");
+    for (const c of cases) {
+      const got = resize(await load(c.source), c.width, c.height, c.filter);
+      const expected = await load(c.expected);
+      assert.deepEqual([got.width, got.height], [c.width, c.height], c.expected);
+      let worst = 0;
+      for (let i = 0; i < got.data.length; i++) {
+        worst = Math.max(worst, Math.abs(got.data[i] - expected.data[i]));
+      }
+      assert.equal(worst, 0, `${c.expected}: max |diff| ${worst}`);
     }
-    assert.equal(worst, 0, `${c.expected}: max |diff| ${worst}`);
-  }
-});
+  },
+);

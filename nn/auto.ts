@@ -1,14 +1,15 @@
 /**
- * The Auto classes, as Transformers': config.json's `model_type` picks the config builder and
- * the image-classification class, and `architectures` picks among several classes of one type
- * (DeiT's two heads). New model types join with `register`.
+ * The mechanism behind the Auto classes, as Transformers': a registry of model families, each
+ * described by config.json's `model_type`, its config builder and its image-classification
+ * classes; `model_type` picks the family, and `architectures` picks among several classes of
+ * one family (DeiT's two heads). No family is named here: `models/` builds the registry from its
+ * list of families.
  *
  * @module
  */
 
 import { joinPath, readJson } from "../io/files.ts";
-import { ConfigError, makeDeiTConfig, makeViTConfig, type PretrainedConfig } from "./config.ts";
-import { DeiTForImageClassification, DeiTForImageClassificationWithTeacher } from "./deit.ts";
+import { ConfigError, type PretrainedConfig } from "./config.ts";
 import type { PreTrainedImageClassifier } from "./image_classifier.ts";
 import {
   type FromPretrainedOptions,
@@ -17,7 +18,6 @@ import {
   type PretrainedFiles,
   type PreTrainedModelClass,
 } from "./pretrained.ts";
-import { ViTForImageClassification } from "./vit.ts";
 
 /** Builds and validates the config of one model type from config.json's fields. */
 export type ConfigBuilder = (fields: Record<string, unknown>, file: string) => PretrainedConfig;
@@ -25,16 +25,139 @@ export type ConfigBuilder = (fields: Record<string, unknown>, file: string) => P
 /** A class that AutoModelForImageClassification can build. */
 export type ImageClassifierClass = PreTrainedModelClass<PreTrainedImageClassifier>;
 
-const CONFIG_MAPPING = new Map<string, ConfigBuilder>([
-  ["vit", makeViTConfig],
-  ["deit", makeDeiTConfig],
-]);
+/** One model family as the Auto classes see it. */
+export interface ModelFamily {
+  /** config.json's model_type ("vit"). */
+  readonly modelType: string;
+  /** Builds and validates the family's config. */
+  readonly makeConfig: ConfigBuilder;
+  /** Its image-classification classes; the first is the default (HF's rule). */
+  readonly imageClassification: readonly ImageClassifierClass[];
+}
 
-// The first class of a type is the default; `architectures` may name another (HF's rule).
-const IMAGE_CLASSIFICATION_MAPPING = new Map<string, ImageClassifierClass[]>([
-  ["vit", [ViTForImageClassification]],
-  ["deit", [DeiTForImageClassification, DeiTForImageClassificationWithTeacher]],
-]);
+/**
+ * Model families by model_type, and what the Auto classes do with them: build a config, pick a
+ * class, load a checkpoint or build a fresh model.
+ *
+ * @example
+ * ```ts
+ * import { ModelRegistry } from "./auto.ts";
+ * import { makeViTConfig, ViTForImageClassification } from "../mod.ts";
+ * const registry = new ModelRegistry([
+ *   {
+ *     modelType: "vit",
+ *     makeConfig: makeViTConfig,
+ *     imageClassification: [ViTForImageClassification],
+ *   },
+ * ]);
+ * console.log(registry.modelTypes); // ["vit"]
+ * ```
+ */
+export class ModelRegistry {
+  readonly #configs = new Map<string, ConfigBuilder>();
+  readonly #classes = new Map<string, ImageClassifierClass[]>();
+
+  /**
+   * Creates the registry.
+   *
+   * @param families The families, in the order error messages list them.
+   */
+  constructor(families: Iterable<ModelFamily> = []) {
+    for (const family of families) this.add(family);
+  }
+
+  /**
+   * Adds a family, or replaces the one of its model_type.
+   *
+   * @param family The family.
+   */
+  add(family: ModelFamily): void {
+    this.#configs.set(family.modelType, family.makeConfig);
+    this.#classes.set(family.modelType, [...family.imageClassification]);
+  }
+
+  /**
+   * Adds or replaces the config builder of a model type, as Transformers'
+   * `AutoConfig.register`.
+   *
+   * @param modelType config.json's model_type.
+   * @param build The config builder.
+   */
+  registerConfig(modelType: string, build: ConfigBuilder): void {
+    this.#configs.set(modelType, build);
+  }
+
+  /**
+   * Adds or replaces the image-classification classes of a model type, as Transformers'
+   * `AutoModelForImageClassification.register`; the first is the default.
+   *
+   * @param modelType config.json's model_type.
+   * @param classes The classes.
+   */
+  registerImageClassification(modelType: string, classes: readonly ImageClassifierClass[]): void {
+    this.#classes.set(modelType, [...classes]);
+  }
+
+  /** The model types that have a config builder. */
+  get modelTypes(): string[] {
+    return [...this.#configs.keys()];
+  }
+
+  /**
+   * Builds the config of the fields' model_type, as Transformers' `AutoConfig.for_model`.
+   *
+   * @param fields config.json's fields.
+   * @param file Where they came from, for errors.
+   * @returns The validated config.
+   * @throws {ConfigError} Naming the file when model_type is missing or unknown, or a field is
+   * wrong.
+   */
+  makeConfig(fields: Record<string, unknown>, file = "config"): PretrainedConfig {
+    const checked = parseConfigFields(fields, file);
+    return this.#configs.get(modelTypeOf(checked, file, this.#configs))!(checked, file);
+  }
+
+  /**
+   * The image-classification class that config.json's fields call for.
+   *
+   * @param fields config.json's fields.
+   * @param file Where they came from, for errors.
+   * @returns The model class.
+   * @throws {ConfigError} Naming the file when model_type is missing or unknown.
+   */
+  imageClassifierClass(fields: Record<string, unknown>, file = "config"): ImageClassifierClass {
+    const classes = this.#classes.get(modelTypeOf(fields, file, this.#classes))!;
+    const architectures = Array.isArray(fields.architectures) ? fields.architectures : [];
+    for (const name of architectures) {
+      const found = classes.find((c) => c.architecture === name);
+      if (found) return found;
+    }
+    return classes[0];
+  }
+
+  /**
+   * Loads a checkpoint into the image-classification class its config.json calls for.
+   *
+   * @param source A model folder, or its files in memory.
+   * @param options Labels for a new head, seed, logger.
+   * @returns The model, in training mode.
+   * @throws {FileError|ConfigError|SafetensorsError|CheckpointError} Naming the file at fault.
+   */
+  async loadImageClassifier(
+    source: string | PretrainedFiles,
+    options: FromPretrainedOptions = {},
+  ): Promise<PreTrainedImageClassifier> {
+    const { fields, file } = await configFields(source);
+    const cls = this.imageClassifierClass(fields, file);
+    // A folder's config.json is read again by the class: it is small, and the path keeps
+    // the class's own handling of a missing model.safetensors.
+    return await loadPretrained(
+      cls,
+      typeof source === "string" ? source : { ...source, config: fields },
+      options,
+    );
+  }
+}
 
 /** The model_type of config.json's fields, checked against `known`. */
 function modelTypeOf(
@@ -53,152 +176,24 @@ function modelTypeOf(
   return type;
 }
 
-/** config.json's fields and the file name for messages, from a folder or files in memory. */
-async function configFields(
+/**
+ * config.json's fields and the file name for messages, from a folder or files in memory.
+ *
+ * @param source A model folder, or its files.
+ * @returns The fields and config.json's name.
+ * @throws {FileError|ConfigError} Naming config.json.
+ * @example
+ * ```ts ignore
+ * import { configFields } from "./auto.ts";
+ * const { fields } = await configFields("models/vit-tiny-contours");
+ * console.log(fields.model_type); // vit
+ * ```
+ */
+export async function configFields(
   source: string | PretrainedFiles,
 ): Promise<{ fields: Record<string, unknown>; file: string }> {
   const where = typeof source === "string" ? source : source.source;
   const file = where === undefined ? "config.json" : joinPath(where, "config.json");
   const raw = typeof source === "string" ? await readJson(file) : source.config;
   return { fields: parseConfigFields(raw, file), file };
-}
-
-/**
- * Builds any known model type's config from config.json, as Transformers' AutoConfig.
- *
- * @example
- * ```ts
- * import { AutoConfig } from "./auto.ts";
- * const config = AutoConfig.fromDict({ model_type: "deit", hidden_size: 192,
- *   num_attention_heads: 3 });
- * console.log(config.model_type, config.encoder_stride); // deit 16
- * ```
- */
-export class AutoConfig {
-  /**
-   * Builds the config of the fields' model_type.
-   *
-   * @param fields config.json's fields.
-   * @param file Where they came from, for errors.
-   * @returns The validated config.
-   * @throws {ConfigError} Naming the file when model_type is missing or unknown, or a field is
-   * wrong.
-   */
-  static fromDict(fields: Record<string, unknown>, file = "config"): PretrainedConfig {
-    const checked = parseConfigFields(fields, file);
-    return CONFIG_MAPPING.get(modelTypeOf(checked, file, CONFIG_MAPPING))!(checked, file);
-  }
-
-  /**
-   * Reads config.json from a model folder, or takes it from files in memory, and builds its
-   * config.
-   *
-   * @param source A model folder, or its files.
-   * @returns The validated config.
-   * @throws {FileError|ConfigError} Naming config.json.
-   */
-  static async fromPretrained(source: string | PretrainedFiles): Promise<PretrainedConfig> {
-    const { fields, file } = await configFields(source);
-    return AutoConfig.fromDict(fields, file);
-  }
-
-  /**
-   * Adds a model type, as Transformers' `AutoConfig.register`.
-   *
-   * @param modelType config.json's model_type.
-   * @param build The config builder.
-   */
-  static register(modelType: string, build: ConfigBuilder): void {
-    CONFIG_MAPPING.set(modelType, build);
-  }
-
-  /** The model types that have a config builder. */
-  static get modelTypes(): string[] {
-    return [...CONFIG_MAPPING.keys()];
-  }
-}
-
-/**
- * Loads any known image classifier from a checkpoint, as Transformers'
- * AutoModelForImageClassification: config.json's model_type picks the family ("vit", "deit")
- * and its architectures the class (a DeiT saved as DeiTForImageClassificationWithTeacher loads
- * as that class; otherwise DeiTForImageClassification).
- *
- * @example
- * ```ts ignore
- * import { AutoModelForImageClassification } from "./auto.ts";
- * const model = await AutoModelForImageClassification.fromPretrained("models/vit-tiny-contours", {
- *   id2label: { "0": "cat", "1": "dog" },
- * });
- * console.log(model.architecture, model.numLabels); // ViTForImageClassification 2
- * ```
- */
-export class AutoModelForImageClassification {
-  /**
-   * The class that config.json's fields call for.
-   *
-   * @param fields config.json's fields.
-   * @param file Where they came from, for errors.
-   * @returns The model class.
-   * @throws {ConfigError} Naming the file when model_type is missing or unknown.
-   */
-  static classFor(fields: Record<string, unknown>, file = "config"): ImageClassifierClass {
-    const classes = IMAGE_CLASSIFICATION_MAPPING.get(
-      modelTypeOf(fields, file, IMAGE_CLASSIFICATION_MAPPING),
-    )!;
-    const architectures = Array.isArray(fields.architectures) ? fields.architectures : [];
-    for (const name of architectures) {
-      const found = classes.find((c) => c.architecture === name);
-      if (found) return found;
-    }
-    return classes[0];
-  }
-
-  /**
-   * Loads a checkpoint into the class its config.json calls for (see
-   * {@link PreTrainedModel.fromPretrained} for labels, heads and messages).
-   *
-   * @param source A model folder, or its files in memory.
-   * @param options Labels for a new head, seed, logger.
-   * @returns The model, in training mode.
-   * @throws {FileError|ConfigError|SafetensorsError|CheckpointError} Naming the file at fault.
-   */
-  static async fromPretrained(
-    source: string | PretrainedFiles,
-    options: FromPretrainedOptions = {},
-  ): Promise<PreTrainedImageClassifier> {
-    const { fields, file } = await configFields(source);
-    const cls = AutoModelForImageClassification.classFor(fields, file);
-    // A folder's config.json is read again by the class: it is small, and the path keeps
-    // the class's own handling of a missing model.safetensors.
-    return await loadPretrained(
-      cls,
-      typeof source === "string" ? source : { ...source, config: fields },
-      options,
-    );
-  }
-
-  /**
-   * Builds a freshly initialised model from a config, as Transformers' `from_config`.
-   *
-   * @param config A config of a known model type.
-   * @param seed Seed of the initialiser.
-   * @returns The model.
-   * @throws {ConfigError} When model_type is unknown.
-   */
-  static fromConfig(config: PretrainedConfig, seed = 42): PreTrainedImageClassifier {
-    const cls = AutoModelForImageClassification.classFor(config, "config");
-    return new cls(cls.makeConfig(config, "config"), seed);
-  }
-
-  /**
-   * Adds the image-classification classes of a model type, as Transformers'
-   * `AutoModelForImageClassification.register`; the first is the default.
-   *
-   * @param modelType config.json's model_type.
-   * @param classes The classes.
-   */
-  static register(modelType: string, classes: ImageClassifierClass[]): void {
-    IMAGE_CLASSIFICATION_MAPPING.set(modelType, [...classes]);
-  }
 }

@@ -51,7 +51,8 @@ export class CheckpointError extends Error {
  * import { loadParameters } from "./checkpoint.ts";
  * import { Linear } from "./layers.ts";
  * const fc = new Linear(2, 1);
- * const ckpt = new Map([["weight", { dtype: "F32" as const, shape: [1, 2], data: new Float32Array([3, 4]) }]]);
+ * const weight = { dtype: "F32" as const, shape: [1, 2], data: new Float32Array([3, 4]) };
+ * const ckpt = new Map([["weight", weight]]);
  * console.log(loadParameters(fc.namedParameters(), ckpt, "x").missing); // ["bias"]
  * ```
  */

@@ -34,8 +34,7 @@ export interface ImageClassifierOutput {
  * @example
  * ```ts
  * import type { ImageClassifier } from "./image_classifier.ts";
- * import { ViTForImageClassification } from "./vit.ts";
- * import { makeViTConfig } from "./config.ts";
+ * import { makeViTConfig, ViTForImageClassification } from "../mod.ts";
  * const model: ImageClassifier = new ViTForImageClassification(makeViTConfig({
  *   hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 64,
  *   image_size: 32, num_labels: 3,

@@ -162,7 +162,7 @@ export async function readPretrainedFiles(dir: string): Promise<PretrainedFiles>
  * @example
  * ```ts ignore
  * import { loadPretrained } from "./pretrained.ts";
- * import { ViTForImageClassification } from "./vit.ts";
+ * import { ViTForImageClassification } from "../mod.ts";
  * const model = await loadPretrained(ViTForImageClassification, "models/vit-tiny-contours");
  * ```
  */
@@ -205,8 +205,7 @@ export async function loadPretrained<M extends PreTrainedModel>(
  *
  * @example
  * ```ts
- * import { ViTForImageClassification } from "./vit.ts";
- * import { makeViTConfig } from "./config.ts";
+ * import { makeViTConfig, ViTForImageClassification } from "../mod.ts";
  * const model = new ViTForImageClassification(makeViTConfig({ hidden_size: 32,
  *   num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 64, image_size: 32 }));
  * const files = await model.toPretrainedFiles();

@@ -155,7 +155,8 @@ export function parseSafetensors(bytes: Uint8Array, file = "<memory>"): Safetens
     if (begin > end || end > data.byteLength) {
       throw new SafetensorsError(
         file,
-        `tensor '${name}': data_offsets [${begin}, ${end}] lie outside the ${data.byteLength} data bytes`,
+        `tensor '${name}': data_offsets [${begin}, ${end}] lie outside the ` +
+          `${data.byteLength} data bytes`,
       );
     }
     let count = 1;

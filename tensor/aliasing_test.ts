@@ -8,8 +8,8 @@ import { chooseBackend } from "./backend/conformance.ts";
 import { engine } from "./engine.ts";
 import { AdamW } from "./adamw.ts";
 import { scope, Tensor } from "./tensor.ts";
-import { makeViTConfig } from "../nn/config.ts";
-import { ViTForImageClassification } from "../nn/vit.ts";
+import { makeViTConfig } from "../models/vit/config.ts";
+import { ViTForImageClassification } from "../models/vit/modeling.ts";
 
 await init();
 

@@ -5,8 +5,8 @@
  */
 
 import { ViTImageProcessor } from "../data/processor.ts";
-import { makeViTConfig } from "../nn/config.ts";
-import { ViTForImageClassification } from "../nn/vit.ts";
+import { makeViTConfig } from "../models/vit/config.ts";
+import { ViTForImageClassification } from "../models/vit/modeling.ts";
 
 /** Its config fields, without labels. */
 export const TINY_VIT = {

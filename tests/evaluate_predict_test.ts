@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { makeBeans } from "../cli/make_beans.ts";
+import { makeBeans } from "../demo/make_beans.ts";
 import { loadImageFolder } from "../data/image_folder.ts";
 import { readImage } from "../data/sample.ts";
 import { ViTImageProcessor } from "../data/processor.ts";

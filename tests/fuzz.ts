@@ -11,7 +11,7 @@ import { parseSafetensors, SafetensorsError, serializeSafetensors } from "../nn/
 import { decodeImage, ImageDecodeError } from "../data/image.ts";
 import { encodeJpeg } from "../data/jpeg.ts";
 import { encodePng } from "../data/png.ts";
-import { renderBeanLeaf } from "../data/synthetic_beans.ts";
+import { renderBeanLeaf } from "../demo/synthetic_beans.ts";
 import { Rng } from "../tensor/rng.ts";
 
 /** Outcome counts of a campaign. */

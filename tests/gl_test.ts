@@ -55,7 +55,7 @@ Deno.test({
         "--allow-sys=hostname",
         "tensor/backend/conformance_test.ts",
         "tests/golden_ops_test.ts",
-        "nn/vit_test.ts",
+        "models/vit/modeling_test.ts",
       ],
       env: GL,
       stdout: "piped",

@@ -4,13 +4,13 @@
  * over epochs, and no task reaches the network past the loopback interface.
  */
 import assert from "node:assert/strict";
-import { makeBeans } from "../cli/make_beans.ts";
+import { makeBeans } from "../demo/make_beans.ts";
 import { loadImageFolder } from "../data/image_folder.ts";
 import { encodePng } from "../data/png.ts";
 import { ViTImageProcessor } from "../data/processor.ts";
 import { cliCommand, removeOnUnload, testTempDir } from "../io/_test_util.ts";
-import { makeViTConfig } from "../nn/config.ts";
-import { ViTForImageClassification } from "../nn/vit.ts";
+import { makeViTConfig } from "../models/vit/config.ts";
+import { ViTForImageClassification } from "../models/vit/modeling.ts";
 import { engine } from "../tensor/engine.ts";
 import { makeTrainingArguments } from "../train/args.ts";
 import { NonFiniteLossError, Trainer } from "../train/trainer.ts";

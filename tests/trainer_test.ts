@@ -4,11 +4,11 @@
  * SIGKILL.
  */
 import assert from "node:assert/strict";
-import { makeBeans } from "../cli/make_beans.ts";
+import { makeBeans } from "../demo/make_beans.ts";
 import { loadImageFolder } from "../data/image_folder.ts";
 import { ViTImageProcessor } from "../data/processor.ts";
-import { makeViTConfig } from "../nn/config.ts";
-import { ViTForImageClassification } from "../nn/vit.ts";
+import { makeViTConfig } from "../models/vit/config.ts";
+import { ViTForImageClassification } from "../models/vit/modeling.ts";
 import { makeTrainingArguments } from "../train/args.ts";
 import { Trainer } from "../train/trainer.ts";
 import { readEventFile } from "../train/tensorboard.ts";

@@ -22,7 +22,7 @@ import {
 import { CheckpointError } from "../nn/checkpoint.ts";
 import { parseSafetensors, serializeSafetensors } from "../nn/safetensors.ts";
 import type { ImageClassifier } from "../nn/image_classifier.ts";
-import type { ViTImageProcessor } from "../data/processor.ts";
+import type { ImageProcessor } from "../data/image_processor.ts";
 import type { AdamW } from "../tensor/adamw.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import type { TrainingArguments } from "./args.ts";
@@ -47,7 +47,7 @@ export interface CheckpointInfo {
   /** The model. */
   model: ImageClassifier;
   /** The processor. */
-  processor: ViTImageProcessor;
+  processor: ImageProcessor;
   /** The optimiser, whose arenas hold the parameters and moments. */
   optimizer: AdamW;
   /** Trainer state. */

@@ -13,7 +13,7 @@
 
 import { type Batch, DataLoader } from "../data/loader.ts";
 import type { Dataset, ImageExample } from "../data/dataset.ts";
-import type { ViTImageProcessor } from "../data/processor.ts";
+import type { ImageProcessor } from "../data/image_processor.ts";
 import { dropoutState, setDropoutSeed } from "../nn/layers.ts";
 import type { ImageClassifier } from "../nn/image_classifier.ts";
 import { AdamW, type AdamWOptions } from "../tensor/adamw.ts";
@@ -56,7 +56,7 @@ export interface TrainerOptions {
   /** Training arguments (validated). */
   args: TrainingArguments;
   /** The image processor (saved with every checkpoint). */
-  processor: ViTImageProcessor;
+  processor: ImageProcessor;
   /** Training rows. */
   trainDataset?: Dataset<ImageExample>;
   /** Evaluation rows. */
@@ -223,7 +223,7 @@ export class Trainer {
   /** The arguments. */
   readonly args: TrainingArguments;
   /** The processor. */
-  readonly processor: ViTImageProcessor;
+  readonly processor: ImageProcessor;
   /** HF's trainer_state.json fields. */
   state: TrainerState;
   /** The callbacks, called in order; push to add one. */

@@ -13,9 +13,9 @@ import {
   beanSeed,
   classCounts,
   renderBeanLeaf,
-} from "../data/synthetic_beans.ts";
+} from "./synthetic_beans.ts";
 import { exists, joinPath } from "../io/files.ts";
-import { defineCli, runCli, UsageError } from "./_run.ts";
+import { defineCli, runCli, UsageError } from "../cli/_run.ts";
 
 /** Where the default run keeps the generated dataset. */
 export const DEFAULT_BEANS_DIR = ".cache/beans-synthetic";

@@ -4,39 +4,42 @@ import {
   DeiTForImageClassification,
   DeiTForImageClassificationWithTeacher,
   DeiTModel,
-} from "./deit.ts";
-import { parseSafetensors, type SafetensorsEntry } from "./safetensors.ts";
-import { mul, sum } from "../tensor/ops.ts";
-import { init } from "../tensor/runtime.ts";
-import { scope, Tensor } from "../tensor/tensor.ts";
-import { assertClose } from "../tensor/_test_util.ts";
-import { testTempDir } from "../io/_test_util.ts";
+} from "./modeling.ts";
+import { parseSafetensors, type SafetensorsEntry } from "../../nn/safetensors.ts";
+import { mul, sum } from "../../tensor/ops.ts";
+import { init } from "../../tensor/runtime.ts";
+import { scope, Tensor } from "../../tensor/tensor.ts";
+import { assertClose } from "../../tensor/_test_util.ts";
+import { testTempDir } from "../../io/_test_util.ts";
 
 await init();
 
-const FIXTURES = new URL("../tests/fixtures/", import.meta.url);
+const FIXTURES = new URL("../../tests/fixtures/", import.meta.url);
 
-Deno.test("DeiT-B/16 has exactly Hugging Face's state-dict keys and shapes, in order, for both heads", async () => {
-  const expected = JSON.parse(
-    await Deno.readTextFile(new URL("deit_base_keys.json", FIXTURES)),
-  ) as Record<string, [string, number[]][]>;
-  // Build the backbone without filling 86M weights and name the heads as each class does (the
-  // golden test below checks the classes' own names on small configs).
-  const model = new DeiTModel(makeDeiTConfig({ num_labels: 1000 }), false);
-  const backbone = model.namedParameters("deit.").map(([n, t]) => [n, [...t.shape]]);
-  const head = (name: string) => [[`${name}.weight`, [1000, 768]], [`${name}.bias`, [1000]]];
-  assert.deepEqual([...backbone, ...head("classifier")], expected.DeiTForImageClassification);
-  assert.deepEqual(
-    [...backbone, ...head("cls_classifier"), ...head("distillation_classifier")],
-    expected.DeiTForImageClassificationWithTeacher,
-  );
-  assert.deepEqual(backbone.slice(0, 3), [
-    ["deit.embeddings.cls_token", [1, 1, 768]],
-    ["deit.embeddings.distillation_token", [1, 1, 768]],
-    ["deit.embeddings.position_embeddings", [1, 14 * 14 + 2, 768]],
-  ]);
-  model.dispose();
-});
+Deno.test(
+  "DeiT-B/16 has exactly Hugging Face's state-dict keys and shapes, in order, for both heads",
+  async () => {
+    const expected = JSON.parse(
+      await Deno.readTextFile(new URL("deit_base_keys.json", FIXTURES)),
+    ) as Record<string, [string, number[]][]>;
+    // Build the backbone without filling 86M weights and name the heads as each class does (the
+    // golden test below checks the classes' own names on small configs).
+    const model = new DeiTModel(makeDeiTConfig({ num_labels: 1000 }), false);
+    const backbone = model.namedParameters("deit.").map(([n, t]) => [n, [...t.shape]]);
+    const head = (name: string) => [[`${name}.weight`, [1000, 768]], [`${name}.bias`, [1000]]];
+    assert.deepEqual([...backbone, ...head("classifier")], expected.DeiTForImageClassification);
+    assert.deepEqual(
+      [...backbone, ...head("cls_classifier"), ...head("distillation_classifier")],
+      expected.DeiTForImageClassificationWithTeacher,
+    );
+    assert.deepEqual(backbone.slice(0, 3), [
+      ["deit.embeddings.cls_token", [1, 1, 768]],
+      ["deit.embeddings.distillation_token", [1, 1, 768]],
+      ["deit.embeddings.position_embeddings", [1, 14 * 14 + 2, 768]],
+    ]);
+    model.dispose();
+  },
+);
 
 function maxAbs(values: Float32Array): number {
   return values.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
@@ -149,60 +152,74 @@ Deno.test("DeiTForImageClassificationWithTeacher refuses labels, as it has no lo
   model.dispose();
 });
 
-Deno.test("a new DeiT starts with zero tokens and position embeddings, as HF's _init_weights", async () => {
-  const model = new DeiTForImageClassification(makeDeiTConfig(TINY), 3);
-  const e = model.deit.embeddings;
-  for (const p of [e.clsToken, e.distillationToken, e.positionEmbeddings]) {
-    assert.ok((await p.toArray()).every((v) => v === 0));
-  }
-  assert.ok((await e.patchEmbeddings.projection.weight.toArray()).some((v) => v !== 0));
-  model.dispose();
-});
+Deno.test(
+  "a new DeiT starts with zero tokens and position embeddings, as HF's _init_weights",
+  async () => {
+    const model = new DeiTForImageClassification(makeDeiTConfig(TINY), 3);
+    const e = model.deit.embeddings;
+    for (const p of [e.clsToken, e.distillationToken, e.positionEmbeddings]) {
+      assert.ok((await p.toArray()).every((v) => v === 0));
+    }
+    assert.ok((await e.patchEmbeddings.projection.weight.toArray()).some((v) => v !== 0));
+    model.dispose();
+  },
+);
 
-Deno.test("a distilled checkpoint loads into DeiTForImageClassification with a fresh head and HF's messages", async () => {
-  const dir = await testTempDir();
-  try {
-    const id2label = { "0": "a", "1": "b", "2": "c" };
-    const distilled = new DeiTForImageClassificationWithTeacher(
-      makeDeiTConfig({ ...TINY, id2label }),
-      5,
-    );
-    await distilled.savePretrained(dir);
-    const config = JSON.parse(await Deno.readTextFile(`${dir}/config.json`));
-    assert.equal(config.model_type, "deit");
-    assert.deepEqual(config.architectures, ["DeiTForImageClassificationWithTeacher"]);
-    assert.equal(config.encoder_stride, 16);
+Deno.test(
+  "a distilled checkpoint loads as DeiTForImageClassification: fresh head, HF's messages",
+  async () => {
+    const dir = await testTempDir();
+    try {
+      const id2label = { "0": "a", "1": "b", "2": "c" };
+      const distilled = new DeiTForImageClassificationWithTeacher(
+        makeDeiTConfig({ ...TINY, id2label }),
+        5,
+      );
+      await distilled.savePretrained(dir);
+      const config = JSON.parse(await Deno.readTextFile(`${dir}/config.json`));
+      assert.equal(config.model_type, "deit");
+      assert.deepEqual(config.architectures, ["DeiTForImageClassificationWithTeacher"]);
+      assert.equal(config.encoder_stride, 16);
 
-    const logs: string[] = [];
-    const again = await DeiTForImageClassificationWithTeacher.fromPretrained(dir, {
-      log: (m) => logs.push(m),
-    });
-    assert.equal(logs.join("\n"), "");
-    const x = Tensor.from(new Float32Array(3 * 32 * 32).map((_, i) => Math.sin(i)), [1, 3, 32, 32]);
-    const a = await scope(() => distilled.eval().forward(x).logits).toArray();
-    const b = await scope(() => again.eval().forward(x).logits).toArray();
-    assert.deepEqual([...b], [...a]);
+      const logs: string[] = [];
+      const again = await DeiTForImageClassificationWithTeacher.fromPretrained(dir, {
+        log: (m) => logs.push(m),
+      });
+      assert.equal(logs.join("\n"), "");
+      const x = Tensor.from(new Float32Array(3 * 32 * 32).map((_, i) => Math.sin(i)), [
+        1,
+        3,
+        32,
+        32,
+      ]);
+      const a = await scope(() => distilled.eval().forward(x).logits).toArray();
+      const b = await scope(() => again.eval().forward(x).logits).toArray();
+      assert.deepEqual([...b], [...a]);
 
-    const student = await DeiTForImageClassification.fromPretrained(dir, {
-      numLabels: 2,
-      log: (m) => logs.push(m),
-    });
-    assert.equal(student.numLabels, 2);
-    const text = logs.join("\n");
-    assert.match(text, /not used when initializing DeiTForImageClassification: .*cls_classifier/);
-    assert.match(
-      text,
-      /DeiTForImageClassification were not initialized .*newly initialized: \["classifier\.weight","classifier\.bias"\]/,
-    );
-    assertClose(
-      await student.deit.embeddings.patchEmbeddings.projection.weight.toArray(),
-      await distilled.deit.embeddings.patchEmbeddings.projection.weight.toArray(),
-      { atol: 0, rtol: 0 },
-      "backbone loaded",
-    );
-    for (const m of [distilled, again, student]) m.dispose();
-    x.dispose();
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+      const student = await DeiTForImageClassification.fromPretrained(dir, {
+        numLabels: 2,
+        log: (m) => logs.push(m),
+      });
+      assert.equal(student.numLabels, 2);
+      const text = logs.join("\n");
+      assert.match(text, /not used when initializing DeiTForImageClassification: .*cls_classifier/);
+      assert.match(
+        text,
+        new RegExp(
+          "DeiTForImageClassification were not initialized .*newly initialized: " +
+            String.raw`\["classifier\.weight","classifier\.bias"\]`,
+        ),
+      );
+      assertClose(
+        await student.deit.embeddings.patchEmbeddings.projection.weight.toArray(),
+        await distilled.deit.embeddings.patchEmbeddings.projection.weight.toArray(),
+        { atol: 0, rtol: 0 },
+        "backbone loaded",
+      );
+      for (const m of [distilled, again, student]) m.dispose();
+      x.dispose();
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);

@@ -12,7 +12,7 @@
  */
 
 import { Rng } from "../tensor/rng.ts";
-import type { RgbImage } from "./image.ts";
+import type { RgbImage } from "../data/image.ts";
 import { hsl, texturedBackground } from "./paint.ts";
 
 /** One contour category. */

@@ -1,16 +1,16 @@
 import assert from "node:assert/strict";
 import { makeViTConfig, vitBase16 } from "./config.ts";
-import { ViTForImageClassification, ViTModel } from "./vit.ts";
-import { parseSafetensors, serializeSafetensors } from "./safetensors.ts";
-import { scope, Tensor } from "../tensor/tensor.ts";
-import { assertClose } from "../tensor/_test_util.ts";
-import { CheckpointError } from "./checkpoint.ts";
-import { testTempDir } from "../io/_test_util.ts";
-import { init } from "../tensor/runtime.ts";
+import { ViTForImageClassification, ViTModel } from "./modeling.ts";
+import { parseSafetensors, serializeSafetensors } from "../../nn/safetensors.ts";
+import { scope, Tensor } from "../../tensor/tensor.ts";
+import { assertClose } from "../../tensor/_test_util.ts";
+import { CheckpointError } from "../../nn/checkpoint.ts";
+import { testTempDir } from "../../io/_test_util.ts";
+import { init } from "../../tensor/runtime.ts";
 
 await init();
 
-const FIXTURES = new URL("../tests/fixtures/", import.meta.url);
+const FIXTURES = new URL("../../tests/fixtures/", import.meta.url);
 
 Deno.test("ViT-B/16 has exactly Hugging Face's state-dict keys and shapes, in order", async () => {
   const expected = JSON.parse(
@@ -129,54 +129,63 @@ Deno.test("savePretrained() then fromPretrained() gives identical logits", async
   }
 });
 
-Deno.test("a prefix-less checkpoint with a pooler and no head loads into numLabels: 3", async () => {
-  const dir = await testTempDir();
-  try {
-    const base = new ViTModel(makeViTConfig(TINY), true);
-    const entries = [];
-    for (const [name, t] of base.namedParameters()) {
-      const data = new Float32Array(t.size).map((_, i) => Math.cos(i + name.length));
-      entries.push([name, { shape: t.shape, data }] as const);
+Deno.test(
+  "a prefix-less checkpoint with a pooler and no head loads into numLabels: 3",
+  async () => {
+    const dir = await testTempDir();
+    try {
+      const base = new ViTModel(makeViTConfig(TINY), true);
+      const entries = [];
+      for (const [name, t] of base.namedParameters()) {
+        const data = new Float32Array(t.size).map((_, i) => Math.cos(i + name.length));
+        entries.push([name, { shape: t.shape, data }] as const);
+      }
+      await Deno.writeFile(`${dir}/model.safetensors`, serializeSafetensors(entries));
+      await Deno.writeTextFile(
+        `${dir}/config.json`,
+        JSON.stringify({ ...TINY, architectures: ["ViTModel"], model_type: "vit" }),
+      );
+      const logs: string[] = [];
+      const model = await ViTForImageClassification.fromPretrained(dir, {
+        numLabels: 3,
+        log: (m) => logs.push(m),
+      });
+      assert.equal(model.numLabels, 3);
+      assert.deepEqual(model.classifier.weight.shape, [3, 32]);
+      const cls = await model.vit.embeddings.clsToken.toArray();
+      assertClose(cls, entries[0][1].data, { atol: 0, rtol: 0 }, "cls_token loaded without prefix");
+      assert.match(logs.join("\n"), /not used when initializing.*pooler\.dense\.weight/s);
+      assert.match(
+        logs.join("\n"),
+        /newly initialized: \["classifier\.weight","classifier\.bias"\]/,
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
     }
-    await Deno.writeFile(`${dir}/model.safetensors`, serializeSafetensors(entries));
-    await Deno.writeTextFile(
-      `${dir}/config.json`,
-      JSON.stringify({ ...TINY, architectures: ["ViTModel"], model_type: "vit" }),
-    );
-    const logs: string[] = [];
-    const model = await ViTForImageClassification.fromPretrained(dir, {
-      numLabels: 3,
-      log: (m) => logs.push(m),
-    });
-    assert.equal(model.numLabels, 3);
-    assert.deepEqual(model.classifier.weight.shape, [3, 32]);
-    const cls = await model.vit.embeddings.clsToken.toArray();
-    assertClose(cls, entries[0][1].data, { atol: 0, rtol: 0 }, "cls_token loaded without prefix");
-    assert.match(logs.join("\n"), /not used when initializing.*pooler\.dense\.weight/s);
-    assert.match(logs.join("\n"), /newly initialized: \["classifier\.weight","classifier\.bias"\]/);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  },
+);
 
-Deno.test("a checkpoint whose shapes contradict its config is refused, naming the file", async () => {
-  const dir = await testTempDir();
-  try {
-    const model = new ViTForImageClassification(makeViTConfig(TINY));
-    await model.savePretrained(dir);
-    await Deno.writeTextFile(
-      `${dir}/config.json`,
-      JSON.stringify({ ...TINY, intermediate_size: 64, model_type: "vit" }),
-    );
-    await assert.rejects(
-      () => ViTForImageClassification.fromPretrained(dir, { log: () => {} }),
-      (e: unknown) =>
-        e instanceof CheckpointError && e.message.startsWith(`${dir}/model.safetensors: `) &&
-        /intermediate\.dense\.weight' has shape \[48,32\] but the config gives \[64,32\]/.test(
-          e.message,
-        ),
-    );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+Deno.test(
+  "a checkpoint whose shapes contradict its config is refused, naming the file",
+  async () => {
+    const dir = await testTempDir();
+    try {
+      const model = new ViTForImageClassification(makeViTConfig(TINY));
+      await model.savePretrained(dir);
+      await Deno.writeTextFile(
+        `${dir}/config.json`,
+        JSON.stringify({ ...TINY, intermediate_size: 64, model_type: "vit" }),
+      );
+      await assert.rejects(
+        () => ViTForImageClassification.fromPretrained(dir, { log: () => {} }),
+        (e: unknown) =>
+          e instanceof CheckpointError && e.message.startsWith(`${dir}/model.safetensors: `) &&
+          /intermediate\.dense\.weight' has shape \[48,32\] but the config gives \[64,32\]/.test(
+            e.message,
+          ),
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);

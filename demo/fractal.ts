@@ -10,7 +10,7 @@
  */
 
 import { Rng } from "../tensor/rng.ts";
-import type { RgbImage } from "./image.ts";
+import type { RgbImage } from "../data/image.ts";
 import { hsl, texturedBackground } from "./paint.ts";
 
 /** An affine map `(x, y) → (a x + b y + e, c x + d y + f)`. */

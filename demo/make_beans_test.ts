@@ -3,7 +3,7 @@
  * does, and a failed run leaves no folder behind.
  */
 import assert from "node:assert/strict";
-import { makeBeans } from "../cli/make_beans.ts";
+import { makeBeans } from "./make_beans.ts";
 import { removeOnUnload, testTempDir } from "../io/_test_util.ts";
 import { exists } from "../io/files.ts";
 
@@ -21,19 +21,22 @@ async function files(dir: string, prefix = ""): Promise<Map<string, Uint8Array>>
   return out;
 }
 
-Deno.test("worker threads make the same dataset, byte for byte, as the calling thread", async () => {
-  const splits = { train: 10, validation: 4 };
-  const n0 = await makeBeans(`${root}/one`, { seed: 7, size: 32, splits, workers: 0 });
-  const n2 = await makeBeans(`${root}/two`, { seed: 7, size: 32, splits, workers: 3 });
-  assert.equal(n0, 14);
-  assert.equal(n2, 14);
-  const one = await files(`${root}/one`);
-  const two = await files(`${root}/two`);
-  assert.equal(one.size, 14);
-  assert.deepEqual([...two.keys()].sort(), [...one.keys()].sort());
-  for (const [name, bytes] of one) assert.deepEqual(two.get(name), bytes, name);
-  assert.ok(one.has("train/bean_rust/bean_rust_train.0.jpg"));
-});
+Deno.test(
+  "worker threads make the same dataset, byte for byte, as the calling thread",
+  async () => {
+    const splits = { train: 10, validation: 4 };
+    const n0 = await makeBeans(`${root}/one`, { seed: 7, size: 32, splits, workers: 0 });
+    const n2 = await makeBeans(`${root}/two`, { seed: 7, size: 32, splits, workers: 3 });
+    assert.equal(n0, 14);
+    assert.equal(n2, 14);
+    const one = await files(`${root}/one`);
+    const two = await files(`${root}/two`);
+    assert.equal(one.size, 14);
+    assert.deepEqual([...two.keys()].sort(), [...one.keys()].sort());
+    for (const [name, bytes] of one) assert.deepEqual(two.get(name), bytes, name);
+    assert.ok(one.has("train/bean_rust/bean_rust_train.0.jpg"));
+  },
+);
 
 Deno.test("a failing worker run leaves neither the folder nor its partial copy", async () => {
   const target = `${root}/bad`;

@@ -1,104 +1,69 @@
 /**
  * DeiT in Hugging Face's structure and names (transformers' modeling_deit.py): ViT's encoder with
- * a second, distillation token after the CLS token. The patch embeddings, encoder layers and
- * pooler are ViT's modules, so the keys below `deit.` are ViT's keys below `vit.`, plus
- * `deit.embeddings.distillation_token`.
+ * a second, distillation token after the CLS token. The patch embeddings, encoder layers, pooler
+ * and CLS classifier are the shared ones in `nn/`, so the keys below `deit.` are ViT's keys below
+ * `vit.`, plus `deit.embeddings.distillation_token`.
  *
  * @module
  */
 
-import { add, concat, crossEntropy, expand, mul } from "../tensor/ops.ts";
-import { Tensor } from "../tensor/tensor.ts";
-import { type DeiTConfig, makeDeiTConfig } from "./config.ts";
-import type { ImageClassifier, ImageClassifierOutput } from "./image_classifier.ts";
-import { Dropout, LayerNorm, Linear } from "./layers.ts";
-import { Module } from "./module.ts";
-import { PreTrainedModel } from "./pretrained.ts";
+import { ClsTokenClassifier } from "../../nn/classifier_head.ts";
+import { numLabels } from "../../nn/config.ts";
 import {
+  EncoderModel,
   initViTWeights,
-  interpolatePositions,
+  PatchTokenEmbeddings,
   tokenRows,
-  ViTEncoder,
-  type ViTModelOutput,
-  ViTPatchEmbeddings,
-  ViTPooler,
-} from "./vit.ts";
+} from "../../nn/encoder_model.ts";
+import type { ImageClassifier, ImageClassifierOutput } from "../../nn/image_classifier.ts";
+import { Linear } from "../../nn/layers.ts";
+import type { Module } from "../../nn/module.ts";
+import { PreTrainedModel } from "../../nn/pretrained.ts";
+import { add, mul } from "../../tensor/ops.ts";
+import type { Tensor } from "../../tensor/tensor.ts";
+import { type DeiTConfig, makeDeiTConfig } from "./config.ts";
 
-/** CLS token, distillation token, patch embeddings and position embeddings. */
-export class DeiTEmbeddings extends Module {
-  /** [1, 1, hidden]. */
-  readonly clsToken: Tensor;
-  /** [1, 1, hidden]. */
-  readonly distillationToken: Tensor;
-  /** [1, patches + 2, hidden]. */
-  readonly positionEmbeddings: Tensor;
-  /** The patch projection (ViT's). */
-  readonly patchEmbeddings: ViTPatchEmbeddings;
-  /** Dropout after adding positions. */
-  readonly dropout: Dropout;
-
+/**
+ * CLS token, distillation token, patch embeddings and position embeddings.
+ *
+ * @example
+ * ```ts
+ * import { DeiTEmbeddings } from "./modeling.ts";
+ * import { makeDeiTConfig } from "./config.ts";
+ * const embed = new DeiTEmbeddings(makeDeiTConfig({ image_size: 32 }));
+ * console.log(embed.positionEmbeddings.shape); // [1, 6, 768]
+ * ```
+ */
+export class DeiTEmbeddings extends PatchTokenEmbeddings {
   /**
    * Creates the layer.
    *
    * @param config The model config.
    */
-  constructor(readonly config: DeiTConfig) {
-    super();
-    const d = config.hidden_size;
-    const patches = (config.image_size / config.patch_size) ** 2;
-    this.clsToken = this.registerParameter("cls_token", Tensor.zeros([1, 1, d]));
-    this.distillationToken = this.registerParameter("distillation_token", Tensor.zeros([1, 1, d]));
-    this.positionEmbeddings = this.registerParameter(
-      "position_embeddings",
-      Tensor.zeros([1, patches + 2, d]),
-    );
-    this.patchEmbeddings = this.registerModule("patch_embeddings", new ViTPatchEmbeddings(config));
-    this.dropout = this.registerModule("dropout", new Dropout(config.hidden_dropout_prob));
+  constructor(config: DeiTConfig) {
+    super(config, ["distillation_token"]);
   }
 
-  /**
-   * [B, C, H, W] → [B, patches + 2, hidden]: CLS, distillation token, then the patches.
-   *
-   * @param pixels Pixel values.
-   * @param interpolatePosEncoding Resize the position grid to other image sizes.
-   * @returns The embeddings.
-   */
-  forward(pixels: Tensor, interpolatePosEncoding = false): Tensor {
-    const [b, , h, w] = pixels.shape;
-    const size = this.config.image_size;
-    const sameSize = h === size && w === size;
-    if (!interpolatePosEncoding && !sameSize) {
-      throw new Error(
-        `input image size (${h}*${w}) doesn't match model (${size}*${size}); ` +
-          "resize the images or pass interpolatePosEncoding",
-      );
-    }
-    const patches = this.patchEmbeddings.forward(pixels);
-    const d = this.config.hidden_size;
-    const tokens = concat([
-      expand(this.clsToken, [b, 1, d]),
-      expand(this.distillationToken, [b, 1, d]),
-      patches,
-    ], 1);
-    const p = this.config.patch_size;
-    // HF keeps the learned grid when the patch count and a square shape match: that is sameSize.
-    const positions = sameSize
-      ? this.positionEmbeddings
-      : interpolatePositions(this.positionEmbeddings, 2, h / p, w / p);
-    return this.dropout.forward(add(tokens, positions));
+  /** [1, 1, hidden]. */
+  get distillationToken(): Tensor {
+    return this.extraTokens[0];
   }
 }
 
-/** The bare DeiT: embeddings, ViT's encoder, final LayerNorm and an optional pooler. */
-export class DeiTModel extends Module {
-  /** Embeddings. */
-  readonly embeddings: DeiTEmbeddings;
-  /** Encoder (ViT's). */
-  readonly encoder: ViTEncoder;
-  /** Final norm. */
-  readonly layernorm: LayerNorm;
-  /** Pooler (ViT's: dense + tanh on the CLS token), or null. */
-  readonly pooler: ViTPooler | null;
+/**
+ * The bare DeiT: embeddings, ViT's encoder, final LayerNorm and an optional pooler.
+ *
+ * @example
+ * ```ts
+ * import { DeiTModel } from "./modeling.ts";
+ * import { makeDeiTConfig } from "./config.ts";
+ * const model = new DeiTModel(makeDeiTConfig(), false);
+ * console.log(model.namedParameters("deit.")[1][0]); // deit.embeddings.distillation_token
+ * ```
+ */
+export class DeiTModel extends EncoderModel<DeiTEmbeddings> {
+  /** The model config. */
+  declare readonly config: DeiTConfig;
 
   /**
    * Creates the model with zeroed weights; call {@link initDeiTWeights} or load a checkpoint.
@@ -106,32 +71,8 @@ export class DeiTModel extends Module {
    * @param config The model config.
    * @param addPoolingLayer Whether to include the pooler.
    */
-  constructor(readonly config: DeiTConfig, addPoolingLayer = true) {
-    super();
-    this.embeddings = this.registerModule("embeddings", new DeiTEmbeddings(config));
-    this.encoder = this.registerModule("encoder", new ViTEncoder(config));
-    this.layernorm = this.registerModule(
-      "layernorm",
-      new LayerNorm(config.hidden_size, config.layer_norm_eps),
-    );
-    this.pooler = addPoolingLayer ? this.registerModule("pooler", new ViTPooler(config)) : null;
-  }
-
-  /**
-   * Runs the model on [B, C, H, W] pixel values.
-   *
-   * @param pixels Pixel values.
-   * @param interpolatePosEncoding Resize the position grid to other image sizes.
-   * @returns The final hidden states and, with a pooler, the pooled CLS state.
-   */
-  forward(pixels: Tensor, interpolatePosEncoding = false): ViTModelOutput {
-    const h = this.encoder.forward(this.embeddings.forward(pixels, interpolatePosEncoding));
-    const lastHiddenState = this.layernorm.forward(h);
-    if (!this.pooler) return { lastHiddenState };
-    return {
-      lastHiddenState,
-      poolerOutput: this.pooler.forward(tokenRows(lastHiddenState, 0)),
-    };
+  constructor(config: DeiTConfig, addPoolingLayer = true) {
+    super(config, new DeiTEmbeddings(config), addPoolingLayer);
   }
 }
 
@@ -145,7 +86,7 @@ export class DeiTModel extends Module {
  * @param only If given, only parameters whose names pass this test are filled.
  * @example
  * ```ts
- * import { DeiTModel, initDeiTWeights } from "./deit.ts";
+ * import { DeiTModel, initDeiTWeights } from "./modeling.ts";
  * import { makeDeiTConfig } from "./config.ts";
  * const model = new DeiTModel(makeDeiTConfig({ hidden_size: 32, num_hidden_layers: 1,
  *   num_attention_heads: 2, intermediate_size: 64, image_size: 32 }));
@@ -172,9 +113,9 @@ export function initDeiTWeights(
  *
  * @example
  * ```ts
- * import { DeiTForImageClassification } from "./deit.ts";
+ * import { DeiTForImageClassification } from "./modeling.ts";
  * import { makeDeiTConfig } from "./config.ts";
- * import { Tensor } from "../tensor/tensor.ts";
+ * import { Tensor } from "../../tensor/tensor.ts";
  * const config = makeDeiTConfig({ hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 2,
  *   intermediate_size: 64, image_size: 32, patch_size: 16, num_labels: 3 });
  * const model = new DeiTForImageClassification(config);
@@ -182,7 +123,7 @@ export function initDeiTWeights(
  * console.log(logits.shape, loss?.shape); // [2, 3] []
  * ```
  */
-export class DeiTForImageClassification extends PreTrainedModel implements ImageClassifier {
+export class DeiTForImageClassification extends ClsTokenClassifier<DeiTModel> {
   /** config.json's model_type. */
   static override readonly modelType: string = "deit";
   /** HF's base_model_prefix, with the dot. */
@@ -203,10 +144,6 @@ export class DeiTForImageClassification extends PreTrainedModel implements Image
 
   /** The model config. */
   declare readonly config: DeiTConfig;
-  /** The backbone (no pooler). */
-  readonly deit: DeiTModel;
-  /** hidden → numLabels, on the CLS token. */
-  readonly classifier: Linear;
 
   /**
    * Creates the model and initialises it with HF's scheme.
@@ -215,35 +152,13 @@ export class DeiTForImageClassification extends PreTrainedModel implements Image
    * @param seed Seed of the initialiser.
    */
   constructor(config: DeiTConfig, seed = 42) {
-    super(config);
-    this.deit = this.registerModule("deit", new DeiTModel(config, false));
-    const labels = Object.keys(config.id2label).length;
-    this.classifier = this.registerModule("classifier", new Linear(config.hidden_size, labels));
+    super(config, "deit", new DeiTModel(config, false));
     initDeiTWeights(this, seed);
   }
 
-  /** Number of classes. */
-  get numLabels(): number {
-    return this.classifier.outFeatures;
-  }
-
-  /**
-   * Classifies [B, C, H, W] pixel values; with labels, also returns the mean cross-entropy.
-   *
-   * @param pixelValues Normalised pixels.
-   * @param labels One class index per image.
-   * @param options `interpolatePosEncoding` to accept other image sizes.
-   * @returns Logits and, with labels, the loss.
-   */
-  forward(
-    pixelValues: Tensor,
-    labels?: number[] | Int32Array,
-    options: { interpolatePosEncoding?: boolean } = {},
-  ): ImageClassifierOutput {
-    const { lastHiddenState } = this.deit.forward(pixelValues, options.interpolatePosEncoding);
-    const logits = this.classifier.forward(tokenRows(lastHiddenState, 0));
-    if (!labels) return { logits };
-    return { logits, loss: crossEntropy(logits, labels) };
+  /** The backbone (no pooler). */
+  get deit(): DeiTModel {
+    return this.backbone;
   }
 }
 
@@ -265,9 +180,9 @@ export interface DeiTWithTeacherOutput extends ImageClassifierOutput {
  *
  * @example
  * ```ts
- * import { DeiTForImageClassificationWithTeacher } from "./deit.ts";
+ * import { DeiTForImageClassificationWithTeacher } from "./modeling.ts";
  * import { makeDeiTConfig } from "./config.ts";
- * import { Tensor } from "../tensor/tensor.ts";
+ * import { Tensor } from "../../tensor/tensor.ts";
  * const config = makeDeiTConfig({ hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 2,
  *   intermediate_size: 64, image_size: 32, patch_size: 16, num_labels: 3 });
  * const model = new DeiTForImageClassificationWithTeacher(config).eval();
@@ -323,7 +238,7 @@ export class DeiTForImageClassificationWithTeacher extends PreTrainedModel
   constructor(config: DeiTConfig, seed = 42) {
     super(config);
     this.deit = this.registerModule("deit", new DeiTModel(config, false));
-    const labels = Object.keys(config.id2label).length;
+    const labels = numLabels(config);
     const d = config.hidden_size;
     this.clsClassifier = this.registerModule("cls_classifier", new Linear(d, labels));
     this.distillationClassifier = this.registerModule(

@@ -1,10 +1,11 @@
 /**
  * Linear-probe features: runs a model folder (or a random initialisation of the bundled
- * model's architecture, for `random`) over an ImageFolder's train and validation splits and writes
- * (and test, when there is one) the final-LayerNorm CLS feature of each image as raw f32, with the labels as JSON, for
- * `bench/linear_probe.py`. Used by `bench/linear_probe.sh`.
+ * model's architecture, for `random`) over an ImageFolder's train and validation splits (and
+ * test, when there is one) and writes the final-LayerNorm CLS feature of each image as raw f32,
+ * with the labels as JSON, for `demo/linear_probe.py`. Used by `demo/linear_probe.sh`.
  *
- * usage: deno run --allow-read=. --allow-write=.cache bench/linear_probe.ts MODEL_DIR|random DATA_DIR OUT_PREFIX
+ * usage: deno run --allow-read=. --allow-write=.cache demo/linear_probe.ts \
+ *   MODEL_DIR|random DATA_DIR OUT_PREFIX
  *
  * @module
  */

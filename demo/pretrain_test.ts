@@ -1,16 +1,13 @@
 import assert from "node:assert/strict";
 import {
-  atImageSize,
   colourTarget,
   DEFAULT_PRETRAIN,
   labelGroups,
-  modelCard,
-  parseDensities,
-  parseRange,
   pretrain,
   type PretrainOptions,
-  reproduceCommand,
-} from "../cli/pretrain.ts";
+} from "./pretrain.ts";
+import { modelCard, reproduceCommand } from "./model_card.ts";
+import { parseDensities, parseRange } from "./pretrain_cli.ts";
 import {
   CONTOUR_DENSITIES,
   contourCategory,
@@ -18,13 +15,11 @@ import {
   MARK_ATTRIBUTES,
   renderAttributeScene,
   renderContourScene,
-} from "../data/contours.ts";
-import { fractalCategory, renderFractal, renderFractalScene } from "../data/fractal.ts";
+} from "./contours.ts";
+import { fractalCategory, renderFractal, renderFractalScene } from "./fractal.ts";
 import { parseSafetensors } from "../nn/safetensors.ts";
 import { init } from "../tensor/runtime.ts";
 import { noGrad, Tensor } from "../tensor/tensor.ts";
-import { makeViTConfig } from "../nn/config.ts";
-import { ViTForImageClassification } from "../nn/vit.ts";
 
 await init();
 
@@ -96,42 +91,45 @@ async function twoRuns(options: Parameters<typeof pretrain>[0]): Promise<Float32
   return runs;
 }
 
-Deno.test("a shortened pretraining run is deterministic and its recipe matches the bundled model", async () => {
-  const options = {
-    ...DEFAULT_PRETRAIN,
-    categories: 4,
-    steps: 3,
-    batchSize: 4,
-    logEvery: 3,
-    config: { ...DEFAULT_PRETRAIN.config, num_hidden_layers: 1, image_size: 24 },
-  };
-  const runs = await twoRuns(options);
-  assert.deepEqual(runs[0], runs[1], "same seed, same weights");
-  const bundled = new URL("../models/vit-tiny-contours/", import.meta.url);
-  const config = JSON.parse(await Deno.readTextFile(new URL("config.json", bundled)));
-  const saved = { ...DEFAULT_PRETRAIN.config, image_size: DEFAULT_PRETRAIN.saveImageSize };
-  for (const [k, v] of Object.entries(saved)) assert.equal(config[k], v, k);
-  const preprocessor = JSON.parse(
-    await Deno.readTextFile(new URL("preprocessor_config.json", bundled)),
-  );
-  assert.equal(preprocessor.size.height, DEFAULT_PRETRAIN.saveImageSize);
-  assert.deepEqual(Object.values(config.id2label), labelGroups(DEFAULT_PRETRAIN).flat());
-  const weights = parseSafetensors(
-    await Deno.readFile(new URL("model.safetensors", bundled)),
-    "bundled",
-  );
-  assert.ok([...weights.tensors.values()].every((t) => t.dtype === "F16"));
-  const card = await Deno.readTextFile(new URL("README.md", bundled));
-  const expected = modelCard(DEFAULT_PRETRAIN, {
-    loss: 0,
-    trainAccuracy: 0,
-    heldOutAccuracy: 0,
-    seconds: 0,
-  }, "x");
-  const recipe = (text: string) =>
-    text.split("\n").filter((l) => /categories|steps of|lr |Model:|Saved at/.test(l));
-  assert.deepEqual(recipe(card), recipe(expected), "the model card states the default recipe");
-});
+Deno.test(
+  "a shortened pretraining run is deterministic and its recipe matches the bundled model",
+  async () => {
+    const options = {
+      ...DEFAULT_PRETRAIN,
+      categories: 4,
+      steps: 3,
+      batchSize: 4,
+      logEvery: 3,
+      config: { ...DEFAULT_PRETRAIN.config, num_hidden_layers: 1, image_size: 24 },
+    };
+    const runs = await twoRuns(options);
+    assert.deepEqual(runs[0], runs[1], "same seed, same weights");
+    const bundled = new URL("../models/vit-tiny-contours/", import.meta.url);
+    const config = JSON.parse(await Deno.readTextFile(new URL("config.json", bundled)));
+    const saved = { ...DEFAULT_PRETRAIN.config, image_size: DEFAULT_PRETRAIN.saveImageSize };
+    for (const [k, v] of Object.entries(saved)) assert.equal(config[k], v, k);
+    const preprocessor = JSON.parse(
+      await Deno.readTextFile(new URL("preprocessor_config.json", bundled)),
+    );
+    assert.equal(preprocessor.size.height, DEFAULT_PRETRAIN.saveImageSize);
+    assert.deepEqual(Object.values(config.id2label), labelGroups(DEFAULT_PRETRAIN).flat());
+    const weights = parseSafetensors(
+      await Deno.readFile(new URL("model.safetensors", bundled)),
+      "bundled",
+    );
+    assert.ok([...weights.tensors.values()].every((t) => t.dtype === "F16"));
+    const card = await Deno.readTextFile(new URL("README.md", bundled));
+    const expected = modelCard(DEFAULT_PRETRAIN, {
+      loss: 0,
+      trainAccuracy: 0,
+      heldOutAccuracy: 0,
+      seconds: 0,
+    }, "x");
+    const recipe = (text: string) =>
+      text.split("\n").filter((l) => /categories|steps of|lr |Model:|Saved at/.test(l));
+    assert.deepEqual(recipe(card), recipe(expected), "the model card states the default recipe");
+  },
+);
 
 Deno.test("pretrain's MIN,MAX flags parse ordered pairs and refuse anything else", () => {
   assert.deepEqual(parseRange("1,3", "--instances", true), [1, 3]);
@@ -222,134 +220,102 @@ Deno.test("a mixed fractal and contour pretraining run is deterministic", async 
   assert.deepEqual(runs[0], runs[1]);
 });
 
-Deno.test("attribute scenes label every attribute and draw nothing when the density is none", () => {
-  const names = Object.keys(MARK_ATTRIBUTES);
-  let empty = 0;
-  for (let seed = 0; seed < 24; seed++) {
-    const { image, labels } = renderAttributeScene(seed, 48);
-    assert.deepEqual(renderAttributeScene(seed, 48).image.data, image.data, "deterministic");
-    assert.equal(labels.length, names.length);
-    labels.forEach((label, i) => {
-      const values = MARK_ATTRIBUTES[names[i] as keyof typeof MARK_ATTRIBUTES];
-      assert.ok(label === -100 || (label >= 0 && label < values.length), `${names[i]} ${label}`);
-    });
-    if (labels[0] === 0) {
-      empty++;
-      assert.ok(labels.slice(1).every((l) => l === -100), "no marks, nothing else to score");
-    } else {
-      assert.ok(labels.every((l) => l >= 0));
+Deno.test(
+  "attribute scenes label every attribute and draw nothing when the density is none",
+  () => {
+    const names = Object.keys(MARK_ATTRIBUTES);
+    let empty = 0;
+    for (let seed = 0; seed < 24; seed++) {
+      const { image, labels } = renderAttributeScene(seed, 48);
+      assert.deepEqual(renderAttributeScene(seed, 48).image.data, image.data, "deterministic");
+      assert.equal(labels.length, names.length);
+      labels.forEach((label, i) => {
+        const values = MARK_ATTRIBUTES[names[i] as keyof typeof MARK_ATTRIBUTES];
+        assert.ok(label === -100 || (label >= 0 && label < values.length), `${names[i]} ${label}`);
+      });
+      if (labels[0] === 0) {
+        empty++;
+        assert.ok(labels.slice(1).every((l) => l === -100), "no marks, nothing else to score");
+      } else {
+        assert.ok(labels.every((l) => l >= 0));
+      }
     }
-  }
-  assert.ok(empty > 0 && empty < 24, `${empty} of 24 scenes empty`);
-});
+    assert.ok(empty > 0 && empty < 24, `${empty} of 24 scenes empty`);
+  },
+);
 
-Deno.test("an attribute pretraining run with the colour objective is deterministic and names every label", async () => {
-  const options = tinyRecipe({ layout: "attributes", colourWeight: 1 });
-  const runs = await twoRuns(options);
-  assert.deepEqual(runs[0], runs[1]);
-  const { model, figures } = await pretrain(options, () => {});
-  const labels = Object.values(model.config.id2label);
-  model.dispose();
-  assert.equal(labels.length, Object.values(MARK_ATTRIBUTES).flat().length + 512);
-  assert.ok(labels.includes("density=none") && labels.includes("tone=dark"));
-  assert.equal(labels.at(-1), "colour=224,224,224");
-  assert.ok(figures.heldOutAccuracy >= 0 && figures.heldOutAccuracy <= 1);
-});
+Deno.test(
+  "an attribute pretraining run with the colour objective is deterministic and names every label",
+  async () => {
+    const options = tinyRecipe({ layout: "attributes", colourWeight: 1 });
+    const runs = await twoRuns(options);
+    assert.deepEqual(runs[0], runs[1]);
+    const { model, figures } = await pretrain(options, () => {});
+    const labels = Object.values(model.config.id2label);
+    model.dispose();
+    assert.equal(labels.length, Object.values(MARK_ATTRIBUTES).flat().length + 512);
+    assert.ok(labels.includes("density=none") && labels.includes("tone=dark"));
+    assert.equal(labels.at(-1), "colour=224,224,224");
+    assert.ok(figures.heldOutAccuracy >= 0 && figures.heldOutAccuracy <= 1);
+  },
+);
 
-Deno.test("--feature-scale scales the final LayerNorm and leaves the pretrained logits as they were", async () => {
-  const options = tinyRecipe({});
-  const plain = await pretrain({ ...options, featureScale: 1 }, () => {});
-  const scaled = await pretrain({ ...options, featureScale: 8 }, () => {});
-  const [g1, g8] = await Promise.all(
-    [plain, scaled].map((r) => r.model.vit.layernorm.weight.toArray()),
-  );
-  assert.deepEqual(g8, g1.map((v) => v * 8));
-  const [w1, w8] = await Promise.all(
-    [plain, scaled].map((r) => r.model.classifier.weight.toArray()),
-  );
-  assert.deepEqual(w8, w1.map((v) => v / 8));
-  // A power of two scales exactly, so the held-out predictions are the same ones.
-  assert.equal(scaled.figures.heldOutAccuracy, plain.figures.heldOutAccuracy);
-  const pixels = Tensor.from(new Float32Array(2 * 3 * 24 * 24).map((_, i) => Math.sin(i)), [
-    2,
-    3,
-    24,
-    24,
-  ]);
-  const [l1, l8] = await Promise.all(
-    [plain, scaled].map((r) => noGrad(() => r.model.forward(pixels).logits).toArray()),
-  );
-  for (let i = 0; i < l1.length; i++) assert.ok(Math.abs(l1[i] - l8[i]) < 1e-4, `logit ${i}`);
-  plain.model.dispose();
-  scaled.model.dispose();
-});
+Deno.test(
+  "--feature-scale scales the final LayerNorm and leaves the pretrained logits as they were",
+  async () => {
+    const options = tinyRecipe({});
+    const plain = await pretrain({ ...options, featureScale: 1 }, () => {});
+    const scaled = await pretrain({ ...options, featureScale: 8 }, () => {});
+    const [g1, g8] = await Promise.all(
+      [plain, scaled].map((r) => r.model.vit.layernorm.weight.toArray()),
+    );
+    assert.deepEqual(g8, g1.map((v) => v * 8));
+    const [w1, w8] = await Promise.all(
+      [plain, scaled].map((r) => r.model.classifier.weight.toArray()),
+    );
+    assert.deepEqual(w8, w1.map((v) => v / 8));
+    // A power of two scales exactly, so the held-out predictions are the same ones.
+    assert.equal(scaled.figures.heldOutAccuracy, plain.figures.heldOutAccuracy);
+    const pixels = Tensor.from(new Float32Array(2 * 3 * 24 * 24).map((_, i) => Math.sin(i)), [
+      2,
+      3,
+      24,
+      24,
+    ]);
+    const [l1, l8] = await Promise.all(
+      [plain, scaled].map((r) => noGrad(() => r.model.forward(pixels).logits).toArray()),
+    );
+    for (let i = 0; i < l1.length; i++) assert.ok(Math.abs(l1[i] - l8[i]) < 1e-4, `logit ${i}`);
+    plain.model.dispose();
+    scaled.model.dispose();
+  },
+);
 
-Deno.test("atImageSize resizes the position grid as interpolate_pos_encoding does and keeps every other weight", async () => {
-  const config = makeViTConfig({
-    ...DEFAULT_PRETRAIN.config,
-    hidden_size: 16,
-    num_hidden_layers: 1,
-    intermediate_size: 32,
-    image_size: 24,
-    patch_size: 6,
-    num_labels: 3,
-  });
-  const random = new ViTForImageClassification(config, 5);
-  // Position embeddings are zeros at initialisation; a smooth grid makes the resize visible.
-  const pos = random.vit.embeddings.positionEmbeddings;
-  pos.assign(new Float32Array(pos.size).map((_, i) => Math.sin(i / 7)));
-  const model = await atImageSize(random, 24); // the F16-rounded copy the saved file holds
-  const bigger = await atImageSize(model, 36);
-  assert.equal(bigger.config.image_size, 36);
-  assert.deepEqual(bigger.vit.embeddings.positionEmbeddings.shape, [1, 1 + 6 * 6, 16]);
-  const before = new Map(model.namedParameters());
-  for (const [name, param] of bigger.namedParameters()) {
-    if (name.endsWith("position_embeddings")) continue;
-    assert.deepEqual(await param.toArray(), await before.get(name)!.toArray(), name);
-  }
-  const values = await random.vit.embeddings.positionEmbeddings.toArray();
-  const rounded = await model.vit.embeddings.positionEmbeddings.toArray();
-  for (let i = 0; i < values.length; i++) {
-    assert.ok(Math.abs(values[i] - rounded[i]) <= 1e-3 * Math.abs(values[i]) + 1e-7, `F16 ${i}`);
-  }
-  const pixels = Tensor.from(new Float32Array(2 * 3 * 36 * 36).map((_, i) => Math.cos(i / 3)), [
-    2,
-    3,
-    36,
-    36,
-  ]);
-  const expected = await noGrad(() =>
-    model.forward(pixels, undefined, { interpolatePosEncoding: true }).logits
-  ).toArray();
-  const got = await noGrad(() => bigger.forward(pixels).logits).toArray();
-  for (let i = 0; i < got.length; i++) assert.ok(Math.abs(got[i] - expected[i]) < 1e-5, `${i}`);
-  await assert.rejects(() => atImageSize(model, 40), /not a positive multiple of the patch size 6/);
-  for (const m of [random, model, bigger]) m.dispose();
-  pixels.dispose();
-});
-
-Deno.test("deno task pretrain refuses a save size off the patch grid before it trains", async () => {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read=.",
-      "--allow-env=LP_NATIVE_VECTOR_WIDTH",
-      "--allow-run=grep",
-      "--allow-write=.cache/test",
-      new URL("../cli/pretrain.ts", import.meta.url).pathname,
-      "--save-image-size",
-      "100",
-      "--out",
-      ".cache/test/pretrain-refused",
-    ],
-    env: { NO_COLOR: "1" },
-  }).output();
-  const stderr = new TextDecoder().decode(out.stderr);
-  assert.equal(out.code, 2, stderr);
-  assert.match(stderr, /--save-image-size 100 is not a multiple of the patch size 12/);
-  assert.doesNotMatch(stderr, /^\s+at /m, "no stack trace");
-  await assert.rejects(() => Deno.stat(".cache/test/pretrain-refused"), Deno.errors.NotFound);
-});
+Deno.test(
+  "deno task pretrain refuses a save size off the patch grid before it trains",
+  async () => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-read=.",
+        "--allow-env=LP_NATIVE_VECTOR_WIDTH",
+        "--allow-run=grep",
+        "--allow-write=.cache/test",
+        new URL("./pretrain_cli.ts", import.meta.url).pathname,
+        "--save-image-size",
+        "100",
+        "--out",
+        ".cache/test/pretrain-refused",
+      ],
+      env: { NO_COLOR: "1" },
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 2, stderr);
+    assert.match(stderr, /--save-image-size 100 is not a multiple of the patch size 12/);
+    assert.doesNotMatch(stderr, /^\s+at /m, "no stack trace");
+    await assert.rejects(() => Deno.stat(".cache/test/pretrain-refused"), Deno.errors.NotFound);
+  },
+);
 
 Deno.test("the colour target is a square-rooted histogram that still weighs a few pixels", () => {
   const data = new Uint8Array(100 * 3);

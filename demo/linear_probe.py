@@ -1,9 +1,9 @@
-"""Logistic regression on features written by bench/linear_probe.ts: standardised features, an
+"""Logistic regression on features written by demo/linear_probe.ts: standardised features, an
 L2 penalty of 1e-4 on the weights, LBFGS to convergence on the train split; prints the accuracy
 on the train and validation splits; when the features have a test split, also on it, and a
 5-fold cross-validated accuracy over the three splits pooled. Needs Debian's python3-torch.
 
-usage: /usr/bin/python3 bench/linear_probe.py OUT_PREFIX
+usage: /usr/bin/python3 demo/linear_probe.py OUT_PREFIX
 """
 import json
 import os

@@ -10,7 +10,7 @@
  */
 
 import { Rng } from "../tensor/rng.ts";
-import type { RgbImage } from "./image.ts";
+import type { RgbImage } from "../data/image.ts";
 import { hsl, valueNoise } from "./paint.ts";
 
 /** The beans dataset's class names, in its label order. */

@@ -1,0 +1,73 @@
+/**
+ * AutoImageProcessor, as Transformers': reads `preprocessor_config.json` and builds the class it
+ * names. The processor classes Tessera has are listed here, one line each.
+ *
+ * @module
+ */
+
+import { joinPath, readJson } from "../io/files.ts";
+import {
+  type ImageProcessor,
+  type ImageProcessorClass,
+  ImageProcessorRegistry,
+} from "./image_processor.ts";
+import { ViTImageProcessor } from "./processor.ts";
+
+/** The processor classes; the first is the default for a file that names none. */
+export const IMAGE_PROCESSOR_CLASSES: readonly ImageProcessorClass[] = [
+  ViTImageProcessor,
+];
+
+/** The registry AutoImageProcessor reads: {@link IMAGE_PROCESSOR_CLASSES}. */
+export const IMAGE_PROCESSORS: ImageProcessorRegistry = new ImageProcessorRegistry(
+  IMAGE_PROCESSOR_CLASSES,
+);
+
+/**
+ * Builds the image processor a model folder's preprocessor_config.json names
+ * (`image_processor_type`, else `feature_extractor_type`; ViTImageProcessor when it names none).
+ *
+ * @example
+ * ```ts
+ * import { AutoImageProcessor } from "./auto_processor.ts";
+ * const processor = AutoImageProcessor.fromConfig({
+ *   image_processor_type: "ViTImageProcessor",
+ *   size: { height: 32, width: 32 },
+ * });
+ * console.log(processor.outputSize); // { height: 32, width: 32 }
+ * ```
+ */
+export class AutoImageProcessor {
+  /**
+   * Reads `dir/preprocessor_config.json` and builds the processor it names.
+   *
+   * @param dir The model folder.
+   * @returns The processor.
+   * @throws {FileError|ProcessorError} Naming the file.
+   */
+  static async fromPretrained(dir: string): Promise<ImageProcessor> {
+    const path = joinPath(dir, "preprocessor_config.json");
+    return IMAGE_PROCESSORS.fromConfig(await readJson(path) as Record<string, unknown>, path);
+  }
+
+  /**
+   * Builds the processor that preprocessor_config.json's fields name.
+   *
+   * @param fields The parsed file.
+   * @param source Where it came from, for errors.
+   * @returns The processor.
+   * @throws {ProcessorError} Naming the source when the class is unknown or a field is wrong.
+   */
+  static fromConfig(fields: Record<string, unknown>, source = "image processor"): ImageProcessor {
+    return IMAGE_PROCESSORS.fromConfig(fields, source);
+  }
+
+  /**
+   * Adds a processor class, as Transformers' `AutoImageProcessor.register`.
+   *
+   * @param cls The class, named by its `processorType`.
+   */
+  static register(cls: ImageProcessorClass): void {
+    IMAGE_PROCESSORS.register(cls);
+  }
+}

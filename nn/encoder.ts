@@ -1,0 +1,245 @@
+/**
+ * The encoder of ViT-style models in Hugging Face's structure and names (transformers'
+ * modeling_vit.py, which DeiT's copies): pre-LN layers of multi-head self-attention and an MLP,
+ * their stack (`encoder.layer.N`) and the pooler.
+ *
+ * @module
+ */
+
+import { add, concat, gelu, matmul, relu, selfAttention, tanh } from "../tensor/ops.ts";
+import type { Tensor } from "../tensor/tensor.ts";
+import type { EncoderConfig } from "./encoder_config.ts";
+import { Dropout, LayerNorm, Linear } from "./layers.ts";
+import { Module, ModuleList } from "./module.ts";
+
+/** Multi-head self-attention: q, k, v projections, scaled dot products, softmax in f32. */
+export class ViTSelfAttention extends Module {
+  /** Query projection. */
+  readonly query: Linear;
+  /** Key projection. */
+  readonly key: Linear;
+  /** Value projection. */
+  readonly value: Linear;
+  /** Dropout on attention probabilities. */
+  readonly dropout: Dropout;
+
+  /**
+   * Creates the layer.
+   *
+   * @param config The model config.
+   */
+  constructor(readonly config: EncoderConfig) {
+    super();
+    const d = config.hidden_size;
+    this.query = this.registerModule("query", new Linear(d, d, config.qkv_bias));
+    this.key = this.registerModule("key", new Linear(d, d, config.qkv_bias));
+    this.value = this.registerModule("value", new Linear(d, d, config.qkv_bias));
+    this.dropout = this.registerModule("dropout", new Dropout(config.attention_probs_dropout_prob));
+  }
+
+  /**
+   * [B, T, hidden] → [B, T, hidden] context. The three projections run as one product against
+   * their weights stacked (the parameters stay separate, as in the checkpoint), and
+   * {@link selfAttention} takes the packed result: one wider product instead of three, and no
+   * sum of three input gradients in the backward pass.
+   */
+  forward(x: Tensor): Tensor {
+    const { query, key, value } = this;
+    const weight = concat([query.weight, key.weight, value.weight], 0);
+    const bias = query.bias && key.bias && value.bias
+      ? concat([query.bias, key.bias, value.bias], 0)
+      : undefined;
+    const qkv = matmul(x, weight, { transB: true, bias });
+    const dropout = this.dropout;
+    const active = dropout.training && dropout.p > 0;
+    return selfAttention(
+      qkv,
+      this.config.num_attention_heads,
+      undefined,
+      active ? (probs) => dropout.forward(probs) : undefined,
+    );
+  }
+}
+
+/** The attention output projection (the residual is added in ViTLayer). */
+export class ViTSelfOutput extends Module {
+  /** Output projection. */
+  readonly dense: Linear;
+  /** Dropout after it. */
+  readonly dropout: Dropout;
+
+  /**
+   * Creates the layer.
+   *
+   * @param config The model config.
+   */
+  constructor(config: EncoderConfig) {
+    super();
+    this.dense = this.registerModule("dense", new Linear(config.hidden_size, config.hidden_size));
+    this.dropout = this.registerModule("dropout", new Dropout(config.hidden_dropout_prob));
+  }
+
+  /** Projects the attention context. */
+  forward(x: Tensor): Tensor {
+    return this.dropout.forward(this.dense.forward(x));
+  }
+}
+
+/** Self-attention and its output projection. */
+export class ViTAttention extends Module {
+  /** Self-attention. */
+  readonly attention: ViTSelfAttention;
+  /** Output projection. */
+  readonly output: ViTSelfOutput;
+
+  /**
+   * Creates the layer.
+   *
+   * @param config The model config.
+   */
+  constructor(config: EncoderConfig) {
+    super();
+    this.attention = this.registerModule("attention", new ViTSelfAttention(config));
+    this.output = this.registerModule("output", new ViTSelfOutput(config));
+  }
+
+  /** Attention then projection. */
+  forward(x: Tensor): Tensor {
+    return this.output.forward(this.attention.forward(x));
+  }
+}
+
+/** The MLP's first layer and activation. */
+export class ViTIntermediate extends Module {
+  /** hidden → intermediate. */
+  readonly dense: Linear;
+
+  /**
+   * Creates the layer.
+   *
+   * @param config The model config.
+   */
+  constructor(readonly config: EncoderConfig) {
+    super();
+    this.dense = this.registerModule(
+      "dense",
+      new Linear(config.hidden_size, config.intermediate_size),
+    );
+  }
+
+  /** Projects and activates. */
+  forward(x: Tensor): Tensor {
+    const h = this.dense.forward(x);
+    return this.config.hidden_act === "relu" ? relu(h) : gelu(h);
+  }
+}
+
+/** The MLP's second layer, with the residual connection. */
+export class ViTOutput extends Module {
+  /** intermediate → hidden. */
+  readonly dense: Linear;
+  /** Dropout before the residual. */
+  readonly dropout: Dropout;
+
+  /**
+   * Creates the layer.
+   *
+   * @param config The model config.
+   */
+  constructor(config: EncoderConfig) {
+    super();
+    this.dense = this.registerModule(
+      "dense",
+      new Linear(config.intermediate_size, config.hidden_size),
+    );
+    this.dropout = this.registerModule("dropout", new Dropout(config.hidden_dropout_prob));
+  }
+
+  /** Projects and adds the residual `input`. */
+  forward(x: Tensor, input: Tensor): Tensor {
+    return add(this.dropout.forward(this.dense.forward(x)), input);
+  }
+}
+
+/** One pre-LN encoder layer. */
+export class ViTLayer extends Module {
+  /** Attention block. */
+  readonly attention: ViTAttention;
+  /** MLP first half. */
+  readonly intermediate: ViTIntermediate;
+  /** MLP second half. */
+  readonly output: ViTOutput;
+  /** Norm before attention. */
+  readonly layernormBefore: LayerNorm;
+  /** Norm before the MLP. */
+  readonly layernormAfter: LayerNorm;
+
+  /**
+   * Creates the layer.
+   *
+   * @param config The model config.
+   */
+  constructor(config: EncoderConfig) {
+    super();
+    this.attention = this.registerModule("attention", new ViTAttention(config));
+    this.intermediate = this.registerModule("intermediate", new ViTIntermediate(config));
+    this.output = this.registerModule("output", new ViTOutput(config));
+    const d = config.hidden_size;
+    const eps = config.layer_norm_eps;
+    this.layernormBefore = this.registerModule("layernorm_before", new LayerNorm(d, eps));
+    this.layernormAfter = this.registerModule("layernorm_after", new LayerNorm(d, eps));
+  }
+
+  /** `x + attn(ln(x))`, then `h + mlp(ln(h))`. */
+  forward(x: Tensor): Tensor {
+    const h = add(this.attention.forward(this.layernormBefore.forward(x)), x);
+    return this.output.forward(this.intermediate.forward(this.layernormAfter.forward(h)), h);
+  }
+}
+
+/** The stack of encoder layers. */
+export class ViTEncoder extends Module {
+  /** The layers, named `layer.0`, `layer.1`, …. */
+  readonly layer: ModuleList<ViTLayer>;
+
+  /**
+   * Creates the stack.
+   *
+   * @param config The model config.
+   */
+  constructor(config: EncoderConfig) {
+    super();
+    this.layer = this.registerModule(
+      "layer",
+      new ModuleList(Array.from({ length: config.num_hidden_layers }, () => new ViTLayer(config))),
+    );
+  }
+
+  /** Runs every layer. */
+  forward(x: Tensor): Tensor {
+    let h = x;
+    for (const layer of this.layer.items) h = layer.forward(h);
+    return h;
+  }
+}
+
+/** The pooler: dense + tanh on the CLS token. */
+export class ViTPooler extends Module {
+  /** hidden → hidden. */
+  readonly dense: Linear;
+
+  /**
+   * Creates the layer.
+   *
+   * @param config The model config.
+   */
+  constructor(config: EncoderConfig) {
+    super();
+    this.dense = this.registerModule("dense", new Linear(config.hidden_size, config.hidden_size));
+  }
+
+  /** [B, hidden] CLS states → pooled [B, hidden]. */
+  forward(cls: Tensor): Tensor {
+    return tanh(this.dense.forward(cls));
+  }
+}
