@@ -3,8 +3,9 @@
  *
  * Start the runtime with {@link init}, then use GPU tensors with reverse-mode autograd, the
  * `nn` layers and the ViT and DeiT models (Hugging Face's names, safetensors checkpoints, the
- * `AutoModelForImageClassification` registry), the `ViTImageProcessor`, datasets and the
- * `DataLoader`, and the `Trainer` with Hugging Face's `TrainingArguments`. Engine internals
+ * `AutoModelForImageClassification` registry), the `ViTImageProcessor` (and
+ * `AutoImageProcessor`, which reads preprocessor_config.json), datasets and the `DataLoader`, and
+ * the `Trainer` with Hugging Face's `TrainingArguments`. Engine internals
  * (buffer pool, kernel variants, autotuning, profiler) are in the `./internals` export.
  *
  * This entry reads and writes plain paths through Deno ({@link DenoFileSystem}, the default
