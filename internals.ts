@@ -92,6 +92,24 @@ export { truncNormal } from "./nn/init.ts";
 export { loadWarnings } from "./nn/checkpoint.ts";
 export { bicubicMatrix } from "./nn/interpolate.ts";
 export { parseConfigFields } from "./nn/pretrained.ts";
+export {
+  isZip,
+  parseTorchBin,
+  parseWeights,
+  readTorchWeights,
+  type TorchTensor,
+  torchTensorToF32,
+} from "./nn/torch_bin.ts";
+export {
+  isTorchTensorRef,
+  TORCH_PICKLE_GLOBALS,
+  TORCH_STORAGE_TYPES,
+  type TorchDType,
+  TorchPickleError,
+  type TorchStorageRef,
+  type TorchTensorRef,
+  unpickleTorch,
+} from "./nn/torch_pickle.ts";
 
 // Image codecs and data helpers.
 export { checkPixelLimit, sniffFormat, validateImage } from "./data/image.ts";
