@@ -190,3 +190,25 @@ Deno.test("readTorchWeights() refuses a shard index that points outside the fold
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("fromPretrained() takes a pytorch_model.bin in memory, and a folder with neither file fails naming model.safetensors", async () => {
+  const config = await Deno.readTextFile(new URL("vit_bin/config.json", DIR));
+  const weights = await Deno.readFile(new URL("vit_bin/pytorch_model.bin", DIR));
+  const model = await ViTForImageClassification.fromPretrained({ config, weights }, {
+    log: () => {},
+  });
+  const st = parseSafetensors(await Deno.readFile(new URL("vit_st/model.safetensors", DIR)), "st");
+  const [name, param] = model.namedParameters()[0];
+  assert.deepEqual(await param.toArray(), st.tensors.get(name)!.data);
+  model.dispose();
+  const dir = await testTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/config.json`, config);
+    await assert.rejects(
+      () => ViTForImageClassification.fromPretrained(dir),
+      new RegExp(`${dir}/model\\.safetensors`),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
