@@ -54,6 +54,9 @@ const _BYTES: Record<TorchDType, number> = {
   BOOL: 1,
 };
 
+/** Largest tensor materialised (2 GiB); far above any vision model's largest weight. */
+const _MAX_TENSOR_BYTES = 2 ** 31;
+
 /** A zip entry: where its bytes are and how they are stored. */
 interface _ZipEntry {
   name: string;
@@ -188,6 +191,16 @@ function _materialise(
       file,
       `tensor '${name}' views element ${last} of a storage of ${numel} (size [${ref.shape}], ` +
         `stride [${ref.stride}], offset ${ref.offset})`,
+    );
+  }
+  // An expanded view (stride 0) is tiny on disk but not once materialised: bound it.
+  if (count * size > _MAX_TENSOR_BYTES) {
+    throw new TorchPickleError(
+      file,
+      `tensor '${name}' would take ${
+        count * size
+      } bytes once materialised (size [${ref.shape}]); ` +
+        `Tessera loads tensors of at most ${_MAX_TENSOR_BYTES} bytes`,
     );
   }
   // Element indices of the view, row-major; a contiguous view is one run.

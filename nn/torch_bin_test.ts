@@ -93,6 +93,13 @@ Deno.test("parseTorchBin() refuses a view that runs past its storage, in one lin
   );
 });
 
+Deno.test("parseTorchBin() refuses an expanded view too large to materialise, in one line", async () => {
+  await assert.rejects(
+    () => read("huge_expand.bin"),
+    /huge_expand\.bin: tensor 'weight' would take 4294967296 bytes once materialised/,
+  );
+});
+
 for (
   const [file, global] of [
     ["evil_system.bin", "posix.system"],
