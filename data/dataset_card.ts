@@ -47,8 +47,22 @@ function _scalar(text: string, fail: (problem: string) => never): unknown {
     const inner = t.slice(1, -1).trim();
     return inner === "" ? [] : _splitFlow(inner).map((part) => _scalar(part, fail));
   }
-  if (t.startsWith("{") || t.startsWith("&") || t.startsWith("*") || t.startsWith("!")) {
-    fail(`unsupported YAML ${t.slice(0, 20)} (flow mappings, anchors and tags)`);
+  if (t.startsWith("{")) {
+    if (!t.endsWith("}")) fail(`unterminated flow mapping ${t}`);
+    const inner = t.slice(1, -1).trim();
+    const out: Record<string, unknown> = {};
+    for (const part of inner === "" ? [] : _splitFlow(inner)) {
+      const end = _keyEnd(part.trim());
+      if (end <= 0) fail(`expected "key: value" in flow mapping ${t}`);
+      out[String(_scalar(part.trim().slice(0, end), fail))] = _scalar(
+        part.trim().slice(end + 1),
+        fail,
+      );
+    }
+    return out;
+  }
+  if (t.startsWith("&") || t.startsWith("*") || t.startsWith("!")) {
+    fail(`unsupported YAML ${t.slice(0, 20)} (anchors, aliases and tags)`);
   }
   if (t === "" || t === "~" || t === "null") return null;
   if (t === "true" || t === "false") return t === "true";
@@ -56,17 +70,20 @@ function _scalar(text: string, fail: (problem: string) => never): unknown {
   return t;
 }
 
-/** Splits a flow sequence's inside at top-level commas, keeping quoted commas. */
+/** Splits a flow collection's inside at top-level commas (not in quotes or nested brackets). */
 function _splitFlow(text: string): string[] {
   const parts: string[] = [];
   let quote = "";
+  let depth = 0;
   let start = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
     if (quote) {
       if (c === quote) quote = "";
     } else if (c === "'" || c === '"') quote = c;
-    else if (c === ",") {
+    else if (c === "[" || c === "{") depth++;
+    else if (c === "]" || c === "}") depth--;
+    else if (c === "," && depth === 0) {
       parts.push(text.slice(start, i));
       start = i + 1;
     }
@@ -136,6 +153,12 @@ export function parseCardYaml(text: string, file: string, firstLine = 1): unknow
     throw new DatasetCardError(file, `line ${line?.number ?? 1}: ${problem}`);
   };
   const isItem = (l: _Line) => l.text === "-" || l.text.startsWith("- ");
+  // A scalar may continue on more-indented lines (folded with spaces), as long text wraps.
+  const continued = (first: string, indent: number): string => {
+    let text = first;
+    while (at < lines.length && lines[at].indent > indent) text += ` ${lines[at++].text}`;
+    return text;
+  };
 
   function block(indent: number): unknown {
     const first = lines[at];
@@ -158,7 +181,7 @@ export function parseCardYaml(text: string, file: string, firstLine = 1): unknow
         out.push(block(column));
       } else {
         at++;
-        out.push(_scalar(rest, fail));
+        out.push(_scalar(continued(rest, indent), fail));
       }
     }
     return out;
@@ -178,7 +201,7 @@ export function parseCardYaml(text: string, file: string, firstLine = 1): unknow
         while (at < lines.length && lines[at].indent > indent) parts.push(lines[at++].text);
         out[key] = parts.join(rest.startsWith("|") ? "\n" : " ");
       } else if (rest !== "") {
-        out[key] = _scalar(rest, fail);
+        out[key] = _scalar(continued(rest, indent), fail);
       } else if (at < lines.length && lines[at].indent > indent) {
         out[key] = block(indent + 1);
       } else if (at < lines.length && lines[at].indent === indent && isItem(lines[at])) {

@@ -12,8 +12,20 @@ import {
 const BEANS = `---
 annotations_creators:
 - expert-generated
+language_creators:
+- expert-generated
+language:
+- en
 license:
 - mit
+multilinguality:
+- monolingual
+size_categories:
+- 1K<n<10K
+source_datasets:
+- original
+task_ids:
+- multi-class-image-classification
 pretty_name: Beans
 task_categories:
 - image-classification
@@ -34,6 +46,11 @@ dataset_info:
   - name: train
     num_bytes: 143762054.662
     num_examples: 1034
+  - name: validation
+    num_bytes: 18515799.0
+    num_examples: 133
+  download_size: 179978834
+  dataset_size: 178262797.662
 configs:
 - config_name: default
   data_files:
@@ -51,6 +68,7 @@ configs:
 Deno.test("parseCardYaml() reads beans' header: configs, features and class names", () => {
   const header = cardHeader(BEANS, "README.md");
   assert.deepEqual(header.license, ["mit"]);
+  assert.deepEqual(header.size_categories, ["1K<n<10K"]);
   const config = selectCardConfig(header, "README.md")!;
   assert.equal(config.name, "default");
   assert.deepEqual(Object.fromEntries(config.dataFiles), {
@@ -87,6 +105,10 @@ f: |
   line one
   line two
 g: ~
+h: {x: 1, y: [2, 3], 'z, w': {}}
+i: a long description
+  that wraps
+-j: plain
 `,
       "x.md",
     ),
@@ -97,6 +119,9 @@ g: ~
       d: [[1, 2], { e: true }],
       f: "line one\nline two",
       g: null,
+      h: { x: 1, y: [2, 3], "z, w": {} },
+      i: "a long description that wraps",
+      "-j": "plain",
     },
   );
 });
@@ -105,7 +130,8 @@ Deno.test("parseCardYaml() refuses what it cannot read in one line naming the fi
   for (
     const [text, message] of [
       ["a: &anchor 1", /x\.md: line 1: unsupported YAML &anchor/],
-      ["a: 1\n  b: 2", /x\.md: line 2: unexpected indentation/],
+      ["a: {b 1}", /x\.md: line 1: expected "key: value" in flow mapping/],
+      ["a:\n  b: 1\n c: 2", /x\.md: line 3: unexpected indentation/],
       ["a: 'open", /x\.md: line 1: unterminated quoted string/],
       ["just text", /x\.md: line 1: expected "key: value"/],
     ] as const
