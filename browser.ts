@@ -187,7 +187,7 @@ export {
   type ImageFolderOptions,
   loadImageFolder,
 } from "./data/image_folder.ts";
-export { loadDataset, loadParquetDataset } from "./data/parquet.ts";
+export { loadDataset, loadParquetDataset, type ParquetDatasetOptions } from "./data/parquet.ts";
 export { type Batch, DataLoader, type DataLoaderOptions, SampleError } from "./data/loader.ts";
 export { readImage } from "./data/sample.ts";
 export { augment, type AugmentOptions } from "./data/augment.ts";

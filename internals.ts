@@ -92,6 +92,24 @@ export { truncNormal } from "./nn/init.ts";
 export { loadWarnings } from "./nn/checkpoint.ts";
 export { bicubicMatrix } from "./nn/interpolate.ts";
 export { parseConfigFields } from "./nn/pretrained.ts";
+export {
+  isZip,
+  parseTorchBin,
+  parseWeights,
+  readTorchWeights,
+  type TorchTensor,
+  torchTensorToF32,
+} from "./nn/torch_bin.ts";
+export {
+  isTorchTensorRef,
+  TORCH_PICKLE_GLOBALS,
+  TORCH_STORAGE_TYPES,
+  type TorchDType,
+  TorchPickleError,
+  type TorchStorageRef,
+  type TorchTensorRef,
+  unpickleTorch,
+} from "./nn/torch_pickle.ts";
 
 // Image codecs and data helpers.
 export { checkPixelLimit, sniffFormat, validateImage } from "./data/image.ts";
@@ -99,7 +117,26 @@ export { decodeJpeg, encodeJpeg, type JpegInfo, scanJpeg } from "./data/jpeg.ts"
 export { decodePng, encodePng, pngHeader } from "./data/png.ts";
 export { RESAMPLE_CODES } from "./data/resize.ts";
 export { toPixelValues } from "./data/pixels.ts";
-export { namesFromDatasetCard, namesFromParquetMetadata } from "./data/parquet.ts";
+export {
+  namesFromDatasetCard,
+  namesFromParquetMetadata,
+  type ParquetDatasetOptions,
+} from "./data/parquet.ts";
+export {
+  globToRegExp,
+  matchPatterns,
+  resolveDataFiles,
+  SPLIT_KEYWORDS,
+} from "./data/data_files.ts";
+export {
+  type CardConfig,
+  cardFeatures,
+  cardHeader,
+  classLabelNames,
+  DatasetCardError,
+  parseCardYaml,
+  selectCardConfig,
+} from "./data/dataset_card.ts";
 export { prepareSample, type SampleJob } from "./data/sample.ts";
 export { crop, flipHorizontal, randomResizedCropBox, sampleSeed } from "./data/augment.ts";
 export { drawText, textWidth } from "./data/font.ts";

@@ -8,11 +8,12 @@
  * @module
  */
 
-import { exists, FileError, joinPath, readBytes, readJson, writeAtomic } from "../io/files.ts";
+import { joinPath, readBytes, readJson, writeAtomic } from "../io/files.ts";
 import { loadParameters, loadWarnings } from "./checkpoint.ts";
 import { ConfigError, configToJson, type PretrainedConfig } from "./config.ts";
 import { Module } from "./module.ts";
-import { parseSafetensors, serializeSafetensors } from "./safetensors.ts";
+import { serializeSafetensors } from "./safetensors.ts";
+import { parseWeights, readTorchWeights } from "./torch_bin.ts";
 
 /**
  * A checkpoint in memory: the contents of a model folder's config.json and model.safetensors
@@ -21,7 +22,7 @@ import { parseSafetensors, serializeSafetensors } from "./safetensors.ts";
 export interface PretrainedFiles {
   /** config.json, parsed or as its text or bytes. */
   config: Record<string, unknown> | string | Uint8Array;
-  /** model.safetensors. */
+  /** model.safetensors, or the bytes of a pytorch_model.bin. */
   weights: Uint8Array;
   /** Where the files came from (a folder or URL); messages and errors name files under it. */
   source?: string;
@@ -115,19 +116,14 @@ function withLabelOptions(
   return out;
 }
 
-/** Reads `dir/model.safetensors`, explaining a folder that has only a pickle. */
-async function readWeights(dir: string): Promise<Uint8Array> {
+/** Reads `dir/model.safetensors`, or else the folder's pytorch_model.bin (see torch_bin.ts). */
+async function readWeights(dir: string): Promise<{ bytes: Uint8Array; file: string }> {
   const weightsPath = joinPath(dir, "model.safetensors");
   try {
-    return await readBytes(weightsPath);
+    return { bytes: await readBytes(weightsPath), file: weightsPath };
   } catch (error) {
-    if (await exists(joinPath(dir, "pytorch_model.bin"))) {
-      throw new FileError(
-        weightsPath,
-        "missing; the folder has pytorch_model.bin (a pickle), which Tessera does not read. " +
-          "Convert it with `safetensors` or save the model with safe_serialization=True",
-      );
-    }
+    const torch = await readTorchWeights(dir);
+    if (torch) return torch;
     throw error;
   }
 }
@@ -147,7 +143,7 @@ async function readWeights(dir: string): Promise<Uint8Array> {
  */
 export async function readPretrainedFiles(dir: string): Promise<PretrainedFiles> {
   const config = await readJson(joinPath(dir, "config.json")) as Record<string, unknown>;
-  return { config, weights: await readWeights(dir), source: dir };
+  return { config, weights: (await readWeights(dir)).bytes, source: dir };
 }
 
 /**
@@ -181,11 +177,13 @@ export async function loadPretrained<M extends PreTrainedModel>(
     ? parseConfigFields(await readJson(configFile), configFile)
     : parseConfigFields(source.config, configFile);
   const config = cls.makeConfig(withLabelOptions(fields, options), configFile);
-  const weights = typeof source === "string" ? await readWeights(source) : source.weights;
-  const { tensors } = parseSafetensors(weights, weightsFile);
+  const weights = typeof source === "string"
+    ? await readWeights(source)
+    : { bytes: source.weights, file: weightsFile };
+  const tensors = parseWeights(weights.bytes, weights.file);
   const model = new cls(config, options.seed ?? 42);
   try {
-    const report = loadParameters(model.namedParameters(), tensors, weightsFile, {
+    const report = loadParameters(model.namedParameters(), tensors, weights.file, {
       prefix: cls.baseModelPrefix,
       reinitializable: (name) => cls.isHead(name),
     });
