@@ -240,3 +240,4 @@ export {
   type TrainerOptions,
   type TrainOutput,
 } from "./train/trainer.ts";
+export { exportOnnx, type ExportOnnxOptions, type OnnxExport } from "./onnx/export.ts";
