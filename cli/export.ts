@@ -1,5 +1,5 @@
 /**
- * `deno task export --model DIR [--out DIR] [--opset 17]`: writes a saved model as the folder
+ * `deno task export --model DIR [--out DIR] [--opset 17] [--weights f32|f16]`: writes a saved model as the folder
  * transformers.js loads with `pipeline("image-classification", folder)`: onnx/model.onnx,
  * config.json and preprocessor_config.json.
  *
@@ -18,8 +18,8 @@ export const EXPORT_CLI = defineCli({
   name: "export",
   usage: `usage: deno task export --model DIR [--out DIR] [--opset 17]
 
-Exports a saved model (config.json, model.safetensors, preprocessor_config.json) to ONNX with
-f32 weights, laid out for transformers.js: OUT/onnx/model.onnx, OUT/config.json and
+Exports a saved model (config.json, model.safetensors, preprocessor_config.json) to ONNX,
+laid out for transformers.js: OUT/onnx/model.onnx, OUT/config.json and
 OUT/preprocessor_config.json. The graph's input is pixel_values [batch, 3, H, W] at the
 processor's size; its output is logits.`,
   flags: {
@@ -33,6 +33,13 @@ processor's size; its output is logits.`,
       default: 17,
       value: "N",
       help: "ONNX opset, 17 to 21 (20 and up use the Gelu op)",
+    },
+    weights: {
+      type: "string",
+      choices: ["f32", "f16"],
+      default: "f32",
+      value: "f32|f16",
+      help: "weight storage; f16 halves the file (exact for an f16 checkpoint)",
     },
   },
   init,
@@ -48,6 +55,7 @@ processor's size; its output is logits.`,
     const { files, ops, opset } = await exportOnnx(model, {
       opset: values.opset,
       processor: processor.config,
+      weights: values.weights as "f32" | "f16",
     });
     for (const [name, bytes] of Object.entries(files)) {
       await writeAtomic(joinPath(out, name), bytes);

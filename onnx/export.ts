@@ -35,6 +35,12 @@ export interface ExportOnnxOptions {
    * input height and width. By default, the model's image size with ViT's processor defaults.
    */
   processor?: ImageProcessorConfig;
+  /**
+   * How the weights are stored: "f32" (the default) or "f16", each weight followed by a Cast to
+   * f32 so the graph computes in f32. f16 halves the file and loses nothing for a model loaded
+   * from an f16 checkpoint, whose values all are f16 (a resized position grid is rounded).
+   */
+  weights?: "f32" | "f16";
 }
 
 /** The exported files and a summary of the graph. */
@@ -48,13 +54,13 @@ export interface OnnxExport {
 }
 
 /**
- * Exports an image classifier (ViT, DeiT, DeiT with its distillation head) to ONNX with f32
- * weights as initializers. Position embeddings are used as stored, resized bicubically when the
+ * Exports an image classifier (ViT, DeiT, DeiT with its distillation head) to ONNX with the
+ * weights as initializers (f32, or f16 cast to f32 in the graph). Position embeddings are used as stored, resized bicubically when the
  * processor's size gives another patch grid (as the model's forward with
  * `interpolatePosEncoding`).
  *
  * @param model The model (its parameters are read back from the device).
- * @param options Opset and image processor config.
+ * @param options Opset, image processor config, weight type.
  * @returns The files to write and the graph's op counts.
  * @throws {Error} For a model type or activation that has no exporter.
  * @example
@@ -97,7 +103,11 @@ export async function exportOnnx(
   for (const [name, t] of model.namedParameters()) {
     weights.set(name, { shape: t.shape, data: await t.toArray() });
   }
-  const g = new GraphBuilder();
+  const weightType = options.weights ?? "f32";
+  if (weightType !== "f32" && weightType !== "f16") {
+    throw new Error(`cannot export to ONNX with ${weightType} weights: use f32 or f16`);
+  }
+  const g = new GraphBuilder(weightType === "f16");
   const logits = emit({
     g,
     weights,

@@ -135,6 +135,17 @@ Deno.test("exportOnnx() of the bundled model gives its logits in onnxruntime", a
   await compare(model, "vit-tiny-contours (120 px, 4 layers)");
 });
 
+Deno.test("exportOnnx() with f16 weights halves the file and is exact for an f16 checkpoint", async () => {
+  const dir = new URL("../models/vit-tiny-contours", import.meta.url).pathname;
+  const model = await AutoModelForImageClassification.fromPretrained(dir);
+  const f32 = (await exportOnnx(model)).files["onnx/model.onnx"].length;
+  const { files, ops } = await exportOnnx(model, { weights: "f16" });
+  const f16 = files["onnx/model.onnx"].length;
+  assert.ok(f16 < 0.52 * f32, `f16 file ${f16} bytes against f32 ${f32}`);
+  assert.equal(ops.Cast, model.namedParameters().length);
+  await compare(model, "vit-tiny-contours, f16 weights", { weights: "f16" });
+});
+
 Deno.test("exportOnnx() writes transformers.js' folder layout and a readable config", async () => {
   const model = new DeiTForImageClassificationWithTeacher(makeDeiTConfig(SMALL));
   const { files, ops, opset } = await exportOnnx(model);

@@ -13,6 +13,7 @@ import {
   type TensorProto,
   type ValueInfoProto,
 } from "./onnx_proto.ts";
+import { toF16Bits } from "../tensor/f16.ts";
 
 /**
  * An int attribute.
@@ -80,6 +81,14 @@ export class GraphBuilder {
   #count = 0;
 
   /**
+   * Creates an empty graph.
+   *
+   * @param halfWeights Store {@link GraphBuilder.weight}s as f16, each followed by a Cast to
+   *   f32 (the file is half the size; runtimes fold the casts when they load it).
+   */
+  constructor(readonly halfWeights = false) {}
+
+  /**
    * Adds a node with one output.
    *
    * @param opType The operator.
@@ -122,6 +131,32 @@ export class GraphBuilder {
       raw: littleEndianBytes(data),
     });
     return name;
+  }
+
+  /**
+   * Adds a model weight: an f32 initializer, or with `halfWeights` an f16 initializer and a Cast
+   * to f32 (values rounded to nearest even).
+   *
+   * @param name Its name (must be unique).
+   * @param dims Its shape.
+   * @param data Its elements, row-major.
+   * @returns The name of its f32 value.
+   */
+  weight(name: string, dims: readonly number[], data: Float32Array): string {
+    if (!this.halfWeights) return this.initializer(name, dims, data);
+    const size = dims.reduce((a, b) => a * b, 1);
+    if (size !== data.length) {
+      throw new Error(
+        `initializer ${name}: shape [${dims}] needs ${size} values, got ${data.length}`,
+      );
+    }
+    this.initializers.push({
+      name: this.#claim(name),
+      dims,
+      dataType: DataType.FLOAT16,
+      raw: littleEndianBytes(toF16Bits(data)),
+    });
+    return this.op("Cast", [name], { to: int(DataType.FLOAT) }, `${name}.f32`);
   }
 
   /**
@@ -175,7 +210,7 @@ export class GraphBuilder {
 const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 
 /** The array's bytes in little-endian order (ONNX raw_data), swapped on a big-endian host. */
-function littleEndianBytes(data: Float32Array | BigInt64Array): Uint8Array {
+function littleEndianBytes(data: Float32Array | BigInt64Array | Uint16Array): Uint8Array {
   const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   if (LITTLE_ENDIAN) return bytes;
   const out = new Uint8Array(bytes.length);

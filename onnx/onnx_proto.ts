@@ -9,7 +9,7 @@
 import { ProtoWriter } from "./protobuf.ts";
 
 /** TensorProto.DataType values used here. */
-export const DataType = { FLOAT: 1, INT64: 7 } as const;
+export const DataType = { FLOAT: 1, INT64: 7, FLOAT16: 10 } as const;
 
 /** A node attribute: an int, a list of ints, or a float. */
 export type Attribute =

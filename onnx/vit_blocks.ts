@@ -76,9 +76,9 @@ export function emitLinear(g: GraphBuilder, weights: Weights, x: string, prefix:
   for (let o = 0; o < out; o++) {
     for (let i = 0; i < inp; i++) wt[i * out + o] = w.data[o * inp + i];
   }
-  const y = g.op("MatMul", [x, g.initializer(`${prefix}.weight.T`, [inp, out], wt)]);
+  const y = g.op("MatMul", [x, g.weight(`${prefix}.weight.T`, [inp, out], wt)]);
   const b = weights.get(`${prefix}.bias`);
-  return b ? g.op("Add", [y, g.initializer(`${prefix}.bias`, b.shape, b.data)]) : y;
+  return b ? g.op("Add", [y, g.weight(`${prefix}.bias`, b.shape, b.data)]) : y;
 }
 
 /**
@@ -110,8 +110,8 @@ export function emitLayerNorm(
   const b = param(weights, `${prefix}.bias`);
   return g.op("LayerNormalization", [
     x,
-    g.initializer(`${prefix}.weight`, w.shape, w.data),
-    g.initializer(`${prefix}.bias`, b.shape, b.data),
+    g.weight(`${prefix}.weight`, w.shape, w.data),
+    g.weight(`${prefix}.bias`, b.shape, b.data),
   ], { axis: int(-1), epsilon: float(eps) });
 }
 
@@ -279,8 +279,8 @@ export function emitEmbeddings(
   const b = param(weights, `${proj}.bias`);
   const conv = g.op("Conv", [
     pixels,
-    g.initializer(`${proj}.weight`, w.shape, w.data),
-    g.initializer(`${proj}.bias`, b.shape, b.data),
+    g.weight(`${proj}.weight`, w.shape, w.data),
+    g.weight(`${proj}.bias`, b.shape, b.data),
   ], { kernel_shape: ints([p, p]), strides: ints([p, p]) });
   const patches = g.op("Transpose", [g.op("Reshape", [conv, g.int64s([0, d, -1])])], {
     perm: ints([0, 2, 1]),
@@ -288,7 +288,7 @@ export function emitEmbeddings(
 
   const lead = new Float32Array(tokens.length * d);
   tokens.forEach((t, i) => lead.set(param(weights, `${prefix}.${t}`).data, i * d));
-  const leadName = g.initializer(`${prefix}.leading_tokens`, [1, tokens.length, d], lead);
+  const leadName = g.weight(`${prefix}.leading_tokens`, [1, tokens.length, d], lead);
   const batch = g.op("Shape", [pixels], { start: int(0), end: int(1) });
   const leadShape = g.op("Concat", [batch, g.int64s([tokens.length, d])], { axis: int(0) });
   const leading = g.op("Expand", [leadName, leadShape]);
@@ -296,7 +296,7 @@ export function emitEmbeddings(
 
   const stored = param(weights, `${prefix}.position_embeddings`);
   const positions = resizePositions(stored, tokens.length, size.height / p, size.width / p);
-  const posName = g.initializer(`${prefix}.position_embeddings`, positions.shape, positions.data);
+  const posName = g.weight(`${prefix}.position_embeddings`, positions.shape, positions.data);
   return g.op("Add", [sequence, posName]);
 }
 
