@@ -224,3 +224,4 @@ export {
   type TrainerOptions,
   type TrainOutput,
 } from "./train/trainer.ts";
+export { exportOnnx, type ExportOnnxOptions, type OnnxExport } from "./onnx/export.ts";

@@ -287,6 +287,7 @@ Deno.test({
           "model.safetensors",
           "preprocessor_config.json",
           "trainer_state.json",
+          "onnx/model.onnx",
         ]
       ) {
         assert.ok(

@@ -16,6 +16,7 @@ import { loadImageFolder } from "../data/image_folder.ts";
 import { encodeJpeg } from "../data/jpeg.ts";
 import { BEANS_CLASSES, beanSeed, classCounts, renderBeanLeaf } from "../demo/synthetic_beans.ts";
 import { parseSafetensors } from "../nn/safetensors.ts";
+import { withOnnxExport } from "./onnx_download.ts";
 import { noGrad, scopeAsync } from "../tensor/tensor.ts";
 import { BLOG_ARGUMENTS, makeTrainingArguments, type TrainingArguments } from "../train/args.ts";
 import { Trainer } from "../train/trainer.ts";
@@ -365,9 +366,11 @@ async function train(pageArgs: PageTrainingArguments | null): Promise<void> {
     await trainer.saveState();
   }
   // The top of the output folder: the final model, its processor and the run's JSON files.
-  const out = stopped ? [] : files.filesUnder(OUTPUT_DIR)
+  const top = stopped ? [] : files.filesUnder(OUTPUT_DIR)
     .filter((f) => !f.path.slice(OUTPUT_DIR.length + 1).includes("/"))
     .map((f) => ({ name: f.path.slice(OUTPUT_DIR.length + 1), data: f.data }));
+  // The download also loads in transformers.js: onnx/model.onnx beside the model.
+  const out = stopped ? [] : await withOnnxExport(top, s.model, s.processor);
   post({ type: "trained", stopped, step: trainer.state.global_step, files: out });
 }
 

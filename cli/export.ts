@@ -1,0 +1,69 @@
+/**
+ * `deno task export --model DIR [--out DIR] [--opset 17] [--weights f32|f16]`: writes a saved model as the folder
+ * transformers.js loads with `pipeline("image-classification", folder)`: onnx/model.onnx,
+ * config.json and preprocessor_config.json.
+ *
+ * @module
+ */
+
+import { ViTImageProcessor } from "../data/processor.ts";
+import { exists, joinPath, writeAtomic } from "../io/files.ts";
+import { AutoModelForImageClassification } from "../nn/auto.ts";
+import { exportOnnx } from "../onnx/export.ts";
+import { init } from "../tensor/runtime.ts";
+import { defineCli, runCli } from "./_run.ts";
+
+/** The task: flags and what it does. */
+export const EXPORT_CLI = defineCli({
+  name: "export",
+  usage: `usage: deno task export --model DIR [--out DIR] [--opset 17]
+
+Exports a saved model (config.json, model.safetensors, preprocessor_config.json) to ONNX,
+laid out for transformers.js: OUT/onnx/model.onnx, OUT/config.json and
+OUT/preprocessor_config.json. The graph's input is pixel_values [batch, 3, H, W] at the
+processor's size; its output is logits.`,
+  flags: {
+    model: { type: "string", required: true, value: "DIR", help: "the model folder" },
+    out: { type: "string", value: "DIR", help: "the output folder (default: DIR-onnx)" },
+    opset: {
+      type: "number",
+      integer: true,
+      min: 17,
+      max: 21,
+      default: 17,
+      value: "N",
+      help: "ONNX opset, 17 to 21 (20 and up use the Gelu op)",
+    },
+    weights: {
+      type: "string",
+      choices: ["f32", "f16"],
+      default: "f32",
+      value: "f32|f16",
+      help: "weight storage; f16 halves the file (exact for an f16 checkpoint)",
+    },
+  },
+  init,
+  main: async ({ values }) => {
+    const dir = values.model.replace(/\/+$/, "");
+    const out = values.out ?? `${dir}-onnx`;
+    const model = await AutoModelForImageClassification.fromPretrained(dir, {
+      log: (m) => console.warn(m),
+    });
+    const processor = await exists(joinPath(dir, "preprocessor_config.json"))
+      ? await ViTImageProcessor.fromPretrained(dir)
+      : new ViTImageProcessor({ size: model.config.image_size });
+    const { files, ops, opset } = await exportOnnx(model, {
+      opset: values.opset,
+      processor: processor.config,
+      weights: values.weights as "f32" | "f16",
+    });
+    for (const [name, bytes] of Object.entries(files)) {
+      await writeAtomic(joinPath(out, name), bytes);
+      console.log(`${joinPath(out, name)} (${(bytes.length / 1e6).toFixed(2)} MB)`);
+    }
+    const list = Object.entries(ops).map(([op, n]) => `${op} ×${n}`).join(", ");
+    console.log(`opset ${opset}: ${list}`);
+  },
+});
+
+if (import.meta.main) await runCli(EXPORT_CLI);
