@@ -23,7 +23,7 @@ import {
 } from "@huggingface/transformers";
 import "../io/deno_fs.ts";
 import { ViTImageProcessor } from "../data/processor.ts";
-import { AutoModelForImageClassification } from "../nn/auto.ts";
+import { AutoModelForImageClassification } from "../models/auto.ts";
 import { exportOnnx } from "../onnx/export.ts";
 import { tesseraLogits, worstDifference } from "../onnx/_test_util.ts";
 import { init } from "../tensor/runtime.ts";

@@ -8,7 +8,7 @@
 
 import { ViTImageProcessor } from "../data/processor.ts";
 import { exists, joinPath, writeAtomic } from "../io/files.ts";
-import { AutoModelForImageClassification } from "../nn/auto.ts";
+import { AutoModelForImageClassification } from "../models/auto.ts";
 import { exportOnnx } from "../onnx/export.ts";
 import { init } from "../tensor/runtime.ts";
 import { defineCli, runCli } from "./_run.ts";

@@ -3,7 +3,7 @@ import { parquetWriteBuffer } from "hyparquet-writer";
 import { range } from "./dataset.ts";
 import { loadDataset } from "./parquet.ts";
 import { encodeJpeg } from "./jpeg.ts";
-import { renderBeanLeaf } from "./synthetic_beans.ts";
+import { renderBeanLeaf } from "../demo/synthetic_beans.ts";
 import { testTempDir } from "../io/_test_util.ts";
 
 const NAMES = ["angular_leaf_spot", "bean_rust", "healthy"];

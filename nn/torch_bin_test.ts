@@ -3,7 +3,7 @@ import { zipSync } from "fflate";
 import { parseTorchBin, parseWeights, readTorchWeights, torchTensorToF32 } from "./torch_bin.ts";
 import { TorchPickleError } from "./torch_pickle.ts";
 import { parseSafetensors } from "./safetensors.ts";
-import { ViTForImageClassification } from "./vit.ts";
+import { ViTForImageClassification } from "../models/vit/modeling.ts";
 import { scope, Tensor } from "../tensor/tensor.ts";
 import { init } from "../tensor/runtime.ts";
 import { assertClose } from "../tensor/_test_util.ts";

@@ -7,11 +7,15 @@
  */
 import assert from "node:assert/strict";
 import "../io/deno_fs.ts";
-import { AutoModelForImageClassification } from "../nn/auto.ts";
-import { makeDeiTConfig, makeViTConfig } from "../nn/config.ts";
-import { DeiTForImageClassification, DeiTForImageClassificationWithTeacher } from "../nn/deit.ts";
+import { AutoModelForImageClassification } from "../models/auto.ts";
+import { makeDeiTConfig } from "../models/deit/config.ts";
+import { makeViTConfig } from "../models/vit/config.ts";
+import {
+  DeiTForImageClassification,
+  DeiTForImageClassificationWithTeacher,
+} from "../models/deit/modeling.ts";
 import type { PreTrainedImageClassifier } from "../nn/image_classifier.ts";
-import { ViTForImageClassification } from "../nn/vit.ts";
+import { ViTForImageClassification } from "../models/vit/modeling.ts";
 import { assertClose } from "../tensor/_test_util.ts";
 import { init } from "../tensor/runtime.ts";
 import { exportOnnx, type ExportOnnxOptions } from "./export.ts";

@@ -14,11 +14,12 @@ import {
   RawImage,
 } from "@huggingface/transformers";
 import "../io/deno_fs.ts";
-import { AutoModelForImageClassification } from "../nn/auto.ts";
-import { makeDeiTConfig, makeViTConfig } from "../nn/config.ts";
-import { DeiTForImageClassificationWithTeacher } from "../nn/deit.ts";
+import { AutoModelForImageClassification } from "../models/auto.ts";
+import { makeDeiTConfig } from "../models/deit/config.ts";
+import { makeViTConfig } from "../models/vit/config.ts";
+import { DeiTForImageClassificationWithTeacher } from "../models/deit/modeling.ts";
 import type { PreTrainedImageClassifier } from "../nn/image_classifier.ts";
-import { ViTForImageClassification } from "../nn/vit.ts";
+import { ViTForImageClassification } from "../models/vit/modeling.ts";
 import { exportOnnx } from "../onnx/export.ts";
 import { randomizeParameters, tesseraLogits } from "../onnx/_test_util.ts";
 import { Rng } from "../nn/init.ts";

@@ -1,8 +1,8 @@
 /** The page's download with the ONNX export added. */
 import assert from "node:assert/strict";
 import { ViTImageProcessor } from "../data/processor.ts";
-import { makeViTConfig } from "../nn/config.ts";
-import { ViTForImageClassification } from "../nn/vit.ts";
+import { makeViTConfig } from "../models/vit/config.ts";
+import { ViTForImageClassification } from "../models/vit/modeling.ts";
 import { onnxLogits, randomizeParameters, tesseraLogits } from "../onnx/_test_util.ts";
 import { assertClose } from "../tensor/_test_util.ts";
 import { init } from "../tensor/runtime.ts";
