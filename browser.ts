@@ -240,3 +240,15 @@ export {
   type TrainerOptions,
   type TrainOutput,
 } from "./train/trainer.ts";
+
+// The train, evaluate and predict sequences that the CLI tasks and the page share.
+export { classNames, loadModelFolder, type ModelFolder } from "./train/model_folder.ts";
+export { fineTune, type FineTuneOptions, type FineTuneResult } from "./train/fine_tune.ts";
+export { alignLabels, evaluateModel, type EvaluateModelOptions } from "./train/evaluate_model.ts";
+export {
+  type Classification,
+  classifyImage,
+  type ClassifyOptions,
+  type LabelScore,
+  softmaxRow,
+} from "./train/classify.ts";

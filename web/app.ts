@@ -8,7 +8,15 @@
  */
 
 import { confusionMatrixChart, escapeXml, lineChart } from "./charts.ts";
-import type { ErrorKind, PageTrainingArguments, PickedFile, Reply, Request } from "./protocol.ts";
+import type {
+  DemoReply,
+  DemoRequest,
+  ErrorKind,
+  PageTrainingArguments,
+  PickedFile,
+  Reply,
+  Request,
+} from "./protocol.ts";
 import { zipStored } from "./zip.ts";
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -387,12 +395,27 @@ for (const radio of document.querySelectorAll<HTMLInputElement>("input[name=mode
 
 $("demo-button").addEventListener("click", () => {
   const full = $<HTMLSelectElement>("demo-size").value === "full";
-  send({
-    type: "demo",
+  // Drawn in a worker of its own; the training worker gets the files as a picked folder.
+  const demo = new Worker(new URL("./demo_worker.js", import.meta.url), { type: "module" });
+  demo.onmessage = (event: MessageEvent<DemoReply>) => {
+    const reply = event.data;
+    if (reply.type === "status") {
+      $("progress-text").textContent = reply.text;
+      return;
+    }
+    demo.terminate();
+    if (reply.type === "files") send({ type: "dataset", files: reply.files });
+    else showMessage("data", reply.message);
+  };
+  demo.onerror = (event) => {
+    demo.terminate();
+    showMessage("data", `the demo worker failed: ${event.message}`);
+  };
+  demo.postMessage({
     perSplit: full ? { train: 1034, validation: 133, test: 128 } : { train: 240, validation: 60 },
     size: full ? 160 : 120,
     seed: 0,
-  });
+  } satisfies DemoRequest);
   $("progress-text").textContent = "drawing leaves…";
 });
 

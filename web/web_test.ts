@@ -17,7 +17,7 @@ import { init, makeViTConfig, ViTForImageClassification, ViTImageProcessor } fro
 import { decodeImage } from "../data/image.ts";
 import { encodePng } from "../data/png.ts";
 import { noGrad, scopeAsync } from "../tensor/tensor.ts";
-import { classNames, loadModelFolder } from "../cli/_model_folder.ts";
+import { classNames, loadModelFolder } from "../train/model_folder.ts";
 import { CHROMIUM, exists, WEBGPU_ERROR } from "../tests/browser/harness.ts";
 import { buildWeb } from "./build.ts";
 import { serveWeb } from "./serve.ts";
