@@ -213,10 +213,12 @@ export { makeGrid } from "./data/grid.ts";
 export {
   ArgumentError,
   BLOG_ARGUMENTS,
+  fromTrainingArgsJson,
   type IntervalStrategy,
   makeTrainingArguments,
   parseTrainingFlags,
   type SchedulerType,
+  toTrainingArgsJson,
   TRAINING_DEFAULTS,
   type TrainingArguments,
 } from "./train/args.ts";

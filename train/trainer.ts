@@ -22,7 +22,7 @@ import { gpu } from "../tensor/device.ts";
 import { engine } from "../tensor/engine.ts";
 import { keep, noGrad, scope, scopeAsync, type Tensor } from "../tensor/tensor.ts";
 import { joinPath, readJson, writeAtomic } from "../io/files.ts";
-import type { TrainingArguments } from "./args.ts";
+import { toTrainingArgsJson, type TrainingArguments } from "./args.ts";
 import {
   type CheckpointInfo,
   latestCheckpoint,
@@ -755,7 +755,7 @@ export class Trainer {
     await this.processor.savePretrained(dir);
     await writeAtomic(
       joinPath(dir, "training_args.json"),
-      JSON.stringify(this.args, null, 2) + "\n",
+      JSON.stringify(toTrainingArgsJson(this.args), null, 2) + "\n",
     );
   }
 
