@@ -86,7 +86,12 @@ export function defineCli<const F extends FlagSpecs, R = undefined>(
  * @example
  * ```ts
  * import { defineCli, helpText } from "./_run.ts";
- * const spec = defineCli({ name: "x", usage: "usage: deno task x", flags: {}, main: async () => {} });
+ * const spec = defineCli({
+ *   name: "x",
+ *   usage: "usage: deno task x",
+ *   flags: {},
+ *   main: async () => {},
+ * });
  * console.log(helpText(spec).startsWith("usage: deno task x")); // true
  * ```
  */
@@ -140,7 +145,12 @@ export function parseCli<F extends FlagSpecs, R>(
  * @example
  * ```ts ignore
  * import { defineCli, runCli } from "./_run.ts";
- * const spec = defineCli({ name: "x", usage: "usage: deno task x", flags: {}, main: async () => 0 });
+ * const spec = defineCli({
+ *   name: "x",
+ *   usage: "usage: deno task x",
+ *   flags: {},
+ *   main: async () => 0,
+ * });
  * if (import.meta.main) await runCli(spec);
  * ```
  */

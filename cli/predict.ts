@@ -32,8 +32,17 @@ Classifies JPEG or PNG files with a saved model.`,
     });
     const results = [];
     for (const path of positionals) {
-      const r = await classifyImage(model, processor, await readBytes(path), { topK: k, name: path });
-      results.push({ image: path, label: r.label, score: r.score, top_k: r.topK, logits: r.logits });
+      const r = await classifyImage(model, processor, await readBytes(path), {
+        topK: k,
+        name: path,
+      });
+      results.push({
+        image: path,
+        label: r.label,
+        score: r.score,
+        top_k: r.topK,
+        logits: r.logits,
+      });
     }
     if (values.json) console.log(JSON.stringify(results));
     else {

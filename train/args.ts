@@ -219,12 +219,14 @@ export function makeTrainingArguments(
     }
     if (a.saveStrategy !== a.evalStrategy) {
       throw new ArgumentError(
-        `load-best-model-at-end needs save-strategy (${a.saveStrategy}) to match eval-strategy (${a.evalStrategy})`,
+        `load-best-model-at-end needs save-strategy (${a.saveStrategy}) to match ` +
+          `eval-strategy (${a.evalStrategy})`,
       );
     }
     if (a.evalStrategy === "steps" && a.saveSteps % a.evalSteps! !== 0) {
       throw new ArgumentError(
-        `load-best-model-at-end needs save-steps (${a.saveSteps}) to be a multiple of eval-steps (${a.evalSteps})`,
+        `load-best-model-at-end needs save-steps (${a.saveSteps}) to be a multiple of ` +
+          `eval-steps (${a.evalSteps})`,
       );
     }
     a.metricForBestModel ??= "loss";
@@ -396,9 +398,10 @@ export function fromTrainingArgsJson(json: Record<string, unknown>): Partial<Tra
   // A list after Transformers' __post_init__; "all" reports to every integration there is.
   const report = out.reportTo;
   if (Array.isArray(report)) {
-    out.reportTo = report.includes("tensorboard") || report.includes("all") ? "tensorboard" : "none";
-  }
-  else if (report === "all") out.reportTo = "tensorboard";
+    out.reportTo = report.includes("tensorboard") || report.includes("all")
+      ? "tensorboard"
+      : "none";
+  } else if (report === "all") out.reportTo = "tensorboard";
   return out as Partial<TrainingArguments>;
 }
 

@@ -142,17 +142,21 @@ Deno.test("toTrainingArgsJson() writes the blog's values as Transformers would",
   assert.deepEqual(none.report_to, [], "'none' becomes an empty list, as __post_init__ makes it");
 });
 
-Deno.test("fromTrainingArgsJson() reads the snake_case file and the old camelCase one alike", () => {
-  const args = makeTrainingArguments({ ...BLOG_ARGUMENTS, seed: 7, warmupRatio: 0.1 });
-  const fromSnake = makeTrainingArguments(fromTrainingArgsJson(toTrainingArgsJson(args)));
-  assert.deepEqual(fromSnake, args);
-  const oldCamel = JSON.parse(JSON.stringify(args)) as Record<string, unknown>;
-  assert.deepEqual(makeTrainingArguments(fromTrainingArgsJson(oldCamel)), args);
-  // Transformers' own file: its extra fields are ignored, its deprecated name is read.
-  const theirs = { evaluation_strategy: "epoch", save_strategy: "epoch", report_to: ["all"] };
-  assert.deepEqual(fromTrainingArgsJson({ ...theirs, use_ipex: false }), {
-    evalStrategy: "epoch",
-    saveStrategy: "epoch",
-    reportTo: "tensorboard",
-  });
-});
+Deno.test(
+  "fromTrainingArgsJson() reads the snake_case file and the " +
+    "old camelCase one alike",
+  () => {
+    const args = makeTrainingArguments({ ...BLOG_ARGUMENTS, seed: 7, warmupRatio: 0.1 });
+    const fromSnake = makeTrainingArguments(fromTrainingArgsJson(toTrainingArgsJson(args)));
+    assert.deepEqual(fromSnake, args);
+    const oldCamel = JSON.parse(JSON.stringify(args)) as Record<string, unknown>;
+    assert.deepEqual(makeTrainingArguments(fromTrainingArgsJson(oldCamel)), args);
+    // Transformers' own file: its extra fields are ignored, its deprecated name is read.
+    const theirs = { evaluation_strategy: "epoch", save_strategy: "epoch", report_to: ["all"] };
+    assert.deepEqual(fromTrainingArgsJson({ ...theirs, use_ipex: false }), {
+      evalStrategy: "epoch",
+      saveStrategy: "epoch",
+      reportTo: "tensorboard",
+    });
+  },
+);

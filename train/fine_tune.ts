@@ -90,7 +90,9 @@ function metricLines(split: string, metrics: Record<string, number>): string[] {
  * @throws {FileError|ConfigError|SafetensorsError|CheckpointError} Naming the model's file.
  * @example
  * ```ts ignore
- * import { BLOG_ARGUMENTS, fineTune, init, loadDataset, makeTrainingArguments } from "@tessera/vit";
+ * import {
+ *   BLOG_ARGUMENTS, fineTune, init, loadDataset, makeTrainingArguments,
+ * } from "@tessera/vit";
  * await init();
  * const ds = await loadDataset("beans");
  * const result = await fineTune({
@@ -130,9 +132,8 @@ export async function fineTune(options: FineTuneOptions): Promise<FineTuneResult
       throw new ArgumentError(
         `${args.outputDir} already has checkpoints (${
           existing.map((d) => d.split("/").pop()).join(", ")
-        }); ` +
-          "pass --resume-from-checkpoint to continue, --overwrite-output-dir to train anew beside " +
-          "them, or another --output-dir",
+        }); pass --resume-from-checkpoint to continue, --overwrite-output-dir to train anew ` +
+          "beside them, or another --output-dir",
       );
     }
   }

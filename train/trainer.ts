@@ -595,7 +595,8 @@ export class Trainer {
     const stopped = this.control.shouldTrainingStop;
     if (!stopped && args.loadBestModelAtEnd && this.state.best_model_checkpoint) {
       this.#log(
-        `Loading best model from ${this.state.best_model_checkpoint} (score: ${this.state.best_metric}).`,
+        `Loading best model from ${this.state.best_model_checkpoint} ` +
+          `(score: ${this.state.best_metric}).`,
       );
       await loadCheckpoint(this.state.best_model_checkpoint, this.model, null);
     }

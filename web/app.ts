@@ -74,6 +74,8 @@ const state = {
   lr: [] as [number, number][],
   evalAccuracy: [] as [number, number][],
   evalLoss: [] as [number, number][],
+  /** The run's last step, so that the evaluation chart's x axis spans the whole run. */
+  maxSteps: 0,
   output: [] as { name: string; data: Uint8Array }[],
   trained: false,
 };
@@ -97,7 +99,7 @@ function drawCharts(): void {
   $("chart-eval").innerHTML = lineChart("evaluation accuracy and loss", [
     { name: "accuracy", points: state.evalAccuracy, color: "#17714f", dots: true },
     { name: "loss", points: state.evalLoss, color: "#b0432b", dots: true, right: true },
-  ], { zero: true });
+  ], { zero: true, xRange: [0, state.maxSteps], yRange: [0, 1] });
 }
 
 function formatSeconds(s: number): string {
@@ -154,6 +156,7 @@ function resetRun(): void {
     lr: [],
     evalAccuracy: [],
     evalLoss: [],
+    maxSteps: 0,
     output: [],
     checkpoint: "",
     trained: false,
@@ -219,6 +222,7 @@ worker.onmessage = (event: MessageEvent<Reply>) => {
       const p = $<HTMLProgressElement>("progress");
       p.max = reply.maxSteps;
       p.value = reply.step;
+      state.maxSteps = reply.maxSteps;
       $("progress-text").textContent = `step ${reply.step} of ${reply.maxSteps} · epoch ${
         reply.epoch.toFixed(2)
       } · ${reply.imagesPerSecond.toFixed(1)} images/s · ${
@@ -411,11 +415,13 @@ $("demo-button").addEventListener("click", () => {
     demo.terminate();
     showMessage("data", `the demo worker failed: ${event.message}`);
   };
-  demo.postMessage({
-    perSplit: full ? { train: 1034, validation: 133, test: 128 } : { train: 240, validation: 60 },
-    size: full ? 160 : 120,
-    seed: 0,
-  } satisfies DemoRequest);
+  demo.postMessage(
+    {
+      perSplit: full ? { train: 1034, validation: 133, test: 128 } : { train: 240, validation: 60 },
+      size: full ? 160 : 120,
+      seed: 0,
+    } satisfies DemoRequest,
+  );
   $("progress-text").textContent = "drawing leaves…";
 });
 

@@ -32,7 +32,10 @@ port.onmessage = (event: MessageEvent<DemoRequest>) => {
             file: new Blob([encodeJpeg(image, 90) as Uint8Array<ArrayBuffer>]),
           });
           if (files.length % 25 === 0) {
-            port.postMessage({ type: "status", text: `drawing leaves: ${files.length} / ${total}` });
+            port.postMessage({
+              type: "status",
+              text: `drawing leaves: ${files.length} / ${total}`,
+            });
           }
         }
       }
