@@ -6,7 +6,7 @@ import { init } from "../tensor/runtime.ts";
 import { noGrad } from "../tensor/tensor.ts";
 import { classifyImage, softmaxRow } from "./classify.ts";
 import { loadModelFolder } from "./model_folder.ts";
-import { memoryWithStripes, stripePng } from "./_test_data.ts";
+import { memoryWithStripes, stripePng } from "./_test_util.ts";
 
 await init();
 

@@ -7,7 +7,7 @@ import { ArgumentError, makeTrainingArguments } from "./args.ts";
 import { alignLabels, evaluateModel } from "./evaluate_model.ts";
 import { loadModelFolder } from "./model_folder.ts";
 import { Trainer } from "./trainer.ts";
-import { memoryWithStripes } from "./_test_data.ts";
+import { memoryWithStripes } from "./_test_util.ts";
 
 await init();
 

@@ -5,7 +5,7 @@ import { init } from "../tensor/runtime.ts";
 import { ArgumentError, makeTrainingArguments, type TrainingArguments } from "./args.ts";
 import { fineTune } from "./fine_tune.ts";
 import { classNames } from "./model_folder.ts";
-import { memoryWithStripes } from "./_test_data.ts";
+import { memoryWithStripes } from "./_test_util.ts";
 
 await init();
 
