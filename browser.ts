@@ -197,10 +197,12 @@ export { makeGrid } from "./data/grid.ts";
 export {
   ArgumentError,
   BLOG_ARGUMENTS,
+  fromTrainingArgsJson,
   type IntervalStrategy,
   makeTrainingArguments,
   parseTrainingFlags,
   type SchedulerType,
+  toTrainingArgsJson,
   TRAINING_DEFAULTS,
   type TrainingArguments,
 } from "./train/args.ts";
@@ -225,3 +227,16 @@ export {
   type TrainOutput,
 } from "./train/trainer.ts";
 export { exportOnnx, type ExportOnnxOptions, type OnnxExport } from "./onnx/export.ts";
+export { type OutputFile, withOnnxExport } from "./onnx/output_folder.ts";
+
+// The train, evaluate and predict sequences that the CLI tasks and the page share.
+export { classNames, loadModelFolder, type ModelFolder } from "./train/model_folder.ts";
+export { fineTune, type FineTuneOptions, type FineTuneResult } from "./train/fine_tune.ts";
+export { alignLabels, evaluateModel, type EvaluateModelOptions } from "./train/evaluate_model.ts";
+export {
+  type Classification,
+  classifyImage,
+  type ClassifyOptions,
+  type LabelScore,
+  softmaxRow,
+} from "./train/classify.ts";

@@ -30,7 +30,7 @@ import {
   matmulCandidates,
   matmulVariantFor,
 } from "../internals.ts";
-import { DEMO_CONFIG } from "../cli/train.ts";
+import { DEMO_CONFIG } from "../demo/config.ts";
 import { renderBeanLeaf } from "../demo/synthetic_beans.ts";
 import type { MatmulShape, MatmulVariant } from "../internals.ts";
 import { matmul as product } from "../tensor/ops_matmul.ts";

@@ -9,6 +9,7 @@
 
 // The tasks read and write plain paths through Deno.
 import "../io/deno_fs.ts";
+import { ArgumentError } from "../train/args.ts";
 import { flagHelp, type FlagSpecs, type ParsedFlags, parseFlags, UsageError } from "./_flags.ts";
 
 export { UsageError };
@@ -86,7 +87,12 @@ export function defineCli<const F extends FlagSpecs, R = undefined>(
  * @example
  * ```ts
  * import { defineCli, helpText } from "./_run.ts";
- * const spec = defineCli({ name: "x", usage: "usage: deno task x", flags: {}, main: async () => {} });
+ * const spec = defineCli({
+ *   name: "x",
+ *   usage: "usage: deno task x",
+ *   flags: {},
+ *   main: async () => {},
+ * });
  * console.log(helpText(spec).startsWith("usage: deno task x")); // true
  * ```
  */
@@ -140,7 +146,12 @@ export function parseCli<F extends FlagSpecs, R>(
  * @example
  * ```ts ignore
  * import { defineCli, runCli } from "./_run.ts";
- * const spec = defineCli({ name: "x", usage: "usage: deno task x", flags: {}, main: async () => 0 });
+ * const spec = defineCli({
+ *   name: "x",
+ *   usage: "usage: deno task x",
+ *   flags: {},
+ *   main: async () => 0,
+ * });
  * if (import.meta.main) await runCli(spec);
  * ```
  */
@@ -162,10 +173,10 @@ export async function runCli<F extends FlagSpecs, R>(
   } catch (error) {
     if (debug) console.error(error);
     console.error(`${spec.name}: error: ${describeError(error)}`);
-    if (error instanceof UsageError) {
-      console.error(`run 'deno task ${spec.name} --help' for usage`);
-    }
-    Deno.exit(error instanceof UsageError ? 2 : 1);
+    // The library's ArgumentError is a bad flag value too.
+    const usage = error instanceof UsageError || error instanceof ArgumentError;
+    if (usage) console.error(`run 'deno task ${spec.name} --help' for usage`);
+    Deno.exit(usage ? 2 : 1);
   }
 }
 

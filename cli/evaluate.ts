@@ -7,51 +7,11 @@
  */
 
 import { loadDataset } from "../data/parquet.ts";
-import { ClassLabel, Dataset, type ImageExample } from "../data/dataset.ts";
-import type { ImageClassifier } from "../nn/image_classifier.ts";
 import { init } from "../tensor/runtime.ts";
-import { makeTrainingArguments } from "../train/args.ts";
-import { Trainer } from "../train/trainer.ts";
-import { classNames, loadModelFolder } from "./_model_folder.ts";
+import { ArgumentError } from "../train/args.ts";
+import { evaluateModel } from "../train/evaluate_model.ts";
+import { loadModelFolder } from "../train/model_folder.ts";
 import { defineCli, runCli, UsageError } from "./_run.ts";
-
-/**
- * Re-indexes a dataset's labels to the model's, by class name, so that a dataset whose classes
- * are a subset of the model's, or in another order, is scored correctly.
- *
- * @param split The rows.
- * @param model The model whose id2label gives the order.
- * @param where The dataset's path, for the error.
- * @returns The rows with the model's label indices.
- * @throws {UsageError} When the dataset has a class the model does not know.
- * @example
- * ```ts ignore
- * const scored = alignLabels(ds.validation, model, "data/beans");
- * ```
- */
-export function alignLabels(
-  split: Dataset<ImageExample>,
-  model: ImageClassifier,
-  where: string,
-): Dataset<ImageExample> {
-  const modelNames = classNames(model);
-  const dataNames = split.labels.names;
-  const missing = dataNames.filter((n) => !modelNames.includes(n));
-  if (missing.length > 0) {
-    throw new UsageError(
-      `${where} has classes the model does not know: ${missing.join(", ")} ` +
-        `(model classes: ${modelNames.join(", ")})`,
-    );
-  }
-  if (dataNames.every((n, i) => modelNames[i] === n) && dataNames.length === modelNames.length) {
-    return split;
-  }
-  const rows = Array.from({ length: split.length }, (_, i) => {
-    const r = split.row(i);
-    return { ...r, labels: modelNames.indexOf(dataNames[r.labels]) };
-  });
-  return new Dataset(rows, new ClassLabel(modelNames));
-}
 
 /** The task: flags and what it does. */
 export const EVALUATE_CLI = defineCli({
@@ -85,22 +45,19 @@ an ImageFolder or a Hub parquet download: loss, accuracy, per-class precision/re
         `${values.data} has no split '${values.split}' (splits: ${Object.keys(ds).join(", ")})`,
       );
     }
-    const trainer = new Trainer({
-      model,
-      processor,
-      args: makeTrainingArguments({
-        perDeviceEvalBatchSize: values["batch-size"],
-        reportTo: "none",
-        outputDir: ".cache/eval",
-      }),
-      evalDataset: alignLabels(split, model, values.data),
-      log: values.json ? () => {} : (l) => console.warn(l),
-    });
-    const { metrics, confusionMatrix } = await trainer.evaluate(undefined, values.split);
-    const out: Record<string, unknown> = { ...metrics };
-    delete out.epoch;
-    out[`${values.split}_confusion_matrix`] = confusionMatrix;
-    out[`${values.split}_samples`] = split.length;
+    let out: Record<string, unknown>;
+    try {
+      out = await evaluateModel(model, processor, split, {
+        split: values.split,
+        where: values.data,
+        batchSize: values["batch-size"],
+        log: values.json ? () => {} : (l) => console.warn(l),
+      });
+    } catch (error) {
+      // A class the model does not know: the user's choice of --data, as a usage error.
+      if (error instanceof ArgumentError) throw new UsageError(error.message);
+      throw error;
+    }
     if (values.json) console.log(JSON.stringify(out));
     else {
       console.log(`***** ${values.split} metrics *****`);

@@ -6,20 +6,11 @@
  * @module
  */
 
-import { decodeImage } from "../data/image.ts";
 import { readBytes } from "../io/files.ts";
 import { init } from "../tensor/runtime.ts";
-import { noGrad, scopeAsync } from "../tensor/tensor.ts";
-import { classNames, loadModelFolder } from "./_model_folder.ts";
+import { classifyImage } from "../train/classify.ts";
+import { loadModelFolder } from "../train/model_folder.ts";
 import { defineCli, runCli } from "./_run.ts";
-
-/** Softmax of one row of logits. */
-function softmaxRow(logits: Float32Array): number[] {
-  const m = Math.max(...logits);
-  const e = [...logits].map((v) => Math.exp(v - m));
-  const s = e.reduce((a, b) => a + b, 0);
-  return e.map((v) => v / s);
-}
 
 /** The task: flags and what it does. */
 export const PREDICT_CLI = defineCli({
@@ -39,27 +30,18 @@ Classifies JPEG or PNG files with a saved model.`,
     const { model, processor } = await loadModelFolder(values.model, {
       log: (m) => console.warn(m),
     });
-    model.eval();
-    const names = classNames(model);
     const results = [];
     for (const path of positionals) {
-      const image = decodeImage(await readBytes(path), { name: path });
-      const logits = await scopeAsync(async () => {
-        const { pixelValues } = await processor.preprocess(image);
-        return await noGrad(() => model.forward(pixelValues).logits).toArray();
+      const r = await classifyImage(model, processor, await readBytes(path), {
+        topK: k,
+        name: path,
       });
-      const probs = softmaxRow(logits);
-      const order = probs.map((p, i) => [p, i] as const).sort((a, b) => b[0] - a[0]);
-      const top = order.slice(0, Math.min(k, names.length)).map(([p, i]) => ({
-        label: names[i],
-        score: p,
-      }));
       results.push({
         image: path,
-        label: top[0].label,
-        score: top[0].score,
-        top_k: top,
-        logits: [...logits],
+        label: r.label,
+        score: r.score,
+        top_k: r.topK,
+        logits: r.logits,
       });
     }
     if (values.json) console.log(JSON.stringify(results));

@@ -7,13 +7,8 @@
  */
 
 import { loadDataset } from "../data/parquet.ts";
-import type { ImageProcessor } from "../data/image_processor.ts";
-import { ViTImageProcessor } from "../data/processor.ts";
 import type { Dataset, ImageExample } from "../data/dataset.ts";
-import { ensureWritableDir, exists, joinPath, readJson } from "../io/files.ts";
-import { makeViTConfig, type ViTConfig } from "../models/vit/config.ts";
-import type { ImageClassifier } from "../nn/image_classifier.ts";
-import { ViTForImageClassification } from "../models/vit/modeling.ts";
+import { exists, joinPath } from "../io/files.ts";
 import { describeAdapter, gpu } from "../tensor/device.ts";
 import { engine } from "../tensor/engine.ts";
 import { init } from "../tensor/runtime.ts";
@@ -26,29 +21,14 @@ import {
   TRAINING_DEFAULTS,
   type TrainingArguments,
 } from "../train/args.ts";
-import { listCheckpoints } from "../train/checkpoint.ts";
-import { writePlots } from "../train/plots.ts";
+import { fineTune } from "../train/fine_tune.ts";
 import { Progress } from "../train/progress.ts";
-import { Trainer } from "../train/trainer.ts";
 import { DEFAULT_BEANS_DIR, makeBeans } from "../demo/make_beans.ts";
-import { loadModelFolder } from "./_model_folder.ts";
+import { BUNDLED_MODEL_DIR } from "../demo/config.ts";
 import { type CliArgs, defineCli, runCli, UsageError } from "./_run.ts";
 
-/** The pretrained model the default run fine-tunes. */
-export const BUNDLED_MODEL_DIR = new URL("../models/vit-tiny-contours", import.meta.url).pathname;
-
-/** A small config for training from scratch when no model is given and none is bundled. */
-export const DEMO_CONFIG: Record<string, unknown> = {
-  hidden_size: 128,
-  num_hidden_layers: 4,
-  num_attention_heads: 4,
-  intermediate_size: 256,
-  image_size: 96,
-  patch_size: 12,
-};
-
-const USAGE = `usage: deno task train [--data DIR] [--model DIR] [--config CONFIG.json]
-                       [--output-dir DIR] [TrainingArguments flags…]
+const USAGE = `usage: deno task train [--data DIR] [--model DIR] [--output-dir DIR]
+                       [TrainingArguments flags…]
 
 Fine-tunes a ViT for image classification, as Hugging Face's Trainer does in the blog
 "Fine-Tune ViT for Image Classification with 🤗 Transformers".`;
@@ -80,7 +60,6 @@ const FLAGS = {
       "the head is re-initialised for the dataset's labels\n" +
       "(default: the bundled pretrained model, models/vit-tiny-contours)",
   },
-  config: { type: "string", value: "FILE", help: "a config.json to train from scratch instead" },
 } as const;
 
 /** The blog's TrainingArguments with the flags given over them, or a usage error. */
@@ -96,8 +75,6 @@ function trainingArguments(argv: readonly string[]): TrainingArguments {
 async function main(
   { values, more: args }: CliArgs<typeof FLAGS, TrainingArguments>,
 ): Promise<number> {
-  if (values.model && values.config) throw new UsageError("give --model or --config, not both");
-
   console.log(`adapter: ${describeAdapter()}`);
   if (args.fp16) {
     if (gpu().profile.f16) {
@@ -124,51 +101,14 @@ async function main(
   if (args.evalStrategy !== "no" && !evalSet) {
     throw new UsageError(`${dataDir} has no validation or test split to evaluate on`);
   }
-  const labels = train.labels;
   console.log(
     `data: ${dataDir}: ` +
       Object.entries(ds).map(([k, v]) => `${k} ${v.length}`).join(", ") +
-      `; classes: ${labels.names.join(", ")}`,
+      `; classes: ${train.labels.names.join(", ")}`,
   );
-
-  let model: ImageClassifier;
-  let processor: ImageProcessor;
-  const modelDir = values.model ??
-    (!values.config && await exists(joinPath(BUNDLED_MODEL_DIR, "config.json"))
-      ? BUNDLED_MODEL_DIR
-      : undefined);
-  if (modelDir) {
-    ({ model, processor } = await loadModelFolder(modelDir, {
-      id2label: labels.id2label(),
-      label2id: labels.label2id(),
-      seed: args.seed,
-    }));
-    console.log(`model: ${modelDir} (${(model.numParameters() / 1e6).toFixed(2)}M parameters)`);
-  } else {
-    let fields: Record<string, unknown> = DEMO_CONFIG;
-    if (values.config) fields = await readJson(values.config) as Record<string, unknown>;
-    else console.warn("no --model given and no bundled model found: training from scratch");
-    const config: ViTConfig = makeViTConfig(
-      { ...fields, id2label: labels.id2label(), label2id: labels.label2id() },
-      values.config ?? "demo config",
-    );
-    model = new ViTForImageClassification(config, args.seed);
-    processor = new ViTImageProcessor({ size: config.image_size });
-    console.log(`model: from scratch (${(model.numParameters() / 1e6).toFixed(2)}M parameters)`);
-  }
-
-  await ensureWritableDir(args.outputDir);
-  if (!args.resumeFromCheckpoint && !args.overwriteOutputDir) {
-    const existing = await listCheckpoints(args.outputDir);
-    if (existing.length > 0) {
-      throw new UsageError(
-        `${args.outputDir} already has checkpoints (${
-          existing.map((d) => d.split("/").pop()).join(", ")
-        }); ` +
-          "pass --resume-from-checkpoint to continue, --overwrite-output-dir to train anew beside " +
-          "them, or another --output-dir",
-      );
-    }
+  const model = values.model ?? BUNDLED_MODEL_DIR;
+  if (!values.model && !(await exists(joinPath(BUNDLED_MODEL_DIR, "config.json")))) {
+    throw new UsageError(`the bundled model ${BUNDLED_MODEL_DIR} is missing: give --model DIR`);
   }
 
   const encoder = new TextEncoder();
@@ -176,61 +116,41 @@ async function main(
     isTerminal: Deno.stdout.isTerminal(),
     write: (text) => Deno.stdout.writeSync(encoder.encode(text)),
   });
-  const trainer = new Trainer({
-    model,
-    args,
-    processor,
-    trainDataset: train,
-    evalDataset: evalSet,
-    log: (line) => progress.log(line),
-    onProgress: (p) => progress.update(p),
-    hostname: Deno.hostname(),
-  });
+  const interrupt = new AbortController();
   const onSigint = () => {
     progress.log("interrupt: finishing this step, then saving a checkpoint…");
-    trainer.requestStop();
+    interrupt.abort();
   };
   Deno.addSignalListener("SIGINT", onSigint);
   const t0 = performance.now();
   let result;
   try {
-    result = await trainer.train();
+    result = await fineTune({
+      model,
+      args,
+      trainDataset: train,
+      evalDataset: evalSet,
+      log: (line) => progress.log(line),
+      onProgress: (p) => progress.update(p),
+      callbacks: [{ onTrainEnd: () => progress.done() }],
+      signal: interrupt.signal,
+      hostname: Deno.hostname(),
+    });
+  } catch (error) {
+    // The output folder's checkpoints: the user's choice of flags, as a usage error.
+    if (error instanceof ArgumentError) throw new UsageError(error.message);
+    throw error;
   } finally {
     Deno.removeSignalListener("SIGINT", onSigint);
     progress.done();
   }
-  if (trainer.state.global_step < trainer.state.max_steps) {
-    trainer.close();
-    return 130;
-  }
-  console.log("***** train metrics *****");
-  for (const [k, v] of Object.entries(result.metrics)) console.log(`  ${k.padEnd(26)} = ${v}`);
-  await trainer.saveModel();
-  await trainer.saveMetrics("train", result.metrics);
-  await trainer.saveState();
-  let evalMetrics: Record<string, number> | null = null;
-  let confusionMatrix: number[][] | null = null;
-  if (evalSet) {
-    ({ metrics: evalMetrics, confusionMatrix } = await trainer.evaluate(evalSet));
-    console.log("***** eval metrics *****");
-    for (const [k, v] of Object.entries(evalMetrics)) {
-      if (!/_(precision|recall|f1)_/.test(k)) console.log(`  ${k.padEnd(26)} = ${v}`);
-    }
-    await trainer.saveMetrics("eval", evalMetrics);
-    await trainer.saveState();
-  }
-  const plots = await writePlots(
-    args.outputDir,
-    trainer.state,
-    confusionMatrix,
-    labels.names,
-  );
-  trainer.close();
+  if (result.stopped) return 130;
   const minutes = (performance.now() - t0) / 60000;
+  const accuracy = result.evalMetrics?.eval_accuracy;
   console.log(
     `\ndone in ${minutes.toFixed(1)} min: ` +
-      (evalMetrics ? `eval accuracy ${(evalMetrics.eval_accuracy * 100).toFixed(1)}%, ` : "") +
-      `model saved to ${args.outputDir} (plots: ${plots.join(", ")}); ` +
+      (accuracy !== undefined ? `eval accuracy ${(accuracy * 100).toFixed(1)}%, ` : "") +
+      `model saved to ${args.outputDir} (plots: ${result.plots.join(", ")}); ` +
       `peak GPU pool ${(engine().pool.stats.peakBytesInUse / 2 ** 20).toFixed(0)} MiB`,
   );
   return 0;

@@ -21,7 +21,7 @@ import {
   ViTForImageClassification,
   ViTImageProcessor,
 } from "../mod.ts";
-import { BUNDLED_MODEL_DIR, DEMO_CONFIG } from "../cli/train.ts";
+import { BUNDLED_MODEL_DIR, DEMO_CONFIG } from "../demo/config.ts";
 
 const [modelDir, dataDir, out] = Deno.args;
 await init();

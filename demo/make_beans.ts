@@ -6,6 +6,7 @@
  * @module
  */
 
+import { ArgumentError } from "../train/args.ts";
 import { encodeJpeg } from "../data/jpeg.ts";
 import {
   BEANS_CLASSES,
@@ -15,7 +16,6 @@ import {
   renderBeanLeaf,
 } from "./synthetic_beans.ts";
 import { exists, joinPath } from "../io/files.ts";
-import { defineCli, runCli, UsageError } from "../cli/_run.ts";
 
 /** Where the default run keeps the generated dataset. */
 export const DEFAULT_BEANS_DIR = ".cache/beans-synthetic";
@@ -116,7 +116,7 @@ export async function makeBeans(dir: string, options: MakeBeansOptions = {}): Pr
   const size = options.size ?? 160;
   const splits = options.splits ?? BEANS_SPLITS;
   if (await exists(dir)) {
-    throw new UsageError(`${dir} already exists; remove it or pick another --out`);
+    throw new ArgumentError(`${dir} already exists; remove it or pick another --out`);
   }
   const temp = `${dir}.partial-${Deno.pid}`;
   await Deno.remove(temp, { recursive: true }).catch(() => {});
@@ -154,32 +154,3 @@ export async function makeBeans(dir: string, options: MakeBeansOptions = {}): Pr
   }
   return jobs.length;
 }
-
-/** The task: flags and what it does. */
-export const MAKE_BEANS_CLI = defineCli({
-  name: "make-beans",
-  usage: `usage: deno task make-beans [--out DIR] [--seed N] [--size PX]
-
-Writes a generated beans-like ImageFolder (train 1034 / validation 133 / test 128 images;
-angular_leaf_spot, bean_rust, healthy), deterministic from the seed.`,
-  flags: {
-    out: { type: "string", default: DEFAULT_BEANS_DIR, value: "DIR", help: "target folder" },
-    seed: { type: "number", integer: true, default: 0, value: "N", help: "dataset seed" },
-    size: {
-      type: "number",
-      integer: true,
-      min: 16,
-      default: 160,
-      value: "PX",
-      help: "image width and height",
-    },
-  },
-  main: async ({ values: { out, seed, size } }) => {
-    const t0 = performance.now();
-    console.log(`writing the generated beans dataset to ${out} (seed ${seed}, ${size} px)`);
-    const n = await makeBeans(out, { seed, size, log: console.log });
-    console.log(`wrote ${n} images in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  },
-});
-
-if (import.meta.main) await runCli(MAKE_BEANS_CLI);

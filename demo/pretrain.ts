@@ -1,7 +1,7 @@
 /**
  * The recipe behind the bundled model: formula-driven supervised pretraining of a small ViT on
  * generated images (contour scenes, fractal scenes or attribute scenes), deterministic from a
- * seed. `pretrain_cli.ts` runs it as `deno task pretrain` and saves the model folder with the
+ * seed. `cli/pretrain.ts` runs it as `deno task pretrain` and saves the model folder with the
  * card of `model_card.ts`. The default run made the bundled models/vit-tiny-contours.
  *
  * @module
@@ -38,7 +38,7 @@ import { noGrad, scopeAsync, Tensor } from "../tensor/tensor.ts";
 import { argmaxRows } from "../train/metrics.ts";
 import { learningRateAt } from "../train/schedule.ts";
 import { createOptimizer } from "../train/trainer.ts";
-import { DEMO_CONFIG } from "../cli/train.ts";
+import { DEMO_CONFIG } from "../demo/config.ts";
 
 /** The recipe's settings. */
 export interface PretrainOptions {

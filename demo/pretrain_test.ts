@@ -7,7 +7,7 @@ import {
   type PretrainOptions,
 } from "./pretrain.ts";
 import { modelCard, reproduceCommand } from "./model_card.ts";
-import { parseDensities, parseRange } from "./pretrain_cli.ts";
+import { parseDensities, parseRange } from "../cli/pretrain.ts";
 import {
   CONTOUR_DENSITIES,
   contourCategory,
@@ -301,7 +301,7 @@ Deno.test(
         "--allow-env=LP_NATIVE_VECTOR_WIDTH",
         "--allow-run=grep",
         "--allow-write=.cache/test",
-        new URL("./pretrain_cli.ts", import.meta.url).pathname,
+        new URL("../cli/pretrain.ts", import.meta.url).pathname,
         "--save-image-size",
         "100",
         "--out",

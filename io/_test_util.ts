@@ -52,6 +52,9 @@ export function cliCommand(
       "--allow-read",
       `--allow-write=${writeDir}`,
       "--allow-sys=hostname",
+      // As the tasks: a private XDG_RUNTIME_DIR where none is set, so stderr is the task's own.
+      "--allow-env=XDG_RUNTIME_DIR",
+      `--preload=${new URL("../cli/_runtime_dir.ts", import.meta.url).pathname}`,
       new URL(`../cli/${task}.ts`, import.meta.url).pathname,
       ...args,
     ],

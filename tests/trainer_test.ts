@@ -257,8 +257,8 @@ function trainCli(out: string, extra: string[] = []): Deno.ChildProcess {
   return cliCommand("train", [
     "--data",
     data,
-    "--config",
-    `${root}/tiny_config.json`,
+    "--model",
+    `${root}/tiny_model`,
     "--output-dir",
     out,
     "--per-device-train-batch-size",
@@ -284,7 +284,11 @@ function trainCli(out: string, extra: string[] = []): Deno.ChildProcess {
 }
 
 Deno.test("a run killed with SIGKILL and resumed ends with the same weights as an uninterrupted one", async () => {
-  await Deno.writeTextFile(`${root}/tiny_config.json`, JSON.stringify(TINY));
+  // A freshly initialised model folder, as `--config` made before it went away.
+  const id2label = (await loadImageFolder(data)).train.labels.id2label();
+  await new ViTForImageClassification(makeViTConfig({ ...TINY, id2label }), 42)
+    .savePretrained(`${root}/tiny_model`);
+  await new ViTImageProcessor({ size: TINY.image_size }).savePretrained(`${root}/tiny_model`);
   const full = await trainCli(`${root}/full`).output();
   assert.equal(full.code, 0, new TextDecoder().decode(full.stderr));
   const killed = `${root}/killed`;

@@ -219,12 +219,14 @@ export function makeTrainingArguments(
     }
     if (a.saveStrategy !== a.evalStrategy) {
       throw new ArgumentError(
-        `load-best-model-at-end needs save-strategy (${a.saveStrategy}) to match eval-strategy (${a.evalStrategy})`,
+        `load-best-model-at-end needs save-strategy (${a.saveStrategy}) to match ` +
+          `eval-strategy (${a.evalStrategy})`,
       );
     }
     if (a.evalStrategy === "steps" && a.saveSteps % a.evalSteps! !== 0) {
       throw new ArgumentError(
-        `load-best-model-at-end needs save-steps (${a.saveSteps}) to be a multiple of eval-steps (${a.evalSteps})`,
+        `load-best-model-at-end needs save-steps (${a.saveSteps}) to be a multiple of ` +
+          `eval-steps (${a.evalSteps})`,
       );
     }
     a.metricForBestModel ??= "loss";
@@ -249,11 +251,158 @@ export function camel(flag: string): string {
   return flag.replace(/-([a-z0-9])/g, (_, c) => c.toUpperCase());
 }
 
-/** TrainingArguments as HF serialises them (snake_case), for training_args.json. */
-export function toSnakeCase(args: TrainingArguments): Record<string, unknown> {
-  return Object.fromEntries(
-    Object.entries(args).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), v]),
-  );
+/**
+ * Transformers' name for each of Tessera's arguments (v4.51's `TrainingArguments` dataclass),
+ * or null for Tessera's own (`augment`, which Transformers does with dataset transforms).
+ */
+const TRANSFORMERS_NAMES: Readonly<Record<keyof TrainingArguments, string | null>> = {
+  outputDir: "output_dir",
+  overwriteOutputDir: "overwrite_output_dir",
+  evalStrategy: "eval_strategy",
+  perDeviceTrainBatchSize: "per_device_train_batch_size",
+  perDeviceEvalBatchSize: "per_device_eval_batch_size",
+  gradientAccumulationSteps: "gradient_accumulation_steps",
+  learningRate: "learning_rate",
+  weightDecay: "weight_decay",
+  adamBeta1: "adam_beta1",
+  adamBeta2: "adam_beta2",
+  adamEpsilon: "adam_epsilon",
+  maxGradNorm: "max_grad_norm",
+  numTrainEpochs: "num_train_epochs",
+  maxSteps: "max_steps",
+  lrSchedulerType: "lr_scheduler_type",
+  warmupRatio: "warmup_ratio",
+  warmupSteps: "warmup_steps",
+  loggingDir: "logging_dir",
+  loggingStrategy: "logging_strategy",
+  loggingSteps: "logging_steps",
+  saveStrategy: "save_strategy",
+  saveSteps: "save_steps",
+  saveTotalLimit: "save_total_limit",
+  seed: "seed",
+  fp16: "fp16",
+  dataloaderDropLast: "dataloader_drop_last",
+  evalSteps: "eval_steps",
+  dataloaderNumWorkers: "dataloader_num_workers",
+  loadBestModelAtEnd: "load_best_model_at_end",
+  metricForBestModel: "metric_for_best_model",
+  greaterIsBetter: "greater_is_better",
+  reportTo: "report_to",
+  resumeFromCheckpoint: "resume_from_checkpoint",
+  augment: null,
+};
+
+/**
+ * Transformers' fields whose concept Tessera has with one fixed value: what its Trainer does,
+ * in Transformers' words (AdamW as torch's, safetensors checkpoints, no label smoothing, no
+ * scheduler arguments, no first-step log).
+ */
+const TRANSFORMERS_FIXED: Readonly<Record<string, unknown>> = {
+  lr_scheduler_kwargs: {},
+  logging_first_step: false,
+  save_safetensors: true,
+  label_smoothing_factor: 0,
+  optim: "adamw_torch",
+};
+
+/** The fields in Transformers' dataclass order, which `to_json_string` keeps. */
+const TRANSFORMERS_ORDER = [
+  "output_dir",
+  "overwrite_output_dir",
+  "eval_strategy",
+  "per_device_train_batch_size",
+  "per_device_eval_batch_size",
+  "gradient_accumulation_steps",
+  "learning_rate",
+  "weight_decay",
+  "adam_beta1",
+  "adam_beta2",
+  "adam_epsilon",
+  "max_grad_norm",
+  "num_train_epochs",
+  "max_steps",
+  "lr_scheduler_type",
+  "lr_scheduler_kwargs",
+  "warmup_ratio",
+  "warmup_steps",
+  "logging_dir",
+  "logging_strategy",
+  "logging_first_step",
+  "logging_steps",
+  "save_strategy",
+  "save_steps",
+  "save_total_limit",
+  "save_safetensors",
+  "seed",
+  "fp16",
+  "dataloader_drop_last",
+  "eval_steps",
+  "dataloader_num_workers",
+  "load_best_model_at_end",
+  "metric_for_best_model",
+  "greater_is_better",
+  "label_smoothing_factor",
+  "optim",
+  "report_to",
+  "resume_from_checkpoint",
+];
+
+/**
+ * TrainingArguments as Transformers' `TrainingArguments.to_json_string()` writes them into
+ * training_args.json: snake_case with Transformers' names (v4.51), in its field order, every
+ * field whose concept Tessera has (the fixed ones with Tessera's value), `report_to` as a list
+ * (`[]` for "none", as its `__post_init__` makes it). Tessera's own `augment` has no field there
+ * and is left out.
+ *
+ * @param args The arguments.
+ * @returns The JSON object.
+ * @example
+ * ```ts
+ * import { makeTrainingArguments, toTrainingArgsJson } from "./args.ts";
+ * const json = toTrainingArgsJson(makeTrainingArguments({ evalStrategy: "epoch" }));
+ * console.log(json.eval_strategy, json.report_to); // "epoch" ["tensorboard"]
+ * ```
+ */
+export function toTrainingArgsJson(args: TrainingArguments): Record<string, unknown> {
+  const values: Record<string, unknown> = { ...TRANSFORMERS_FIXED };
+  for (const [key, name] of Object.entries(TRANSFORMERS_NAMES)) {
+    if (name) values[name] = args[key as keyof TrainingArguments];
+  }
+  values.report_to = args.reportTo === "none" ? [] : [args.reportTo];
+  return Object.fromEntries(TRANSFORMERS_ORDER.map((name) => [name, values[name]]));
+}
+
+/**
+ * Reads training_args.json back into arguments: Transformers' snake_case form (what Tessera
+ * writes now, or Transformers itself; fields Tessera has no concept of are ignored), or the
+ * camelCase form older Tessera versions wrote.
+ *
+ * @param json The parsed file.
+ * @returns The arguments it names (validate them with {@link makeTrainingArguments}).
+ * @example
+ * ```ts
+ * import { fromTrainingArgsJson } from "./args.ts";
+ * console.log(fromTrainingArgsJson({ learning_rate: 2e-4, report_to: [] }));
+ * // { learningRate: 0.0002, reportTo: "none" }
+ * ```
+ */
+export function fromTrainingArgsJson(json: Record<string, unknown>): Partial<TrainingArguments> {
+  const out: Record<string, unknown> = {};
+  for (const [key, name] of Object.entries(TRANSFORMERS_NAMES)) {
+    if (name && name in json) out[key] = json[name];
+    else if (key in json) out[key] = json[key];
+  }
+  if ("evaluation_strategy" in json && !("eval_strategy" in json)) {
+    out.evalStrategy = json.evaluation_strategy;
+  }
+  // A list after Transformers' __post_init__; "all" reports to every integration there is.
+  const report = out.reportTo;
+  if (Array.isArray(report)) {
+    out.reportTo = report.includes("tensorboard") || report.includes("all")
+      ? "tensorboard"
+      : "none";
+  } else if (report === "all") out.reportTo = "tensorboard";
+  return out as Partial<TrainingArguments>;
 }
 
 const ALIASES: Record<string, string> = { evaluationStrategy: "evalStrategy" };

@@ -93,99 +93,110 @@ async function tinyTrainer(
   });
 }
 
-Deno.test("a run in a MemoryFileSystem stops through a callback and resumes to an uninterrupted run's weights", async () => {
-  useFileSystem(memory);
-  try {
-    const full = await tinyTrainer("full", []);
-    await full.train();
-    await full.saveModel();
-    full.close();
+Deno.test(
+  "a run in a MemoryFileSystem stops through a callback and " +
+    "resumes to an uninterrupted run's weights",
+  async () => {
+    useFileSystem(memory);
+    try {
+      const full = await tinyTrainer("full", []);
+      await full.train();
+      await full.saveModel();
+      full.close();
 
-    const calls: string[] = [];
-    const progress: ProgressInfo[] = [];
-    const logs: Record<string, number>[] = [];
-    const evaluations: { metrics: Record<string, number>; matrix: number[][] }[] = [];
-    const saves: string[] = [];
-    const stopAtThree: TrainerCallback = {
-      onTrainBegin: (_args, state) => void calls.push(`begin ${state.global_step}`),
-      onStepEnd(_args, state, control, p) {
-        progress.push(p);
-        if (state.global_step === 3) control.shouldTrainingStop = true;
-      },
-      onLog: (_args, _state, _control, entry) => void logs.push(entry),
-      onEvaluate: (_args, _state, _control, metrics, matrix) =>
-        void evaluations.push({ metrics, matrix }),
-      onSave: (_args, _state, _control, dir) => void saves.push(dir),
-      onTrainEnd: (_args, state) => void calls.push(`end ${state.global_step}`),
-    };
-    const stopped = await tinyTrainer("run", [stopAtThree]);
-    await stopped.train();
-    stopped.close();
+      const calls: string[] = [];
+      const progress: ProgressInfo[] = [];
+      const logs: Record<string, number>[] = [];
+      const evaluations: { metrics: Record<string, number>; matrix: number[][] }[] = [];
+      const saves: string[] = [];
+      const stopAtThree: TrainerCallback = {
+        onTrainBegin: (_args, state) => void calls.push(`begin ${state.global_step}`),
+        onStepEnd(_args, state, control, p) {
+          progress.push(p);
+          if (state.global_step === 3) control.shouldTrainingStop = true;
+        },
+        onLog: (_args, _state, _control, entry) => void logs.push(entry),
+        onEvaluate: (_args, _state, _control, metrics, matrix) =>
+          void evaluations.push({ metrics, matrix }),
+        onSave: (_args, _state, _control, dir) => void saves.push(dir),
+        onTrainEnd: (_args, state) => void calls.push(`end ${state.global_step}`),
+      };
+      const stopped = await tinyTrainer("run", [stopAtThree]);
+      await stopped.train();
+      stopped.close();
 
-    assert.deepEqual(calls, ["begin 0", "end 3"]);
-    assert.deepEqual(progress.map((p) => `${p.step}/${p.maxSteps}`), ["1/6", "2/6", "3/6"]);
-    for (const p of progress) {
-      assert.ok(p.samplesPerSecond > 0 && Number.isFinite(p.secondsLeft), JSON.stringify(p));
-      assert.ok(Number.isFinite(p.loss) && p.learningRate > 0);
+      assert.deepEqual(calls, ["begin 0", "end 3"]);
+      assert.deepEqual(progress.map((p) => `${p.step}/${p.maxSteps}`), ["1/6", "2/6", "3/6"]);
+      for (const p of progress) {
+        assert.ok(p.samplesPerSecond > 0 && Number.isFinite(p.secondsLeft), JSON.stringify(p));
+        assert.ok(Number.isFinite(p.loss) && p.learningRate > 0);
+      }
+      assert.deepEqual(logs.filter((e) => "loss" in e).map((e) => e.step), [1, 2, 3]);
+      assert.equal(evaluations.length, 1, "one evaluation, at step 3");
+      const [{ metrics, matrix }] = evaluations;
+      assert.ok(metrics.eval_accuracy >= 0 && metrics.eval_accuracy <= 1);
+      assert.ok(logs.some((e) => e.eval_loss === metrics.eval_loss), "the metrics were logged too");
+      assert.equal(matrix.length, 2);
+      assert.equal(matrix.flat().reduce((a, b) => a + b), 6, "every validation image counted");
+      assert.deepEqual(saves, ["run/checkpoint-2", "run/checkpoint-3"], "the stop saves");
+
+      const written = memory.filesUnder("run").map((f) => f.path);
+      for (
+        const name of [
+          "config.json",
+          "model.safetensors",
+          "optimizer.safetensors",
+          "preprocessor_config.json",
+          "rng_state.json",
+          "scheduler.json",
+          "trainer_state.json",
+          "training_args.json",
+        ]
+      ) assert.ok(written.includes(`run/checkpoint-3/${name}`), `${name} in ${written}`);
+      assert.ok(!written.some((p) => /tmp|old-/.test(p)), `no temporaries: ${written}`);
+      const events = written.filter((p) => p.includes("/runs/") && p.includes("tfevents"));
+      assert.equal(events.length, 1, `one event file: ${written}`);
+      const { scalars } = readEventFile(await memory.readFile(events[0]));
+      assert.deepEqual(scalars.filter((s) => s.tag === "train/loss").map((s) => s.step), [1, 2, 3]);
+
+      const resumed = await tinyTrainer("run", [], { resumeFromCheckpoint: true });
+      await resumed.train();
+      await resumed.saveModel();
+      resumed.close();
+      assert.equal(resumed.state.global_step, 6);
+      const a = await memory.readFile("full/model.safetensors");
+      const b = await memory.readFile("run/model.safetensors");
+      assert.ok(
+        a.length === b.length && a.every((v, i) => v === b[i]),
+        "weights are bit-identical",
+      );
+    } finally {
+      useFileSystem(null);
     }
-    assert.deepEqual(logs.filter((e) => "loss" in e).map((e) => e.step), [1, 2, 3]);
-    assert.equal(evaluations.length, 1, "one evaluation, at step 3");
-    const [{ metrics, matrix }] = evaluations;
-    assert.ok(metrics.eval_accuracy >= 0 && metrics.eval_accuracy <= 1);
-    assert.ok(logs.some((e) => e.eval_loss === metrics.eval_loss), "the metrics were logged too");
-    assert.equal(matrix.length, 2);
-    assert.equal(matrix.flat().reduce((a, b) => a + b), 6, "every validation image counted");
-    assert.deepEqual(saves, ["run/checkpoint-2", "run/checkpoint-3"], "the stop saves");
+  },
+);
 
-    const written = memory.filesUnder("run").map((f) => f.path);
-    for (
-      const name of [
-        "config.json",
-        "model.safetensors",
-        "optimizer.safetensors",
-        "preprocessor_config.json",
-        "rng_state.json",
-        "scheduler.json",
-        "trainer_state.json",
-        "training_args.json",
-      ]
-    ) assert.ok(written.includes(`run/checkpoint-3/${name}`), `${name} in ${written}`);
-    assert.ok(!written.some((p) => /tmp|old-/.test(p)), `no temporaries: ${written}`);
-    const events = written.filter((p) => p.includes("/runs/") && p.includes("tfevents"));
-    assert.equal(events.length, 1, `one event file: ${written}`);
-    const { scalars } = readEventFile(await memory.readFile(events[0]));
-    assert.deepEqual(scalars.filter((s) => s.tag === "train/loss").map((s) => s.step), [1, 2, 3]);
-
-    const resumed = await tinyTrainer("run", [], { resumeFromCheckpoint: true });
-    await resumed.train();
-    await resumed.saveModel();
-    resumed.close();
-    assert.equal(resumed.state.global_step, 6);
-    const a = await memory.readFile("full/model.safetensors");
-    const b = await memory.readFile("run/model.safetensors");
-    assert.ok(a.length === b.length && a.every((v, i) => v === b[i]), "weights are bit-identical");
-  } finally {
-    useFileSystem(null);
-  }
-});
-
-Deno.test("callbacks may ask for a save or an evaluation that the strategies would not make", async () => {
-  const fs = MemoryFileSystem.fromFiles(memory.filesUnder("data"));
-  useFileSystem(fs);
-  try {
-    let evaluations = 0;
-    const trainer = await tinyTrainer("forced", [{
-      onStepEnd(_args, state, control) {
-        control.shouldSave = state.global_step === 1;
-        control.shouldEvaluate = state.global_step === 1;
-      },
-      onEvaluate: () => void evaluations++,
-    }], { maxSteps: 2, saveStrategy: "no", evalStrategy: "no", reportTo: "none" });
-    await trainer.train();
-    trainer.close();
-    assert.equal(evaluations, 1);
-    assert.deepEqual((await fs.readDir("forced")).map((e) => e.name), ["checkpoint-1"]);
-  } finally {
-    useFileSystem(null);
-  }
-});
+Deno.test(
+  "callbacks may ask for a save or an evaluation that the " +
+    "strategies would not make",
+  async () => {
+    const fs = MemoryFileSystem.fromFiles(memory.filesUnder("data"));
+    useFileSystem(fs);
+    try {
+      let evaluations = 0;
+      const trainer = await tinyTrainer("forced", [{
+        onStepEnd(_args, state, control) {
+          control.shouldSave = state.global_step === 1;
+          control.shouldEvaluate = state.global_step === 1;
+        },
+        onEvaluate: () => void evaluations++,
+      }], { maxSteps: 2, saveStrategy: "no", evalStrategy: "no", reportTo: "none" });
+      await trainer.train();
+      trainer.close();
+      assert.equal(evaluations, 1);
+      assert.deepEqual((await fs.readDir("forced")).map((e) => e.name), ["checkpoint-1"]);
+    } finally {
+      useFileSystem(null);
+    }
+  },
+);

@@ -25,7 +25,7 @@ import type { ImageClassifier } from "../nn/image_classifier.ts";
 import type { ImageProcessor } from "../data/image_processor.ts";
 import type { AdamW } from "../tensor/adamw.ts";
 import type { Tensor } from "../tensor/tensor.ts";
-import type { TrainingArguments } from "./args.ts";
+import { toTrainingArgsJson, type TrainingArguments } from "./args.ts";
 import type { TrainerState } from "./state.ts";
 
 /** The counters that an exact resume needs beyond the weights and moments. */
@@ -122,7 +122,7 @@ export async function saveCheckpoint(dir: string, info: CheckpointInfo): Promise
     await writeAtomic(joinPath(temp, "rng_state.json"), JSON.stringify(info.rng) + "\n");
     await writeAtomic(
       joinPath(temp, "training_args.json"),
-      JSON.stringify(info.args, null, 2) + "\n",
+      JSON.stringify(toTrainingArgsJson(info.args), null, 2) + "\n",
     );
     await writeAtomic(
       joinPath(temp, "trainer_state.json"),

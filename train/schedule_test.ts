@@ -15,21 +15,32 @@ const CASES: [string, SchedulerType, number, number][] = [
   ["constant_w5", "constant_with_warmup", 5, 100],
 ];
 
-Deno.test("learningRateAt() follows torch's LambdaLR with Hugging Face's schedules, past the last step too", async () => {
-  const { tensors } = parseSafetensors(await Deno.readFile(FILE), FILE.pathname);
-  for (const [name, type, warmup, total] of CASES) {
-    const expected = tensors.get(`schedule.${name}`)?.data;
-    if (!expected) throw new Error(`fixture schedule.${name} is missing: rerun gen_edge.py`);
-    const got = Array.from(expected, (_, step) => learningRateAt(type, 3e-4, step, warmup, total));
-    assertClose(got, expected, { atol: 1e-12, rtol: 1e-6 }, name);
-  }
-});
+Deno.test(
+  "learningRateAt() follows torch's LambdaLR with Hugging " +
+    "Face's schedules, past the last step too",
+  async () => {
+    const { tensors } = parseSafetensors(await Deno.readFile(FILE), FILE.pathname);
+    for (const [name, type, warmup, total] of CASES) {
+      const expected = tensors.get(`schedule.${name}`)?.data;
+      if (!expected) throw new Error(`fixture schedule.${name} is missing: rerun gen_edge.py`);
+      const got = Array.from(
+        expected,
+        (_, step) => learningRateAt(type, 3e-4, step, warmup, total),
+      );
+      assertClose(got, expected, { atol: 1e-12, rtol: 1e-6 }, name);
+    }
+  },
+);
 
-Deno.test("the constant schedule ignores warmup, and warmupSteps() prefers steps over a ratio", () => {
-  assert.equal(learningRateAt("constant", 1e-3, 0, 10, 100), 1e-3);
-  assert.equal(learningRateAt("constant", 1e-3, 500, 10, 100), 1e-3);
-  assert.equal(warmupSteps(7, 0.5, 100), 7);
-  // TrainingArguments.get_warmup_steps: ceil(ratio · total).
-  assert.equal(warmupSteps(0, 0.1, 95), 10);
-  assert.equal(warmupSteps(0, 0, 95), 0);
-});
+Deno.test(
+  "the constant schedule ignores warmup, and warmupSteps() " +
+    "prefers steps over a ratio",
+  () => {
+    assert.equal(learningRateAt("constant", 1e-3, 0, 10, 100), 1e-3);
+    assert.equal(learningRateAt("constant", 1e-3, 500, 10, 100), 1e-3);
+    assert.equal(warmupSteps(7, 0.5, 100), 7);
+    // TrainingArguments.get_warmup_steps: ceil(ratio · total).
+    assert.equal(warmupSteps(0, 0.1, 95), 10);
+    assert.equal(warmupSteps(0, 0, 95), 0);
+  },
+);

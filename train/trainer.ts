@@ -22,7 +22,7 @@ import { gpu } from "../tensor/device.ts";
 import { engine } from "../tensor/engine.ts";
 import { keep, noGrad, scope, scopeAsync, type Tensor } from "../tensor/tensor.ts";
 import { joinPath, readJson, writeAtomic } from "../io/files.ts";
-import type { TrainingArguments } from "./args.ts";
+import { toTrainingArgsJson, type TrainingArguments } from "./args.ts";
 import {
   type CheckpointInfo,
   latestCheckpoint,
@@ -595,7 +595,8 @@ export class Trainer {
     const stopped = this.control.shouldTrainingStop;
     if (!stopped && args.loadBestModelAtEnd && this.state.best_model_checkpoint) {
       this.#log(
-        `Loading best model from ${this.state.best_model_checkpoint} (score: ${this.state.best_metric}).`,
+        `Loading best model from ${this.state.best_model_checkpoint} ` +
+          `(score: ${this.state.best_metric}).`,
       );
       await loadCheckpoint(this.state.best_model_checkpoint, this.model, null);
     }
@@ -755,7 +756,7 @@ export class Trainer {
     await this.processor.savePretrained(dir);
     await writeAtomic(
       joinPath(dir, "training_args.json"),
-      JSON.stringify(this.args, null, 2) + "\n",
+      JSON.stringify(toTrainingArgsJson(this.args), null, 2) + "\n",
     );
   }
 

@@ -8,7 +8,15 @@
  */
 
 import { confusionMatrixChart, escapeXml, lineChart } from "./charts.ts";
-import type { ErrorKind, PageTrainingArguments, PickedFile, Reply, Request } from "./protocol.ts";
+import type {
+  DemoReply,
+  DemoRequest,
+  ErrorKind,
+  PageTrainingArguments,
+  PickedFile,
+  Reply,
+  Request,
+} from "./protocol.ts";
 import { zipStored } from "./zip.ts";
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -66,6 +74,8 @@ const state = {
   lr: [] as [number, number][],
   evalAccuracy: [] as [number, number][],
   evalLoss: [] as [number, number][],
+  /** The run's last step, so that the evaluation chart's x axis spans the whole run. */
+  maxSteps: 0,
   output: [] as { name: string; data: Uint8Array }[],
   trained: false,
 };
@@ -89,7 +99,7 @@ function drawCharts(): void {
   $("chart-eval").innerHTML = lineChart("evaluation accuracy and loss", [
     { name: "accuracy", points: state.evalAccuracy, color: "#17714f", dots: true },
     { name: "loss", points: state.evalLoss, color: "#b0432b", dots: true, right: true },
-  ], { zero: true });
+  ], { zero: true, xRange: [0, state.maxSteps], yRange: [0, 1] });
 }
 
 function formatSeconds(s: number): string {
@@ -146,6 +156,7 @@ function resetRun(): void {
     lr: [],
     evalAccuracy: [],
     evalLoss: [],
+    maxSteps: 0,
     output: [],
     checkpoint: "",
     trained: false,
@@ -211,6 +222,7 @@ worker.onmessage = (event: MessageEvent<Reply>) => {
       const p = $<HTMLProgressElement>("progress");
       p.max = reply.maxSteps;
       p.value = reply.step;
+      state.maxSteps = reply.maxSteps;
       $("progress-text").textContent = `step ${reply.step} of ${reply.maxSteps} · epoch ${
         reply.epoch.toFixed(2)
       } · ${reply.imagesPerSecond.toFixed(1)} images/s · ${
@@ -387,12 +399,29 @@ for (const radio of document.querySelectorAll<HTMLInputElement>("input[name=mode
 
 $("demo-button").addEventListener("click", () => {
   const full = $<HTMLSelectElement>("demo-size").value === "full";
-  send({
-    type: "demo",
-    perSplit: full ? { train: 1034, validation: 133, test: 128 } : { train: 240, validation: 60 },
-    size: full ? 160 : 120,
-    seed: 0,
-  });
+  // Drawn in a worker of its own; the training worker gets the files as a picked folder.
+  const demo = new Worker(new URL("./demo_worker.js", import.meta.url), { type: "module" });
+  demo.onmessage = (event: MessageEvent<DemoReply>) => {
+    const reply = event.data;
+    if (reply.type === "status") {
+      $("progress-text").textContent = reply.text;
+      return;
+    }
+    demo.terminate();
+    if (reply.type === "files") send({ type: "dataset", files: reply.files });
+    else showMessage("data", reply.message);
+  };
+  demo.onerror = (event) => {
+    demo.terminate();
+    showMessage("data", `the demo worker failed: ${event.message}`);
+  };
+  demo.postMessage(
+    {
+      perSplit: full ? { train: 1034, validation: 133, test: 128 } : { train: 240, validation: 60 },
+      size: full ? 160 : 120,
+      seed: 0,
+    } satisfies DemoRequest,
+  );
   $("progress-text").textContent = "drawing leaves…";
 });
 

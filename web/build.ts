@@ -1,7 +1,7 @@
 /**
  * `deno task web:build`: the page as static files for any host, in `web/dist/` (or `--out
- * DIR`): the two browser bundles (the page and its training worker, each with the library
- * inside), index.html, style.css and the bundled model.
+ * DIR`): the three browser bundles (the page; its training worker, with the library inside;
+ * the worker that draws the demo set), index.html, style.css and the bundled model.
  *
  * @module
  */
@@ -47,6 +47,7 @@ export async function buildWeb(out: string, withModel = true): Promise<void> {
   await Promise.all([
     bundle(here("app.ts"), `${out}/app.js`),
     bundle(here("worker.ts"), `${out}/worker.js`),
+    bundle(here("demo_worker.ts"), `${out}/demo_worker.js`),
   ]);
   for (const name of STATIC) await Deno.copyFile(here(name), `${out}/${name}`);
   if (withModel) {

@@ -57,7 +57,9 @@ function extent(values: number[], zero: boolean): [number, number] {
  *
  * @param title The chart's accessible title.
  * @param series The lines (those with `right` use the right-hand axis).
- * @param options Size, the x axis label, whether y starts at zero.
+ * @param options Size, the x axis label, whether y starts at zero, and ranges the axes cover
+ * at least (`xRange`: say, step 0 to the last step; `yRange`: the left axis, say [0, 1] for
+ * an accuracy), so that a single point sits inside a sensible frame.
  * @returns SVG text.
  * @example
  * ```ts
@@ -69,7 +71,14 @@ function extent(values: number[], zero: boolean): [number, number] {
 export function lineChart(
   title: string,
   series: Series[],
-  options: { width?: number; height?: number; xLabel?: string; zero?: boolean } = {},
+  options: {
+    width?: number;
+    height?: number;
+    xLabel?: string;
+    zero?: boolean;
+    xRange?: [number, number];
+    yRange?: [number, number];
+  } = {},
 ): string {
   const width = options.width ?? 420;
   const height = options.height ?? 220;
@@ -81,10 +90,12 @@ export function lineChart(
     return `${head}<text x="${width / 2}" y="${height / 2}" text-anchor="middle" ` +
       `class="empty">no data yet</text></svg>`;
   }
-  const [x0, x1] = extent(all.map((p) => p[0]), false);
+  const [x0, x1] = extent([...all.map((p) => p[0]), ...options.xRange ?? []], false);
   const left = series.filter((s) => !s.right).flatMap((s) => s.points.map((p) => p[1]));
   const right = series.filter((s) => s.right).flatMap((s) => s.points.map((p) => p[1]));
-  const yl = left.length ? extent(left, options.zero ?? false) : [0, 1];
+  const yl = left.length
+    ? extent([...left, ...options.yRange ?? []], options.zero ?? false)
+    : [0, 1];
   const yr = right.length ? extent(right, true) : [0, 1];
   const w = width - pad.left - pad.right;
   const h = height - pad.top - pad.bottom;
@@ -119,6 +130,7 @@ export function lineChart(
       `${escapeXml(options.xLabel ?? "step")}</text></g>`,
   );
   let legendX = pad.left + 4;
+  const dots: string[] = [];
   series.forEach((s) => {
     if (s.points.length === 0) return;
     const d = s.points.map((p, j) =>
@@ -129,12 +141,17 @@ export function lineChart(
         `stroke-linejoin="round" class="series"/>`,
     );
     if (s.dots || s.points.length === 1) {
-      for (const p of s.points) {
-        parts.push(
-          `<circle cx="${sx(p[0]).toFixed(1)}" cy="${sy(p[1], s.right).toFixed(1)}" r="3" ` +
-            `fill="${s.color}"/>`,
-        );
-      }
+      // Right-axis dots are rings, left-axis dots solid and drawn last: two series on their
+      // own axes can land on the same spot (an accuracy of 1 and the highest loss do).
+      const style = s.right
+        ? `r="4.5" fill="none" stroke="${s.color}" stroke-width="2"`
+        : `r="3" fill="${s.color}"`;
+      const circles = s.points.map((p) =>
+        `<circle cx="${sx(p[0]).toFixed(1)}" cy="${sy(p[1], s.right).toFixed(1)}" ${style} ` +
+        `class="dot"/>`
+      );
+      if (s.right) dots.unshift(...circles);
+      else dots.push(...circles);
     }
     const lx = legendX;
     const label = `${s.name}${s.right ? " (right)" : ""}`;
@@ -144,6 +161,7 @@ export function lineChart(
         `<text x="${lx + 14}" y="15" class="legend">${escapeXml(label)}</text>`,
     );
   });
+  parts.push(...dots);
   parts.push("</svg>");
   return parts.join("");
 }
@@ -159,7 +177,8 @@ export function lineChart(
  * @example
  * ```ts
  * import { confusionMatrixChart } from "./charts.ts";
- * console.log(confusionMatrixChart(["a", "b"], [[3, 1], [0, 4]], "step 10").includes(">3<")); // true
+ * const svg = confusionMatrixChart(["a", "b"], [[3, 1], [0, 4]], "step 10");
+ * console.log(svg.includes(">3<")); // true
  * ```
  */
 export function confusionMatrixChart(labels: string[], matrix: number[][], title: string): string {

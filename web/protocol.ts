@@ -40,7 +40,6 @@ export interface PageTrainingArguments {
 export type Request =
   | { type: "start" }
   | { type: "dataset"; files: PickedFile[] }
-  | { type: "demo"; perSplit: Record<string, number>; size: number; seed: number }
   | { type: "model"; source: "bundled"; url: string }
   | { type: "model"; source: "files"; files: PickedFile[] }
   | { type: "train"; args: PageTrainingArguments }
@@ -92,3 +91,19 @@ export type Reply =
   | { type: "trained"; stopped: boolean; step: number; files: { name: string; data: Uint8Array }[] }
   | { type: "prediction"; name: string; top: { label: string; score: number }[]; logits: number[] }
   | { type: "error"; kind: ErrorKind; message: string };
+
+/** What the page asks of the demo-data worker (web/demo_worker.ts): the beans-like set. */
+export interface DemoRequest {
+  /** Images per split (split them evenly between the classes). */
+  perSplit: Record<string, number>;
+  /** Side in pixels. */
+  size: number;
+  /** Seed of the drawings. */
+  seed: number;
+}
+
+/** What the demo-data worker answers: progress, then the files (or an error). */
+export type DemoReply =
+  | { type: "status"; text: string }
+  | { type: "files"; files: PickedFile[] }
+  | { type: "error"; message: string };

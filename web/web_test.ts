@@ -17,7 +17,7 @@ import { init, makeViTConfig, ViTForImageClassification, ViTImageProcessor } fro
 import { decodeImage } from "../data/image.ts";
 import { encodePng } from "../data/png.ts";
 import { noGrad, scopeAsync } from "../tensor/tensor.ts";
-import { classNames, loadModelFolder } from "../cli/_model_folder.ts";
+import { classNames, loadModelFolder } from "../train/model_folder.ts";
 import { CHROMIUM, exists, WEBGPU_ERROR } from "../tests/browser/harness.ts";
 import { buildWeb } from "./build.ts";
 import { serveWeb } from "./serve.ts";
@@ -122,7 +122,8 @@ const available = exists(CHROMIUM);
 
 Deno.test({
   name: available
-    ? "the page trains in headless Chromium, refuses bad folders with messages, and its download loads in Deno"
+    ? "the page trains in headless Chromium, refuses bad folders with messages, " +
+      "and its download loads in Deno"
     : `the page in headless Chromium (ignored: ${CHROMIUM} is missing)`,
   ignore: !available,
   // puppeteer keeps sockets and timers of its own past browser.close().
@@ -188,6 +189,15 @@ Deno.test({
       );
       const adapter = await text("#gpu-status");
       console.log(`page: ${adapter}`);
+      // Nothing shows an image before one is chosen (an empty, broken one showed before).
+      const shownWithoutPicture = () =>
+        page.$$eval("img", (es) =>
+          es.filter((e) => {
+            const r = e.getBoundingClientRect();
+            return r.width > 0 && r.height > 0 &&
+              (e as unknown as { naturalWidth: number }).naturalWidth === 0;
+          }).map((e) => e.id || e.getAttribute("alt")));
+      assert.deepEqual(await shownWithoutPicture(), [], "no broken image before any is chosen");
 
       // Bad input: a folder without class folders, a model folder without its weights.
       await upload("#data-input", "no-classes");
@@ -196,7 +206,7 @@ Deno.test({
       await upload("#model-input", "broken-model");
       assert.match(await message("model"), /broken-model is missing model\.safetensors/);
 
-      // The beans-like demo set, drawn and JPEG-encoded in the page's worker.
+      // The beans-like demo set, drawn and JPEG-encoded in the page's demo worker.
       await page.click("#demo-button");
       await until(
         "the demo set",
@@ -242,6 +252,31 @@ Deno.test({
         "/^Stopped at step/.test(document.getElementById('progress-text').textContent)",
       );
       const stoppedAt = await text("#progress-text");
+      // The evaluation so far (one, at step 10, unless the stop came after step 20): its
+      // accuracy dot is on top where it is drawn, inside the plot, on a step axis from 0.
+      const evalChart = await page.$eval("#chart-eval svg", (svg) => {
+        const dots = [...svg.querySelectorAll("circle")].map((c) => {
+          const r = c.getBoundingClientRect();
+          const top = svg.ownerDocument.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
+          return {
+            fill: c.getAttribute("fill"),
+            cx: Number(c.getAttribute("cx")),
+            cy: Number(c.getAttribute("cy")),
+            onTop: top === c,
+          };
+        });
+        const steps = [...svg.querySelectorAll('text[text-anchor="middle"]:not(.axis)')]
+          .map((t) => Number(t.textContent));
+        return { dots, steps };
+      });
+      const accuracyDots = evalChart.dots.filter((d) => d.fill === "#17714f");
+      assert.ok(accuracyDots.length >= 1, `accuracy dots: ${JSON.stringify(evalChart)}`);
+      for (const d of accuracyDots) {
+        assert.ok(d.onTop, `the accuracy dot is visible: ${JSON.stringify(evalChart)}`);
+        assert.ok(d.cx > 44 && d.cx < 372 && d.cy >= 24 && d.cy < 188, "inside the plot");
+      }
+      assert.equal(evalChart.steps[0], 0, `step axis from 0: ${evalChart.steps}`);
+      assert.ok(evalChart.steps.at(-1)! >= 20, `to the run's end (30): ${evalChart.steps}`);
       assert.match(await text("#checkpoint-text"), /last checkpoint: checkpoint-(1[2-9]|2[0-9])/);
       await page.click("#resume-button");
       await until(

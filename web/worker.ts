@@ -1,30 +1,34 @@
 /// <reference lib="dom" />
 /**
  * The page's training worker: it starts WebGPU, holds the user's dataset and model folders and
- * the Trainer's output in a {@link MemoryFileSystem}, trains with the library's own Trainer (so
- * checkpoints, evaluation, best-model loading and resuming are the CLI's; live progress comes
- * from its callbacks), and answers predictions. It runs apart from the page so that the page stays responsive while it trains.
+ * the Trainer's output in a {@link MemoryFileSystem}, trains with the library's own train
+ * sequence ({@link fineTune}, the CLI's, so checkpoints, evaluation, best-model loading and
+ * resuming are the same; live progress comes from its callbacks), and classifies images with
+ * {@link classifyImage}. It uses the library as a user would, through its public browser entry
+ * only, and runs apart from the page so that the page stays responsive while it trains.
  *
  * @module
  */
 
-import { init } from "../tensor/runtime.ts";
-import { describeAdapter, gpu } from "../tensor/device.ts";
-import { decodeImage } from "../data/image.ts";
-import type { Dataset, DatasetDict, ImageExample } from "../data/dataset.ts";
-import { loadImageFolder } from "../data/image_folder.ts";
-import { encodeJpeg } from "../data/jpeg.ts";
-import { BEANS_CLASSES, beanSeed, classCounts, renderBeanLeaf } from "../demo/synthetic_beans.ts";
-import { parseSafetensors } from "../nn/safetensors.ts";
-import { withOnnxExport } from "./onnx_download.ts";
-import { noGrad, scopeAsync } from "../tensor/tensor.ts";
-import { BLOG_ARGUMENTS, makeTrainingArguments, type TrainingArguments } from "../train/args.ts";
-import { Trainer } from "../train/trainer.ts";
-import type { ImageClassifier } from "../nn/image_classifier.ts";
-import type { ImageProcessor } from "../data/image_processor.ts";
-import { classNames, loadModelFolder } from "../cli/_model_folder.ts";
-import { useFileSystem } from "../io/files.ts";
-import { MemoryFileSystem } from "../io/memory_fs.ts";
+import {
+  BLOG_ARGUMENTS,
+  classifyImage,
+  type Dataset,
+  type DatasetDict,
+  describeAdapter,
+  fineTune,
+  type ImageExample,
+  init,
+  loadImageFolder,
+  loadModelFolder,
+  makeTrainingArguments,
+  MemoryFileSystem,
+  type ModelFolder,
+  parseSafetensors,
+  type TrainingArguments,
+  useFileSystem,
+  withOnnxExport,
+} from "../browser.ts";
 import type { ErrorKind, PageTrainingArguments, PickedFile, Reply, Request } from "./protocol.ts";
 
 const port = globalThis as unknown as {
@@ -38,7 +42,7 @@ useFileSystem(files);
 
 /** The Trainer's output folder, as the blog's. */
 const OUTPUT_DIR = "vit-base-beans-demo";
-/** The file names ImageFolder accepts (data/image_folder.ts). */
+/** The file names ImageFolder accepts (loadImageFolder's). */
 const IMAGE_FILE = /\.(jpe?g|png)$/i;
 /** Images shown per class. */
 const EXAMPLES_PER_CLASS = 6;
@@ -52,15 +56,10 @@ interface LoadedData {
 
 let data: LoadedData | null = null;
 let modelDir: string | null = null;
-let session: {
-  model: ImageClassifier;
-  processor: ImageProcessor;
-  args: TrainingArguments;
-  trainer: Trainer | null;
-  labels: string[];
-} | null = null;
+let session: ModelFolder & { args: TrainingArguments; labels: string[] } | null = null;
 let lastCheckpoint = "";
-let stopRequested = false;
+/** Aborted by the page's stop button: the train sequence saves a checkpoint and stops. */
+let stopRun: AbortController | null = null;
 
 const isFile = async (path: string) => (await files.stat(path))?.isDirectory === false;
 
@@ -93,12 +92,13 @@ async function start(): Promise<void> {
   if (!("gpu" in navigator) || !navigator.gpu) {
     throw new PageError("webgpu", "this browser has no WebGPU (navigator.gpu is missing)");
   }
+  let runtime;
   try {
-    await init();
+    runtime = await init();
   } catch (error) {
     throw new PageError("webgpu", (error as Error).message);
   }
-  const device = gpu().device;
+  const device = runtime.device;
   device.addEventListener("uncapturederror", (event) => {
     const error = (event as GPUUncapturedErrorEvent).error;
     const kind = error.constructor.name === "GPUOutOfMemoryError" ? "memory" : "train";
@@ -107,7 +107,7 @@ async function start(): Promise<void> {
   device.lost.then((info) => {
     post({ type: "error", kind: "webgpu", message: `the GPU device was lost: ${info.message}` });
   });
-  post({ type: "ready", adapter: describeAdapter(), f16: gpu().profile.f16 });
+  post({ type: "ready", adapter: describeAdapter(), f16: runtime.profile.f16 });
 }
 
 /** Loads an ImageFolder already in memory and tells the page what it holds. */
@@ -195,27 +195,6 @@ async function receiveDataset(picked: PickedFile[]): Promise<void> {
   // Folders without an image still count as classes, so that the message names them.
   for (const f of picked) await files.mkdir((prefix + f.path).split("/").slice(0, -1).join("/"));
   await openDataset(root, skipped);
-}
-
-async function makeDemo(perSplit: Record<string, number>, size: number, seed: number) {
-  const root = "beans-synthetic";
-  await files.remove(root);
-  const total = Object.values(perSplit).reduce((a, b) => a + b, 0);
-  let done = 0;
-  for (const [split, count] of Object.entries(perSplit)) {
-    const counts = classCounts(count);
-    for (const [label, name] of BEANS_CLASSES.entries()) {
-      for (let i = 0; i < counts[label]; i++) {
-        const image = renderBeanLeaf(label, beanSeed(seed, split, label, i), size);
-        await files.writeFile(
-          `${root}/${split}/${name}/${name}_${split}.${i}.jpg`,
-          encodeJpeg(image, 90),
-        );
-        if (++done % 25 === 0) post({ type: "status", text: `drawing leaves: ${done} / ${total}` });
-      }
-    }
-  }
-  await openDataset(root, []);
 }
 
 async function receiveModel(request: Extract<Request, { type: "model" }>): Promise<void> {
@@ -314,16 +293,16 @@ async function train(pageArgs: PageTrainingArguments | null): Promise<void> {
     }
     await files.remove(OUTPUT_DIR);
     lastCheckpoint = "";
-    session = { ...loaded, args, trainer: null, labels };
+    session = { ...loaded, args, labels };
   } else if (!session || !lastCheckpoint) {
     throw new PageError("train", "there is no checkpoint to resume from");
   }
   const s = session;
   const args = pageArgs ? s.args : { ...s.args, resumeFromCheckpoint: true };
-  stopRequested = false;
-  const trainer = new Trainer({
-    model: s.model,
-    processor: s.processor,
+  const stop = new AbortController();
+  stopRun = stop;
+  const result = await fineTune({
+    model: s,
     args,
     trainDataset: data.train,
     evalDataset: data.eval,
@@ -331,8 +310,7 @@ async function train(pageArgs: PageTrainingArguments | null): Promise<void> {
       if (!line.startsWith("{")) post({ type: "status", text: line });
     },
     callbacks: [{
-      onStepEnd: (_args, _state, control, p) => {
-        if (stopRequested) control.shouldTrainingStop = true;
+      onStepEnd: (_args, _state, _control, p) => {
         post({
           type: "progress",
           step: p.step,
@@ -354,58 +332,24 @@ async function train(pageArgs: PageTrainingArguments | null): Promise<void> {
         post({ type: "checkpoint", name: lastCheckpoint });
       },
     }],
+    signal: stop.signal,
+    // The page offers the run's files as downloads and draws its own charts.
+    plots: false,
   });
-  s.trainer = trainer;
-  const result = await trainer.train();
-  const stopped = trainer.state.global_step < trainer.state.max_steps;
-  if (!stopped) {
-    await trainer.saveModel();
-    await trainer.saveMetrics("train", result.metrics);
-    const { metrics } = await trainer.evaluate(data.eval);
-    await trainer.saveMetrics("eval", metrics);
-    await trainer.saveState();
-  }
   // The top of the output folder: the final model, its processor and the run's JSON files.
-  const top = stopped ? [] : files.filesUnder(OUTPUT_DIR)
+  const top = result.stopped ? [] : files.filesUnder(OUTPUT_DIR)
     .filter((f) => !f.path.slice(OUTPUT_DIR.length + 1).includes("/"))
     .map((f) => ({ name: f.path.slice(OUTPUT_DIR.length + 1), data: f.data }));
   // The download also loads in transformers.js: onnx/model.onnx beside the model.
-  const out = stopped ? [] : await withOnnxExport(top, s.model, s.processor);
-  post({ type: "trained", stopped, step: trainer.state.global_step, files: out });
-}
-
-function softmax(logits: Float32Array): number[] {
-  const m = Math.max(...logits);
-  const e = [...logits].map((v) => Math.exp(v - m));
-  const sum = e.reduce((a, b) => a + b, 0);
-  return e.map((v) => v / sum);
+  const out = result.stopped ? [] : await withOnnxExport(top, s.model, s.processor);
+  post({ type: "trained", stopped: result.stopped, step: result.state.global_step, files: out });
 }
 
 async function predict(name: string, file: Blob, topK: number): Promise<void> {
   if (!session) throw new PageError("predict", "train a model first");
-  const { model, processor } = session;
-  let image;
-  try {
-    image = decodeImage(new Uint8Array(await file.arrayBuffer()), { name });
-  } catch (error) {
-    throw new PageError("predict", (error as Error).message);
-  }
-  const wasTraining = model.training;
-  model.eval();
-  let logits: Float32Array;
-  try {
-    logits = await scopeAsync(async () => {
-      const { pixelValues } = await processor.preprocess(image);
-      return await noGrad(() => model.forward(pixelValues).logits).toArray();
-    });
-  } finally {
-    if (wasTraining) model.train();
-  }
-  const names = classNames(model);
-  const probs = softmax(logits);
-  const top = probs.map((p, i) => ({ label: names[i], score: p }))
-    .sort((a, b) => b.score - a.score).slice(0, topK);
-  post({ type: "prediction", name, top, logits: [...logits] });
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  const result = await classifyImage(session.model, session.processor, bytes, { topK, name });
+  post({ type: "prediction", name, top: result.topK, logits: result.logits });
 }
 
 // Requests run one at a time, except stop, which must reach a Trainer that is busy training.
@@ -415,8 +359,8 @@ let training = false;
 port.onmessage = (event: MessageEvent<Request>) => {
   const request = event.data;
   if (request.type === "stop") {
-    // Read by the next onStepEnd, which asks the Trainer to save a checkpoint and stop.
-    stopRequested = true;
+    // The Trainer finishes its step, saves a checkpoint and stops.
+    stopRun?.abort();
     return;
   }
   if (request.type === "predict" && training) {
@@ -430,8 +374,6 @@ port.onmessage = (event: MessageEvent<Request>) => {
           return await start();
         case "dataset":
           return await receiveDataset(request.files);
-        case "demo":
-          return await makeDemo(request.perSplit, request.size, request.seed);
         case "model":
           return await receiveModel(request);
         case "train":
@@ -446,7 +388,7 @@ port.onmessage = (event: MessageEvent<Request>) => {
           return await predict(request.name, request.file, request.topK);
       }
     } catch (error) {
-      const kind: ErrorKind = request.type === "dataset" || request.type === "demo"
+      const kind: ErrorKind = request.type === "dataset"
         ? "data"
         : request.type === "model"
         ? "model"

@@ -1,7 +1,7 @@
 /**
- * The model folder the train, evaluate and predict tasks read: `config.json`,
- * `model.safetensors` and `preprocessor_config.json`, as Transformers' `from_pretrained` of a
- * model and of its image processor.
+ * A Hugging Face model folder as the train, evaluate and predict sequences read it:
+ * `config.json`, `model.safetensors` and `preprocessor_config.json`, as Transformers'
+ * `from_pretrained` of a model and of its image processor.
  *
  * @module
  */
@@ -33,7 +33,8 @@ export interface ModelFolder {
  * @throws {FileError|ConfigError|SafetensorsError|CheckpointError|ProcessorError} Naming the file.
  * @example
  * ```ts ignore
- * import { loadModelFolder } from "./_model_folder.ts";
+ * import { init, loadModelFolder } from "@tessera/vit";
+ * await init();
  * const { model, processor } = await loadModelFolder("models/vit-tiny-contours");
  * console.log(model.config.image_size === processor.config.size.height); // true
  * ```
@@ -56,7 +57,9 @@ export async function loadModelFolder(
  * @returns One name per output.
  * @example
  * ```ts ignore
- * import { classNames } from "./_model_folder.ts";
+ * import { classNames, init, loadModelFolder } from "@tessera/vit";
+ * await init();
+ * const { model } = await loadModelFolder("vit-base-beans-demo");
  * console.log(classNames(model)); // ["angular_leaf_spot", "bean_rust", "healthy"]
  * ```
  */

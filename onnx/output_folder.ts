@@ -1,15 +1,15 @@
 /**
- * The page's download gains the ONNX export: `onnx/model.onnx` beside the trained model, and
+ * An output folder gains its ONNX export: `onnx/model.onnx` beside the trained model, and
  * config.json marked for transformers.js' f32 file, so the downloaded folder loads in
  * `pipeline("image-classification", folder)` as well as in Tessera and Transformers.
  *
  * @module
  */
 
-import type { ViTImageProcessor } from "../data/processor.ts";
+import type { ImageProcessor } from "../data/image_processor.ts";
 import { configToJson, type PretrainedConfig } from "../nn/config.ts";
 import type { ImageClassifier, PreTrainedImageClassifier } from "../nn/image_classifier.ts";
-import { exportOnnx } from "../onnx/export.ts";
+import { exportOnnx } from "./export.ts";
 
 /** A file of the output folder, by its path inside it. */
 export interface OutputFile {
@@ -36,7 +36,7 @@ export interface OutputFile {
 export async function withOnnxExport(
   files: OutputFile[],
   model: ImageClassifier,
-  processor: ViTImageProcessor,
+  processor: ImageProcessor,
 ): Promise<OutputFile[]> {
   const exported = await exportOnnx(model as PreTrainedImageClassifier, {
     processor: processor.config,

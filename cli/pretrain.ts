@@ -7,17 +7,17 @@
  */
 
 import { basename } from "node:path";
-import { CONTOUR_DENSITIES, type ContourDensityName } from "./contours.ts";
+import { CONTOUR_DENSITIES, type ContourDensityName } from "../demo/contours.ts";
 import { ViTImageProcessor } from "../data/processor.ts";
 import { joinPath, readJson, writeAtomic } from "../io/files.ts";
 import { makeViTConfig } from "../models/vit/config.ts";
 import { atImageSize, onPatchGrid } from "../nn/position_grid.ts";
 import { describeAdapter } from "../tensor/device.ts";
 import { init } from "../tensor/runtime.ts";
-import { DEMO_CONFIG } from "../cli/train.ts";
-import { defineCli, runCli, UsageError } from "../cli/_run.ts";
-import { modelCard } from "./model_card.ts";
-import { DEFAULT_PRETRAIN, pretrain, type PretrainOptions } from "./pretrain.ts";
+import { DEMO_CONFIG } from "../demo/config.ts";
+import { defineCli, runCli, UsageError } from "./_run.ts";
+import { modelCard } from "../demo/model_card.ts";
+import { DEFAULT_PRETRAIN, pretrain, type PretrainOptions } from "../demo/pretrain.ts";
 
 /**
  * Parses a `MIN,MAX` flag value.

@@ -1,12 +1,12 @@
-/** The page's download with the ONNX export added. */
+/** An output folder with its ONNX export added (the page's download). */
 import assert from "node:assert/strict";
 import { ViTImageProcessor } from "../data/processor.ts";
 import { makeViTConfig } from "../models/vit/config.ts";
 import { ViTForImageClassification } from "../models/vit/modeling.ts";
-import { onnxLogits, randomizeParameters, tesseraLogits } from "../onnx/_test_util.ts";
+import { onnxLogits, randomizeParameters, tesseraLogits } from "./_test_util.ts";
 import { assertClose } from "../tensor/_test_util.ts";
 import { init } from "../tensor/runtime.ts";
-import { withOnnxExport } from "./onnx_download.ts";
+import { withOnnxExport } from "./output_folder.ts";
 
 await init();
 
