@@ -9,6 +9,7 @@
 
 import { parquetMetadata, parquetReadObjects } from "hyparquet";
 import { exists, joinPath, listDir, readBytes } from "../io/files.ts";
+import { resolveSource } from "../io/sources.ts";
 import { ClassLabel, Dataset, type DatasetDict, type ImageExample } from "./dataset.ts";
 import { ImageDecodeError, validateImage } from "./image.ts";
 import {
@@ -186,14 +187,17 @@ export async function loadParquetDataset(
  * Loads a dataset folder in whichever layout it has: parquet files (the Hub's download) or an
  * ImageFolder tree.
  *
- * @param dir The dataset folder.
- * @param options Bad-image policy and logging.
+ * @param dir The dataset folder, or a Hub id ("AI-Lab-Makerere/beans") when no folder has that
+ * name.
+ * @param options Bad-image policy, logging, and the Hub revision ("main" by default).
  * @returns The splits.
  */
 export async function loadDataset(
   dir: string,
-  options: ImageFolderOptions = {},
+  options: ImageFolderOptions & { revision?: string } = {},
 ): Promise<DatasetDict> {
+  // A Hub id with no local folder of that name becomes its cached snapshot (hub/).
+  dir = await resolveSource(dir, "dataset", { revision: options.revision });
   return (await findParquet(dir)).length > 0
     ? await loadParquetDataset(dir, options)
     : await loadImageFolder(dir, options);

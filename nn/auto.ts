@@ -7,6 +7,7 @@
  */
 
 import { joinPath, readJson } from "../io/files.ts";
+import { resolveSource } from "../io/sources.ts";
 import { ConfigError, makeDeiTConfig, makeViTConfig, type PretrainedConfig } from "./config.ts";
 import { DeiTForImageClassification, DeiTForImageClassificationWithTeacher } from "./deit.ts";
 import type { PreTrainedImageClassifier } from "./image_classifier.ts";
@@ -57,6 +58,7 @@ function modelTypeOf(
 async function configFields(
   source: string | PretrainedFiles,
 ): Promise<{ fields: Record<string, unknown>; file: string }> {
+  if (typeof source === "string") source = await resolveSource(source, "model");
   const where = typeof source === "string" ? source : source.source;
   const file = where === undefined ? "config.json" : joinPath(where, "config.json");
   const raw = typeof source === "string" ? await readJson(file) : source.config;
@@ -167,6 +169,10 @@ export class AutoModelForImageClassification {
     source: string | PretrainedFiles,
     options: FromPretrainedOptions = {},
   ): Promise<PreTrainedImageClassifier> {
+    // A Hub id with no local folder of that name becomes its cached snapshot (hub/).
+    if (typeof source === "string") {
+      source = await resolveSource(source, "model", { revision: options.revision });
+    }
     const { fields, file } = await configFields(source);
     const cls = AutoModelForImageClassification.classFor(fields, file);
     // A folder's config.json is read again by the class: it is small, and the path keeps
