@@ -13,6 +13,7 @@ import { init } from "../tensor/runtime.ts";
 import { makeTrainingArguments } from "../train/args.ts";
 import { Trainer } from "../train/trainer.ts";
 import { classNames, loadModelFolder } from "./_model_folder.ts";
+import { resolveHubArg } from "./_hub.ts";
 import { defineCli, runCli, UsageError } from "./_run.ts";
 
 /**
@@ -75,10 +76,13 @@ an ImageFolder or a Hub parquet download: loss, accuracy, per-class precision/re
   },
   init,
   main: async ({ values }) => {
-    const { model, processor } = await loadModelFolder(values.model, {
+    // Hub ids become cached snapshot folders (a separate, network-only step).
+    const modelDir = (await resolveHubArg(values.model, "model"))!;
+    const { model, processor } = await loadModelFolder(modelDir, {
       log: (m) => console.warn(m),
     });
-    const ds = await loadDataset(values.data, { log: (m) => console.warn(m) });
+    const dataDir = (await resolveHubArg(values.data, "dataset"))!;
+    const ds = await loadDataset(dataDir, { log: (m) => console.warn(m) });
     const split = ds[values.split];
     if (!split) {
       throw new UsageError(
@@ -93,7 +97,7 @@ an ImageFolder or a Hub parquet download: loss, accuracy, per-class precision/re
         reportTo: "none",
         outputDir: ".cache/eval",
       }),
-      evalDataset: alignLabels(split, model, values.data),
+      evalDataset: alignLabels(split, model, dataDir),
       log: values.json ? () => {} : (l) => console.warn(l),
     });
     const { metrics, confusionMatrix } = await trainer.evaluate(undefined, values.split);

@@ -11,6 +11,7 @@ import { readBytes } from "../io/files.ts";
 import { init } from "../tensor/runtime.ts";
 import { noGrad, scopeAsync } from "../tensor/tensor.ts";
 import { classNames, loadModelFolder } from "./_model_folder.ts";
+import { resolveHubArg } from "./_hub.ts";
 import { defineCli, runCli } from "./_run.ts";
 
 /** Softmax of one row of logits. */
@@ -36,7 +37,9 @@ Classifies JPEG or PNG files with a saved model.`,
   init,
   main: async ({ values, positionals }) => {
     const k = values["top-k"];
-    const { model, processor } = await loadModelFolder(values.model, {
+    // Hub ids become cached snapshot folders (a separate, network-only step).
+    const modelDir = (await resolveHubArg(values.model, "model"))!;
+    const { model, processor } = await loadModelFolder(modelDir, {
       log: (m) => console.warn(m),
     });
     model.eval();

@@ -31,6 +31,7 @@ import { Progress } from "../train/progress.ts";
 import { Trainer } from "../train/trainer.ts";
 import { DEFAULT_BEANS_DIR, makeBeans } from "./make_beans.ts";
 import { loadModelFolder } from "./_model_folder.ts";
+import { resolveHubArg } from "./_hub.ts";
 import { type CliArgs, defineCli, runCli, UsageError } from "./_run.ts";
 
 /** The pretrained model the default run fine-tunes. */
@@ -68,14 +69,14 @@ function pickEval(ds: Record<string, Dataset<ImageExample>>): Dataset<ImageExamp
 const FLAGS = {
   data: {
     type: "string",
-    value: "DIR",
-    help: "an ImageFolder (split/class/*.jpg) or a Hub parquet download\n" +
+    value: "DIR|ID",
+    help: "an ImageFolder (split/class/*.jpg), a Hub parquet download, or a Hub dataset id\n" +
       `(default: a generated beans-like dataset in ${DEFAULT_BEANS_DIR}, made on first use)`,
   },
   model: {
     type: "string",
-    value: "DIR",
-    help: "a Hugging Face model folder (config.json, model.safetensors) to fine-tune;\n" +
+    value: "DIR|ID",
+    help: "a Hugging Face model folder (config.json, model.safetensors) or Hub id to fine-tune;\n" +
       "the head is re-initialised for the dataset's labels\n" +
       "(default: the bundled pretrained model, models/vit-tiny-contours)",
   },
@@ -106,7 +107,8 @@ async function main(
     } else console.warn("fp16: this adapter has no shader-f16; training in f32 instead");
   }
 
-  let dataDir = values.data;
+  // Hub ids become cached snapshot folders (a separate, network-only step).
+  let dataDir = await resolveHubArg(values.data, "dataset");
   if (!dataDir) {
     dataDir = DEFAULT_BEANS_DIR;
     if (!(await exists(dataDir))) {
@@ -132,7 +134,7 @@ async function main(
 
   let model: ImageClassifier;
   let processor: ViTImageProcessor;
-  const modelDir = values.model ??
+  const modelDir = await resolveHubArg(values.model, "model") ??
     (!values.config && await exists(joinPath(BUNDLED_MODEL_DIR, "config.json"))
       ? BUNDLED_MODEL_DIR
       : undefined);
