@@ -39,6 +39,12 @@ const REPOS: FixtureRepo[] = [
     files: { "config.json": text("{}\n"), "model.safetensors": bytes(5000, 2) },
   },
   {
+    type: "models",
+    id: "tessera-test/bin-only",
+    files: { "config.json": text("{}\n"), "pytorch_model.bin": bytes(3000, 5) },
+  },
+  { type: "models", id: "tessera-test/no-weights", files: { "config.json": text("{}\n") } },
+  {
     type: "datasets",
     id: "AI-Lab-Makerere/beans",
     aliases: ["beans"],
@@ -306,7 +312,7 @@ Deno.test("snapshotDownload() follows the Hub's rename of 'beans' and caches eve
     assert.equal(dir, `${cache}/datasets--beans/snapshots/${commit}`);
     assert.deepEqual(
       await Deno.readFile(`${dir}/data/validation-00000-of-00001.parquet`),
-      REPOS[2].files["data/validation-00000-of-00001.parquet"],
+      REPOS[4].files["data/validation-00000-of-00001.parquet"],
     );
     assert.equal(await Deno.readTextFile(`${cache}/datasets--beans/refs/main`), commit);
     assert.ok(server.requests.some((r) => r.status === 307));
@@ -332,6 +338,17 @@ Deno.test("fetchFromHub() gets a model's config, weights and processor, and fall
     for (const f of ["config.json", "model.safetensors", "preprocessor_config.json"]) {
       assert.ok((await Deno.stat(`${dir}/${f}`)).isFile, f);
     }
+    const bin = await fetchFromHub(client, "tessera-test/bin-only", "model", {});
+    assert.deepEqual(
+      await Deno.readFile(`${bin}/pytorch_model.bin`),
+      REPOS[2].files["pytorch_model.bin"],
+    );
+    assert.equal(await Deno.stat(`${bin}/model.safetensors`).catch(() => null), null);
+    await rejectsWith(
+      fetchFromHub(client, "tessera-test/no-weights", "model", {}),
+      "NoWeights",
+      /model 'tessera-test\/no-weights' has neither model.safetensors nor pytorch_model.bin at 'main'/,
+    );
     await rejectsWith(
       fetchFromHub(client, "tessera-test/gated", "model", {}),
       "GatedRepo",

@@ -9,6 +9,12 @@
  * @module
  */
 
+/**
+ * The CDN's address: another loopback address than the hub's, so that it is another host, as
+ * huggingface_hub (which compares host names, not ports) and the token rule see a real CDN.
+ */
+export const CDN_HOST = "127.0.0.2";
+
 /** A fixture repository. */
 export interface FixtureRepo {
   /** "models" or "datasets". */
@@ -122,10 +128,10 @@ export class HubTestServer {
 
   /** The CDN's host:port. */
   get cdnHost(): string {
-    return `127.0.0.1:${this.#cdn.addr.port}`;
+    return `${CDN_HOST}:${this.#cdn.addr.port}`;
   }
 
-  /** Starts both servers on free ports of 127.0.0.1. */
+  /** Starts the hub on a free port of 127.0.0.1 and the CDN on one of 127.0.0.2. */
   async start(): Promise<this> {
     for (const [key, repo] of this.#repos) {
       const blobs = new Map<string, Blob>();
@@ -142,7 +148,7 @@ export class HubTestServer {
     }
     const quiet = () => {};
     this.#cdn = Deno.serve(
-      { hostname: "127.0.0.1", port: 0, onListen: quiet },
+      { hostname: CDN_HOST, port: 0, onListen: quiet },
       (req) => this.#serveCdn(req),
     );
     this.#hub = Deno.serve(
@@ -233,7 +239,7 @@ export class HubTestServer {
         path: p,
         size: b.data.length,
         oid: b.etag,
-        ...(b.lfs ? { lfs: { oid: b.etag, size: b.data.length } } : {}),
+        ...(b.lfs ? { lfs: { oid: b.etag, size: b.data.length, pointerSize: 134 } } : {}),
       })));
     }
     const blob = blobs.get(path);

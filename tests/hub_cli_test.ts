@@ -254,7 +254,7 @@ Deno.test("two processes fetching one file at once leave one correct blob, downl
       new Deno.Command(Deno.execPath(), {
         args: [
           "run",
-          `--allow-net=127.0.0.1`,
+          "--allow-net=127.0.0.1,127.0.0.2",
           `--allow-env=${HUB_ENV_VARS.join(",")}`,
           `--allow-read=${home}`,
           `--allow-write=${home}`,
