@@ -249,7 +249,7 @@ export type { FetchLike, FileMetadata } from "./hub/http.ts";
 export { formatDownload } from "./hub/progress.ts";
 export { isRepoId, repoFolderName, type RepoRef, type RepoType } from "./hub/repo.ts";
 export { fetchFromHub, hubResolver } from "./hub/resolve.ts";
-export { listRepoFiles, type RepoListing, snapshotDownload } from "./hub/snapshot.ts";
+export { getHubJson, listRepoFiles, type RepoListing, snapshotDownload } from "./hub/snapshot.ts";
 export type { HubStorage, PartialBlob } from "./hub/storage.ts";
 export {
   type ResolveOptions,

@@ -21,7 +21,20 @@ export interface RepoListing {
   files: string[];
 }
 
-async function getJson(client: HubClient, repo: RepoRef, url: string): Promise<unknown> {
+/**
+ * A GET of the Hub's API, following same-host redirects, with the Hub's errors.
+ *
+ * @param client Settings and fetch.
+ * @param repo The repository, for errors.
+ * @param url The API URL.
+ * @returns The parsed JSON.
+ * @throws {HubError} RepoNotFound, RevisionNotFound, GatedRepo, unreachable, not JSON.
+ */
+export async function getHubJson(
+  client: HubClient,
+  repo: RepoRef,
+  url: string,
+): Promise<unknown> {
   const ctx = {
     fetch: client.fetch,
     endpoint: client.config.endpoint,
@@ -57,7 +70,11 @@ async function getJson(client: HubClient, repo: RepoRef, url: string): Promise<u
  */
 export async function listRepoFiles(client: HubClient, repo: RepoRef): Promise<RepoListing> {
   const revision = repo.revision ?? "main";
-  const info = await getJson(client, repo, revisionApiUrl(client.config.endpoint, repo, revision));
+  const info = await getHubJson(
+    client,
+    repo,
+    revisionApiUrl(client.config.endpoint, repo, revision),
+  );
   const { sha, siblings } = (info ?? {}) as { sha?: unknown; siblings?: unknown };
   if (typeof sha !== "string") {
     throw new HubError("Metadata", `${describeRepo(repo)}: the revision API gave no commit`);
@@ -70,7 +87,7 @@ export async function listRepoFiles(client: HubClient, repo: RepoRef): Promise<R
       ),
     };
   }
-  const tree = await getJson(client, repo, treeApiUrl(client.config.endpoint, repo, sha));
+  const tree = await getHubJson(client, repo, treeApiUrl(client.config.endpoint, repo, sha));
   if (!Array.isArray(tree)) throw new HubError("Metadata", `${describeRepo(repo)}: bad tree`);
   return {
     commit: sha,
