@@ -1,63 +1,21 @@
 import assert from "node:assert/strict";
-import { parquetWriteBuffer } from "hyparquet-writer";
-import { range } from "../data/dataset.ts";
 import { loadDataset } from "../data/parquet.ts";
-import { encodePng } from "../data/png.ts";
-import { renderBeanLeaf } from "../data/synthetic_beans.ts";
 import { useFileSystem } from "../io/files.ts";
 import { MemoryFileSystem } from "../io/memory_fs.ts";
 import { setSourceResolver } from "../io/sources.ts";
-import { testTempDir } from "../io/_test_util.ts";
 import { ViTForImageClassification } from "../nn/vit.ts";
 import { init } from "../tensor/runtime.ts";
 import { type FixtureRepo, HubTestServer } from "../tests/_hub_server.ts";
-import { saveTinyModel } from "../tests/_tiny_vit.ts";
+import { parquetDatasetRepo, tinyVitRepo } from "../tests/_hub_fixtures.ts";
 import { browserHubClient, installBrowserHub } from "./browser.ts";
 import type { DownloadProgress } from "./download.ts";
 
 await init();
 
 async function repos(): Promise<FixtureRepo[]> {
-  const dir = `${await testTempDir()}/tiny`;
-  (await saveTinyModel(dir, { "0": "a", "1": "b" }, 9)).dispose();
-  const read = (f: string) => Deno.readFileSync(`${dir}/${f}`);
-  const images = range(4).map((i) => ({
-    bytes: encodePng(renderBeanLeaf(i % 2, i, 32)),
-    path: "",
-  }));
-  const parquet = new Uint8Array(parquetWriteBuffer({
-    columnData: [
-      { name: "image", data: images },
-      { name: "labels", data: range(4).map((i) => BigInt(i % 2)) },
-    ],
-    schema: [
-      { name: "schema", num_children: 2 },
-      { name: "image", repetition_type: "OPTIONAL", num_children: 2 },
-      { name: "bytes", type: "BYTE_ARRAY", repetition_type: "OPTIONAL" },
-      { name: "path", type: "BYTE_ARRAY", converted_type: "UTF8", repetition_type: "OPTIONAL" },
-      { name: "labels", type: "INT64", repetition_type: "OPTIONAL" },
-    ],
-    kvMetadata: [{
-      key: "huggingface",
-      value: JSON.stringify({ info: { features: { labels: { names: ["a", "b"] } } } }),
-    }],
-  }));
   return [
-    {
-      type: "models",
-      id: "tessera-test/tiny-vit",
-      files: {
-        "config.json": read("config.json"),
-        "model.safetensors": read("model.safetensors"),
-        "preprocessor_config.json": read("preprocessor_config.json"),
-      },
-    },
-    {
-      type: "datasets",
-      id: "AI-Lab-Makerere/beans",
-      aliases: ["beans"],
-      files: { "data/train-00000-of-00001.parquet": parquet },
-    },
+    await tinyVitRepo("tessera-test/tiny-vit", ["a", "b"], 5),
+    parquetDatasetRepo("AI-Lab-Makerere/beans", ["a", "b"], { train: 4 }, ["beans"]),
   ];
 }
 

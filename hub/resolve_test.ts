@@ -1,17 +1,13 @@
 import assert from "node:assert/strict";
-import { parquetWriteBuffer } from "hyparquet-writer";
-import { range } from "../data/dataset.ts";
 import { loadDataset } from "../data/parquet.ts";
-import { encodePng } from "../data/png.ts";
 import { ViTImageProcessor } from "../data/processor.ts";
-import { renderBeanLeaf } from "../data/synthetic_beans.ts";
 import { testTempDir } from "../io/_test_util.ts";
 import { setSourceResolver } from "../io/sources.ts";
 import { AutoModelForImageClassification } from "../nn/auto.ts";
 import { ViTForImageClassification } from "../nn/vit.ts";
 import { init } from "../tensor/runtime.ts";
 import { type FixtureRepo, HubTestServer } from "../tests/_hub_server.ts";
-import { saveTinyModel } from "../tests/_tiny_vit.ts";
+import { parquetDatasetRepo, tinyVitRepo } from "../tests/_hub_fixtures.ts";
 import { hubConfigFromEnv } from "./config.ts";
 import { installDenoHub } from "./deno.ts";
 import { DenoHubStorage } from "./deno_storage.ts";
@@ -19,49 +15,10 @@ import type { HubClient } from "./download.ts";
 
 await init();
 
-const NAMES = ["a", "b"];
-
 async function repos(): Promise<FixtureRepo[]> {
-  const dir = `${await testTempDir()}/tiny`;
-  (await saveTinyModel(dir, { "0": "a", "1": "b" }, 5)).dispose();
-  const read = (f: string) => Deno.readFileSync(`${dir}/${f}`);
-  const images = range(4).map((i) => ({
-    bytes: encodePng(renderBeanLeaf(i % 2, i, 32)),
-    path: `${i}.png`,
-  }));
-  const parquet = new Uint8Array(parquetWriteBuffer({
-    columnData: [
-      { name: "image", data: images },
-      { name: "labels", data: range(4).map((i) => BigInt(i % 2)) },
-    ],
-    schema: [
-      { name: "schema", num_children: 2 },
-      { name: "image", repetition_type: "OPTIONAL", num_children: 2 },
-      { name: "bytes", type: "BYTE_ARRAY", repetition_type: "OPTIONAL" },
-      { name: "path", type: "BYTE_ARRAY", converted_type: "UTF8", repetition_type: "OPTIONAL" },
-      { name: "labels", type: "INT64", repetition_type: "OPTIONAL" },
-    ],
-    kvMetadata: [{
-      key: "huggingface",
-      value: JSON.stringify({ info: { features: { labels: { names: NAMES } } } }),
-    }],
-  }));
   return [
-    {
-      type: "models",
-      id: "tessera-test/tiny-vit",
-      files: {
-        "config.json": read("config.json"),
-        "model.safetensors": read("model.safetensors"),
-        "preprocessor_config.json": read("preprocessor_config.json"),
-      },
-    },
-    {
-      type: "datasets",
-      id: "AI-Lab-Makerere/beans",
-      aliases: ["beans"],
-      files: { "data/train-00000-of-00001.parquet": parquet },
-    },
+    await tinyVitRepo("tessera-test/tiny-vit", ["a", "b"], 5),
+    parquetDatasetRepo("AI-Lab-Makerere/beans", ["a", "b"], { train: 4 }, ["beans"]),
   ];
 }
 
@@ -93,7 +50,7 @@ Deno.test("fromPretrained, the Auto class, ViTImageProcessor and loadDataset tak
     const processor = await ViTImageProcessor.fromPretrained("tessera-test/tiny-vit");
     assert.equal(processor.config.size.height, 32);
     const ds = await loadDataset("beans");
-    assert.deepEqual(ds.train.labels.names, NAMES);
+    assert.deepEqual(ds.train.labels.names, ["a", "b"]);
     assert.equal(ds.train.length, 4);
     await assert.rejects(
       ViTForImageClassification.fromPretrained("tessera-test/missing"),

@@ -171,6 +171,12 @@ export class HubTestServer {
 
   #record(req: Request, server: "hub" | "cdn", response: Response): Response {
     const url = new URL(req.url);
+    // CORS as the Hub sends it, so that a page can fetch and read the headers.
+    response.headers.set("Access-Control-Allow-Origin", "*");
+    response.headers.set(
+      "Access-Control-Expose-Headers",
+      "X-Repo-Commit, X-Linked-Etag, X-Linked-Size, X-Error-Code, ETag, Content-Range, Location",
+    );
     this.requests.push({
       server,
       method: req.method,
@@ -190,6 +196,7 @@ export class HubTestServer {
 
   #serveHub(req: Request): Response {
     const url = new URL(req.url);
+    if (req.method === "OPTIONS") return this.#preflight(req);
     return this.#record(req, "hub", this.#answerHub(req, url));
   }
 
@@ -264,7 +271,22 @@ export class HubTestServer {
     return new Response(req.method === "HEAD" ? null : blob.data as BodyInit, { headers });
   }
 
+  #preflight(req: Request): Response {
+    return this.#record(
+      req,
+      "hub",
+      new Response(null, {
+        status: 204,
+        headers: {
+          "Access-Control-Allow-Methods": "GET, HEAD",
+          "Access-Control-Allow-Headers": "Range, Authorization",
+        },
+      }),
+    );
+  }
+
   #serveCdn(req: Request): Response {
+    if (req.method === "OPTIONS") return this.#preflight(req);
     return this.#record(req, "cdn", this.#answerCdn(req));
   }
 

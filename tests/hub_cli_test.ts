@@ -6,76 +6,22 @@
  */
 
 import assert from "node:assert/strict";
-import { parquetWriteBuffer } from "hyparquet-writer";
-import { encodePng } from "../data/png.ts";
-import { renderBeanLeaf } from "../data/synthetic_beans.ts";
-import { range } from "../data/dataset.ts";
 import { removeOnUnload, testTempDir } from "../io/_test_util.ts";
 import { HUB_ENV_VARS } from "../hub/config.ts";
 import { init } from "../tensor/runtime.ts";
-import { type FixtureRepo, HubTestServer } from "./_hub_server.ts";
-import { saveTinyModel } from "./_tiny_vit.ts";
+import { HubTestServer } from "./_hub_server.ts";
+import { parquetDatasetRepo, tinyVitRepo } from "./_hub_fixtures.ts";
 
 await init();
 
 const NAMES = ["angular_leaf_spot", "bean_rust", "healthy"];
 
-function parquet(n: number, seed: number): Uint8Array {
-  const images = range(n).map((i) => ({
-    bytes: encodePng(renderBeanLeaf(i % 3, seed + i, 32)),
-    path: `${NAMES[i % 3]}.${seed + i}.png`,
-  }));
-  return new Uint8Array(parquetWriteBuffer({
-    columnData: [
-      { name: "image", data: images },
-      { name: "labels", data: range(n).map((i) => BigInt(i % 3)) },
-    ],
-    schema: [
-      { name: "schema", num_children: 2 },
-      { name: "image", repetition_type: "OPTIONAL", num_children: 2 },
-      { name: "bytes", type: "BYTE_ARRAY", repetition_type: "OPTIONAL" },
-      { name: "path", type: "BYTE_ARRAY", converted_type: "UTF8", repetition_type: "OPTIONAL" },
-      { name: "labels", type: "INT64", repetition_type: "OPTIONAL" },
-    ],
-    kvMetadata: [{
-      key: "huggingface",
-      value: JSON.stringify({
-        info: { features: { labels: { names: NAMES, _type: "ClassLabel" } } },
-      }),
-    }],
-  }));
-}
-
-async function fixtures(root: string): Promise<FixtureRepo[]> {
-  const id2label = Object.fromEntries(NAMES.map((n, i) => [String(i), n]));
-  const modelDir = `${root}/tiny-vit`;
-  (await saveTinyModel(modelDir, id2label, 3)).dispose();
-  const read = (f: string) => Deno.readFileSync(`${modelDir}/${f}`);
-  return [
-    {
-      type: "models",
-      id: "tessera-test/tiny-vit",
-      files: {
-        "config.json": read("config.json"),
-        "model.safetensors": read("model.safetensors"),
-        "preprocessor_config.json": read("preprocessor_config.json"),
-      },
-    },
-    {
-      type: "datasets",
-      id: "tessera-test/tiny-beans",
-      files: {
-        "README.md": new TextEncoder().encode("---\nlicense: mit\n---\n# tiny beans\n"),
-        "data/train-00000-of-00001.parquet": parquet(12, 0),
-        "data/validation-00000-of-00001.parquet": parquet(6, 100),
-      },
-    },
-  ];
-}
-
 const root = await testTempDir();
 removeOnUnload(root);
-const repos = await fixtures(root);
+const repos = [
+  await tinyVitRepo("tessera-test/tiny-vit", NAMES, 3),
+  parquetDatasetRepo("tessera-test/tiny-beans", NAMES, { train: 12, validation: 6 }),
+];
 const TASK_ENV = [
   "LP_NATIVE_VECTOR_WIDTH",
   ...HUB_ENV_VARS.filter((v) => v !== "HF_TOKEN"),
