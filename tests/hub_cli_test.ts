@@ -10,6 +10,8 @@ import { removeOnUnload, testTempDir } from "../io/_test_util.ts";
 import { HUB_ENV_VARS } from "../hub/config.ts";
 import { init } from "../tensor/runtime.ts";
 import { HubTestServer } from "./_hub_server.ts";
+import { encodePng } from "../data/png.ts";
+import { renderBeanLeaf } from "../data/synthetic_beans.ts";
 import { parquetDatasetRepo, tinyVitRepo } from "./_hub_fixtures.ts";
 
 await init();
@@ -28,30 +30,17 @@ const TASK_ENV = [
 ].join(",");
 
 /** `deno task train` as deno.json declares it, with the output inside `root`. */
-async function train(env: Record<string, string>, out: string) {
+/** A task as deno.json declares it (train, evaluate, predict), writing only inside `root`. */
+async function task(name: string, args: string[], env: Record<string, string>) {
   const cmd = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "--allow-read",
       `--allow-env=${TASK_ENV}`,
       "--allow-run=grep,deno",
-      `--allow-write=${root}`,
-      "--allow-sys=hostname",
-      new URL("../cli/train.ts", import.meta.url).pathname,
-      "--model",
-      "tessera-test/tiny-vit",
-      "--data",
-      "tessera-test/tiny-beans",
-      "--output-dir",
-      out,
-      "--max-steps",
-      "2",
-      "--save-steps",
-      "2",
-      "--eval-steps",
-      "2",
-      "--per-device-train-batch-size",
-      "4",
+      ...(name === "train" ? [`--allow-write=${root}`, "--allow-sys=hostname"] : []),
+      new URL(`../cli/${name}.ts`, import.meta.url).pathname,
+      ...args,
     ],
     env,
     stdout: "piped",
@@ -60,6 +49,26 @@ async function train(env: Record<string, string>, out: string) {
   const r = await cmd.output();
   const dec = new TextDecoder();
   return { code: r.code, stdout: dec.decode(r.stdout), stderr: dec.decode(r.stderr) };
+}
+
+/** `deno task train --model ORG/NAME --data ORG/DATASET`, two steps. */
+function train(env: Record<string, string>, out: string) {
+  return task("train", [
+    "--model",
+    "tessera-test/tiny-vit",
+    "--data",
+    "tessera-test/tiny-beans",
+    "--output-dir",
+    out,
+    "--max-steps",
+    "2",
+    "--save-steps",
+    "2",
+    "--eval-steps",
+    "2",
+    "--per-device-train-batch-size",
+    "4",
+  ], env);
 }
 
 async function tree(dir: string, at = ""): Promise<string[]> {
@@ -168,6 +177,27 @@ Deno.test("deno task train --model ORG/NAME --data ORG/DATASET downloads into Py
     const offline = await train({ ...env, HF_HUB_OFFLINE: "1" }, `${root}/out-offline`);
     assert.equal(offline.code, 0, offline.stderr + offline.stdout);
     assert.match(offline.stdout, /\*\*\*\*\* train metrics \*\*\*\*\*/);
+    assert.equal(server.requests.length, n, "no request offline");
+    // evaluate and predict take the same ids, from the cache.
+    const offlineEnv = { ...env, HF_HUB_OFFLINE: "1" };
+    const evaluated = await task("evaluate", [
+      "--model",
+      "tessera-test/tiny-vit",
+      "--data",
+      "tessera-test/tiny-beans",
+      "--json",
+    ], offlineEnv);
+    assert.equal(evaluated.code, 0, evaluated.stderr);
+    assert.equal(JSON.parse(evaluated.stdout).validation_samples, 6);
+    const image = `${root}/leaf.png`;
+    await Deno.writeFile(image, encodePng(renderBeanLeaf(1, 5, 32)));
+    const predicted = await task(
+      "predict",
+      ["--model", "tessera-test/tiny-vit", "--json", image],
+      offlineEnv,
+    );
+    assert.equal(predicted.code, 0, predicted.stderr);
+    assert.ok(NAMES.includes(JSON.parse(predicted.stdout)[0].label), predicted.stdout);
     assert.equal(server.requests.length, n, "no request offline");
     await server.stop();
     stopped = true;
