@@ -43,6 +43,8 @@ export type Request =
   | { type: "demo"; perSplit: Record<string, number>; size: number; seed: number }
   | { type: "model"; source: "bundled"; url: string }
   | { type: "model"; source: "files"; files: PickedFile[] }
+  | { type: "model"; source: "hub"; id: string; endpoint: string }
+  | { type: "hubDataset"; id: string; endpoint: string }
   | { type: "train"; args: PageTrainingArguments }
   | { type: "stop" }
   | { type: "resume" }

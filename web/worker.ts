@@ -12,7 +12,10 @@ import { init } from "../tensor/runtime.ts";
 import { describeAdapter, gpu } from "../tensor/device.ts";
 import { decodeImage } from "../data/image.ts";
 import type { Dataset, DatasetDict, ImageExample } from "../data/dataset.ts";
-import { loadImageFolder } from "../data/image_folder.ts";
+import { loadDataset } from "../data/parquet.ts";
+import { browserHubClient, installBrowserHub } from "../hub/browser.ts";
+import { formatDownload } from "../hub/progress.ts";
+import { resolveSource } from "../io/sources.ts";
 import { encodeJpeg } from "../data/jpeg.ts";
 import { BEANS_CLASSES, beanSeed, classCounts, renderBeanLeaf } from "../data/synthetic_beans.ts";
 import { parseSafetensors } from "../nn/safetensors.ts";
@@ -110,11 +113,16 @@ async function start(): Promise<void> {
 }
 
 /** Loads an ImageFolder already in memory and tells the page what it holds. */
-async function openDataset(root: string, extraSkipped: { path: string; problem: string }[]) {
+async function openDataset(
+  root: string,
+  extraSkipped: { path: string; problem: string }[],
+  name = root,
+) {
   const skipped = [...extraSkipped];
   let ds: DatasetDict;
   try {
-    ds = await loadImageFolder(root, { log: () => {}, onSkipped: (bad) => skipped.push(...bad) });
+    // An ImageFolder, or a Hub dataset's parquet files.
+    ds = await loadDataset(root, { log: () => {}, onSkipped: (bad) => skipped.push(...bad) });
   } catch (error) {
     data = null;
     throw new PageError("data", (error as Error).message);
@@ -156,9 +164,8 @@ async function openDataset(root: string, extraSkipped: { path: string; problem: 
       const c = classes[row.labels];
       c.counts[split]++;
       if (split === "train" && c.examples.length < EXAMPLES_PER_CLASS) {
-        c.examples.push(
-          new Blob([await files.readFile(row.image.path) as Uint8Array<ArrayBuffer>]),
-        );
+        const bytes = row.image.bytes ?? await files.readFile(row.image.path);
+        c.examples.push(new Blob([bytes as Uint8Array<ArrayBuffer>]));
       }
     }
   }
@@ -166,7 +173,7 @@ async function openDataset(root: string, extraSkipped: { path: string; problem: 
   session = null;
   post({
     type: "dataset",
-    name: root,
+    name,
     classes,
     splits: Object.fromEntries(Object.entries(splits).map(([k, v]) => [k, v.length])),
     evalSplit,
@@ -217,10 +224,37 @@ async function makeDemo(perSplit: Record<string, number>, size: number, seed: nu
   await openDataset(root, []);
 }
 
+let hubEndpoint: string | null = null;
+
+/** Makes ids load from the Hub (into the Cache API), with progress in the status line. */
+async function useHub(endpoint: string): Promise<void> {
+  if (hubEndpoint === endpoint) return;
+  installBrowserHub(
+    await browserHubClient({
+      endpoint,
+      onProgress: (p) => post({ type: "status", text: `downloading ${formatDownload(p)}` }),
+    }),
+  );
+  hubEndpoint = endpoint;
+}
+
+/** A Hub id into the file system; the Hub's one-line error becomes the card's message. */
+async function fromHub(id: string, kind: "model" | "dataset", endpoint: string) {
+  await useHub(endpoint);
+  post({ type: "status", text: `fetching ${id} from ${endpoint}…` });
+  try {
+    return await resolveSource(id, kind);
+  } catch (error) {
+    throw new PageError(kind === "model" ? "model" : "data", (error as Error).message);
+  }
+}
+
 async function receiveModel(request: Extract<Request, { type: "model" }>): Promise<void> {
   session = null;
   let root: string;
-  if (request.source === "bundled") {
+  if (request.source === "hub") {
+    root = await fromHub(request.id, "model", request.endpoint);
+  } else if (request.source === "bundled") {
     root = "bundled-model";
     await files.remove(root);
     for (const name of ["config.json", "model.safetensors", "preprocessor_config.json"]) {
@@ -279,7 +313,13 @@ async function receiveModel(request: Extract<Request, { type: "model" }>): Promi
   const note = await isFile(`${root}/preprocessor_config.json`)
     ? ""
     : "no preprocessor_config.json: the default processor at the model's image size";
-  post({ type: "model", name: root, parameters, imageSize, note });
+  post({
+    type: "model",
+    name: request.source === "hub" ? request.id : root,
+    parameters,
+    imageSize,
+    note,
+  });
 }
 
 async function train(pageArgs: PageTrainingArguments | null): Promise<void> {
@@ -431,6 +471,12 @@ port.onmessage = (event: MessageEvent<Request>) => {
           return await makeDemo(request.perSplit, request.size, request.seed);
         case "model":
           return await receiveModel(request);
+        case "hubDataset":
+          return await openDataset(
+            await fromHub(request.id, "dataset", request.endpoint),
+            [],
+            request.id,
+          );
         case "train":
         case "resume":
           training = true;
@@ -443,7 +489,8 @@ port.onmessage = (event: MessageEvent<Request>) => {
           return await predict(request.name, request.file, request.topK);
       }
     } catch (error) {
-      const kind: ErrorKind = request.type === "dataset" || request.type === "demo"
+      const kind: ErrorKind = request.type === "dataset" || request.type === "demo" ||
+          request.type === "hubDataset"
         ? "data"
         : request.type === "model"
         ? "model"
