@@ -240,3 +240,28 @@ export {
   type LabelScore,
   softmaxRow,
 } from "./train/classify.ts";
+
+// The Hugging Face Hub client, portable: a fetch function and a cache storage (hub/).
+export { DEFAULT_ENDPOINT, type HubConfig, hubConfigFromEnv } from "./hub/config.ts";
+export { type DownloadProgress, type HubClient, hubDownload } from "./hub/download.ts";
+export { EntryNotFoundError, HubError, HubUnreachableError } from "./hub/errors.ts";
+export type { FetchLike, FileMetadata } from "./hub/http.ts";
+export { formatDownload } from "./hub/progress.ts";
+export {
+  type BrowserHubClient,
+  browserHubClient,
+  type BrowserHubOptions,
+  installBrowserHub,
+} from "./hub/browser.ts";
+export { CacheApiHubStorage, type CacheLike } from "./hub/cache_api_storage.ts";
+export { isRepoId, repoFolderName, type RepoRef, type RepoType } from "./hub/repo.ts";
+export { fetchFromHub, hubResolver } from "./hub/resolve.ts";
+export { getHubJson, listRepoFiles, type RepoListing, snapshotDownload } from "./hub/snapshot.ts";
+export type { HubStorage, PartialBlob } from "./hub/storage.ts";
+export {
+  type ResolveOptions,
+  resolveSource,
+  setSourceResolver,
+  type SourceKind,
+  type SourceResolver,
+} from "./io/sources.ts";

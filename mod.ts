@@ -40,3 +40,6 @@
 // Everything portable; the file layer below makes plain paths work under Deno.
 export * from "./browser.ts";
 export { DenoFileSystem } from "./io/deno_fs.ts";
+// Ids such as "google/vit-base-patch16-224" load from the Hub into Python's cache.
+export { denoHubClient, denoHubConfig, installDenoHub, NetNotGrantedError } from "./hub/deno.ts";
+export { DenoHubStorage, type LinkKind } from "./hub/deno_storage.ts";

@@ -11,6 +11,7 @@ import { init } from "../tensor/runtime.ts";
 import { ArgumentError } from "../train/args.ts";
 import { evaluateModel } from "../train/evaluate_model.ts";
 import { loadModelFolder } from "../train/model_folder.ts";
+import { resolveHubArg } from "./_hub.ts";
 import { defineCli, runCli, UsageError } from "./_run.ts";
 
 /** The task: flags and what it does. */
@@ -35,10 +36,13 @@ an ImageFolder or a Hub parquet download: loss, accuracy, per-class precision/re
   },
   init,
   main: async ({ values }) => {
-    const { model, processor } = await loadModelFolder(values.model, {
+    // Hub ids become cached snapshot folders (a separate, network-only step).
+    const modelDir = (await resolveHubArg(values.model, "model"))!;
+    const { model, processor } = await loadModelFolder(modelDir, {
       log: (m) => console.warn(m),
     });
-    const ds = await loadDataset(values.data, { log: (m) => console.warn(m) });
+    const dataDir = (await resolveHubArg(values.data, "dataset"))!;
+    const ds = await loadDataset(dataDir, { log: (m) => console.warn(m) });
     const split = ds[values.split];
     if (!split) {
       throw new UsageError(

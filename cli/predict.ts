@@ -10,6 +10,7 @@ import { readBytes } from "../io/files.ts";
 import { init } from "../tensor/runtime.ts";
 import { classifyImage } from "../train/classify.ts";
 import { loadModelFolder } from "../train/model_folder.ts";
+import { resolveHubArg } from "./_hub.ts";
 import { defineCli, runCli } from "./_run.ts";
 
 /** The task: flags and what it does. */
@@ -27,7 +28,9 @@ Classifies JPEG or PNG files with a saved model.`,
   init,
   main: async ({ values, positionals }) => {
     const k = values["top-k"];
-    const { model, processor } = await loadModelFolder(values.model, {
+    // Hub ids become cached snapshot folders (a separate, network-only step).
+    const modelDir = (await resolveHubArg(values.model, "model"))!;
+    const { model, processor } = await loadModelFolder(modelDir, {
       log: (m) => console.warn(m),
     });
     const results = [];

@@ -25,6 +25,7 @@ import { fineTune } from "../train/fine_tune.ts";
 import { Progress } from "../train/progress.ts";
 import { DEFAULT_BEANS_DIR, makeBeans } from "../demo/make_beans.ts";
 import { BUNDLED_MODEL_DIR } from "../demo/config.ts";
+import { resolveHubArg } from "./_hub.ts";
 import { type CliArgs, defineCli, runCli, UsageError } from "./_run.ts";
 
 const USAGE = `usage: deno task train [--data DIR] [--model DIR] [--output-dir DIR]
@@ -49,14 +50,14 @@ function pickEval(ds: Record<string, Dataset<ImageExample>>): Dataset<ImageExamp
 const FLAGS = {
   data: {
     type: "string",
-    value: "DIR",
-    help: "an ImageFolder (split/class/*.jpg) or a Hub parquet download\n" +
+    value: "DIR|ID",
+    help: "an ImageFolder (split/class/*.jpg), a Hub parquet download, or a Hub dataset id\n" +
       `(default: a generated beans-like dataset in ${DEFAULT_BEANS_DIR}, made on first use)`,
   },
   model: {
     type: "string",
-    value: "DIR",
-    help: "a Hugging Face model folder (config.json, model.safetensors) to fine-tune;\n" +
+    value: "DIR|ID",
+    help: "a Hugging Face model folder (config.json, model.safetensors) or Hub id to fine-tune;\n" +
       "the head is re-initialised for the dataset's labels\n" +
       "(default: the bundled pretrained model, models/vit-tiny-contours)",
   },
@@ -84,7 +85,8 @@ async function main(
     } else console.warn("fp16: this adapter has no shader-f16; training in f32 instead");
   }
 
-  let dataDir = values.data;
+  // Hub ids become cached snapshot folders (a separate, network-only step).
+  let dataDir = await resolveHubArg(values.data, "dataset");
   if (!dataDir) {
     dataDir = DEFAULT_BEANS_DIR;
     if (!(await exists(dataDir))) {
@@ -106,7 +108,7 @@ async function main(
       Object.entries(ds).map(([k, v]) => `${k} ${v.length}`).join(", ") +
       `; classes: ${train.labels.names.join(", ")}`,
   );
-  const model = values.model ?? BUNDLED_MODEL_DIR;
+  const model = await resolveHubArg(values.model, "model") ?? BUNDLED_MODEL_DIR;
   if (!values.model && !(await exists(joinPath(BUNDLED_MODEL_DIR, "config.json")))) {
     throw new UsageError(`the bundled model ${BUNDLED_MODEL_DIR} is missing: give --model DIR`);
   }

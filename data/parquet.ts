@@ -10,6 +10,7 @@
 
 import { parquetMetadata, parquetReadObjects } from "hyparquet";
 import { joinPath, listDir, readBytes } from "../io/files.ts";
+import { resolveSource } from "../io/sources.ts";
 import {
   cardFeatures,
   cardHeader,
@@ -300,14 +301,18 @@ function labelColumnOf(
  * Loads a dataset folder in whichever layout it has: parquet files (the Hub's download) or an
  * ImageFolder tree.
  *
- * @param dir The dataset folder.
- * @param options Config (parquet), bad-image policy and logging.
+ * @param dir The dataset folder, or a Hub id ("AI-Lab-Makerere/beans") when no folder has that
+ * name.
+ * @param options Config (parquet), bad-image policy, logging, and the Hub revision ("main" by
+ * default).
  * @returns The splits.
  */
 export async function loadDataset(
   dir: string,
-  options: ParquetDatasetOptions = {},
+  options: ParquetDatasetOptions & { revision?: string } = {},
 ): Promise<DatasetDict> {
+  // A Hub id with no local folder of that name becomes its cached snapshot (hub/).
+  dir = await resolveSource(dir, "dataset", { revision: options.revision });
   return (await findParquet(dir)).length > 0
     ? await loadParquetDataset(dir, options)
     : await loadImageFolder(dir, options);

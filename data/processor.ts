@@ -7,6 +7,7 @@
  */
 
 import { joinPath, readJson, writeAtomic } from "../io/files.ts";
+import { resolveSource } from "../io/sources.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import type { RgbImage } from "./image.ts";
 import type { ImageProcessor } from "./image_processor.ts";
@@ -115,11 +116,16 @@ export class ViTImageProcessor implements ImageProcessor {
   /**
    * Reads `dir/preprocessor_config.json`.
    *
-   * @param dir The model folder.
+   * @param dir The model folder, or a Hub id when no folder has that name.
+   * @param options The Hub revision ("main" by default).
    * @returns The processor.
    * @throws {FileError|ProcessorError} Naming the file.
    */
-  static async fromPretrained(dir: string): Promise<ViTImageProcessor> {
+  static async fromPretrained(
+    dir: string,
+    options: { revision?: string } = {},
+  ): Promise<ViTImageProcessor> {
+    dir = await resolveSource(dir, "processor", options);
     const path = joinPath(dir, "preprocessor_config.json");
     return new ViTImageProcessor(await readJson(path) as Record<string, unknown>, path);
   }

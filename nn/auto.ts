@@ -9,6 +9,7 @@
  */
 
 import { joinPath, readJson } from "../io/files.ts";
+import { resolveSource } from "../io/sources.ts";
 import { ConfigError, type PretrainedConfig } from "./config.ts";
 import type { PreTrainedImageClassifier } from "./image_classifier.ts";
 import {
@@ -147,6 +148,10 @@ export class ModelRegistry {
     source: string | PretrainedFiles,
     options: FromPretrainedOptions = {},
   ): Promise<PreTrainedImageClassifier> {
+    // A Hub id with no local folder of that name becomes its cached snapshot (hub/).
+    if (typeof source === "string") {
+      source = await resolveSource(source, "model", { revision: options.revision });
+    }
     const { fields, file } = await configFields(source);
     const cls = this.imageClassifierClass(fields, file);
     // A folder's config.json is read again by the class: it is small, and the path keeps
@@ -192,6 +197,7 @@ function modelTypeOf(
 export async function configFields(
   source: string | PretrainedFiles,
 ): Promise<{ fields: Record<string, unknown>; file: string }> {
+  if (typeof source === "string") source = await resolveSource(source, "model");
   const where = typeof source === "string" ? source : source.source;
   const file = where === undefined ? "config.json" : joinPath(where, "config.json");
   const raw = typeof source === "string" ? await readJson(file) : source.config;

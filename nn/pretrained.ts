@@ -9,6 +9,7 @@
  */
 
 import { joinPath, readBytes, readJson, writeAtomic } from "../io/files.ts";
+import { resolveSource } from "../io/sources.ts";
 import { loadParameters, loadWarnings } from "./checkpoint.ts";
 import { ConfigError, configToJson, type PretrainedConfig } from "./config.ts";
 import { Module } from "./module.ts";
@@ -40,6 +41,8 @@ export interface FromPretrainedOptions {
   seed?: number;
   /** Where loading warnings go (stderr by default, as Transformers' logger). */
   log?: (message: string) => void;
+  /** Branch, tag or commit when the source is a Hub id ("main" by default). */
+  revision?: string;
 }
 
 /** Options of {@link PreTrainedModel.savePretrained}. */
@@ -167,6 +170,10 @@ export async function loadPretrained<M extends PreTrainedModel>(
   source: string | PretrainedFiles,
   options: FromPretrainedOptions = {},
 ): Promise<M> {
+  // A Hub id with no local folder of that name becomes its cached snapshot (hub/).
+  if (typeof source === "string") {
+    source = await resolveSource(source, "model", { revision: options.revision });
+  }
   const where = typeof source === "string" ? source : source.source;
   const configFile = where === undefined ? "config.json" : joinPath(where, "config.json");
   const weightsFile = where === undefined

@@ -303,6 +303,11 @@ addEventListener("unhandledrejection", (event) => {
   showMessage("train", `unexpected error: ${(event.reason as Error)?.message ?? event.reason}`);
 });
 
+/** The Hub the page fetches ids from: huggingface.co, or `?hub=URL` (a mirror, the tests). */
+function hubEndpoint(): string {
+  return new URL(location.href).searchParams.get("hub") ?? "https://huggingface.co";
+}
+
 function bundledModelUrl(): string {
   return new URL("models/vit-tiny-contours/", location.href).href;
 }
@@ -382,11 +387,35 @@ $<HTMLInputElement>("model-input").addEventListener("change", (e) => {
   input.value = "";
 });
 dropZone("model-drop", "model", sendModel);
+$("hub-model-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const id = $<HTMLInputElement>("hub-model-id").value.trim();
+  if (!id) return showMessage("model", "give a model id, such as google/vit-base-patch16-224");
+  clearMessages("model");
+  state.hasModel = false;
+  updateButtons();
+  send({ type: "model", source: "hub", id, endpoint: hubEndpoint() });
+});
+$("hub-data-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const id = $<HTMLInputElement>("hub-data-id").value.trim();
+  if (!id) return showMessage("data", "give a dataset id, such as AI-Lab-Makerere/beans");
+  clearMessages("data");
+  send({ type: "hubDataset", id, endpoint: hubEndpoint() });
+});
 for (const radio of document.querySelectorAll<HTMLInputElement>("input[name=model-source]")) {
   radio.addEventListener("change", () => {
     const folder = radio.value === "folder" && radio.checked;
+    const hub = radio.value === "hub" && radio.checked;
     $("model-drop").hidden = !folder;
-    if (!folder && radio.checked) {
+    $("hub-model-form").hidden = !hub;
+    if (hub) {
+      state.hasModel = false;
+      $("model-text").textContent =
+        "Give a model id and load it (files are cached by the browser).";
+      updateButtons();
+    }
+    if (!folder && !hub && radio.checked) {
       send({ type: "model", source: "bundled", url: bundledModelUrl() });
     }
     if (folder) {

@@ -42,6 +42,8 @@ export type Request =
   | { type: "dataset"; files: PickedFile[] }
   | { type: "model"; source: "bundled"; url: string }
   | { type: "model"; source: "files"; files: PickedFile[] }
+  | { type: "model"; source: "hub"; id: string; endpoint: string }
+  | { type: "hubDataset"; id: string; endpoint: string }
   | { type: "train"; args: PageTrainingArguments }
   | { type: "stop" }
   | { type: "resume" }

@@ -12,19 +12,23 @@
 
 import {
   BLOG_ARGUMENTS,
+  browserHubClient,
   classifyImage,
   type Dataset,
   type DatasetDict,
   describeAdapter,
   fineTune,
+  formatDownload,
   type ImageExample,
   init,
-  loadImageFolder,
+  installBrowserHub,
+  loadDataset,
   loadModelFolder,
   makeTrainingArguments,
   MemoryFileSystem,
   type ModelFolder,
   parseSafetensors,
+  resolveSource,
   type TrainingArguments,
   useFileSystem,
   withOnnxExport,
@@ -111,11 +115,16 @@ async function start(): Promise<void> {
 }
 
 /** Loads an ImageFolder already in memory and tells the page what it holds. */
-async function openDataset(root: string, extraSkipped: { path: string; problem: string }[]) {
+async function openDataset(
+  root: string,
+  extraSkipped: { path: string; problem: string }[],
+  name = root,
+) {
   const skipped = [...extraSkipped];
   let ds: DatasetDict;
   try {
-    ds = await loadImageFolder(root, { log: () => {}, onSkipped: (bad) => skipped.push(...bad) });
+    // An ImageFolder, or a Hub dataset's parquet files.
+    ds = await loadDataset(root, { log: () => {}, onSkipped: (bad) => skipped.push(...bad) });
   } catch (error) {
     data = null;
     throw new PageError("data", (error as Error).message);
@@ -157,9 +166,8 @@ async function openDataset(root: string, extraSkipped: { path: string; problem: 
       const c = classes[row.labels];
       c.counts[split]++;
       if (split === "train" && c.examples.length < EXAMPLES_PER_CLASS) {
-        c.examples.push(
-          new Blob([await files.readFile(row.image.path) as Uint8Array<ArrayBuffer>]),
-        );
+        const bytes = row.image.bytes ?? await files.readFile(row.image.path);
+        c.examples.push(new Blob([bytes as Uint8Array<ArrayBuffer>]));
       }
     }
   }
@@ -167,7 +175,7 @@ async function openDataset(root: string, extraSkipped: { path: string; problem: 
   session = null;
   post({
     type: "dataset",
-    name: root,
+    name,
     classes,
     splits: Object.fromEntries(Object.entries(splits).map(([k, v]) => [k, v.length])),
     evalSplit,
@@ -197,10 +205,37 @@ async function receiveDataset(picked: PickedFile[]): Promise<void> {
   await openDataset(root, skipped);
 }
 
+let hubEndpoint: string | null = null;
+
+/** Makes ids load from the Hub (into the Cache API), with progress in the status line. */
+async function useHub(endpoint: string): Promise<void> {
+  if (hubEndpoint === endpoint) return;
+  installBrowserHub(
+    await browserHubClient({
+      endpoint,
+      onProgress: (p) => post({ type: "status", text: `downloading ${formatDownload(p)}` }),
+    }),
+  );
+  hubEndpoint = endpoint;
+}
+
+/** A Hub id into the file system; the Hub's one-line error becomes the card's message. */
+async function fromHub(id: string, kind: "model" | "dataset", endpoint: string) {
+  await useHub(endpoint);
+  post({ type: "status", text: `fetching ${id} from ${endpoint}…` });
+  try {
+    return await resolveSource(id, kind);
+  } catch (error) {
+    throw new PageError(kind === "model" ? "model" : "data", (error as Error).message);
+  }
+}
+
 async function receiveModel(request: Extract<Request, { type: "model" }>): Promise<void> {
   session = null;
   let root: string;
-  if (request.source === "bundled") {
+  if (request.source === "hub") {
+    root = await fromHub(request.id, "model", request.endpoint);
+  } else if (request.source === "bundled") {
     root = "bundled-model";
     await files.remove(root);
     for (const name of ["config.json", "model.safetensors", "preprocessor_config.json"]) {
@@ -259,7 +294,13 @@ async function receiveModel(request: Extract<Request, { type: "model" }>): Promi
   const note = await isFile(`${root}/preprocessor_config.json`)
     ? ""
     : "no preprocessor_config.json: the default processor at the model's image size";
-  post({ type: "model", name: root, parameters, imageSize, note });
+  post({
+    type: "model",
+    name: request.source === "hub" ? request.id : root,
+    parameters,
+    imageSize,
+    note,
+  });
 }
 
 async function train(pageArgs: PageTrainingArguments | null): Promise<void> {
@@ -376,6 +417,12 @@ port.onmessage = (event: MessageEvent<Request>) => {
           return await receiveDataset(request.files);
         case "model":
           return await receiveModel(request);
+        case "hubDataset":
+          return await openDataset(
+            await fromHub(request.id, "dataset", request.endpoint),
+            [],
+            request.id,
+          );
         case "train":
         case "resume":
           training = true;
@@ -388,7 +435,7 @@ port.onmessage = (event: MessageEvent<Request>) => {
           return await predict(request.name, request.file, request.topK);
       }
     } catch (error) {
-      const kind: ErrorKind = request.type === "dataset"
+      const kind: ErrorKind = request.type === "dataset" || request.type === "hubDataset"
         ? "data"
         : request.type === "model"
         ? "model"
