@@ -56,6 +56,8 @@ export interface CheckpointInfo {
   args: TrainingArguments;
   /** Counters. */
   rng: RngState;
+  /** Optimiser steps applied, the schedule's position (the global step when omitted). */
+  schedulerStep?: number;
 }
 
 const CHECKPOINT = /^checkpoint-(\d+)$/;
@@ -117,7 +119,10 @@ export async function saveCheckpoint(dir: string, info: CheckpointInfo): Promise
     );
     await writeAtomic(
       joinPath(temp, "scheduler.json"),
-      JSON.stringify({ last_epoch: info.state.global_step, _last_lr: [info.optimizer.lr] }) + "\n",
+      JSON.stringify({
+        last_epoch: info.schedulerStep ?? info.state.global_step,
+        _last_lr: [info.optimizer.lr],
+      }) + "\n",
     );
     await writeAtomic(joinPath(temp, "rng_state.json"), JSON.stringify(info.rng) + "\n");
     await writeAtomic(
@@ -148,14 +153,14 @@ export async function saveCheckpoint(dir: string, info: CheckpointInfo): Promise
  * @param dir The checkpoint folder.
  * @param model Receives the weights (every key must be present, with equal shapes).
  * @param optimizer Receives the moments and step count, or null for weights only.
- * @returns The trainer state and counters.
+ * @returns The trainer state, the counters and the schedule's position.
  * @throws {CheckpointError|FileError} Naming the file at fault.
  */
 export async function loadCheckpoint(
   dir: string,
   model: ImageClassifier,
   optimizer: AdamW | null,
-): Promise<{ state: TrainerState; rng: RngState }> {
+): Promise<{ state: TrainerState; rng: RngState; schedulerStep: number }> {
   const weightsPath = joinPath(dir, "model.safetensors");
   const { tensors } = parseSafetensors(await readBytes(weightsPath), weightsPath);
   for (const [name, t] of model.namedParameters()) {
@@ -186,7 +191,14 @@ export async function loadCheckpoint(
       expAvgSq: optimizer.parameters.map((t) => get(`${names.get(t)}.exp_avg_sq`)),
     });
   }
-  return { state, rng };
+  // Older checkpoints and skip-free runs: the schedule's position is the global step.
+  let schedulerStep = state.global_step;
+  const schedulerPath = joinPath(dir, "scheduler.json");
+  if (await exists(schedulerPath)) {
+    const saved = (await readJson(schedulerPath) as { last_epoch?: unknown }).last_epoch;
+    if (typeof saved === "number") schedulerStep = saved;
+  }
+  return { state, rng, schedulerStep };
 }
 
 /** Complete checkpoints of an output folder, oldest first. */

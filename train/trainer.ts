@@ -141,6 +141,11 @@ interface TrainLoop {
   numEpochs: number;
   warmup: number;
   flopsPerSample: number;
+  /**
+   * Optimiser steps applied (the scheduler's position): as HF's `optimizer_was_run`, a step
+   * skipped on overflow advances the global step but not the schedule.
+   */
+  schedulerSteps: number;
   /** The epoch and batch a resumed run starts at. */
   startEpoch: number;
   skipBatches: number;
@@ -381,6 +386,7 @@ export class Trainer {
       numEpochs,
       warmup: warmupSteps(args.warmupSteps, args.warmupRatio, maxSteps),
       flopsPerSample: 6 * this.model.numParameters() * 3 * height * width,
+      schedulerSteps: 0,
       startEpoch: 0,
       skipBatches: 0,
       trLossSum: 0,
@@ -421,6 +427,7 @@ export class Trainer {
     loop.stepsSinceLog = restored.rng.stepsSinceLog;
     setDropoutSeed(restored.rng.dropout.seed, restored.rng.dropout.calls);
     if (restored.rng.scaler) loop.scaler.loadState(restored.rng.scaler);
+    loop.schedulerSteps = restored.schedulerStep;
     loop.startEpoch = Math.floor(this.state.global_step / loop.perEpoch);
     loop.skipBatches = (this.state.global_step - loop.startEpoch * loop.perEpoch) *
       args.gradientAccumulationSteps;
@@ -458,7 +465,7 @@ export class Trainer {
     const learningRate = learningRateAt(
       args.lrSchedulerType,
       args.learningRate,
-      this.state.global_step,
+      loop.schedulerSteps,
       loop.warmup,
       loop.maxSteps,
     );
@@ -484,6 +491,7 @@ export class Trainer {
     optimizer.lr = learningRate;
     scaler.step(optimizer, !finite);
     scaler.update(!finite);
+    if (finite) loop.schedulerSteps++;
     if (!finite) {
       this.#log(
         `Gradient overflow at step ${this.state.global_step + 1}: skipping it and ` +
@@ -554,7 +562,7 @@ export class Trainer {
         learning_rate: learningRateAt(
           args.lrSchedulerType,
           args.learningRate,
-          step,
+          loop.schedulerSteps,
           loop.warmup,
           loop.maxSteps,
         ),
@@ -576,7 +584,7 @@ export class Trainer {
         trLossSinceLog: loop.trLossSinceLog,
         stepsSinceLog: loop.stepsSinceLog,
         scaler: loop.scaler.state(),
-      });
+      }, loop.schedulerSteps);
     }
     if (control.shouldTrainingStop) {
       this.#log(
@@ -616,6 +624,7 @@ export class Trainer {
   async #save(
     metrics: Record<string, number> | null,
     counters: Omit<RngState, "dropout">,
+    schedulerStep: number,
   ): Promise<void> {
     const step = this.state.global_step;
     const dir = joinPath(this.args.outputDir, `checkpoint-${step}`);
@@ -638,6 +647,7 @@ export class Trainer {
       state: this.state,
       args: this.args,
       rng: { ...counters, dropout: dropoutState() },
+      schedulerStep,
     };
     await saveCheckpoint(dir, info);
     const removed = await rotateCheckpoints(

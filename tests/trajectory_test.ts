@@ -1,0 +1,228 @@
+/**
+ * A whole training run against PyTorch (`tests/fixtures/gen_trajectory.py`): 30 Trainer steps
+ * of a small ViT with the loader's seeded order, AdamW with weight decay on HF's groups,
+ * clipping at 1.0 and a linear decay; the loss and gradient norm of every step, and every weight
+ * after steps 1, 10 and 30. In f32 against float64 torch; in fp16 against torch with Tessera's
+ * autocast emulated (f16 matmul operands) and GradScaler's state machine, where the first two
+ * steps overflow and are skipped.
+ */
+import assert from "node:assert/strict";
+import { ClassLabel, Dataset, type ImageExample } from "../data/dataset.ts";
+import { DataLoader } from "../data/loader.ts";
+import { encodePng } from "../data/png.ts";
+import { ViTImageProcessor } from "../data/processor.ts";
+import { makeViTConfig } from "../nn/config.ts";
+import { parseSafetensors } from "../nn/safetensors.ts";
+import { ViTForImageClassification } from "../nn/vit.ts";
+import { makeTrainingArguments } from "../train/args.ts";
+import { parameterValues } from "../train/checkpoint.ts";
+import { Trainer } from "../train/trainer.ts";
+import { gpu } from "../tensor/device.ts";
+import { init } from "../tensor/runtime.ts";
+import { testTempDir } from "../io/_test_util.ts";
+
+await init();
+
+const file = new URL("fixtures/trajectory.safetensors", import.meta.url);
+const { tensors, metadata } = parseSafetensors(await Deno.readFile(file), file.pathname);
+const fixture = (name: string): Float32Array => {
+  const entry = tensors.get(name);
+  assert.ok(entry, `the fixture has ${name}`);
+  return entry.data;
+};
+const config = JSON.parse(metadata.config);
+const recipe = JSON.parse(metadata.args);
+const SNAPSHOTS = [1, 10, 30];
+
+/** The fixture's images as in-memory PNGs (lossless, at the processor's size: no resize). */
+function dataset(): Dataset<ImageExample> {
+  const images = tensors.get("images")!;
+  const [n, , h, w] = images.shape;
+  const labels = fixture("labels");
+  const rows: ImageExample[] = [];
+  for (let i = 0; i < n; i++) {
+    const data = new Uint8Array(h * w * 3);
+    for (let c = 0; c < 3; c++) {
+      for (let p = 0; p < h * w; p++) data[p * 3 + c] = images.data[(i * 3 + c) * h * w + p];
+    }
+    const bytes = encodePng({ width: w, height: h, data });
+    rows.push({ image: { path: `${i}.png`, bytes }, labels: labels[i] });
+  }
+  return new Dataset(rows, new ClassLabel(["red", "green", "blue"]));
+}
+
+interface Run {
+  loss: number[];
+  gradNorm: number[];
+  learningRate: number[];
+  weights: Map<number, Map<string, Float32Array>>;
+  logs: string[];
+}
+
+async function train(fp16: boolean): Promise<Run> {
+  const id2label = { "0": "red", "1": "green", "2": "blue" };
+  const model = new ViTForImageClassification(makeViTConfig({ ...config, id2label }));
+  for (const [key, param] of model.namedParameters()) param.assign(fixture(`init.${key}`));
+  const dir = await testTempDir();
+  const args = makeTrainingArguments({
+    outputDir: dir,
+    perDeviceTrainBatchSize: recipe.batch,
+    maxSteps: recipe.steps,
+    learningRate: recipe.lr,
+    weightDecay: recipe.weight_decay,
+    maxGradNorm: recipe.max_grad_norm,
+    lrSchedulerType: "linear",
+    seed: recipe.seed,
+    fp16,
+    saveStrategy: "no",
+    loggingSteps: 1,
+    reportTo: "none",
+    dataloaderNumWorkers: 0,
+  });
+  const run: Run = { loss: [], gradNorm: [], learningRate: [], weights: new Map(), logs: [] };
+  const trainer: Trainer = new Trainer({
+    model,
+    args,
+    processor: new ViTImageProcessor({ size: config.image_size }),
+    trainDataset: dataset(),
+    log: (line) => run.logs.push(line),
+    initialLossScale: recipe.init_scale,
+    callbacks: [{
+      onLog(_args, _state, _control, logs) {
+        if ("loss" in logs) run.gradNorm.push(logs.grad_norm);
+      },
+      async onStepEnd(_args, state, _control, progress) {
+        run.loss.push(progress.loss);
+        run.learningRate.push(progress.learningRate);
+        if (SNAPSHOTS.includes(state.global_step)) {
+          run.weights.set(state.global_step, await parameterValues(model, trainer.optimizer!));
+        }
+      },
+    }],
+  });
+  try {
+    await trainer.train();
+  } finally {
+    trainer.close();
+    model.dispose();
+    await Deno.remove(dir, { recursive: true });
+  }
+  return run;
+}
+
+/** Largest |a - e| / (atol + rtol·|e|) over the elements: at most 1 passes. */
+function worst(actual: ArrayLike<number>, expected: ArrayLike<number>, atol: number, rtol: number) {
+  let ratio = 0;
+  let at = -1;
+  for (let i = 0; i < expected.length; i++) {
+    const r = Math.abs(actual[i] - expected[i]) / (atol + rtol * Math.abs(expected[i]));
+    if (!(r <= ratio)) [ratio, at] = [r, i];
+  }
+  return { ratio, at };
+}
+
+function assertWithin(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  atol: number,
+  rtol: number,
+  label: string,
+): void {
+  assert.equal(actual.length, expected.length, `${label}: length`);
+  const { ratio, at } = worst(actual, expected, atol, rtol);
+  assert.ok(
+    ratio <= 1,
+    `${label}: [${at}] is ${actual[at]}, PyTorch ${expected[at]} (atol ${atol}, rtol ${rtol})`,
+  );
+}
+
+/**
+ * Every weight after the snapshot steps. f32 runs agree element by element within `atol`.
+ * Under fp16, AdamW divides each gradient element by its own running RMS, so an element whose
+ * gradient is mostly f16 rounding noise (a rounding that goes the other way in float64) moves by
+ * up to the learning rate either way: there every weight is held within `lrShare` of the summed
+ * learning rates, and all but `outliers` of them within a twentieth of that. The key biases get
+ * the same bound in both modes: softmax ignores a shift of a query's scores, so their gradient
+ * is zero in exact arithmetic and only rounding noise in either run.
+ */
+function assertWeights(
+  run: Run,
+  mode: string,
+  tol: { atol: number } | { lrShare: number; outliers: number },
+): void {
+  for (const step of SNAPSHOTS) {
+    const weights = run.weights.get(step);
+    assert.ok(weights, `weights after step ${step} were read`);
+    let lrSum = 0;
+    for (let i = 0; i < step; i++) lrSum += fixture(`${mode}.lr`)[i];
+    let far = 0;
+    for (const [name, values] of weights) {
+      const expected = fixture(`${mode}.step${step}.${name}`);
+      const label = `${mode} after step ${step}: ${name}`;
+      if (name.endsWith("attention.attention.key.bias")) {
+        // Adam's step is never longer than about the learning rate.
+        assertWithin(values, expected, 1.01 * lrSum, 0, label);
+      } else if ("atol" in tol) {
+        assertWithin(values, expected, tol.atol, 0, label);
+      } else {
+        assertWithin(values, expected, tol.lrShare * lrSum, 0, label);
+        far += values.filter((v, i) => Math.abs(v - expected[i]) > tol.lrShare / 20 * lrSum).length;
+      }
+    }
+    if ("outliers" in tol) {
+      const total = [...weights.values()].reduce((n, v) => n + v.length, 0);
+      assert.ok(far <= tol.outliers * total, `${mode} after step ${step}: ${far} of ${total} far`);
+    }
+  }
+}
+
+Deno.test("the loader's shuffle gives the permutation the PyTorch reference used", () => {
+  const orders = tensors.get("orders")!;
+  const [epochs, n] = orders.shape;
+  const loader = new DataLoader(dataset(), new ViTImageProcessor({ size: 16 }).config, {
+    batchSize: recipe.batch,
+    shuffle: true,
+    seed: recipe.seed,
+  });
+  for (let e = 0; e < epochs; e++) {
+    assert.deepEqual([...loader.order(e)], [...orders.data.subarray(e * n, (e + 1) * n)]);
+  }
+  loader.close();
+});
+
+Deno.test("30 f32 Trainer steps follow PyTorch's loop: every loss, and all weights after steps 1, 10, 30", async () => {
+  const run = await train(false);
+  assertWithin(run.learningRate, fixture("fp32.lr"), 0, 1e-6, "learning rate");
+  assertWithin(run.loss, fixture("fp32.loss"), 0, 5e-5, "loss");
+  assertWithin(run.gradNorm, fixture("fp32.grad_norm"), 0, 5e-5, "gradient norm");
+  assertWeights(run, "fp32", { atol: 5e-6 });
+});
+
+Deno.test({
+  name:
+    "30 fp16 Trainer steps follow autocast with GradScaler: two skipped steps, every loss, all weights",
+  ignore: !gpu().profile.f16,
+  async fn() {
+    const run = await train(true);
+    const skipped = [...fixture("fp16.skipped")].map((s, i) => s ? i + 1 : 0).filter((s) => s);
+    assert.deepEqual(skipped, [1, 2]);
+    // The Trainer logs each skip with the halved scale.
+    const scales = fixture("fp16.scale");
+    assert.deepEqual(
+      run.logs.filter((l) => l.startsWith("Gradient overflow")),
+      skipped.map((s) =>
+        `Gradient overflow at step ${s}: skipping it and reducing the loss scale to ${
+          scales[s - 1]
+        }`
+      ),
+    );
+    assertWithin(run.learningRate, fixture("fp16.lr"), 0, 1e-6, "learning rate");
+    assertWithin(run.loss, fixture("fp16.loss"), 0, 3e-4, "loss");
+    // The gradient norm is of the unscaled gradients; a skipped step's is not finite.
+    const norms = fixture("fp16.grad_norm");
+    for (const s of skipped) assert.ok(!Number.isFinite(run.gradNorm[s - 1]), `step ${s} norm`);
+    const finite = [...norms.keys()].filter((i) => Number.isFinite(norms[i]));
+    assertWithin(finite.map((i) => run.gradNorm[i]), finite.map((i) => norms[i]), 0, 3e-3, "norm");
+    assertWeights(run, "fp16", { lrShare: 0.5, outliers: 1e-3 });
+  },
+});
