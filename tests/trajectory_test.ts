@@ -7,49 +7,19 @@
  * steps overflow and are skipped.
  */
 import assert from "node:assert/strict";
-import { ClassLabel, Dataset, type ImageExample } from "../data/dataset.ts";
 import { DataLoader } from "../data/loader.ts";
-import { encodePng } from "../data/png.ts";
 import { ViTImageProcessor } from "../data/processor.ts";
-import { makeViTConfig } from "../nn/config.ts";
-import { parseSafetensors } from "../nn/safetensors.ts";
-import { ViTForImageClassification } from "../nn/vit.ts";
 import { makeTrainingArguments } from "../train/args.ts";
 import { parameterValues } from "../train/checkpoint.ts";
 import { Trainer } from "../train/trainer.ts";
 import { gpu } from "../tensor/device.ts";
 import { init } from "../tensor/runtime.ts";
 import { testTempDir } from "../io/_test_util.ts";
+import { config, fixture, fixtureDataset, fixtureModel, recipe, tensors } from "./_trajectory.ts";
 
 await init();
 
-const file = new URL("fixtures/trajectory.safetensors", import.meta.url);
-const { tensors, metadata } = parseSafetensors(await Deno.readFile(file), file.pathname);
-const fixture = (name: string): Float32Array => {
-  const entry = tensors.get(name);
-  assert.ok(entry, `the fixture has ${name}`);
-  return entry.data;
-};
-const config = JSON.parse(metadata.config);
-const recipe = JSON.parse(metadata.args);
 const SNAPSHOTS = [1, 10, 30];
-
-/** The fixture's images as in-memory PNGs (lossless, at the processor's size: no resize). */
-function dataset(): Dataset<ImageExample> {
-  const images = tensors.get("images")!;
-  const [n, , h, w] = images.shape;
-  const labels = fixture("labels");
-  const rows: ImageExample[] = [];
-  for (let i = 0; i < n; i++) {
-    const data = new Uint8Array(h * w * 3);
-    for (let c = 0; c < 3; c++) {
-      for (let p = 0; p < h * w; p++) data[p * 3 + c] = images.data[(i * 3 + c) * h * w + p];
-    }
-    const bytes = encodePng({ width: w, height: h, data });
-    rows.push({ image: { path: `${i}.png`, bytes }, labels: labels[i] });
-  }
-  return new Dataset(rows, new ClassLabel(["red", "green", "blue"]));
-}
 
 interface Run {
   loss: number[];
@@ -60,9 +30,7 @@ interface Run {
 }
 
 async function train(fp16: boolean): Promise<Run> {
-  const id2label = { "0": "red", "1": "green", "2": "blue" };
-  const model = new ViTForImageClassification(makeViTConfig({ ...config, id2label }));
-  for (const [key, param] of model.namedParameters()) param.assign(fixture(`init.${key}`));
+  const model = fixtureModel();
   const dir = await testTempDir();
   const args = makeTrainingArguments({
     outputDir: dir,
@@ -84,7 +52,7 @@ async function train(fp16: boolean): Promise<Run> {
     model,
     args,
     processor: new ViTImageProcessor({ size: config.image_size }),
-    trainDataset: dataset(),
+    trainDataset: fixtureDataset(),
     log: (line) => run.logs.push(line),
     initialLossScale: recipe.init_scale,
     callbacks: [{
@@ -179,7 +147,7 @@ function assertWeights(
 Deno.test("the loader's shuffle gives the permutation the PyTorch reference used", () => {
   const orders = tensors.get("orders")!;
   const [epochs, n] = orders.shape;
-  const loader = new DataLoader(dataset(), new ViTImageProcessor({ size: 16 }).config, {
+  const loader = new DataLoader(fixtureDataset(), new ViTImageProcessor({ size: 16 }).config, {
     batchSize: recipe.batch,
     shuffle: true,
     seed: recipe.seed,

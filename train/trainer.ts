@@ -610,7 +610,8 @@ export class Trainer {
     const trainLoss = this.state.global_step > 0 ? loop.trLossSum / this.state.global_step : NaN;
     const metrics = {
       train_runtime: round(runtime),
-      train_samples_per_second: round((stepsRun * args.perDeviceTrainBatchSize) / runtime, 3),
+      // Images this run trained on: every micro-batch of every accumulated step.
+      train_samples_per_second: round(loop.samplesThisRun / runtime, 3),
       train_steps_per_second: round(stepsRun / runtime, 3),
       total_flos: this.state.total_flos,
       train_loss: trainLoss,
