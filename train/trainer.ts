@@ -26,6 +26,7 @@ import type { TrainingArguments } from "./args.ts";
 import {
   type CheckpointInfo,
   latestCheckpoint,
+  listCheckpoints,
   loadCheckpoint,
   parameterValues,
   type RngState,
@@ -413,7 +414,19 @@ export class Trainer {
       ? args.resumeFromCheckpoint
       : await latestCheckpoint(args.outputDir);
     if (!dir) throw new Error(`no checkpoint to resume from in ${args.outputDir}`);
-    const restored = await loadCheckpoint(dir, this.model, loop.optimizer);
+    let restored;
+    try {
+      restored = await loadCheckpoint(dir, this.model, loop.optimizer);
+    } catch (error) {
+      // Never fall back silently (the steps since the older checkpoint would be lost without a
+      // word): name the one to resume from instead.
+      const all = await listCheckpoints(args.outputDir);
+      const before = all[all.indexOf(dir) - 1];
+      if (error instanceof Error && before && typeof args.resumeFromCheckpoint !== "string") {
+        error.message += `; the checkpoint before it is ${before} (resume from it by name)`;
+      }
+      throw error;
+    }
     this.state = {
       ...restored.state,
       max_steps: loop.maxSteps,
