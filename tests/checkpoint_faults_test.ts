@@ -8,138 +8,20 @@
  * line that names the file and the checkpoint before it.
  */
 import assert from "node:assert/strict";
-import { ViTImageProcessor } from "../data/processor.ts";
-import {
-  type DirEntry,
-  type FileInfo,
-  type FileSystem,
-  fileSystem,
-  useFileSystem,
-} from "../io/files.ts";
+import { useFileSystem } from "../io/files.ts";
 import { testTempDir } from "../io/_test_util.ts";
-import { makeTrainingArguments } from "../train/args.ts";
 import { loadCheckpoint, parameterValues } from "../train/checkpoint.ts";
-import { Trainer } from "../train/trainer.ts";
 import { init } from "../tensor/runtime.ts";
-import { config, fixtureDataset, fixtureModel } from "./_trajectory.ts";
+import { DyingFileSystem, faultTrainer } from "./_dying_fs.ts";
+import { fixtureModel } from "./_trajectory.ts";
 
 await init();
 
-/** The process was killed: thrown by every operation from the chosen one on. */
-class Killed extends Error {}
-
-/** Deno's file system, until operation number `killAt` (counting only those that write). */
-class DyingFileSystem implements FileSystem {
-  readonly inner: FileSystem = fileSystem();
-  /** Writing operations so far, with what they did; markers for the step ends. */
-  readonly log: string[] = [];
-  writes = 0;
-  killAt = Infinity;
-  dead = false;
-
-  #alive(): void {
-    if (this.dead) throw new Killed("the process is dead");
-  }
-
-  async #write(what: string, halfDone: () => Promise<void>, op: () => Promise<void>) {
-    this.#alive();
-    this.writes++;
-    this.log.push(what);
-    if (this.writes === this.killAt) {
-      this.dead = true;
-      await halfDone();
-      throw new Killed(`killed during ${what}`);
-    }
-    await op();
-  }
-
-  readFile(path: string): Promise<Uint8Array> {
-    this.#alive();
-    return this.inner.readFile(path);
-  }
-  readDir(path: string): Promise<DirEntry[]> {
-    this.#alive();
-    return this.inner.readDir(path);
-  }
-  stat(path: string): Promise<FileInfo | null> {
-    this.#alive();
-    return this.inner.stat(path);
-  }
-  writeFile(path: string, data: Uint8Array): Promise<void> {
-    // Deno's writeFile goes through a temporary file: a kill leaves part of that behind.
-    const temp = `${path.slice(0, path.lastIndexOf("/"))}/.killed.tmp-${this.writes}`;
-    return this.#write(
-      `write ${path}`,
-      () => Deno.writeFile(temp, data.subarray(0, data.length >> 1)),
-      () => this.inner.writeFile(path, data),
-    );
-  }
-  appendFile(path: string, data: Uint8Array): Promise<void> {
-    return this.#write(
-      `append ${path}`,
-      () => this.inner.appendFile(path, data.subarray(0, data.length >> 1)),
-      () => this.inner.appendFile(path, data),
-    );
-  }
-  mkdir(path: string): Promise<void> {
-    return this.#write(`mkdir ${path}`, async () => {}, () => this.inner.mkdir(path));
-  }
-  rename(from: string, to: string): Promise<void> {
-    return this.#write(`rename ${from} ${to}`, async () => {}, () => this.inner.rename(from, to));
-  }
-  remove(path: string): Promise<void> {
-    // A recursive delete cut short: the first half of the folder's files are gone.
-    const halfDone = async () => {
-      const info = await this.inner.stat(path);
-      if (!info?.isDirectory) return;
-      const names = (await this.inner.readDir(path)).map((e) => e.name).sort();
-      for (const name of names.slice(0, names.length >> 1)) {
-        await this.inner.remove(`${path}/${name}`);
-      }
-    };
-    return this.#write(`remove ${path}`, halfDone, () => this.inner.remove(path));
-  }
-}
-
 const CHECKPOINT = /^checkpoint-(\d+)$/;
-
-/** 6 steps of the small ViT, a checkpoint every 2 steps, at most `keep` kept. */
-function trainer(
-  outputDir: string,
-  resume: boolean,
-  logs: string[],
-  fs?: DyingFileSystem,
-  keep = 1,
-) {
-  const args = makeTrainingArguments({
-    outputDir,
-    perDeviceTrainBatchSize: 8,
-    maxSteps: 6,
-    learningRate: 2e-3,
-    saveSteps: 2,
-    saveTotalLimit: keep,
-    loggingSteps: 1000,
-    reportTo: "none",
-    dataloaderNumWorkers: 0,
-    resumeFromCheckpoint: resume ? true : null,
-  });
-  const model = fixtureModel();
-  const t = new Trainer({
-    model,
-    args,
-    processor: new ViTImageProcessor({ size: config.image_size }),
-    trainDataset: fixtureDataset(),
-    log: (l) => logs.push(l),
-    callbacks: fs
-      ? [{ onStepEnd: (_a, state) => void fs.log.push(`step ${state.global_step}`) }]
-      : [],
-  });
-  return { t, model };
-}
 
 /** Trains to the end (resuming when asked) and returns the final weights. */
 async function finish(outputDir: string, resume: boolean, logs: string[] = [], keep = 1) {
-  const { t, model } = trainer(outputDir, resume, logs, undefined, keep);
+  const { t, model } = faultTrainer(outputDir, resume, logs, undefined, keep);
   try {
     await t.train();
     return await parameterValues(model, t.optimizer!);
@@ -157,7 +39,7 @@ const finalWeights = await finish(reference, false, [], 2);
 /** The writing operations of the save at step 4 of an uninterrupted run, and their numbers. */
 async function saveAtFour(): Promise<{ log: string[]; first: number; last: number }> {
   const fs = new DyingFileSystem();
-  const { t, model } = trainer(`${root}/count`, false, [], fs);
+  const { t, model } = faultTrainer(`${root}/count`, false, [], fs);
   useFileSystem(fs);
   try {
     await t.train();
@@ -176,6 +58,38 @@ async function saveAtFour(): Promise<{ log: string[]; first: number; last: numbe
   return { log: ops.map(([, e]) => e), first: ops[0][0], last: ops.at(-1)![0] };
 }
 
+/**
+ * After a kill: every folder under a checkpoint's name loads; a resume starts from `expected`
+ * and ends with the uninterrupted run's weights; nothing half done is left.
+ */
+async function assertRecovers(out: string, what: string, expected: number): Promise<void> {
+  // Every folder under a checkpoint's name loads, whatever the kill interrupted.
+  const names = [...Deno.readDirSync(out)].map((e) => e.name);
+  for (const name of names.filter((n) => CHECKPOINT.test(n))) {
+    const probe = fixtureModel();
+    try {
+      const { state } = await loadCheckpoint(`${out}/${name}`, probe, null);
+      assert.equal(`checkpoint-${state.global_step}`, name);
+    } catch (error) {
+      throw new Error(`killed during ${what}: ${name} does not load: ${error}`);
+    } finally {
+      probe.dispose();
+    }
+  }
+  const logs: string[] = [];
+  const weights = await finish(out, true, logs);
+  assert.ok(
+    logs.some((l) => l.includes(`checkpoint-${expected} at step ${expected}`)),
+    `killed during ${what}: resumed as ${logs.find((l) => l.startsWith("resuming"))}`,
+  );
+  for (const [name, values] of finalWeights) {
+    assert.deepEqual(weights.get(name), values, `killed during ${what}: ${name} differs`);
+  }
+  // The resumed run's saves clear what the killed one left half done.
+  const left = [...Deno.readDirSync(out)].map((e) => e.name).filter((n) => !CHECKPOINT.test(n));
+  assert.deepEqual(left, [], `killed during ${what}`);
+}
+
 Deno.test("a run killed at any file operation of a checkpoint save resumes from the newest complete checkpoint and loses nothing", async () => {
   const { log, first, last } = await saveAtFour();
   // The save writes its files, renames its folder into place and deletes checkpoint-2.
@@ -187,7 +101,7 @@ Deno.test("a run killed at any file operation of a checkpoint save resumes from 
     const out = `${root}/killed-${killAt}`;
     const fs = new DyingFileSystem();
     fs.killAt = killAt;
-    const { t, model } = trainer(out, false, [], fs);
+    const { t, model } = faultTrainer(out, false, [], fs);
     useFileSystem(fs);
     try {
       const error = await t.train().then(() => null, (e: Error) => e);
@@ -198,32 +112,7 @@ Deno.test("a run killed at any file operation of a checkpoint save resumes from 
       t.close();
       model.dispose();
     }
-    // Every folder under a checkpoint's name loads, whatever the kill interrupted.
-    const names = [...Deno.readDirSync(out)].map((e) => e.name);
-    for (const name of names.filter((n) => CHECKPOINT.test(n))) {
-      const probe = fixtureModel();
-      try {
-        const { state } = await loadCheckpoint(`${out}/${name}`, probe, null);
-        assert.equal(`checkpoint-${state.global_step}`, name);
-      } catch (error) {
-        throw new Error(`killed during ${what}: ${name} does not load: ${error}`);
-      } finally {
-        probe.dispose();
-      }
-    }
-    const logs: string[] = [];
-    const weights = await finish(out, true, logs);
-    const expected = killAt > renamed ? 4 : 2;
-    assert.ok(
-      logs.some((l) => l.includes(`checkpoint-${expected} at step ${expected}`)),
-      `killed during ${what}: resumed as ${logs.find((l) => l.startsWith("resuming"))}`,
-    );
-    for (const [name, values] of finalWeights) {
-      assert.deepEqual(weights.get(name), values, `killed during ${what}: ${name} differs`);
-    }
-    // The resumed run's saves clear what the killed one left half done.
-    const left = [...Deno.readDirSync(out)].map((e) => e.name).filter((n) => !CHECKPOINT.test(n));
-    assert.deepEqual(left, [], `killed during ${what}`);
+    await assertRecovers(out, what, killAt > renamed ? 4 : 2);
   }
 });
 
@@ -252,5 +141,34 @@ Deno.test("resuming from a corrupted newest checkpoint fails in one line that na
       error.message.includes(`the checkpoint before it is ${out}/checkpoint-4 `),
       `names the previous: ${error.message}`,
     );
+  }
+});
+
+Deno.test("a training process killed with SIGKILL inside a save, at two points, resumes and loses nothing", async () => {
+  const { log, first } = await saveAtFour();
+  const points = [
+    log.findIndex((e) => /^write .*checkpoint-4\.tmp-\d+\/model\.safetensors$/.test(e)),
+    log.findIndex((e) => /^remove .*checkpoint-2\.deleting/.test(e)),
+  ];
+  for (const [i, expected] of [[points[0], 2], [points[1], 4]]) {
+    const out = `${root}/sigkill-${i}`;
+    const child = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-read=.",
+        `--allow-write=${out}`,
+        // As the test task: the parent's software SIMD width, so its arithmetic is the same.
+        "--allow-env",
+        "--deny-env=LP_NATIVE_VECTOR_WIDTH",
+        new URL("_killed_save.ts", import.meta.url).pathname,
+        out,
+        String(first + i),
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(child.stderr);
+    assert.equal(child.signal, "SIGKILL", `the child was not killed: ${stderr.slice(-2000)}`);
+    await assertRecovers(out, log[i], expected);
   }
 });
