@@ -150,6 +150,7 @@ Deno.test("a training process killed with SIGKILL inside a save, at two points, 
     log.findIndex((e) => /^write .*checkpoint-4\.tmp-\d+\/model\.safetensors$/.test(e)),
     log.findIndex((e) => /^remove .*checkpoint-2\.deleting/.test(e)),
   ];
+  assert.ok(points.every((p) => p >= 0), log.join());
   for (const [i, expected] of [[points[0], 2], [points[1], 4]]) {
     const out = `${root}/sigkill-${i}`;
     const child = await new Deno.Command(Deno.execPath(), {
