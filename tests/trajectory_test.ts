@@ -2,7 +2,7 @@
  * A whole training run against PyTorch (`tests/fixtures/gen_trajectory.py`): 30 Trainer steps
  * of a small ViT with the loader's seeded order, AdamW with weight decay on HF's groups,
  * clipping at 1.0 and a linear decay; the loss and gradient norm of every step, and every weight
- * after steps 1, 10 and 30. In f32 against float64 torch; in fp16 against torch with Tessera's
+ * after steps 1, 3, 10 and 30. In f32 against float64 torch; in fp16 against torch with Tessera's
  * autocast emulated (f16 matmul operands) and GradScaler's state machine, where the first two
  * steps overflow and are skipped.
  */
@@ -19,7 +19,7 @@ import { config, fixture, fixtureDataset, fixtureModel, recipe, tensors } from "
 
 await init();
 
-const SNAPSHOTS = [1, 10, 30];
+const SNAPSHOTS = [1, 3, 10, 30];
 
 interface Run {
   loss: number[];
@@ -83,7 +83,8 @@ function worst(actual: ArrayLike<number>, expected: ArrayLike<number>, atol: num
   let ratio = 0;
   let at = -1;
   for (let i = 0; i < expected.length; i++) {
-    const r = Math.abs(actual[i] - expected[i]) / (atol + rtol * Math.abs(expected[i]));
+    const d = Math.abs(actual[i] - expected[i]);
+    const r = d === 0 ? 0 : d / (atol + rtol * Math.abs(expected[i]));
     if (!(r <= ratio)) [ratio, at] = [r, i];
   }
   return { ratio, at };
@@ -105,36 +106,35 @@ function assertWithin(
 }
 
 /**
- * Every weight after the snapshot steps. f32 runs agree element by element within `atol`.
- * Under fp16, AdamW divides each gradient element by its own running RMS, so an element whose
- * gradient is mostly f16 rounding noise (a rounding that goes the other way in float64) moves by
- * up to the learning rate either way: there every weight is held within `lrShare` of the summed
- * learning rates, and all but `outliers` of them within a twentieth of that. The key biases get
- * the same bound in both modes: softmax ignores a shift of a query's scores, so their gradient
- * is zero in exact arithmetic and only rounding noise in either run.
+ * Every weight after the snapshot steps. AdamW moves each weight by about the learning rate at
+ * most per applied step, whatever its gradient, so two runs whose gradient for a weight is
+ * rounding noise can drift apart by up to twice the summed rates (a sign that flips). That is
+ * the bound for the key biases in both modes (softmax ignores a shift of a query's scores, so
+ * their gradient is zero in exact arithmetic) and for every weight in fp16, where f16 operands
+ * make such noise; fp16 also holds all but a share `outliers` of the weights within a tenth of
+ * the summed rates. Other f32 weights agree element by element within `atol`.
  */
 function assertWeights(
   run: Run,
   mode: string,
-  tol: { atol: number } | { lrShare: number; outliers: number },
+  tol: { atol: number } | { outliers: number },
 ): void {
   for (const step of SNAPSHOTS) {
     const weights = run.weights.get(step);
     assert.ok(weights, `weights after step ${step} were read`);
     let lrSum = 0;
-    for (let i = 0; i < step; i++) lrSum += fixture(`${mode}.lr`)[i];
+    for (let i = 0; i < step; i++) {
+      if (!fixture(`${mode}.skipped`)[i]) lrSum += fixture(`${mode}.lr`)[i];
+    }
     let far = 0;
     for (const [name, values] of weights) {
       const expected = fixture(`${mode}.step${step}.${name}`);
       const label = `${mode} after step ${step}: ${name}`;
-      if (name.endsWith("attention.attention.key.bias")) {
-        // Adam's step is never longer than about the learning rate.
-        assertWithin(values, expected, 1.01 * lrSum, 0, label);
-      } else if ("atol" in tol) {
+      if ("atol" in tol && !name.endsWith("attention.attention.key.bias")) {
         assertWithin(values, expected, tol.atol, 0, label);
       } else {
-        assertWithin(values, expected, tol.lrShare * lrSum, 0, label);
-        far += values.filter((v, i) => Math.abs(v - expected[i]) > tol.lrShare / 20 * lrSum).length;
+        assertWithin(values, expected, 2 * lrSum * 1.001, 0, label);
+        far += values.filter((v, i) => Math.abs(v - expected[i]) > lrSum / 10).length;
       }
     }
     if ("outliers" in tol) {
@@ -158,7 +158,7 @@ Deno.test("the loader's shuffle gives the permutation the PyTorch reference used
   loader.close();
 });
 
-Deno.test("30 f32 Trainer steps follow PyTorch's loop: every loss, and all weights after steps 1, 10, 30", async () => {
+Deno.test("30 f32 Trainer steps follow PyTorch's loop: every loss, and all weights after steps 1, 3, 10, 30", async () => {
   const run = await train(false);
   assertWithin(run.learningRate, fixture("fp32.lr"), 0, 1e-6, "learning rate");
   assertWithin(run.loss, fixture("fp32.loss"), 0, 5e-5, "loss");
@@ -191,6 +191,10 @@ Deno.test({
     for (const s of skipped) assert.ok(!Number.isFinite(run.gradNorm[s - 1]), `step ${s} norm`);
     const finite = [...norms.keys()].filter((i) => Number.isFinite(norms[i]));
     assertWithin(finite.map((i) => run.gradNorm[i]), finite.map((i) => norms[i]), 0, 3e-3, "norm");
-    assertWeights(run, "fp16", { lrShare: 0.5, outliers: 1e-3 });
+    // A skipped step leaves every weight as it was, to the bit.
+    for (const [name, values] of run.weights.get(1)!) {
+      assert.deepEqual(values, fixture(`init.${name}`), `${name} after the skipped step 1`);
+    }
+    assertWeights(run, "fp16", { outliers: 5e-3 });
   },
 });
