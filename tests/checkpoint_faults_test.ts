@@ -39,7 +39,7 @@ const finalWeights = await finish(reference, false, [], 2);
 /** The writing operations of the save at step 4 of an uninterrupted run, and their numbers. */
 async function saveAtFour(): Promise<{ log: string[]; first: number; last: number }> {
   const fs = new DyingFileSystem();
-  const { t, model } = faultTrainer(`${root}/count`, false, [], fs);
+  const { t, model } = faultTrainer(await Deno.makeTempDir({ dir: root }), false, [], fs);
   useFileSystem(fs);
   try {
     await t.train();
