@@ -3,8 +3,9 @@
  * processor, the optimiser moments (optimizer.safetensors, where HF writes a pickle), the
  * scheduler position, the RNG and loss counters, trainer_state.json and the arguments. A
  * checkpoint is written beside its final name and renamed into place, so a crash never leaves a
- * half-written one that a resume would pick up. Rotation follows HF: the oldest go first, and
- * the best is never deleted.
+ * half-written one that a resume would pick up; rotation renames a folder away before deleting
+ * it, and the next save removes what a killed process left. Rotation follows HF: the oldest go
+ * first, and the best is never deleted.
  *
  * @module
  */
@@ -56,9 +57,24 @@ export interface CheckpointInfo {
   args: TrainingArguments;
   /** Counters. */
   rng: RngState;
+  /** Optimiser steps applied, the schedule's position (the global step when omitted). */
+  schedulerStep?: number;
 }
 
 const CHECKPOINT = /^checkpoint-(\d+)$/;
+/** What a save or a rotation that died half-way leaves beside the checkpoints. */
+const LEFTOVER = /^checkpoint-\d+\.(tmp|old|deleting)-\d+$/;
+
+/**
+ * Removes the temporary, replaced and half-deleted checkpoint folders that a killed save left in
+ * an output folder; none of them is ever read. Saves run one at a time, so none is in use.
+ */
+async function removeLeftovers(outputDir: string): Promise<void> {
+  if (!(await exists(outputDir))) return;
+  for (const e of await listDir(outputDir)) {
+    if (LEFTOVER.test(e.name)) await fileSystem().remove(joinPath(outputDir, e.name));
+  }
+}
 
 /** Each parameter tensor's Hugging Face name. */
 function parameterNames(model: ImageClassifier): Map<Tensor, string> {
@@ -94,6 +110,7 @@ export async function parameterValues(
  */
 export async function saveCheckpoint(dir: string, info: CheckpointInfo): Promise<void> {
   const fs = fileSystem();
+  await removeLeftovers(dir.slice(0, Math.max(0, dir.lastIndexOf("/"))) || ".");
   const temp = `${dir}.tmp-${processId()}`;
   await fs.remove(temp).catch(() => {});
   await fs.mkdir(temp);
@@ -117,7 +134,10 @@ export async function saveCheckpoint(dir: string, info: CheckpointInfo): Promise
     );
     await writeAtomic(
       joinPath(temp, "scheduler.json"),
-      JSON.stringify({ last_epoch: info.state.global_step, _last_lr: [info.optimizer.lr] }) + "\n",
+      JSON.stringify({
+        last_epoch: info.schedulerStep ?? info.state.global_step,
+        _last_lr: [info.optimizer.lr],
+      }) + "\n",
     );
     await writeAtomic(joinPath(temp, "rng_state.json"), JSON.stringify(info.rng) + "\n");
     await writeAtomic(
@@ -148,14 +168,14 @@ export async function saveCheckpoint(dir: string, info: CheckpointInfo): Promise
  * @param dir The checkpoint folder.
  * @param model Receives the weights (every key must be present, with equal shapes).
  * @param optimizer Receives the moments and step count, or null for weights only.
- * @returns The trainer state and counters.
+ * @returns The trainer state, the counters and the schedule's position.
  * @throws {CheckpointError|FileError} Naming the file at fault.
  */
 export async function loadCheckpoint(
   dir: string,
   model: ImageClassifier,
   optimizer: AdamW | null,
-): Promise<{ state: TrainerState; rng: RngState }> {
+): Promise<{ state: TrainerState; rng: RngState; schedulerStep: number }> {
   const weightsPath = joinPath(dir, "model.safetensors");
   const { tensors } = parseSafetensors(await readBytes(weightsPath), weightsPath);
   for (const [name, t] of model.namedParameters()) {
@@ -186,7 +206,14 @@ export async function loadCheckpoint(
       expAvgSq: optimizer.parameters.map((t) => get(`${names.get(t)}.exp_avg_sq`)),
     });
   }
-  return { state, rng };
+  // Older checkpoints and skip-free runs: the schedule's position is the global step.
+  let schedulerStep = state.global_step;
+  const schedulerPath = joinPath(dir, "scheduler.json");
+  if (await exists(schedulerPath)) {
+    const saved = (await readJson(schedulerPath) as { last_epoch?: unknown }).last_epoch;
+    if (typeof saved === "number") schedulerStep = saved;
+  }
+  return { state, rng, schedulerStep };
 }
 
 /** Complete checkpoints of an output folder, oldest first. */
@@ -231,6 +258,12 @@ export async function rotateCheckpoints(
   let keep = limit;
   if (best && limit === 1 && sorted.at(-1) !== best) keep = 2;
   const remove = sorted.slice(0, Math.max(0, sorted.length - keep));
-  for (const dir of remove) await fileSystem().remove(dir);
+  for (const dir of remove) {
+    // Renamed first, so that a kill during the removal never leaves a half-deleted folder
+    // under a checkpoint's name.
+    const doomed = `${dir}.deleting-${processId()}`;
+    await fileSystem().rename(dir, doomed);
+    await fileSystem().remove(doomed);
+  }
   return remove;
 }

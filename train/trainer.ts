@@ -26,6 +26,7 @@ import { toTrainingArgsJson, type TrainingArguments } from "./args.ts";
 import {
   type CheckpointInfo,
   latestCheckpoint,
+  listCheckpoints,
   loadCheckpoint,
   parameterValues,
   type RngState,
@@ -141,6 +142,11 @@ interface TrainLoop {
   numEpochs: number;
   warmup: number;
   flopsPerSample: number;
+  /**
+   * Optimiser steps applied (the scheduler's position): as HF's `optimizer_was_run`, a step
+   * skipped on overflow advances the global step but not the schedule.
+   */
+  schedulerSteps: number;
   /** The epoch and batch a resumed run starts at. */
   startEpoch: number;
   skipBatches: number;
@@ -381,6 +387,7 @@ export class Trainer {
       numEpochs,
       warmup: warmupSteps(args.warmupSteps, args.warmupRatio, maxSteps),
       flopsPerSample: 6 * this.model.numParameters() * 3 * height * width,
+      schedulerSteps: 0,
       startEpoch: 0,
       skipBatches: 0,
       trLossSum: 0,
@@ -407,7 +414,19 @@ export class Trainer {
       ? args.resumeFromCheckpoint
       : await latestCheckpoint(args.outputDir);
     if (!dir) throw new Error(`no checkpoint to resume from in ${args.outputDir}`);
-    const restored = await loadCheckpoint(dir, this.model, loop.optimizer);
+    let restored;
+    try {
+      restored = await loadCheckpoint(dir, this.model, loop.optimizer);
+    } catch (error) {
+      // Never fall back silently (the steps since the older checkpoint would be lost without a
+      // word): name the one to resume from instead.
+      const all = await listCheckpoints(args.outputDir);
+      const before = all[all.indexOf(dir) - 1];
+      if (error instanceof Error && before && typeof args.resumeFromCheckpoint !== "string") {
+        error.message += `; the checkpoint before it is ${before} (resume from it by name)`;
+      }
+      throw error;
+    }
     this.state = {
       ...restored.state,
       max_steps: loop.maxSteps,
@@ -421,6 +440,7 @@ export class Trainer {
     loop.stepsSinceLog = restored.rng.stepsSinceLog;
     setDropoutSeed(restored.rng.dropout.seed, restored.rng.dropout.calls);
     if (restored.rng.scaler) loop.scaler.loadState(restored.rng.scaler);
+    loop.schedulerSteps = restored.schedulerStep;
     loop.startEpoch = Math.floor(this.state.global_step / loop.perEpoch);
     loop.skipBatches = (this.state.global_step - loop.startEpoch * loop.perEpoch) *
       args.gradientAccumulationSteps;
@@ -458,7 +478,7 @@ export class Trainer {
     const learningRate = learningRateAt(
       args.lrSchedulerType,
       args.learningRate,
-      this.state.global_step,
+      loop.schedulerSteps,
       loop.warmup,
       loop.maxSteps,
     );
@@ -484,6 +504,7 @@ export class Trainer {
     optimizer.lr = learningRate;
     scaler.step(optimizer, !finite);
     scaler.update(!finite);
+    if (finite) loop.schedulerSteps++;
     if (!finite) {
       this.#log(
         `Gradient overflow at step ${this.state.global_step + 1}: skipping it and ` +
@@ -554,7 +575,7 @@ export class Trainer {
         learning_rate: learningRateAt(
           args.lrSchedulerType,
           args.learningRate,
-          step,
+          loop.schedulerSteps,
           loop.warmup,
           loop.maxSteps,
         ),
@@ -576,7 +597,7 @@ export class Trainer {
         trLossSinceLog: loop.trLossSinceLog,
         stepsSinceLog: loop.stepsSinceLog,
         scaler: loop.scaler.state(),
-      });
+      }, loop.schedulerSteps);
     }
     if (control.shouldTrainingStop) {
       this.#log(
@@ -603,7 +624,8 @@ export class Trainer {
     const trainLoss = this.state.global_step > 0 ? loop.trLossSum / this.state.global_step : NaN;
     const metrics = {
       train_runtime: round(runtime),
-      train_samples_per_second: round((stepsRun * args.perDeviceTrainBatchSize) / runtime, 3),
+      // Images this run trained on: every micro-batch of every accumulated step.
+      train_samples_per_second: round(loop.samplesThisRun / runtime, 3),
       train_steps_per_second: round(stepsRun / runtime, 3),
       total_flos: this.state.total_flos,
       train_loss: trainLoss,
@@ -617,6 +639,7 @@ export class Trainer {
   async #save(
     metrics: Record<string, number> | null,
     counters: Omit<RngState, "dropout">,
+    schedulerStep: number,
   ): Promise<void> {
     const step = this.state.global_step;
     const dir = joinPath(this.args.outputDir, `checkpoint-${step}`);
@@ -639,6 +662,7 @@ export class Trainer {
       state: this.state,
       args: this.args,
       rng: { ...counters, dropout: dropoutState() },
+      schedulerStep,
     };
     await saveCheckpoint(dir, info);
     const removed = await rotateCheckpoints(
