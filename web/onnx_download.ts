@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { ViTImageProcessor } from "../data/processor.ts";
+import type { ImageProcessor } from "../data/image_processor.ts";
 import { configToJson, type PretrainedConfig } from "../nn/config.ts";
 import type { ImageClassifier, PreTrainedImageClassifier } from "../nn/image_classifier.ts";
 import { exportOnnx } from "../onnx/export.ts";
@@ -36,7 +36,7 @@ export interface OutputFile {
 export async function withOnnxExport(
   files: OutputFile[],
   model: ImageClassifier,
-  processor: ViTImageProcessor,
+  processor: ImageProcessor,
 ): Promise<OutputFile[]> {
   const exported = await exportOnnx(model as PreTrainedImageClassifier, {
     processor: processor.config,
