@@ -23,6 +23,8 @@ export {
   silu,
 } from "./modeling.ts";
 
+export type { EncoderLayer } from "../../nn/encoder.ts";
+
 /** DINOv2 for the Auto classes: model_type "dinov2", one image-classification class. */
 export const DINOV2_FAMILY: ModelFamily = {
   modelType: "dinov2",
