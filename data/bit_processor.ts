@@ -8,7 +8,7 @@
 
 import { joinPath, readJson } from "../io/files.ts";
 import { BaseImageProcessor, mergeFields, parseSizeDict } from "./base_image_processor.ts";
-import type { ImageProcessorConfig } from "./pixels.ts";
+import { type ImageProcessorConfig, ProcessorError } from "./pixels.ts";
 
 /** HF's BitImageProcessor defaults (the processor's, not a checkpoint's: CLIP's mean and std). */
 export const BIT_PROCESSOR_DEFAULTS: Readonly<ImageProcessorConfig> = Object.freeze({
@@ -72,10 +72,14 @@ export class BitImageProcessor extends BaseImageProcessor {
     const config = mergeFields(BIT_PROCESSOR_DEFAULTS, fields, source);
     config.image_processor_type = BitImageProcessor.processorType;
     config.size = parseSizeDict(config.size, "size", false, source);
-    config.crop_size = parseSizeDict(config.crop_size, "crop_size", true, source);
-    if (config.crop_size && !("height" in (config.crop_size as object))) {
-      config.crop_size = BIT_PROCESSOR_DEFAULTS.crop_size;
+    const crop = parseSizeDict(config.crop_size, "crop_size", true, source);
+    if (crop.height === undefined) {
+      throw new ProcessorError(
+        source,
+        `crop_size must be {"height", "width"}, got ${JSON.stringify(config.crop_size)}`,
+      );
     }
+    config.crop_size = crop;
     super(config as ImageProcessorConfig, source);
   }
 

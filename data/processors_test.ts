@@ -110,6 +110,10 @@ Deno.test("a processor file with a wrong field is a one-line error naming the fi
     { image_processor_type: "BitImageProcessor", crop_size: { height: 0, width: 2 } },
     /crop_size must be/,
   );
+  bad(
+    { image_processor_type: "BitImageProcessor", crop_size: { shortest_edge: 2 } },
+    /crop_size must be \{"height", "width"\}/,
+  );
   bad({ image_processor_type: "BitImageProcessor", resample: 5 }, /resample 5 is not supported/);
   bad({ image_processor_type: "BitImageProcessor", do_center_crop: false }, /different sizes/);
   bad(
