@@ -8,12 +8,12 @@
 
 import { loadDataset } from "../data/parquet.ts";
 import type { ImageProcessor } from "../data/image_processor.ts";
-import { ViTImageProcessor } from "../data/processor.ts";
+import { AutoImageProcessor } from "../data/auto_processor.ts";
 import type { Dataset, ImageExample } from "../data/dataset.ts";
 import { ensureWritableDir, exists, joinPath, readJson } from "../io/files.ts";
-import { makeViTConfig, type ViTConfig } from "../models/vit/config.ts";
+import { AutoConfig, AutoModelForImageClassification } from "../models/auto.ts";
+import type { PretrainedConfig } from "../nn/config.ts";
 import type { ImageClassifier } from "../nn/image_classifier.ts";
-import { ViTForImageClassification } from "../models/vit/modeling.ts";
 import { describeAdapter, gpu } from "../tensor/device.ts";
 import { engine } from "../tensor/engine.ts";
 import { init } from "../tensor/runtime.ts";
@@ -148,12 +148,18 @@ async function main(
     let fields: Record<string, unknown> = DEMO_CONFIG;
     if (values.config) fields = await readJson(values.config) as Record<string, unknown>;
     else console.warn("no --model given and no bundled model found: training from scratch");
-    const config: ViTConfig = makeViTConfig(
-      { ...fields, id2label: labels.id2label(), label2id: labels.label2id() },
+    // model_type picks the family (ViT when the file names none), as a model folder's does.
+    const config = AutoConfig.fromDict(
+      {
+        model_type: "vit",
+        ...fields,
+        id2label: labels.id2label(),
+        label2id: labels.label2id(),
+      },
       values.config ?? "demo config",
-    );
-    model = new ViTForImageClassification(config, args.seed);
-    processor = new ViTImageProcessor({ size: config.image_size });
+    ) as PretrainedConfig & { image_size: number };
+    model = AutoModelForImageClassification.fromConfig(config, args.seed);
+    processor = AutoImageProcessor.defaultFor(config);
     console.log(`model: from scratch (${(model.numParameters() / 1e6).toFixed(2)}M parameters)`);
   }
 

@@ -2,7 +2,8 @@
  * A DINOv2 model folder through the CLI: `deno task train`, `evaluate` and `predict` read its
  * model_type and its BitImageProcessor (shortest edge 36, bicubic, center crop 28) from the
  * folder, with nothing of ViT's processor assumed: evaluation and prediction equal the same
- * model and processor run in the test process, and training saves the folder's processor.
+ * model and processor run in the test process, and training saves the folder's processor. A
+ * `--config` naming model_type dinov2 trains DINOv2 from scratch with DINOv2's processor.
  *
  * @module
  */
@@ -113,4 +114,38 @@ Deno.test("deno task evaluate and train read the DINOv2 folder's processor, and 
   const saved = await AutoImageProcessor.fromPretrained(out);
   assert.ok(saved instanceof BitImageProcessor);
   assert.deepEqual(saved.config, processor.config);
+});
+
+Deno.test("deno task train --config builds the family its model_type names, with its processor", async () => {
+  const configFile = `${root}/dino_config.json`;
+  await Deno.writeTextFile(
+    configFile,
+    JSON.stringify({
+      model_type: "dinov2",
+      hidden_size: 16,
+      num_hidden_layers: 1,
+      num_attention_heads: 2,
+      patch_size: 14,
+      image_size: 28,
+    }),
+  );
+  const out = `${root}/scratch`;
+  await run("train", [
+    "--data",
+    data,
+    "--config",
+    configFile,
+    "--output-dir",
+    out,
+    "--max-steps",
+    "1",
+    "--per-device-train-batch-size",
+    "2",
+  ]);
+  const config = JSON.parse(await Deno.readTextFile(`${out}/config.json`));
+  assert.equal(config.model_type, "dinov2");
+  assert.deepEqual(config.architectures, ["Dinov2ForImageClassification"]);
+  const saved = await AutoImageProcessor.fromPretrained(out);
+  assert.ok(saved instanceof BitImageProcessor);
+  assert.deepEqual(saved.outputSize, { height: 224, width: 224 });
 });
