@@ -158,8 +158,25 @@ export {
   type RgbImage,
 } from "./data/image.ts";
 export { type Resample, resize } from "./data/resize.ts";
-export { type ImageProcessorConfig, ProcessorError } from "./data/pixels.ts";
+export { type ImageProcessorConfig, ProcessorError, type SizeDict } from "./data/pixels.ts";
 export { VIT_PROCESSOR_DEFAULTS, ViTImageProcessor } from "./data/processor.ts";
+export {
+  BIT_PROCESSOR_DEFAULTS,
+  BitImageProcessor,
+  DINOV2_PROCESSOR,
+} from "./data/bit_processor.ts";
+export { CONVNEXT_PROCESSOR_DEFAULTS, ConvNextImageProcessor } from "./data/convnext_processor.ts";
+export { BaseImageProcessor } from "./data/base_image_processor.ts";
+export {
+  centerCrop,
+  centerCropBox,
+  type CropBox,
+  outputSizeOf,
+  type ResizePlan,
+  resizePlan,
+  shortestEdgeSize,
+  transformImage,
+} from "./data/image_transforms.ts";
 export {
   type ImageProcessor,
   type ImageProcessorClass,
@@ -167,6 +184,7 @@ export {
 } from "./data/image_processor.ts";
 export {
   AutoImageProcessor,
+  DEFAULT_PROCESSOR_FIELDS,
   IMAGE_PROCESSOR_CLASSES,
   IMAGE_PROCESSORS,
 } from "./data/auto_processor.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { ViTImageProcessor } from "../data/processor.ts";
+import { AutoImageProcessor } from "../data/auto_processor.ts";
 import { exists, joinPath, writeAtomic } from "../io/files.ts";
 import { AutoModelForImageClassification } from "../models/auto.ts";
 import { exportOnnx } from "../onnx/export.ts";
@@ -50,8 +50,8 @@ processor's size; its output is logits.`,
       log: (m) => console.warn(m),
     });
     const processor = await exists(joinPath(dir, "preprocessor_config.json"))
-      ? await ViTImageProcessor.fromPretrained(dir)
-      : new ViTImageProcessor({ size: model.config.image_size });
+      ? await AutoImageProcessor.fromPretrained(dir)
+      : AutoImageProcessor.defaultFor(model.config);
     const { files, ops, opset } = await exportOnnx(model, {
       opset: values.opset,
       processor: processor.config,

@@ -11,12 +11,27 @@ import {
   type ImageProcessorClass,
   ImageProcessorRegistry,
 } from "./image_processor.ts";
+import { BitImageProcessor, DINOV2_PROCESSOR } from "./bit_processor.ts";
+import { ConvNextImageProcessor } from "./convnext_processor.ts";
 import { ViTImageProcessor } from "./processor.ts";
 
 /** The processor classes; the first is the default for a file that names none. */
 export const IMAGE_PROCESSOR_CLASSES: readonly ImageProcessorClass[] = [
   ViTImageProcessor,
+  BitImageProcessor,
+  ConvNextImageProcessor,
 ];
+
+/**
+ * preprocessor_config.json's fields for a model folder that has none, by model_type (the
+ * processor its family's checkpoints ship with); ViTImageProcessor at the model's image size
+ * for the others.
+ */
+export const DEFAULT_PROCESSOR_FIELDS: Readonly<
+  Record<string, (config: { image_size: number }) => Record<string, unknown>>
+> = {
+  dinov2: () => ({ ...DINOV2_PROCESSOR }),
+};
 
 /** The registry AutoImageProcessor reads: {@link IMAGE_PROCESSOR_CLASSES}. */
 export const IMAGE_PROCESSORS: ImageProcessorRegistry = new ImageProcessorRegistry(
@@ -60,6 +75,19 @@ export class AutoImageProcessor {
    */
   static fromConfig(fields: Record<string, unknown>, source = "image processor"): ImageProcessor {
     return IMAGE_PROCESSORS.fromConfig(fields, source);
+  }
+
+  /**
+   * The processor a model gets when its folder has no preprocessor_config.json: its family's
+   * (DINOv2's BitImageProcessor), else ViTImageProcessor at the model's image size.
+   *
+   * @param config The model's config.
+   * @returns The processor.
+   */
+  static defaultFor(config: { model_type: string; image_size: number }): ImageProcessor {
+    const fields = DEFAULT_PROCESSOR_FIELDS[config.model_type]?.(config) ??
+      { image_processor_type: "ViTImageProcessor", size: config.image_size };
+    return IMAGE_PROCESSORS.fromConfig(fields, `${config.model_type}'s default processor`);
   }
 
   /**

@@ -29,7 +29,11 @@ Deno.test(
     const unnamed = AutoImageProcessor.fromConfig({ size: 16 });
     assert.ok(unnamed instanceof ViTImageProcessor);
     assert.deepEqual(unnamed.outputSize, { height: 16, width: 16 });
-    assert.deepEqual(IMAGE_PROCESSORS.processorTypes, ["ViTImageProcessor"]);
+    assert.deepEqual(IMAGE_PROCESSORS.processorTypes, [
+      "ViTImageProcessor",
+      "BitImageProcessor",
+      "ConvNextImageProcessor",
+    ]);
   },
 );
 
@@ -38,12 +42,15 @@ Deno.test("an unknown processor class is a one-line error naming the file", () =
     () => AutoImageProcessor.fromConfig({ image_processor_type: "CLIPImageProcessor" }, "m/p.json"),
     processorError(
       'm/p.json: image_processor_type "CLIPImageProcessor" is not one of ' +
-        '"ViTImageProcessor"',
+        '"ViTImageProcessor", "BitImageProcessor", "ConvNextImageProcessor"',
     ),
   );
   assert.throws(
     () => AutoImageProcessor.fromConfig({ feature_extractor_type: 7 }, "m/p.json"),
-    processorError('m/p.json: feature_extractor_type 7 is not one of "ViTImageProcessor"'),
+    processorError(
+      'm/p.json: feature_extractor_type 7 is not one of "ViTImageProcessor", ' +
+        '"BitImageProcessor", "ConvNextImageProcessor"',
+    ),
   );
   assert.throws(
     () => new ImageProcessorRegistry().fromConfig({}, "m/p.json"),

@@ -11,6 +11,7 @@ import { Rng } from "../tensor/rng.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import type { AugmentOptions } from "./augment.ts";
 import type { Dataset, ImageExample } from "./dataset.ts";
+import { outputSizeOf } from "./image_transforms.ts";
 import type { ImageProcessorConfig } from "./pixels.ts";
 import { prepareSample, type SampleJob } from "./sample.ts";
 
@@ -232,7 +233,7 @@ export class DataLoader {
     const order = this.order(epoch);
     const { batchSize, prefetch } = this.#options;
     const total = this.numBatches;
-    const { height, width } = this.#config.size;
+    const { height, width } = outputSizeOf(this.#config);
     const per = 3 * height * width;
     const queue: { indices: number[]; samples: Promise<Float32Array | Error>[] }[] = [];
     const enqueue = (b: number) => {

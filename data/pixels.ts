@@ -6,14 +6,17 @@
  */
 
 import type { RgbImage } from "./image.ts";
-import { RESAMPLE_CODES, resize } from "./resize.ts";
+import { outputSizeOf, transformImage } from "./image_transforms.ts";
 
 /** The fields of `preprocessor_config.json` that Tessera uses, in HF's names. */
 export interface ImageProcessorConfig {
   /** Resize to `size` first. */
   do_resize: boolean;
-  /** Target size. HF accepts an int or {height, width}; it is stored as {height, width}. */
-  size: { height: number; width: number };
+  /**
+   * Target size, as HF's size dicts: {height, width}, or {shortest_edge} (Bit, ConvNeXt). HF
+   * also accepts an int, which each class reads as its own default shape of dict.
+   */
+  size: SizeDict;
   /** PIL filter code: 0 nearest, 2 bilinear, 3 bicubic. */
   resample: number;
   /** Multiply by `rescale_factor`. */
@@ -26,8 +29,28 @@ export interface ImageProcessorConfig {
   image_mean: number[];
   /** Per-channel standard deviations. */
   image_std: number[];
+  /** Crop to `crop_size` after resizing (BitImageProcessor). */
+  do_center_crop?: boolean;
+  /** The center crop's size (BitImageProcessor). */
+  crop_size?: { height: number; width: number };
+  /** ConvNextImageProcessor below 384: the crop's share of the resized shortest edge. */
+  crop_pct?: number;
+  /** Convert to RGB first (decoded images always are RGB here). */
+  do_convert_rgb?: boolean;
+  /** The class, which decides how size and crop apply (ViTImageProcessor when absent). */
+  image_processor_type?: string;
   /** Other fields of the file, kept on save. */
   [extra: string]: unknown;
+}
+
+/** An image size as Hugging Face's size dicts hold it: {height, width} or {shortest_edge}. */
+export interface SizeDict {
+  /** Output height. */
+  height?: number;
+  /** Output width. */
+  width?: number;
+  /** Output shortest edge; the other edge keeps the aspect ratio. */
+  shortest_edge?: number;
 }
 
 /** A preprocessor_config.json problem or an unusable image, naming its source. */
@@ -45,14 +68,15 @@ export class ProcessorError extends Error {
 }
 
 /**
- * One image as [3, H, W] floats: `(pixel * rescale_factor - mean) / std` in f32, after a
- * PIL-exact resize.
+ * One image as [3, H, W] floats: `(pixel * rescale_factor - mean) / std` in f32, after the
+ * processor's PIL-exact resize and center crop (see `image_transforms.ts`).
  *
  * @param image The image.
  * @param config The processor configuration.
  * @param name The image's name, for errors.
  * @returns Channel-first values.
- * @throws {ProcessorError} When resizing is off and the image has another size.
+ * @throws {ProcessorError} When the output would not have the processor's fixed size (resizing
+ * off and the image of another size).
  * @example
  * ```ts
  * import { toPixelValues } from "./pixels.ts";
@@ -68,10 +92,9 @@ export function toPixelValues(
   config: ImageProcessorConfig,
   name = "image",
 ): Float32Array {
-  const { height, width } = config.size;
-  let img = image;
-  if (config.do_resize) img = resize(image, width, height, RESAMPLE_CODES[config.resample]);
-  else if (image.width !== width || image.height !== height) {
+  const { height, width } = outputSizeOf(config, name);
+  const img = transformImage(image, config);
+  if (img.width !== width || img.height !== height) {
     throw new ProcessorError(
       name,
       `image is ${image.width}×${image.height} but resizing is off and the model expects ` +

@@ -45,7 +45,7 @@ function parseConfig(raw: unknown, source: string): ImageProcessorConfig {
     const width = s.width ?? s.shortest_edge;
     config.size = { height, width };
   }
-  const { height, width } = config.size;
+  const { height, width } = config.size as { height: number; width: number };
   for (const [name, v] of [["size.height", height], ["size.width", width]] as const) {
     if (!Number.isInteger(v) || v <= 0) {
       throw new ProcessorError(
@@ -141,7 +141,8 @@ export class ViTImageProcessor implements ImageProcessor {
 
   /** The output height and width (the input's when resizing is off). */
   get outputSize(): { height: number; width: number } {
-    return this.config.size;
+    const { height, width } = this.config.size as { height: number; width: number };
+    return { height, width };
   }
 
   /** The PIL filter of `resample`. */
@@ -169,7 +170,7 @@ export class ViTImageProcessor implements ImageProcessor {
    */
   preprocess(images: RgbImage | RgbImage[]): Promise<{ pixelValues: Tensor }> {
     const list = Array.isArray(images) ? images : [images];
-    const { height, width } = this.config.size;
+    const { height, width } = this.outputSize;
     const out = new Float32Array(list.length * 3 * height * width);
     list.forEach((img, i) =>
       out.set(this.processToArray(img, `image ${i}`), i * 3 * height * width)

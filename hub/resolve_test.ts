@@ -61,7 +61,7 @@ Deno.test("fromPretrained, the Auto class, ViTImageProcessor and loadDataset tak
     const local = await ViTImageProcessor.fromPretrained(
       new URL("../models/vit-tiny-contours", import.meta.url).pathname,
     );
-    assert.ok(local.config.size.height > 0);
+    assert.ok(local.outputSize.height > 0);
     assert.equal(server.requests.length, n);
   } finally {
     setSourceResolver(null);

@@ -93,7 +93,10 @@ Deno.test("an unknown or missing model_type is a one-line error naming config.js
     );
     await assert.rejects(
       () => AutoModelForImageClassification.fromPretrained(dir),
-      configErrorNaming(`${dir}/config.json`, /model_type "swin" is not one of "vit", "deit"$/),
+      configErrorNaming(
+        `${dir}/config.json`,
+        /model_type "swin" is not one of "vit", "deit", "dinov2"$/,
+      ),
     );
     await assert.rejects(
       () => AutoConfig.fromPretrained(dir),
@@ -102,7 +105,10 @@ Deno.test("an unknown or missing model_type is a one-line error naming config.js
     await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify(TINY));
     await assert.rejects(
       () => AutoModelForImageClassification.fromPretrained(dir),
-      configErrorNaming(`${dir}/config.json`, /has no model_type; Tessera knows "vit", "deit"$/),
+      configErrorNaming(
+        `${dir}/config.json`,
+        /has no model_type; Tessera knows "vit", "deit", "dinov2"$/,
+      ),
     );
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -131,7 +137,11 @@ Deno.test("AutoConfig builds each model type's config with its defaults", () => 
   const vit = AutoConfig.fromDict({ model_type: "vit", ...TINY });
   assert.equal(vit.model_type, "vit");
   assert.equal(vit.encoder_stride, undefined);
-  assert.deepEqual(AutoConfig.modelTypes, ["vit", "deit"]);
+  assert.deepEqual(AutoConfig.modelTypes, ["vit", "deit", "dinov2"]);
+  const dino = AutoConfig.fromDict({ model_type: "dinov2", ...TINY, mlp_ratio: 2 });
+  assert.equal(dino.model_type, "dinov2");
+  assert.equal(dino.layerscale_value, 1);
+  assert.equal(dino.intermediate_size, 64);
   const model = AutoModelForImageClassification.fromConfig(deit, 1);
   assert.ok(model instanceof DeiTForImageClassification);
   model.dispose();

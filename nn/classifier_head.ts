@@ -59,18 +59,30 @@ export abstract class ClsTokenClassifier<B extends ClsBackbone = ClsBackbone>
    * @param config The model config; its id2label sets the number of classes.
    * @param name The backbone's name, HF's base_model_prefix without the dot.
    * @param backbone The backbone, without a pooler.
+   * @param inFeatures The classifier's input width: hidden_size, or what {@link pool} gives.
    */
   protected constructor(
     config: ImageClassifierConfig & { hidden_size: number },
     name: string,
     backbone: B,
+    inFeatures: number = config.hidden_size,
   ) {
     super(config);
     this.backbone = this.registerModule(name, backbone);
     this.classifier = this.registerModule(
       "classifier",
-      new Linear(config.hidden_size, numLabels(config)),
+      new Linear(inFeatures, numLabels(config)),
     );
+  }
+
+  /**
+   * What the classifier reads of the final hidden states: the CLS token's (DINOv2 overrides it).
+   *
+   * @param lastHiddenState [B, T, hidden], CLS first.
+   * @returns [B, inFeatures].
+   */
+  protected pool(lastHiddenState: Tensor): Tensor {
+    return tokenRows(lastHiddenState, 0);
   }
 
   /** Number of classes. */
@@ -95,7 +107,7 @@ export abstract class ClsTokenClassifier<B extends ClsBackbone = ClsBackbone>
       pixelValues,
       options.interpolatePosEncoding,
     );
-    const logits = this.classifier.forward(tokenRows(lastHiddenState, 0));
+    const logits = this.classifier.forward(this.pool(lastHiddenState));
     if (!labels) return { logits };
     return { logits, loss: crossEntropy(logits, labels) };
   }

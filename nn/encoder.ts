@@ -197,21 +197,31 @@ export class ViTLayer extends Module {
   }
 }
 
-/** The stack of encoder layers. */
-export class ViTEncoder extends Module {
+/** One layer of an encoder stack: [B, T, hidden] in and out. */
+export interface EncoderLayer extends Module {
+  /** Runs the layer. */
+  forward(x: Tensor): Tensor;
+}
+
+/** The stack of encoder layers: ViT's by default, or a family's own (DINOv2's). */
+export class ViTEncoder<L extends EncoderLayer = ViTLayer> extends Module {
   /** The layers, named `layer.0`, `layer.1`, …. */
-  readonly layer: ModuleList<ViTLayer>;
+  readonly layer: ModuleList<L>;
 
   /**
    * Creates the stack.
    *
    * @param config The model config.
+   * @param makeLayer Builds one layer (ViTLayer by default).
    */
-  constructor(config: EncoderConfig) {
+  constructor(
+    config: EncoderConfig,
+    makeLayer: (config: EncoderConfig) => L = (c) => new ViTLayer(c) as unknown as L,
+  ) {
     super();
     this.layer = this.registerModule(
       "layer",
-      new ModuleList(Array.from({ length: config.num_hidden_layers }, () => new ViTLayer(config))),
+      new ModuleList(Array.from({ length: config.num_hidden_layers }, () => makeLayer(config))),
     );
   }
 

@@ -9,7 +9,7 @@
 
 import { add, concat, expand, gatherRows } from "../tensor/ops.ts";
 import { Tensor } from "../tensor/tensor.ts";
-import { ViTEncoder, ViTPooler } from "./encoder.ts";
+import { type EncoderLayer, ViTEncoder, ViTPooler } from "./encoder.ts";
 import type { EncoderConfig } from "./encoder_config.ts";
 import { Rng, truncNormal } from "./init.ts";
 import { Dropout, LayerNorm } from "./layers.ts";
@@ -37,6 +37,8 @@ export class PatchTokenEmbeddings extends Module {
   readonly clsToken: Tensor;
   /** The learned tokens after CLS, each [1, 1, hidden], in the order of their names. */
   readonly extraTokens: readonly Tensor[];
+  /** DINOv2's `mask_token` [1, hidden], which replaces masked patches in pretraining, or null. */
+  readonly maskToken: Tensor | null;
   /** [1, tokens + patches, hidden]. */
   readonly positionEmbeddings: Tensor;
   /** The patch projection. */
@@ -50,8 +52,14 @@ export class PatchTokenEmbeddings extends Module {
    * @param config The model config.
    * @param extraTokens Parameter names of learned tokens after CLS (DeiT's
    * "distillation_token").
+   * @param options `maskToken` registers DINOv2's `mask_token` after the tokens, where its
+   * checkpoints have it; forward passes without masked positions leave it unused.
    */
-  constructor(readonly config: EncoderConfig, extraTokens: readonly string[] = []) {
+  constructor(
+    readonly config: EncoderConfig,
+    extraTokens: readonly string[] = [],
+    options: { maskToken?: boolean } = {},
+  ) {
     super();
     const d = config.hidden_size;
     const patches = (config.image_size / config.patch_size) ** 2;
@@ -59,6 +67,9 @@ export class PatchTokenEmbeddings extends Module {
     this.extraTokens = extraTokens.map((name) =>
       this.registerParameter(name, Tensor.zeros([1, 1, d]))
     );
+    this.maskToken = options.maskToken
+      ? this.registerParameter("mask_token", Tensor.zeros([1, d]))
+      : null;
     this.positionEmbeddings = this.registerParameter(
       "position_embeddings",
       Tensor.zeros([1, this.leadingTokens + patches, d]),
@@ -146,7 +157,7 @@ export class EncoderModel<E extends PatchTokenEmbeddings = PatchTokenEmbeddings>
   /** Embeddings. */
   readonly embeddings: E;
   /** Encoder. */
-  readonly encoder: ViTEncoder;
+  readonly encoder: ViTEncoder<EncoderLayer>;
   /** Final norm. */
   readonly layernorm: LayerNorm;
   /** Pooler, or null. */
@@ -158,11 +169,17 @@ export class EncoderModel<E extends PatchTokenEmbeddings = PatchTokenEmbeddings>
    * @param config The model config.
    * @param embeddings The family's embeddings.
    * @param addPoolingLayer Whether to include the pooler.
+   * @param encoder The family's layer stack (ViT's layers by default; DINOv2 passes its own).
    */
-  constructor(readonly config: EncoderConfig, embeddings: E, addPoolingLayer = true) {
+  constructor(
+    readonly config: EncoderConfig,
+    embeddings: E,
+    addPoolingLayer = true,
+    encoder: ViTEncoder<EncoderLayer> = new ViTEncoder(config),
+  ) {
     super();
     this.embeddings = this.registerModule("embeddings", embeddings);
-    this.encoder = this.registerModule("encoder", new ViTEncoder(config));
+    this.encoder = this.registerModule("encoder", encoder);
     this.layernorm = this.registerModule(
       "layernorm",
       new LayerNorm(config.hidden_size, config.layer_norm_eps),

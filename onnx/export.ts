@@ -10,8 +10,10 @@
 import { configToJson } from "../nn/config.ts";
 import type { PreTrainedImageClassifier } from "../nn/image_classifier.ts";
 import type { ImageProcessorConfig } from "../data/pixels.ts";
+import { outputSizeOf } from "../data/image_transforms.ts";
 import { VIT_PROCESSOR_DEFAULTS } from "../data/processor.ts";
 import { emitDeiTGraph } from "./deit_graph.ts";
+import { emitDinov2Graph } from "./dinov2_graph.ts";
 import { GraphBuilder } from "./graph_builder.ts";
 import { DataType, encodeModel } from "./onnx_proto.ts";
 import type { EncoderConfig, HostTensor } from "./vit_blocks.ts";
@@ -21,6 +23,7 @@ import { emitViTGraph, type FamilyGraphInput } from "./vit_graph.ts";
 const FAMILIES: Record<string, (input: FamilyGraphInput) => string> = {
   vit: emitViTGraph,
   deit: emitDeiTGraph,
+  dinov2: emitDinov2Graph,
 };
 
 /** The ONNX IR version each supported opset comes with (onnx/helper.py's VERSION_TABLE). */
@@ -66,8 +69,8 @@ export interface OnnxExport {
  * @example
  * ```ts
  * import { exportOnnx } from "./export.ts";
- * import { ViTForImageClassification } from "../nn/vit.ts";
- * import { makeViTConfig } from "../nn/config.ts";
+ * import { ViTForImageClassification } from "../models/vit/modeling.ts";
+ * import { makeViTConfig } from "../models/vit/config.ts";
  * import { init } from "../tensor/runtime.ts";
  * await init();
  * const model = new ViTForImageClassification(makeViTConfig({ hidden_size: 32,
@@ -96,7 +99,7 @@ export async function exportOnnx(
     ...VIT_PROCESSOR_DEFAULTS,
     size: { height: config.image_size, width: config.image_size },
   };
-  const size = processor.size;
+  const size = outputSizeOf(processor);
   const channels = config.num_channels;
 
   const weights = new Map<string, HostTensor>();
@@ -144,7 +147,7 @@ export async function exportOnnx(
     "transformers.js_config": { dtype: "fp32" },
   });
   const processorJson = JSON.stringify(
-    { ...processor, image_processor_type: "ViTImageProcessor" },
+    { ...processor, image_processor_type: processor.image_processor_type ?? "ViTImageProcessor" },
     null,
     2,
   ) + "\n";

@@ -5,6 +5,7 @@
  * model. Every parameter is random, biases and norms included. Tolerance: |diff| <= 2e-5 +
  * 1e-5·|logit| (f32 on both sides; the largest difference seen is printed per case).
  */
+import { outputSizeOf } from "../data/image_transforms.ts";
 import assert from "node:assert/strict";
 import "../io/deno_fs.ts";
 import { AutoModelForImageClassification } from "../models/auto.ts";
@@ -63,7 +64,7 @@ async function compare(
   options: ExportOnnxOptions & { interpolate?: boolean } = {},
 ): Promise<void> {
   const { files } = await exportOnnx(model, options);
-  const size = options.processor?.size ?? {
+  const size = options.processor ? outputSizeOf(options.processor) : {
     height: model.config.image_size,
     width: model.config.image_size,
   };
@@ -185,6 +186,6 @@ Deno.test("exportOnnx() rejects an opset it does not write and an unknown model 
   } catch (e) {
     message = (e as Error).message;
   }
-  assert.deepEqual(message, 'cannot export model_type "beit" to ONNX (known: vit, deit)');
+  assert.deepEqual(message, 'cannot export model_type "beit" to ONNX (known: vit, deit, dinov2)');
   model.dispose();
 });

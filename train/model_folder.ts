@@ -8,7 +8,6 @@
 
 import { AutoImageProcessor } from "../data/auto_processor.ts";
 import type { ImageProcessor } from "../data/image_processor.ts";
-import { ViTImageProcessor } from "../data/processor.ts";
 import { exists, joinPath } from "../io/files.ts";
 import { AutoModelForImageClassification } from "../models/auto.ts";
 import type { ImageClassifier } from "../nn/image_classifier.ts";
@@ -24,8 +23,9 @@ export interface ModelFolder {
 
 /**
  * Loads a model and its processor from a folder: config.json's model_type picks the class
- * (ViT, DeiT). A folder without preprocessor_config.json (a bare checkpoint) gets the default
- * processor at the model's image size.
+ * (ViT, DeiT, DINOv2), and preprocessor_config.json's image_processor_type the processor. A
+ * folder without preprocessor_config.json (a bare checkpoint) gets its family's default
+ * processor (ViT's at the model's image size, DINOv2's BitImageProcessor).
  *
  * @param dir The folder.
  * @param options New labels (the head is re-initialised when they differ), seed, logger.
@@ -36,7 +36,7 @@ export interface ModelFolder {
  * import { init, loadModelFolder } from "@tessera/vit";
  * await init();
  * const { model, processor } = await loadModelFolder("models/vit-tiny-contours");
- * console.log(model.config.image_size === processor.config.size.height); // true
+ * console.log(model.config.image_size === processor.outputSize.height); // true
  * ```
  */
 export async function loadModelFolder(
@@ -46,7 +46,7 @@ export async function loadModelFolder(
   const model = await AutoModelForImageClassification.fromPretrained(dir, options);
   const processor = await exists(joinPath(dir, "preprocessor_config.json"))
     ? await AutoImageProcessor.fromPretrained(dir)
-    : new ViTImageProcessor({ size: model.config.image_size });
+    : AutoImageProcessor.defaultFor(model.config);
   return { model, processor };
 }
 

@@ -366,7 +366,7 @@ export class Trainer {
     this.state.max_steps = maxSteps;
     this.state.num_train_epochs = numEpochs;
     this.state.train_batch_size = args.perDeviceTrainBatchSize;
-    const { height, width } = this.processor.config.size;
+    const { height, width } = this.processor.outputSize;
     setDropoutSeed(args.seed);
     const half = args.fp16 && gpu().profile.f16;
     const optimizer = createOptimizer(this.model, {

@@ -11,6 +11,7 @@
  */
 
 import {
+  AutoImageProcessor,
   BLOG_ARGUMENTS,
   browserHubClient,
   classifyImage,
@@ -291,9 +292,20 @@ async function receiveModel(request: Extract<Request, { type: "model" }>): Promi
     );
   }
   modelDir = root;
-  const note = await isFile(`${root}/preprocessor_config.json`)
+  const hasProcessor = await isFile(`${root}/preprocessor_config.json`);
+  if (hasProcessor) {
+    // The images the model sees are the processor's output (DINOv2's crop of 224, not 518).
+    try {
+      const path = `${root}/preprocessor_config.json`;
+      const fields = JSON.parse(new TextDecoder().decode(await files.readFile(path)));
+      imageSize = AutoImageProcessor.fromConfig(fields, path).outputSize.height;
+    } catch (error) {
+      throw new PageError("model", (error as Error).message);
+    }
+  }
+  const note = hasProcessor
     ? ""
-    : "no preprocessor_config.json: the default processor at the model's image size";
+    : "no preprocessor_config.json: the default processor of the model's family";
   post({
     type: "model",
     name: request.source === "hub" ? request.id : root,
