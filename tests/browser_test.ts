@@ -28,7 +28,8 @@ const STEPS = 4;
 // (SwiftShader against lavapipe): losses within 1.2e-7 (one f32 step at 1.0) at every step,
 // gradient norms within 2.2e-7 relative, every weight within 1.1e-6 of its tensor's largest
 // magnitude; the bounds leave about ten times that. A one-sided bug moves them by far more:
-// clipping skipped in Chromium, 3.9e-3 in the third loss; other dropout masks, 1.5e-2 in the first.
+// clipping skipped in Chromium, 3.9e-3 in the third loss; AdamW's second bias correction a step
+// behind from step 2, 1.4e-2 in the third; other dropout masks, 1.5e-2 in the first.
 const TRAINER_TOLERANCE = { loss: 1e-6, gradNorm: 2e-6, weights: 1e-5 };
 
 /**
