@@ -13,7 +13,15 @@
  */
 
 import assert from "node:assert/strict";
-import { init, makeViTConfig, ViTForImageClassification, ViTImageProcessor } from "../mod.ts";
+import {
+  classifyImage,
+  evaluateModel,
+  init,
+  loadDataset,
+  makeViTConfig,
+  ViTForImageClassification,
+  ViTImageProcessor,
+} from "../mod.ts";
 import { decodeImage } from "../data/image.ts";
 import { encodePng } from "../data/png.ts";
 import { noGrad, scopeAsync } from "../tensor/tensor.ts";
@@ -33,20 +41,40 @@ const FLAGS = [
 const CLASSES = ["blue", "green", "red"];
 /** Logits of the downloaded model in Deno (lavapipe) against the page's (SwiftShader), both f32. */
 const LOGIT_TOLERANCE = { atol: 1e-3, rtol: 1e-3 };
+/**
+ * A shown probability against Deno's: the page rounds percentages to 0.1 (0.05 points), and a
+ * logit within {@link LOGIT_TOLERANCE} moves a softmax probability by at most about its size.
+ */
+const PERCENT_TOLERANCE = 0.05 + 100 * 2 * LOGIT_TOLERANCE.atol;
 
-/** A 32 px image of one class: its colour dominates, with noise and a darker square. */
-function colourImage(label: number, seed: number): Uint8Array {
+/** Softmax in f64, apart from the library's. */
+function softmax64(logits: number[]): number[] {
+  const m = Math.max(...logits);
+  const e = logits.map((v) => Math.exp(v - m));
+  const sum = e.reduce((a, b) => a + b, 0);
+  return e.map((v) => v / sum);
+}
+
+/**
+ * A 32 px image of one class: its colour dominates, with noise and a darker square. `looksLike`
+ * draws another class's colour, or none (-1), under this label.
+ */
+function colourImage(label: number, seed: number, looksLike = label): Uint8Array {
   const size = 32;
   const data = new Uint8Array(size * size * 3);
   let s = seed * 7919 + label * 104729 + 1;
   const rand = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
-  const channel = [2, 1, 0][label];
+  const channel = looksLike < 0 ? -1 : [2, 1, 0][looksLike];
   const [x0, y0] = [Math.floor(rand() * 20), Math.floor(rand() * 20)];
   for (let y = 0; y < size; y++) {
     for (let x = 0; x < size; x++) {
       const inside = x >= x0 && x < x0 + 10 && y >= y0 && y < y0 + 10;
       for (let c = 0; c < 3; c++) {
-        const base = c === channel ? 150 + rand() * 90 : 40 + rand() * 90;
+        const base = channel < 0
+          ? 60 + rand() * 120
+          : c === channel
+          ? 150 + rand() * 90
+          : 40 + rand() * 90;
         data[(y * size + x) * 3 + c] = inside ? base * 0.5 : base;
       }
     }
@@ -68,7 +96,17 @@ async function makeFolders(): Promise<void> {
     for (const [label, name] of CLASSES.entries()) {
       for (let i = 0; i < n; i++) {
         const seed = i + (split === "train" ? 0 : 1000);
-        await write(`${OUT}/colours/${split}/${name}/${i}.png`, colourImage(label, seed));
+        // Validation's last two of each class mislead: the next class's colour, or none, so
+        // that the confusion matrix the page shows has errors to place.
+        const looksLike = split === "train" || i < n - 2
+          ? label
+          : i === n - 2
+          ? (label + 1) % 3
+          : -1;
+        await write(
+          `${OUT}/colours/${split}/${name}/${i}.png`,
+          colourImage(label, seed, looksLike),
+        );
       }
     }
   }
@@ -238,10 +276,19 @@ Deno.test({
         );
       await set("#arg-batch", "8");
       await set("#arg-epochs", "5");
-      await set("#arg-lr", "0.002");
+      // Slow enough that the accuracy still changes between evaluations: a stale one shows.
+      await set("#arg-lr", "0.0005");
       await set("#arg-eval", "10");
       await set("#arg-save", "10");
       await set("#arg-log", "5");
+      // Every step the progress bar shows, in order, across the stop and the resume.
+      await page.evaluate(`(() => {
+        const bar = document.getElementById("progress");
+        globalThis.shownSteps = [];
+        new MutationObserver(() => globalThis.shownSteps.push(bar.value))
+          .observe(bar, { attributes: true, attributeFilter: ["value"] });
+      })()`);
+      const shownSteps = async () => await page.evaluate("globalThis.shownSteps") as number[];
       const t0 = performance.now();
       await page.click("#train-button");
       // Stop after the first checkpoint, then resume from the checkpoint the stop saved.
@@ -252,6 +299,8 @@ Deno.test({
         "/^Stopped at step/.test(document.getElementById('progress-text').textContent)",
       );
       const stoppedAt = await text("#progress-text");
+      const stopStep = Number(stoppedAt.match(/^Stopped at step (\d+)/)![1]);
+      const beforeResume = await shownSteps();
       // The evaluation so far (one, at step 10, unless the stop came after step 20): its
       // accuracy dot is on top where it is drawn, inside the plot, on a step axis from 0.
       const evalChart = await page.$eval("#chart-eval svg", (svg) => {
@@ -287,6 +336,21 @@ Deno.test({
       const seconds = (performance.now() - t0) / 1000;
       console.log(`page: ${stoppedAt}; ${await text("#progress-text")} (${seconds.toFixed(0)} s)`);
 
+      // The resume continued from the checkpoint the stop saved: steps 1 to the stop, then
+      // the stop's next step to 30, each once (a restart would show step 1 again).
+      const steps = await shownSteps();
+      assert.deepEqual(
+        beforeResume,
+        Array.from({ length: stopStep }, (_, i) => i + 1),
+        `steps before the stop at ${stopStep}`,
+      );
+      assert.deepEqual(
+        steps.slice(beforeResume.length),
+        Array.from({ length: 30 - stopStep }, (_, i) => stopStep + 1 + i),
+        `steps after resuming from step ${stopStep}`,
+      );
+      assert.match(await text("#checkpoint-text"), /last checkpoint: checkpoint-30/);
+
       const progress = await page.$eval(
         "#progress",
         (e) => [(e as unknown as { value: number }).value, (e as unknown as { max: number }).max],
@@ -296,15 +360,28 @@ Deno.test({
       assert.ok(evalPoints >= 2 * 3, `eval points drawn: ${evalPoints}`);
       assert.ok((await page.$$("#chart-loss path.series")).length >= 2, "loss and lr lines");
       assert.equal((await page.$$("#chart-confusion rect")).length, 9);
-      const accuracy = Number((await text("#progress-text")).match(/eval accuracy ([\d.]+)%/)![1]);
-      assert.ok(accuracy > 60, `eval accuracy ${accuracy}% (chance: 33%)`);
+      const shownAccuracy = (await text("#progress-text")).match(/eval accuracy ([\d.]+)%/)![1];
+      // Two of each class's eight validation images mislead: 75% or a little more.
+      assert.ok(Number(shownAccuracy) > 60, `eval accuracy ${shownAccuracy}% (chance: 33%)`);
+      assert.match(await text("#confusion-caption"), /^Confusion matrix at step 30 /);
+      const shownMatrix = await page.$$eval(
+        "#chart-confusion text.count",
+        (es) => es.map((e) => Number(e.textContent)),
+      );
 
-      // Prediction of one validation image, which the downloaded model must repeat in Deno.
-      const probe = `${OUT}/colours/validation/red/3.png`;
+      // Prediction of one validation image (a colourless one), which the downloaded model must
+      // repeat in Deno.
+      const probe = `${OUT}/colours/validation/red/7.png`;
       await fileInput(await page.$("#predict-input")).uploadFile(probe);
       await until("a prediction", "document.getElementById('logits').textContent !== ''");
       const pageLogits = JSON.parse(await text("#logits")) as number[];
       const top = await text("#top-k li strong");
+      const shownTop = (await page.$$eval("#top-k li", (es) => es.map((e) => e.textContent ?? "")))
+        .map((line) => {
+          const [, label, percent] = line.match(/^(\S+) (.*)%$/) ?? [];
+          assert.ok(label, `a top-k line reads "label N%": ${line}`);
+          return { label, percent: Number(percent) };
+        });
 
       const downloads = `${OUT}/downloads`;
       await Deno.mkdir(downloads, { recursive: true });
@@ -373,6 +450,58 @@ Deno.test({
         new TextDecoder().decode(entries.get("vit-finetuned/trainer_state.json")),
       );
       assert.equal(state.global_step, 30);
+
+      // What the page shows, against the library's own evaluate and predict sequences on the
+      // downloaded model and the same files, in Deno.
+      const validation = (await loadDataset(`${OUT}/colours`, { log: () => {} })).validation!;
+      const evaluated = await evaluateModel(model, processor, validation, { split: "eval" });
+      const denoMatrix = evaluated.eval_confusion_matrix as number[][];
+      const denoAccuracy = evaluated.eval_accuracy as number;
+      console.log(
+        `page: accuracy ${shownAccuracy}%, matrix ${shownMatrix}; Deno: ${denoAccuracy}, ` +
+          `${denoMatrix}`,
+      );
+      // Logits agree to 1e-3 (above), so only an image whose top two logits are that close
+      // in Deno may be counted in another cell on the page; every other count must be equal.
+      let ambiguous = 0;
+      for (let i = 0; i < validation.length; i++) {
+        const path = validation.row(i).image.path;
+        const { logits } = await classifyImage(model, processor, await Deno.readFile(path), {
+          name: path,
+        });
+        const [a, b] = [...logits].sort((x, y) => y - x);
+        if (a - b <= 4 * LOGIT_TOLERANCE.atol) ambiguous++;
+      }
+      const cellsOff = shownMatrix.reduce((n, v, i) => n + Math.abs(v - denoMatrix.flat()[i]), 0);
+      assert.equal(shownMatrix.length, CLASSES.length ** 2);
+      assert.ok(
+        cellsOff <= 2 * ambiguous,
+        `the confusion matrix shown, ${shownMatrix}, is not Deno's, ${denoMatrix} ` +
+          `(${ambiguous} near ties)`,
+      );
+      if (ambiguous === 0) {
+        assert.equal(shownAccuracy, (denoAccuracy * 100).toFixed(1), "the accuracy shown");
+      } else {
+        const off = Math.abs(Number(shownAccuracy) - denoAccuracy * 100);
+        assert.ok(off <= 0.05 + (100 * ambiguous) / validation.length, `accuracy ${off} off`);
+      }
+      assert.equal(validation.length, 24);
+
+      const predicted = await classifyImage(model, processor, await Deno.readFile(probe), {
+        name: probe,
+      });
+      const exact = softmax64(denoLogits);
+      assert.deepEqual(shownTop.map((t) => t.label), predicted.topK.map((t) => t.label));
+      assert.equal(shownTop.length, CLASSES.length);
+      for (const [i, t] of shownTop.entries()) {
+        const deno = predicted.topK[i].score * 100;
+        const f64 = exact[CLASSES.indexOf(t.label)] * 100;
+        assert.ok(
+          Math.abs(t.percent - deno) <= PERCENT_TOLERANCE &&
+            Math.abs(t.percent - f64) <= PERCENT_TOLERANCE,
+          `${t.label}: the page shows ${t.percent}%, classifyImage ${deno}%, softmax ${f64}%`,
+        );
+      }
       model.dispose();
     } finally {
       await browser.close();

@@ -7,6 +7,7 @@
  */
 
 import type { LoaderReport, StepsReport } from "./tiny_vit_steps.ts";
+import type { TrainerReport } from "./trainer_steps.ts";
 
 /** The browser the harness drives. */
 export const CHROMIUM = "/usr/bin/chromium";
@@ -42,6 +43,8 @@ export interface BrowserRun {
   report: StepsReport;
   /** The page's DataLoader batches. */
   loader: LoaderReport;
+  /** The page's Trainer run. */
+  trainer: TrainerReport;
   /** Every console line and page error, as `type: text`. */
   log: string[];
 }
@@ -89,7 +92,7 @@ function serve(files: Record<string, [Uint8Array<ArrayBuffer>, string]>): Deno.H
 }
 
 /**
- * Bundles the library and the step module, serves them with `tests/browser/index.html`, and
+ * Bundles the library and the step modules, serves them with `tests/browser/index.html`, and
  * runs the page in headless Chromium.
  *
  * @param run What the page runs.
@@ -107,6 +110,7 @@ export async function runInChromium(run: PageRun, timeoutMs = 240_000): Promise<
       await bundle("tests/browser/tiny_vit_steps.ts", "tiny_vit_steps.js"),
       js,
     ],
+    "/trainer_steps.js": [await bundle("tests/browser/trainer_steps.ts", "trainer_steps.js"), js],
   });
   const { default: puppeteer } = await import("puppeteer-core");
   const log: string[] = [];
@@ -140,12 +144,13 @@ export async function runInChromium(run: PageRun, timeoutMs = 240_000): Promise<
         .finally(() => clearTimeout(timer)) as {
           report?: StepsReport;
           loader?: LoaderReport;
+          trainer?: TrainerReport;
           error?: string;
         };
       if (result.error) {
         throw new Error(`in Chromium: ${result.error}\nconsole:\n${log.join("\n")}`);
       }
-      return { report: result.report!, loader: result.loader!, log };
+      return { report: result.report!, loader: result.loader!, trainer: result.trainer!, log };
     } finally {
       await browser.close();
     }
