@@ -22,6 +22,14 @@
 
 // Runtime and engine.
 export { gpu } from "./tensor/device.ts";
+export {
+  activeRuntime,
+  type ConformanceReport,
+  type DropoutState,
+  type FamilyCheck,
+  type GradOps,
+} from "./tensor/context.ts";
+export { Tuning } from "./tensor/backend/overrides.ts";
 export { type Binding, Engine, engine, setValidation, type Storage } from "./tensor/engine.ts";
 export {
   type AliasingConflict,

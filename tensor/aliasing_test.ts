@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { findAliasing } from "./aliasing.ts";
 import { backendCandidates, init } from "./runtime.ts";
-import { gpu, installContext } from "./device.ts";
+import { gpu } from "./device.ts";
 import { GpuBackend } from "./backend/gpu.ts";
 import type { Backend } from "./backend/backend.ts";
 import { chooseBackend } from "./backend/conformance.ts";
@@ -54,12 +54,12 @@ Deno.test("findAliasing() rejects one texture view bound as a storage texture an
 
 /** Runs `fn` with `backend` installed, then puts the runtime's own back. */
 async function withBackend<T>(backend: Backend, fn: () => Promise<T>): Promise<T> {
-  const own = gpu();
-  installContext({ ...own, backend });
+  const own = gpu().backend;
+  gpu().useBackend(backend);
   try {
     return await fn();
   } finally {
-    installContext(own);
+    gpu().useBackend(own);
   }
 }
 
@@ -75,8 +75,7 @@ Deno.test("every backend passes the start-up check and trains a ViT step with va
   try {
     for (const candidate of candidates) {
       await withBackend(candidate, async () => {
-        const install = (be: Backend) => installContext({ ...gpu(), backend: be });
-        const { reports } = await chooseBackend([candidate], install);
+        const { reports } = await chooseBackend([candidate]);
         const failed = reports[0].families.filter((f) => !f.ok).map((f) => f.family);
         assert.deepEqual(failed, [], `${candidate.name}: ${failed.join(", ")}`);
         const config = makeViTConfig({

@@ -6,8 +6,8 @@
  * @module
  */
 
-import { gpu } from "./device.ts";
-import { engine, type Storage } from "./engine.ts";
+import type { Storage } from "./command_engine.ts";
+import { gpu, type Runtime } from "./context.ts";
 import { keep, Tensor } from "./tensor.ts";
 
 /** One buffer of an arena and the element range it holds. */
@@ -35,7 +35,10 @@ export class Arena {
   /** One slot per tensor, in the order given. */
   readonly slots: ArenaSlot[];
 
-  private constructor(chunks: ArenaChunk[], slots: ArenaSlot[]) {
+  readonly #runtime: Runtime;
+
+  private constructor(chunks: ArenaChunk[], slots: ArenaSlot[], runtime: Runtime) {
+    this.#runtime = runtime;
     this.chunks = chunks;
     this.slots = slots;
   }
@@ -48,7 +51,8 @@ export class Arena {
    * @returns The arena.
    */
   static allocate(sizes: readonly number[], maxChunkBytes?: number): Arena {
-    const device = gpu().device;
+    const runtime = gpu();
+    const device = runtime.device;
     const limit = Math.min(
       maxChunkBytes ?? device.limits.maxStorageBufferBindingSize,
       device.limits.maxStorageBufferBindingSize,
@@ -79,7 +83,7 @@ export class Arena {
       }),
       length: Math.ceil(length / 64) * 64,
     }));
-    return new Arena(chunks, slots);
+    return new Arena(chunks, slots, runtime);
   }
 
   /** The storage region of slot `i`. */
@@ -104,7 +108,9 @@ export class Arena {
    */
   async readAll(): Promise<Float32Array[]> {
     const chunks = await Promise.all(
-      this.chunks.map(async (_, c) => new Float32Array(await engine().read(this.chunkStorage(c)))),
+      this.chunks.map(async (_, c) =>
+        new Float32Array(await this.#runtime.engine.read(this.chunkStorage(c)))
+      ),
     );
     return this.slots.map((s) => chunks[s.chunk].slice(s.offset, s.offset + s.size));
   }
@@ -127,13 +133,13 @@ export class Arena {
         }
         data.set(values[i], s.offset);
       });
-      engine().write(this.chunkStorage(c), data);
+      this.#runtime.engine.write(this.chunkStorage(c), data);
     });
   }
 
   /** Records zero-filling of every chunk. */
   zero(): void {
-    for (let c = 0; c < this.chunks.length; c++) engine().clear(this.chunkStorage(c));
+    for (let c = 0; c < this.chunks.length; c++) this.#runtime.engine.clear(this.chunkStorage(c));
   }
 
   /** Frees the buffers. Tensors that live in the arena must not be used afterwards. */

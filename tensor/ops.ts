@@ -1,12 +1,14 @@
 /**
- * Every differentiable primitive, gathered in one place, and the wiring that lets
- * `Tensor.backward()` add and accumulate gradients.
+ * Every differentiable primitive, gathered in one place, and the ops that `Tensor.backward()`
+ * uses to add and accumulate gradients ({@link gradOps}, which `init()` wires into each runtime;
+ * importing this module does nothing).
  *
  * @module
  */
 
 import { runMap, runMapInPlace } from "./_dispatch.ts";
-import { _installGradOps, type Tensor } from "./tensor.ts";
+import type { GradOps } from "./context.ts";
+import type { Tensor } from "./tensor.ts";
 import { add } from "./ops_elementwise.ts";
 
 export {
@@ -56,9 +58,10 @@ export function accumulate(target: Tensor, grad: Tensor): void {
   runMapInPlace("add", target, [grad]);
 }
 
-_installGradOps({
+/** The ops `Tensor.backward()` needs: seeds, sums and in-place accumulation of gradients. */
+export const gradOps: GradOps<Tensor> = {
   accumulate,
   add: (a, b) => add(a, b),
   ones: (shape) => full(shape, 1),
   clone: (t) => runMap("mulScalar", [t], t.shape, 1),
-});
+};

@@ -8,6 +8,7 @@
 import type { MatmulShape } from "../kernels/matmul.ts";
 import { assertF32 } from "./_dispatch.ts";
 import { backend } from "./backend/backend.ts";
+import { gpu } from "./context.ts";
 import { engine } from "./engine.ts";
 import { sum } from "./ops_reduce.ts";
 import { record, sizeOf, Tensor } from "./tensor.ts";
@@ -26,30 +27,30 @@ export interface MatmulOptions {
   half?: boolean;
 }
 
-let autocastHalf = false;
-
 /**
- * Runs `fn` with matmuls in half precision (f16 inputs, f32 accumulation), as
- * `torch.autocast(dtype=float16)` does for matmuls; softmax, layer norm and losses stay f32.
- * Backward matmuls use the precision their forward used.
+ * Runs `fn` with the active runtime's matmuls in half precision (f16 inputs, f32
+ * accumulation), as `torch.autocast(dtype=float16)` does for matmuls; softmax, layer norm and
+ * losses stay f32. Backward matmuls use the precision their forward used.
  *
  * @param half Whether to use f16.
  * @param fn The work.
  * @returns What `fn` returns.
  */
 export function autocast<T>(half: boolean, fn: () => T): T {
-  const before = autocastHalf;
-  autocastHalf = half;
+  const rt = gpu();
+  const before = rt.autocastHalf;
+  rt.autocastHalf = half;
   try {
     return fn();
   } finally {
-    autocastHalf = before;
+    rt.autocastHalf = before;
   }
 }
 
 /** Whether matmuls recorded now round their inputs to f16 ({@link autocast} on an f16 adapter). */
 export function halfMatmuls(): boolean {
-  return autocastHalf && backend().profile.f16;
+  const rt = gpu();
+  return rt.autocastHalf && rt.profile.f16;
 }
 
 /**

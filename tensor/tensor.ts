@@ -5,7 +5,8 @@
  * @module
  */
 
-import { engine, type Storage } from "./engine.ts";
+import { activeRuntime, gpu, type GradOps, type Runtime } from "./context.ts";
+import type { Storage } from "./command_engine.ts";
 import { fromF16Bits, toF16Bits } from "./f16.ts";
 
 /** Element type of a tensor's storage. */
@@ -78,11 +79,19 @@ export class Tensor {
   /** Accumulated gradient of a leaf after {@link Tensor.backward}. */
   grad: Tensor | null = null;
   #backing: Backing | null;
+  readonly #runtime: Runtime;
   #node: TapeNode | null = null;
   #released = false;
 
-  private constructor(backing: Backing, shape: readonly number[], dtype: DType, grad: boolean) {
+  private constructor(
+    backing: Backing,
+    shape: readonly number[],
+    dtype: DType,
+    grad: boolean,
+    runtime: Runtime,
+  ) {
     this.#backing = backing;
+    this.#runtime = runtime;
     this.shape = Object.freeze([...shape]);
     this.dtype = dtype;
     this.requiresGrad = grad;
@@ -119,7 +128,7 @@ export class Tensor {
           new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength),
         );
       }
-      engine().write(t.storage, padded);
+      t.#runtime.engine.write(t.storage, padded);
     }
     t.requiresGrad = options.requiresGrad ?? false;
     return t;
@@ -139,7 +148,7 @@ export class Tensor {
       throw new Error(`Tensor.fromBits: ${data.length} values do not fill shape [${shape}]`);
     }
     const t = Tensor.empty(shape);
-    if (data.byteLength > 0) engine().write(t.storage, data);
+    if (data.byteLength > 0) t.#runtime.engine.write(t.storage, data);
     return t;
   }
 
@@ -152,8 +161,9 @@ export class Tensor {
    */
   static empty(shape: readonly number[], dtype: DType = "f32"): Tensor {
     const byteLength = Math.max(4, Math.ceil((sizeOf(shape) * bytesPerElement(dtype)) / 4) * 4);
-    const buffer = engine().pool.acquire(byteLength);
-    return new Tensor(new Backing(buffer, 0, byteLength, true), shape, dtype, false);
+    const runtime = gpu();
+    const buffer = runtime.engine.pool.acquire(byteLength);
+    return new Tensor(new Backing(buffer, 0, byteLength, true), shape, dtype, false, runtime);
   }
 
   /**
@@ -167,7 +177,7 @@ export class Tensor {
    */
   static fromStorage(storage: Storage, shape: readonly number[], dtype: DType = "f32"): Tensor {
     const b = new Backing(storage.buffer, storage.byteOffset, storage.byteLength, false);
-    return new Tensor(b, shape, dtype, false);
+    return new Tensor(b, shape, dtype, false, gpu());
   }
 
   /**
@@ -181,13 +191,13 @@ export class Tensor {
       throw new Error(`assign: ${data.length} values for a tensor of shape [${this.shape}]`);
     }
     if (this.dtype !== "f32") throw new Error("assign: only f32 tensors can be assigned");
-    if (data.length > 0) engine().write(this.storage, data);
+    if (data.length > 0) this.#runtime.engine.write(this.storage, data);
   }
 
   /** A tensor of zeros. */
   static zeros(shape: readonly number[], options: FromOptions = {}): Tensor {
     const t = Tensor.empty(shape, options.dtype ?? "f32");
-    engine().clear(t.storage);
+    t.#runtime.engine.clear(t.storage);
     t.requiresGrad = options.requiresGrad ?? false;
     return t;
   }
@@ -207,10 +217,23 @@ export class Tensor {
     return this.#backing === null;
   }
 
-  /** The GPU region backing this tensor; throws if it was disposed. */
+  /**
+   * @internal The GPU region backing this tensor; throws if it was disposed, or if its runtime
+   * is not the active one (an op would record it on another device).
+   */
   get storage(): Storage {
     if (!this.#backing) throw new Error(`tensor [${this.shape}] was used after dispose()`);
+    if (this.#runtime !== activeRuntime()) {
+      throw new Error(
+        `tensor [${this.shape}] belongs to another runtime: run its ops inside runtime.run()`,
+      );
+    }
     return this.#backing;
+  }
+
+  /** The runtime this tensor was made on: its memory, and the device its ops run on. */
+  get runtime(): Runtime {
+    return this.#runtime;
   }
 
   /** True for tensors that no operation produced (parameters and inputs). */
@@ -227,9 +250,10 @@ export class Tensor {
     const old = this.storage;
     const bytes = Math.ceil((this.size * bytesPerElement(this.dtype)) / 4) * 4;
     if (bytes > storage.byteLength) throw new Error("_adopt: target region is too small");
-    if (bytes > 0) engine().copy(old, storage, bytes);
+    const engine = this.#runtime.engine;
+    if (bytes > 0) engine.copy(old, storage, bytes);
     const backing = this.#backing!;
-    if (--backing.refs === 0 && backing.pooled) engine().pool.release(backing.buffer);
+    if (--backing.refs === 0 && backing.pooled) engine.pool.release(backing.buffer);
     this.#backing = new Backing(storage.buffer, storage.byteOffset, storage.byteLength, false);
   }
 
@@ -261,7 +285,7 @@ export class Tensor {
     const backing = this.#backing;
     if (!backing) throw new Error(`tensor [${this.shape}] was used after dispose()`);
     backing.refs++;
-    const out = new Tensor(backing, resolved, this.dtype, false);
+    const out = new Tensor(backing, resolved, this.dtype, false, this.#runtime);
     if (gradEnabled && this.requiresGrad) {
       const from = this.shape;
       out._setNode([this], (g) => [g.view(from)], "reshape");
@@ -277,7 +301,7 @@ export class Tensor {
     // The tape node stays: a backward that does not need this tensor's values can still
     // flow through it (as when a scope freed the intermediates of a graph).
     scopes.at(-1)?.delete(this);
-    if (--backing.refs === 0 && backing.pooled) engine().pool.release(backing.buffer);
+    if (--backing.refs === 0 && backing.pooled) this.#runtime.engine.pool.release(backing.buffer);
   }
 
   /**
@@ -286,8 +310,10 @@ export class Tensor {
    * @returns The values, as f32, in row-major order.
    */
   async toArray(): Promise<Float32Array> {
-    const bytes = await engine().read(
-      this.storage,
+    const backing = this.#backing;
+    if (!backing) throw new Error(`tensor [${this.shape}] was used after dispose()`);
+    const bytes = await this.#runtime.engine.read(
+      backing,
       Math.ceil((this.size * bytesPerElement(this.dtype)) / 4) * 4,
     );
     if (this.dtype === "f16") return fromF16Bits(new Uint16Array(bytes, 0, this.size));
@@ -308,7 +334,8 @@ export class Tensor {
    * @param grad Gradient of this tensor; defaults to ones for a one-element tensor.
    */
   backward(grad?: Tensor): void {
-    backward(this, grad);
+    // The gradients are recorded on the device the graph lives on.
+    this.#runtime.run(() => backward(this, grad));
   }
 }
 
@@ -461,23 +488,6 @@ export function keep<T extends Tensor>(t: T): T {
   return t;
 }
 
-type Accumulate = (target: Tensor, grad: Tensor) => void;
-type AddFn = (a: Tensor, b: Tensor) => Tensor;
-type OnesFn = (shape: readonly number[]) => Tensor;
-type CloneFn = (t: Tensor) => Tensor;
-interface GradOps {
-  accumulate: Accumulate;
-  add: AddFn;
-  ones: OnesFn;
-  clone: CloneFn;
-}
-let gradOps: GradOps | null = null;
-
-/** @internal Installs the ops that backward needs (set by ops.ts, which imports this file). */
-export function _installGradOps(ops: GradOps): void {
-  gradOps = ops;
-}
-
 function topoOrder(root: Tensor): Tensor[] {
   const order: Tensor[] = [];
   const visited = new Set<Tensor>();
@@ -501,12 +511,11 @@ function topoOrder(root: Tensor): Tensor[] {
 }
 
 function backward(root: Tensor, seed?: Tensor): void {
-  if (!gradOps) throw new Error("autograd ops are not loaded: import ops.ts");
   if (!root.requiresGrad) throw new Error("backward() on a tensor that does not require grad");
   if (!seed && root.size !== 1) {
     throw new Error(`backward() without a gradient needs one element, got [${root.shape}]`);
   }
-  const ops = gradOps;
+  const ops = root.runtime.gradOps as GradOps<Tensor>;
   const order = topoOrder(root);
   const grads = new Map<Tensor, Tensor>();
   noGrad(() => {

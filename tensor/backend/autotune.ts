@@ -6,11 +6,10 @@
  */
 
 import type { MatmulShape, MatmulVariant } from "../../kernels/matmul.ts";
-import { engine } from "../engine.ts";
+import { gpu } from "../context.ts";
 import { Tensor } from "../tensor.ts";
 import { backend } from "./backend.ts";
 import { dispatchMatmul } from "./dispatch_matmul.ts";
-import { rememberTuned } from "./tuning.ts";
 
 /**
  * The variants worth timing for a shape on this backend.
@@ -42,18 +41,20 @@ export async function autotuneMatmul(
   s: MatmulShape,
   reps = 3,
 ): Promise<{ best: MatmulVariant; results: { variant: MatmulVariant; gflops: number }[] }> {
-  const a = Tensor.zeros([s.batch * s.m * s.k]);
-  const b = Tensor.zeros([s.batch * s.k * s.n]);
-  const out = Tensor.empty([s.batch * s.m * s.n]);
+  // The active runtime's, captured: the awaits below may see another one active.
+  const rt = gpu();
+  const a = rt.run(() => Tensor.zeros([s.batch * s.m * s.k]));
+  const b = rt.run(() => Tensor.zeros([s.batch * s.k * s.n]));
+  const out = rt.run(() => Tensor.empty([s.batch * s.m * s.n]));
   const results: { variant: MatmulVariant; gflops: number }[] = [];
   try {
-    for (const variant of matmulCandidates(s)) {
-      const run = () => dispatchMatmul({ variant, shape: s, a, b, out, alpha: 1 });
+    for (const variant of rt.run(() => matmulCandidates(s))) {
+      const run = () => rt.run(() => dispatchMatmul({ variant, shape: s, a, b, out, alpha: 1 }));
       run(); // compile and warm up
-      await engine().sync();
+      await rt.engine.sync();
       const t0 = performance.now();
       for (let i = 0; i < reps; i++) run();
-      await engine().sync();
+      await rt.engine.sync();
       const seconds = (performance.now() - t0) / 1000 / reps;
       results.push({ variant, gflops: (2 * s.batch * s.m * s.n * s.k) / seconds / 1e9 });
     }
@@ -63,6 +64,6 @@ export async function autotuneMatmul(
     out.dispose();
   }
   const best = results.reduce((x, y) => (y.gflops > x.gflops ? y : x)).variant;
-  rememberTuned(s, best);
+  rt.tuning.remember(s, best);
   return { best, results };
 }

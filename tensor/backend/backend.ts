@@ -9,7 +9,7 @@
 
 import type { MatmulShape, MatmulVariant } from "../../kernels/matmul.ts";
 import type { RowFlavour } from "../../kernels/rows.ts";
-import { gpu } from "../device.ts";
+import { gpu } from "../context.ts";
 import type { Tensor } from "../tensor.ts";
 import type { AdapterProfile } from "./profile.ts";
 

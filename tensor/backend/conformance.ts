@@ -24,27 +24,12 @@ import { add, crossEntropy, gelu, layerNorm, matmul, mul, permute, softmax, sum 
 import * as ref from "../reference.ts";
 import { noGrad, scopeAsync, Tensor } from "../tensor.ts";
 import type { Backend } from "./backend.ts";
+import { type ConformanceReport, gpu, type Runtime } from "../context.ts";
 import type { SoftwareBackend } from "./software.ts";
 import { describeProfile } from "./profile.ts";
 import { forceMatmulVariant, lastMatmulVariant } from "./tuning.ts";
 
-/** One kernel family's result. */
-export interface FamilyCheck {
-  /** The family, for example `matmul texturetn` or `softmax vec4`. */
-  readonly family: string;
-  /** Largest error against the reference, scaled by the tolerance (pass below 1); NaN counts as failing. */
-  readonly error: number;
-  /** Whether it matched. */
-  readonly ok: boolean;
-}
-
-/** What the check found for one backend. */
-export interface ConformanceReport {
-  /** Each family's result. */
-  readonly families: readonly FamilyCheck[];
-  /** Wall time of the check, in milliseconds. */
-  readonly ms: number;
-}
+export type { ConformanceReport, FamilyCheck } from "../context.ts";
 
 /** Thrown when no backend computes right on this adapter. */
 export class WrongResultsError extends Error {
@@ -302,21 +287,24 @@ export async function checkBackend(be: Backend): Promise<ConformanceReport> {
 }
 
 /**
- * Picks the first candidate backend that passes {@link checkBackend}, installing each in turn
- * with `install`. Throws {@link WrongResultsError} when none passes.
+ * Picks the first candidate backend that passes {@link checkBackend}, making each in turn the
+ * runtime's backend and running its check with the runtime active. Throws
+ * {@link WrongResultsError} when none passes.
  *
  * @param candidates Backends in order of preference (the fastest first, the plainest last).
- * @param install Makes a backend the runtime's current one.
+ * @param runtime The runtime to choose for (default the active one).
  * @returns The chosen backend and the reports of every one tried.
  */
 export async function chooseBackend(
   candidates: readonly Backend[],
-  install: (be: Backend) => void,
+  runtime: Runtime = gpu(),
 ): Promise<{ backend: Backend; reports: ConformanceReport[] }> {
   const reports: ConformanceReport[] = [];
   for (const be of candidates) {
-    install(be);
-    const report = await checkBackend(be);
+    runtime.useBackend(be);
+    // The kernels are recorded synchronously, with the runtime active; the reads after use the
+    // tensors' own runtime.
+    const report = await runtime.run(() => checkBackend(be));
     reports.push(report);
     if (report.families.every((f) => f.ok)) return { backend: be, reports };
   }

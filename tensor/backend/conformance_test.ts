@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { gpu, installContext } from "../device.ts";
+import { gpu } from "../device.ts";
 import { init, startupChecks } from "../runtime.ts";
-import type { Backend, MatmulCall } from "./backend.ts";
+import type { MatmulCall } from "./backend.ts";
 import { chooseBackend, WrongResultsError } from "./conformance.ts";
 import { SoftwareBackend } from "./software.ts";
 import { matmulVariantFor } from "./tuning.ts";
@@ -26,11 +26,11 @@ class WrongVec4 extends SoftwareBackend {
 
 /** Runs `fn` with backends installed by it, then puts the runtime's own back. */
 async function withOwnBackendRestored<T>(fn: () => Promise<T>): Promise<T> {
-  const own = gpu();
+  const own = gpu().backend;
   try {
     return await fn();
   } finally {
-    installContext(own);
+    gpu().useBackend(own);
   }
 }
 
@@ -48,10 +48,9 @@ Deno.test("the runtime started on a backend whose every kernel family passed the
 Deno.test("the check catches a wrong texture matmul and falls back to storage operands", async () => {
   const { profile } = gpu();
   await withOwnBackendRestored(async () => {
-    const install = (be: Backend) => installContext({ ...gpu(), backend: be });
     const wrong = new WrongTextures(profile);
     const plain = new SoftwareBackend(profile, { textures: false });
-    const { backend, reports } = await chooseBackend([wrong, plain], install);
+    const { backend, reports } = await chooseBackend([wrong, plain]);
     assert.equal(backend, plain);
     const failed = reports[0].families.filter((f) => !f.ok).map((f) => f.family);
     assert.deepEqual(failed, [
@@ -67,10 +66,9 @@ Deno.test("the check catches a wrong texture matmul and falls back to storage op
 Deno.test("the texture backend's check covers the storage products it runs for big operands", async () => {
   const { profile } = gpu();
   await withOwnBackendRestored(async () => {
-    const install = (be: Backend) => installContext({ ...gpu(), backend: be });
     const wrong = new WrongVec4(profile);
     const plain = new SoftwareBackend(profile, { textures: false, vectorLoads: false });
-    const { backend, reports } = await chooseBackend([wrong, plain], install);
+    const { backend, reports } = await chooseBackend([wrong, plain]);
     assert.equal(backend, plain);
     const checked = reports[0].families.map((f) => f.family);
     for (const family of ["texture", "texturetn", "texturenn", "vec4", "vec4tn", "register"]) {
@@ -84,8 +82,7 @@ Deno.test("the texture backend's check covers the storage products it runs for b
 Deno.test("with no backend that computes right, start-up refuses with one line", async () => {
   const { profile } = gpu();
   await withOwnBackendRestored(async () => {
-    const install = (be: Backend) => installContext({ ...gpu(), backend: be });
-    const error = await chooseBackend([new WrongTextures(profile)], install).then(
+    const error = await chooseBackend([new WrongTextures(profile)]).then(
       () => null,
       (e) => e,
     );

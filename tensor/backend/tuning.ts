@@ -1,28 +1,25 @@
 /**
- * Every override of the backends' own choices, in one place: the autotuner's per-shape table,
- * and the forced variant, f16 rounding and row flavour that tests use to reach each kernel on
- * one adapter.
+ * The active runtime's overrides of its backend's choices ({@link Tuning} in `overrides.ts`):
+ * the autotuner's per-shape table, and the forced variant, f16 rounding and row flavour that
+ * tests use to reach each kernel on one adapter. Each runtime has its own.
  *
  * @module
  */
 
 import type { MatmulShape, MatmulVariant } from "../../kernels/matmul.ts";
 import type { RowFlavour } from "../../kernels/rows.ts";
-import { backend } from "./backend.ts";
+import { gpu } from "../context.ts";
+import type { Tuning } from "./overrides.ts";
 
-const tuned = new Map<string, MatmulVariant>();
-let forcedVariant: MatmulVariant | null = null;
-let forcedEmulation: boolean | null = null;
-let forcedRows: RowFlavour | null = null;
-let lastVariant: MatmulVariant | null = null;
+export { Tuning } from "./overrides.ts";
 
-function shapeKey(s: MatmulShape): string {
-  return `${s.batch}:${s.m}:${s.k}:${s.n}:${s.transA}:${s.transB}`;
+function tuning(): Tuning {
+  return gpu().tuning;
 }
 
 /**
- * The variant a matmul of this shape runs with: the forced one where it can run the shape,
- * else the autotuned one, else the backend's choice.
+ * The variant a matmul of this shape runs with on the active runtime: the forced one where it
+ * can run the shape, else the autotuned one, else the backend's choice.
  *
  * @param s The shape.
  * @returns The variant.
@@ -36,8 +33,8 @@ function shapeKey(s: MatmulShape): string {
  * ```
  */
 export function matmulVariantFor(s: MatmulShape): MatmulVariant {
-  if (forcedVariant && backend().canRun(forcedVariant, s)) return forcedVariant;
-  return tuned.get(shapeKey(s)) ?? backend().variantFor(s);
+  const rt = gpu();
+  return rt.tuning.variantFor(rt.backend, s);
 }
 
 /**
@@ -48,12 +45,16 @@ export function matmulVariantFor(s: MatmulShape): MatmulVariant {
  * @param variant The variant, or null for automatic.
  */
 export function forceMatmulVariant(variant: MatmulVariant | null): void {
-  forcedVariant = variant;
+  tuning().forcedVariant = variant;
 }
 
-/** Whether a variant is forced (the backends then skip rewrites that would bypass it). */
+/**
+ * Whether a variant is forced (the backends then skip rewrites that would bypass it).
+ *
+ * @returns Whether one is.
+ */
 export function variantForced(): boolean {
-  return forcedVariant !== null;
+  return tuning().forcedVariant !== null;
 }
 
 /**
@@ -62,7 +63,7 @@ export function variantForced(): boolean {
  * @param v The variant dispatched.
  */
 export function noteMatmulVariant(v: MatmulVariant): void {
-  lastVariant = v;
+  tuning().lastVariant = v;
 }
 
 /**
@@ -72,7 +73,7 @@ export function noteMatmulVariant(v: MatmulVariant): void {
  * @returns The variant, or null before the first matmul.
  */
 export function lastMatmulVariant(): MatmulVariant | null {
-  return lastVariant;
+  return tuning().lastVariant;
 }
 
 /**
@@ -83,7 +84,7 @@ export function lastMatmulVariant(): MatmulVariant | null {
  * @param emulate The choice, or null for automatic.
  */
 export function forceF16Emulation(emulate: boolean | null): void {
-  forcedEmulation = emulate;
+  tuning().forcedEmulation = emulate;
 }
 
 /**
@@ -93,17 +94,18 @@ export function forceF16Emulation(emulate: boolean | null): void {
  * @returns The override.
  */
 export function f16EmulationOverride(): boolean | null {
-  return forcedEmulation;
+  return tuning().forcedEmulation;
 }
 
 /**
  * Forces the flavour of the softmax and layer-norm row kernels (tests check each on one
  * adapter), or restores the backend's choice with null.
  *
- * @param flavour `thread` (one invocation per row), `vec4`, `group` (a workgroup per row), or null.
+ * @param flavour `thread` (one invocation per row), `vec4`, `group` (a workgroup per row), or
+ *   null.
  */
 export function forceRowFlavour(flavour: RowFlavour | null): void {
-  forcedRows = flavour;
+  tuning().forcedRows = flavour;
 }
 
 /**
@@ -112,7 +114,8 @@ export function forceRowFlavour(flavour: RowFlavour | null): void {
  * @returns The flavour.
  */
 export function rowFlavourInForce(): RowFlavour {
-  return forcedRows ?? backend().rowFlavour;
+  const rt = gpu();
+  return rt.tuning.forcedRows ?? rt.backend.rowFlavour;
 }
 
 /**
@@ -122,5 +125,5 @@ export function rowFlavourInForce(): RowFlavour {
  * @param v The variant.
  */
 export function rememberTuned(s: MatmulShape, v: MatmulVariant): void {
-  tuned.set(shapeKey(s), v);
+  tuning().remember(s, v);
 }
