@@ -62,10 +62,10 @@ export {
   describeProfile,
   simdLanesOf,
 } from "./tensor/backend/profile.ts";
-export { SoftwareBackend, type SoftwareOptions } from "./tensor/backend/software.ts";
-export { GpuBackend } from "./tensor/backend/gpu.ts";
+export { SoftwareBackend, type SoftwareOptions } from "./tensor/backend/software/software.ts";
+export { GpuBackend } from "./tensor/backend/gpu/gpu.ts";
 export { autotuneMatmul, matmulCandidates } from "./tensor/backend/autotune.ts";
-export { dispatchMatmul, type MatmulDispatch } from "./tensor/backend/dispatch_matmul.ts";
+export { dispatchMatmul, type MatmulDispatch } from "./tensor/backend/webgpu/dispatch_matmul.ts";
 export {
   forceF16Emulation,
   forceMatmulVariant,

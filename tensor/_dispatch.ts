@@ -1,14 +1,15 @@
 /**
- * Small helpers that the op files share: dispatching a map kernel over a tensor and building
- * padded shape/stride parameter lists.
+ * Small helpers that the op files share: a map kernel over tensors (through the backend),
+ * f32 checks and axes.
  *
  * @module
  */
 
-import { elementwiseGrid, mapKernel, type MapOp, MAX_RANK } from "../kernels/elementwise.ts";
+import type { MapOp } from "../kernels/elementwise.ts";
 import { backend } from "./backend/backend.ts";
-import { engine } from "./engine.ts";
 import { Tensor } from "./tensor.ts";
+
+export { contiguousStrides } from "./tensor.ts";
 
 /** Throws unless `t` is an f32 tensor (the compute kernels are f32). */
 export function assertF32(t: Tensor, op: string): void {
@@ -36,15 +37,7 @@ export function runMap(op: MapOp, inputs: Tensor[], shape: readonly number[], s 
  * four elements per invocation where the backend takes vector loads and `n` allows.
  */
 function dispatchMap(op: MapOp, inPlace: boolean, tensors: Tensor[], n: number, s: number): void {
-  if (n === 0) return;
-  const vec4 = backend().vectorLoads && n % 4 === 0;
-  const count = vec4 ? n / 4 : n;
-  engine().dispatch(
-    mapKernel(op, { inPlace, vec4 }),
-    tensors.map((t) => t.storage),
-    { n: count, s },
-    elementwiseGrid(count),
-  );
+  backend().map(op, tensors, n, s, inPlace);
 }
 
 /**
@@ -57,30 +50,6 @@ function dispatchMap(op: MapOp, inPlace: boolean, tensors: Tensor[], n: number, 
  */
 export function runMapInPlace(op: MapOp, target: Tensor, others: Tensor[], s = 0): void {
   dispatchMap(op, true, [target, ...others], target.size, s);
-}
-
-/** Contiguous row-major strides of a shape. */
-export function contiguousStrides(shape: readonly number[]): number[] {
-  const strides = new Array<number>(shape.length);
-  let s = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    strides[i] = s;
-    s *= shape[i];
-  }
-  return strides;
-}
-
-/**
- * Left-pads a list to {@link MAX_RANK} and splits it into two vec4u values.
- *
- * @param values Shape or strides, outermost first.
- * @param fill Value for the padding (1 for shapes, 0 for strides).
- * @returns Two groups of four.
- */
-export function padRank(values: readonly number[], fill: number): [number[], number[]] {
-  if (values.length > MAX_RANK) throw new Error(`rank ${values.length} exceeds ${MAX_RANK}`);
-  const padded = [...new Array(MAX_RANK - values.length).fill(fill), ...values];
-  return [padded.slice(0, 4), padded.slice(4)];
 }
 
 /** Normalises a possibly negative axis. */

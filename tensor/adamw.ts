@@ -5,16 +5,8 @@
  * @module
  */
 
-import {
-  adamwKernel,
-  adamwVec4Kernel,
-  clipCoefficientKernel,
-  sumSquaresKernel,
-} from "../kernels/adamw.ts";
-import { elementwiseGrid } from "../kernels/elementwise.ts";
 import { Arena, packParameters } from "./arena.ts";
 import { backend } from "./backend/backend.ts";
-import { engine } from "./engine.ts";
 import { keep, Tensor } from "./tensor.ts";
 
 /** Hyper-parameters of {@link AdamW}, with Hugging Face's defaults. */
@@ -126,21 +118,17 @@ export class AdamW {
     for (const g of this.#groups) {
       g.grads.chunks.forEach((chunk, c) => {
         const blocks = Math.ceil(chunk.length / SUM_SQUARES_BLOCK);
-        engine().dispatch(
-          sumSquaresKernel,
-          [g.grads.chunkStorage(c), this.#partials.storage],
-          { n: chunk.length, block: SUM_SQUARES_BLOCK, outOffset: offset },
-          [Math.ceil(blocks / 64)],
+        backend().sumSquares(
+          g.grads.chunkStorage(c),
+          chunk.length,
+          SUM_SQUARES_BLOCK,
+          this.#partials,
+          offset,
         );
         offset += blocks;
       });
     }
-    engine().dispatch(
-      clipCoefficientKernel,
-      [this.#partials.storage, this.#clip.storage],
-      { count: offset, maxNorm, invScale: 1 / gradScale },
-      [1],
-    );
+    backend().clipCoefficient(this.#partials, this.#clip, offset, maxNorm, 1 / gradScale);
     this.#clipActive = true;
     return this.#clip;
   }
@@ -153,20 +141,14 @@ export class AdamW {
     const t = this.stepCount;
     for (const g of this.#groups) {
       g.values.chunks.forEach((chunk, c) => {
-        // Four parameters per invocation where the backend takes vector loads and the chunk allows.
-        const vec4 = backend().vectorLoads && chunk.length % 4 === 0;
-        const n = vec4 ? chunk.length / 4 : chunk.length;
-        engine().dispatch(
-          vec4 ? adamwVec4Kernel : adamwKernel,
-          [
-            g.values.chunkStorage(c),
-            g.grads.chunkStorage(c),
-            g.m.chunkStorage(c),
-            g.v.chunkStorage(c),
-            clip.storage,
-          ],
-          {
-            n,
+        backend().adamw({
+          values: g.values.chunkStorage(c),
+          grads: g.grads.chunkStorage(c),
+          m: g.m.chunkStorage(c),
+          v: g.v.chunkStorage(c),
+          clip,
+          length: chunk.length,
+          hyper: {
             lr: this.lr,
             beta1: this.#beta1,
             beta2: this.#beta2,
@@ -175,8 +157,7 @@ export class AdamW {
             biasCorrection1: 1 - this.#beta1 ** t,
             biasCorrection2: 1 - this.#beta2 ** t,
           },
-          elementwiseGrid(n),
-        );
+        });
       });
     }
   }

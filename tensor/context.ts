@@ -141,7 +141,8 @@ export class Runtime implements GpuContext {
   }
 
   /**
-   * @internal Makes `backend` this runtime's (start-up tries each candidate in turn; tests swap one in).
+   * @internal Makes `backend` this runtime's (start-up tries each candidate in turn; tests swap
+   * one in).
    *
    * @param backend The backend.
    */

@@ -10,19 +10,22 @@ import { init } from "./runtime.ts";
 
 await init();
 
-Deno.test("a WebGPU validation error surfaces at the next readback instead of passing silently", async () => {
-  const t = Tensor.from([1, 2], [2]);
-  const out = Tensor.empty([2]);
-  // 70000 workgroups in x exceeds maxComputeWorkgroupsPerDimension.
-  engine().dispatch(mapKernel("neg"), [t.storage, out.storage], { n: 2, s: 0 }, [70000]);
-  await assert.rejects(
-    () => t.toArray(),
-    /WebGPU reported \d+ error.*must be less or equal to 65535/,
-  );
-  assert.deepEqual([...await t.toArray()], [1, 2], "later work proceeds");
-  t.dispose();
-  out.dispose();
-});
+Deno.test(
+  "a WebGPU validation error surfaces at the next readback instead of passing silently",
+  async () => {
+    const t = Tensor.from([1, 2], [2]);
+    const out = Tensor.empty([2]);
+    // 70000 workgroups in x exceeds maxComputeWorkgroupsPerDimension.
+    engine().dispatch(mapKernel("neg"), [t.storage, out.storage], { n: 2, s: 0 }, [70000]);
+    await assert.rejects(
+      () => t.toArray(),
+      /WebGPU reported \d+ error.*must be less or equal to 65535/,
+    );
+    assert.deepEqual([...await t.toArray()], [1, 2], "later work proceeds");
+    t.dispose();
+    out.dispose();
+  },
+);
 
 Deno.test("a step records many dispatches into one submit", async () => {
   const before = engine().submits;
@@ -66,77 +69,92 @@ function validating<T>(fn: () => T): T {
   }
 }
 
-Deno.test("validation mode rejects two writable bindings of overlapping ranges, naming kernel and bindings", () => {
-  const t = Tensor.zeros([256]);
-  validating(() => {
-    assert.throws(
-      () => engine().dispatch(twoOutputs, [part(t, 0, 512), part(t, 256, 768)], { n: 1 }, [1]),
-      (e: unknown) =>
-        e instanceof BindingAliasingError && e.kernel === "test:two-outputs" &&
-        e.conflict.first === 0 && e.conflict.second === 1 &&
-        /kernel test:two-outputs: bindings 0 and 1 are writable and overlap/.test(e.message),
+Deno.test(
+  "validation mode rejects two writable bindings of overlapping ranges, naming kernel and bindings",
+  () => {
+    const t = Tensor.zeros([256]);
+    validating(() => {
+      assert.throws(
+        () => engine().dispatch(twoOutputs, [part(t, 0, 512), part(t, 256, 768)], { n: 1 }, [1]),
+        (e: unknown) =>
+          e instanceof BindingAliasingError && e.kernel === "test:two-outputs" &&
+          e.conflict.first === 0 && e.conflict.second === 1 &&
+          /kernel test:two-outputs: bindings 0 and 1 are writable and overlap/.test(e.message),
+      );
+    });
+    t.dispose();
+  },
+);
+
+Deno.test(
+  "validation mode rejects one buffer bound writable and read-only, even in disjoint ranges",
+  () => {
+    const t = Tensor.zeros([128]);
+    validating(() =>
+      assert.throws(
+        () =>
+          engine().dispatch(mapKernel("neg"), [part(t, 0, 256), part(t, 256, 512)], {
+            n: 64,
+            s: 0,
+          }, [1]),
+        /kernel map:neg:false: bindings 0 and 1 bind one buffer writable and read-only/,
+      )
     );
-  });
-  t.dispose();
-});
+    t.dispose();
+  },
+);
 
-Deno.test("validation mode rejects one buffer bound writable and read-only, even in disjoint ranges", () => {
-  const t = Tensor.zeros([128]);
-  validating(() =>
-    assert.throws(
-      () =>
-        engine().dispatch(mapKernel("neg"), [part(t, 0, 256), part(t, 256, 512)], {
-          n: 64,
-          s: 0,
-        }, [1]),
-      /kernel map:neg:false: bindings 0 and 1 bind one buffer writable and read-only/,
-    )
-  );
-  t.dispose();
-});
+Deno.test(
+  "validation mode accepts disjoint writable ranges of one buffer and shared read-only ones",
+  async () => {
+    const t = Tensor.zeros([128]);
+    const out = Tensor.empty([64]);
+    validating(() => {
+      engine().dispatch(twoOutputs, [part(t, 0, 256), part(t, 256, 512)], { n: 64 }, [1]);
+      const sum = mapKernel("add");
+      engine().dispatch(sum, [part(t, 0, 256), part(t, 0, 256), out.storage], { n: 64, s: 0 }, [1]);
+    });
+    assert.deepEqual([...await out.toArray()].slice(0, 2), [2, 2]);
+    assert.deepEqual([...await t.toArray()].slice(63, 65), [1, 2]);
+    t.dispose();
+    out.dispose();
+  },
+);
 
-Deno.test("validation mode accepts disjoint writable ranges of one buffer and shared read-only ones", async () => {
-  const t = Tensor.zeros([128]);
-  const out = Tensor.empty([64]);
-  validating(() => {
-    engine().dispatch(twoOutputs, [part(t, 0, 256), part(t, 256, 512)], { n: 64 }, [1]);
-    const sum = mapKernel("add");
-    engine().dispatch(sum, [part(t, 0, 256), part(t, 0, 256), out.storage], { n: 64, s: 0 }, [1]);
-  });
-  assert.deepEqual([...await out.toArray()].slice(0, 2), [2, 2]);
-  assert.deepEqual([...await t.toArray()].slice(63, 65), [1, 2]);
-  t.dispose();
-  out.dispose();
-});
-
-Deno.test("without validation mode an aliasing dispatch is recorded (Deno's wgpu runs it)", async () => {
-  const t = Tensor.zeros([4]);
-  const before = engine().validate;
-  engine().validate = false;
-  try {
-    engine().dispatch(twoOutputs, [t.storage, t.storage], { n: 4 }, [1]);
-  } finally {
-    engine().validate = before;
-  }
-  await t.toArray();
-  t.dispose();
-});
-
-Deno.test("the vec4 softmax binds its output once, for rows aligned to vec4s and for rows that are not", async () => {
-  forceRowFlavour("vec4");
-  try {
-    for (const cols of [8, 7]) {
-      const x = Tensor.from(Float32Array.from({ length: 3 * cols }, (_, i) => i % 5), [3, cols]);
-      const y = validating(() => softmax(x));
-      const values = await y.toArray();
-      for (let r = 0; r < 3; r++) {
-        const row = values.subarray(r * cols, (r + 1) * cols);
-        assert.ok(Math.abs(row.reduce((a, b) => a + b, 0) - 1) < 1e-5, `row ${r} of ${cols}`);
-      }
-      x.dispose();
-      y.dispose();
+Deno.test(
+  "without validation mode an aliasing dispatch is recorded (Deno's wgpu runs it)",
+  async () => {
+    const t = Tensor.zeros([4]);
+    const before = engine().validate;
+    engine().validate = false;
+    try {
+      engine().dispatch(twoOutputs, [t.storage, t.storage], { n: 4 }, [1]);
+    } finally {
+      engine().validate = before;
     }
-  } finally {
-    forceRowFlavour(null);
-  }
-});
+    await t.toArray();
+    t.dispose();
+  },
+);
+
+Deno.test(
+  "the vec4 softmax binds its output once, for rows aligned to vec4s and for rows that are not",
+  async () => {
+    forceRowFlavour("vec4");
+    try {
+      for (const cols of [8, 7]) {
+        const x = Tensor.from(Float32Array.from({ length: 3 * cols }, (_, i) => i % 5), [3, cols]);
+        const y = validating(() => softmax(x));
+        const values = await y.toArray();
+        for (let r = 0; r < 3; r++) {
+          const row = values.subarray(r * cols, (r + 1) * cols);
+          assert.ok(Math.abs(row.reduce((a, b) => a + b, 0) - 1) < 1e-5, `row ${r} of ${cols}`);
+        }
+        x.dispose();
+        y.dispose();
+      }
+    } finally {
+      forceRowFlavour(null);
+    }
+  },
+);

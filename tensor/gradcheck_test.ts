@@ -87,24 +87,32 @@ Deno.test("an attention head with cross-entropy matches finite differences", asy
   );
 });
 
-Deno.test("layer norm composed from primitives matches finite differences and the fused op", async () => {
-  const manual = ([x, w, b]: Tensor[]) => {
-    const mu = ops.mean(x, -1, { keepDim: true });
-    const centred = ops.sub(x, mu);
-    const variance = ops.mean(ops.mul(centred, centred), -1, { keepDim: true });
-    const normed = ops.mul(centred, ops.rsqrt(ops.add(variance, 1e-5)));
-    return ops.add(ops.mul(normed, w), b);
-  };
-  await gradcheck(
-    "manual layer norm",
-    [[4, 7], [7], [7]],
-    (xs) => ops.sum(ops.mul(manual(xs), ops.exp(manual(xs)))),
-    13,
-  );
-  const random = rng(5);
-  const xs = [[4, 7], [7], [7]].map((s) =>
-    Tensor.from(uniform(random, s.reduce((a, b) => a * b)), s)
-  );
-  const [a, b] = scope(() => [manual(xs), ops.layerNorm(xs[0], xs[1], xs[2], 1e-5)]);
-  assertClose(await a.toArray(), await b.toArray(), { atol: 1e-5, rtol: 1e-4 }, "fused vs manual");
-});
+Deno.test(
+  "layer norm composed from primitives matches finite differences and the fused op",
+  async () => {
+    const manual = ([x, w, b]: Tensor[]) => {
+      const mu = ops.mean(x, -1, { keepDim: true });
+      const centred = ops.sub(x, mu);
+      const variance = ops.mean(ops.mul(centred, centred), -1, { keepDim: true });
+      const normed = ops.mul(centred, ops.rsqrt(ops.add(variance, 1e-5)));
+      return ops.add(ops.mul(normed, w), b);
+    };
+    await gradcheck(
+      "manual layer norm",
+      [[4, 7], [7], [7]],
+      (xs) => ops.sum(ops.mul(manual(xs), ops.exp(manual(xs)))),
+      13,
+    );
+    const random = rng(5);
+    const xs = [[4, 7], [7], [7]].map((s) =>
+      Tensor.from(uniform(random, s.reduce((a, b) => a * b)), s)
+    );
+    const [a, b] = scope(() => [manual(xs), ops.layerNorm(xs[0], xs[1], xs[2], 1e-5)]);
+    assertClose(
+      await a.toArray(),
+      await b.toArray(),
+      { atol: 1e-5, rtol: 1e-4 },
+      "fused vs manual",
+    );
+  },
+);

@@ -4,9 +4,9 @@
  * @module
  */
 
-import { broadcastKernel, type BroadcastOp, elementwiseGrid } from "../kernels/elementwise.ts";
-import { assertF32, contiguousStrides, padRank, runMap } from "./_dispatch.ts";
-import { engine } from "./engine.ts";
+import type { BroadcastOp } from "../kernels/elementwise.ts";
+import { assertF32, runMap } from "./_dispatch.ts";
+import { backend } from "./backend/backend.ts";
 import { expand, sumTo } from "./ops_reduce.ts";
 import { record, Tensor } from "./tensor.ts";
 
@@ -31,15 +31,6 @@ export function broadcastShapes(a: readonly number[], b: readonly number[]): num
   return out;
 }
 
-function broadcastStrides(shape: readonly number[], out: readonly number[]): number[] {
-  const strides = contiguousStrides(shape);
-  const offset = out.length - shape.length;
-  return out.map((_, i) => {
-    const j = i - offset;
-    return j < 0 || shape[j] === 1 ? 0 : strides[j];
-  });
-}
-
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
@@ -50,17 +41,7 @@ function binary(op: BroadcastOp, a: Tensor, b: Tensor): Tensor {
   if (sameShape(a.shape, b.shape)) return runMap(op, [a, b], a.shape);
   const shape = broadcastShapes(a.shape, b.shape);
   const out = Tensor.empty(shape);
-  const n = out.size;
-  if (n === 0) return out;
-  const [outShape0, outShape1] = padRank(shape, 1);
-  const [aStrides0, aStrides1] = padRank(broadcastStrides(a.shape, shape), 0);
-  const [bStrides0, bStrides1] = padRank(broadcastStrides(b.shape, shape), 0);
-  engine().dispatch(
-    broadcastKernel(op),
-    [a.storage, b.storage, out.storage],
-    { n, outShape0, outShape1, aStrides0, aStrides1, bStrides0, bStrides1 },
-    elementwiseGrid(n),
-  );
+  backend().broadcast(op, a, b, out);
   return out;
 }
 

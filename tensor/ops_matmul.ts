@@ -9,7 +9,6 @@ import type { MatmulShape } from "../kernels/matmul.ts";
 import { assertF32 } from "./_dispatch.ts";
 import { backend } from "./backend/backend.ts";
 import { gpu } from "./context.ts";
-import { engine } from "./engine.ts";
 import { sum } from "./ops_reduce.ts";
 import { record, sizeOf, Tensor } from "./tensor.ts";
 
@@ -112,11 +111,9 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
     : a.rank > 2 && !transA
     ? [...a.shape.slice(0, -1), n]
     : [m, n];
-  const out = Tensor.empty(outShape);
-  if (out.size > 0) {
-    if (k === 0) engine().clear(out.storage);
-    else backend().matmul({ shape: s, a, b, out, alpha, bias, half });
-  }
+  // An empty inner dimension sums nothing: zeros.
+  const out = k === 0 ? Tensor.zeros(outShape) : Tensor.empty(outShape);
+  if (out.size > 0 && k > 0) backend().matmul({ shape: s, a, b, out, alpha, bias, half });
   const inputs = bias ? [a, b, bias] : [a, b];
   return record(out, inputs, (g) => {
     const g2 = bBatch.length > 0 ? g : g.view([m, n]);

@@ -5,34 +5,11 @@
  * @module
  */
 
-import { crossEntropyBackwardKernel, crossEntropyKernel } from "../kernels/cross_entropy.ts";
-import { dropoutKernel } from "../kernels/dropout.ts";
-import { elementwiseGrid, mapKernel } from "../kernels/elementwise.ts";
-import {
-  layerNormBackwardInputKernels,
-  layerNormBackwardParamsKernel,
-  layerNormBackwardParamsVec4Kernel,
-  layerNormKernels,
-} from "../kernels/layernorm.ts";
-import { type RowFlavour, rowGrid } from "../kernels/rows.ts";
-import { SUM_CHUNK } from "../kernels/reduce.ts";
-import { softmaxBackwardKernels, type SoftmaxKernels, softmaxKernels } from "../kernels/softmax.ts";
+import type { RowFlavour } from "../kernels/rows.ts";
 import { backend } from "./backend/backend.ts";
-import { rowFlavourInForce } from "./backend/tuning.ts";
 import { assertF32 } from "./_dispatch.ts";
-import { engine } from "./engine.ts";
 import { sum } from "./ops_reduce.ts";
 import { record, Tensor } from "./tensor.ts";
-
-/**
- * The row flavour in force (the backend's, or a test's override); a `vec4` flavour falls back
- * to `thread` where the kernel cannot take it (`vec4Rows`: any row for softmax, rows of a
- * multiple of four for layer norm).
- */
-function rowFlavour(vec4Rows: boolean): RowFlavour {
-  const f = rowFlavourInForce();
-  return f === "vec4" && !vec4Rows ? "thread" : f;
-}
 
 function rowsOf(x: Tensor): [number, number] {
   if (x.rank === 0) throw new Error("expected at least one dimension");
@@ -52,12 +29,12 @@ function rowsOf(x: Tensor): [number, number] {
 export function softmax(x: Tensor): Tensor {
   assertF32(x, "softmax");
   const [rows, cols] = rowsOf(x);
-  const f = rowFlavour(true);
-  const y = dispatchSoftmax(softmaxKernels, f, [x], rows, cols, cols);
+  const f = backend().rowFlavourFor("softmax", true);
+  const y = dispatchSoftmax(false, f, [x], rows, cols, cols);
   return record(
     y,
     [x],
-    (g) => [dispatchSoftmax(softmaxBackwardKernels, f, [y, g], rows, cols, cols)],
+    (g) => [dispatchSoftmax(true, f, [y, g], rows, cols, cols)],
     "softmax",
   );
 }
@@ -65,11 +42,10 @@ export function softmax(x: Tensor): Tensor {
 /**
  * Records one softmax kernel (forward: input `x`; backward: output `y` and its gradient) of
  * flavour `f` over `rows` rows of `cols` values `stride` apart, into a new tensor laid out as
- * the first input. The vec4 flavour stores whole vec4s where every row starts on one, and
- * floats where rows share vec4s.
+ * the first input.
  */
 function dispatchSoftmax(
-  kernels: SoftmaxKernels,
+  backward: boolean,
   f: RowFlavour,
   inputs: readonly Tensor[],
   rows: number,
@@ -77,15 +53,7 @@ function dispatchSoftmax(
   stride: number,
 ): Tensor {
   const out = Tensor.empty(inputs[0].shape);
-  if (rows > 0) {
-    const kernel = f === "vec4" && stride % 4 !== 0 ? kernels.vec4Unaligned : kernels[f];
-    engine().dispatch(
-      kernel,
-      [...inputs.map((t) => t.storage), out.storage],
-      { rows, cols, stride },
-      rowGrid(rows, f),
-    );
-  }
+  backend().softmax(inputs, out, backward, f, rows, cols, stride);
   return out;
 }
 
@@ -101,7 +69,7 @@ function dispatchSoftmax(
  * @returns The probabilities, laid out as `x`.
  */
 export function softmaxPadded(x: Tensor, rows: number, cols: number, stride: number): Tensor {
-  return dispatchSoftmax(softmaxKernels, "vec4", [x], rows, cols, stride);
+  return dispatchSoftmax(false, "vec4", [x], rows, cols, stride);
 }
 
 /**
@@ -122,7 +90,7 @@ export function softmaxPaddedBackward(
   cols: number,
   stride: number,
 ): Tensor {
-  return dispatchSoftmax(softmaxBackwardKernels, "vec4", [y, g], rows, cols, stride);
+  return dispatchSoftmax(true, "vec4", [y, g], rows, cols, stride);
 }
 
 /**
@@ -132,7 +100,8 @@ export function softmaxPaddedBackward(
  * @example
  * ```ts
  * import { layerNorm, Tensor } from "../mod.ts";
- * const y = layerNorm(Tensor.from([1, 3], [1, 2]), Tensor.from([1, 1], [2]), Tensor.from([0, 0], [2]));
+ * const x = Tensor.from([1, 3], [1, 2]);
+ * const y = layerNorm(x, Tensor.from([1, 1], [2]), Tensor.from([0, 0], [2]));
  * console.log(await y.toArray()); // ≈ [-1, 1]
  * ```
  */
@@ -144,47 +113,22 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-12):
   }
   const y = Tensor.empty(x.shape);
   const stats = Tensor.empty([rows, 2]);
-  const vec4 = cols % 4 === 0;
-  const f = rowFlavour(vec4);
-  engine().dispatch(
-    layerNormKernels[f],
-    [x.storage, weight.storage, bias.storage, y.storage, stats.storage],
-    { rows, cols, eps },
-    rowGrid(rows, f),
-  );
+  const f = backend().rowFlavourFor("layer norm", cols % 4 === 0);
+  backend().layerNorm(x, weight, bias, y, stats, f, eps);
   const out = record(y, [x, weight, bias], (g) => {
     let dx: Tensor | null = null;
     if (x.requiresGrad) {
       dx = Tensor.empty(x.shape);
-      engine().dispatch(
-        layerNormBackwardInputKernels[f],
-        [x.storage, weight.storage, stats.storage, g.storage, dx.storage],
-        { rows, cols, eps },
-        rowGrid(rows, f),
-      );
+      backend().layerNormBackwardInput(x, weight, stats, g, dx, f, eps);
     }
     let dw: Tensor | null = null;
     let db: Tensor | null = null;
     if (weight.requiresGrad || bias.requiresGrad) {
-      // Chunks of SUM_CHUNK rows, so that thousands of rows spread over many invocations;
-      // the chunk sums are added up by sum().
-      const chunks = Math.max(1, Math.ceil(rows / SUM_CHUNK));
-      const pw = Tensor.empty([chunks, cols]);
-      const pb = Tensor.empty([chunks, cols]);
-      // Four columns per thread where the backend takes vector loads.
-      const cpu4 = vec4 && backend().vectorLoads;
-      const threads = cpu4 ? cols / 4 : cols;
-      engine().dispatch(
-        cpu4 ? layerNormBackwardParamsVec4Kernel : layerNormBackwardParamsKernel,
-        [x.storage, stats.storage, g.storage, pw.storage, pb.storage],
-        { rows, cols: threads, chunk: SUM_CHUNK },
-        [Math.ceil(threads / 64), chunks],
-      );
-      // One chunk (up to SUM_CHUNK rows) is the sum already.
-      dw = chunks === 1 ? pw.view(weight.shape) : sum(pw, 0);
-      db = chunks === 1 ? pb.view(bias.shape) : sum(pb, 0);
-      pw.dispose();
-      pb.dispose();
+      const [sw, sb] = backend().layerNormBackwardParams(x, stats, g, cols);
+      dw = sw.view(weight.shape);
+      db = sb.view(bias.shape);
+      sw.dispose();
+      sb.dispose();
     }
     stats.dispose();
     return [dx, dw, db];
@@ -224,31 +168,16 @@ export function crossEntropy(logits: Tensor, labels: readonly number[] | Int32Ar
   const labelBuffer = Tensor.fromBits(Int32Array.from(labels), [rows]);
   const perRow = Tensor.empty([rows]);
   const lse = Tensor.empty([rows]);
-  engine().dispatch(
-    crossEntropyKernel,
-    [logits.storage, labelBuffer.storage, perRow.storage, lse.storage],
-    { rows, cols, scale: 1 },
-    elementwiseGrid(rows),
-  );
+  backend().crossEntropy(logits, labelBuffer, perRow, lse);
   // Mean over counted rows; with none counted PyTorch returns NaN, and so does 0/0 here.
   const total = sum(perRow);
   perRow.dispose();
   const loss = Tensor.empty([]);
-  engine().dispatch(
-    mapKernel("mulScalar"),
-    [total.storage, loss.storage],
-    { n: 1, s: count === 0 ? NaN : 1 / count },
-    [1],
-  );
+  backend().map("mulScalar", [total, loss], 1, count === 0 ? NaN : 1 / count, false);
   total.dispose();
   const out = record(loss, [logits], (g) => {
     const dx = Tensor.empty(logits.shape);
-    engine().dispatch(
-      crossEntropyBackwardKernel,
-      [logits.storage, labelBuffer.storage, lse.storage, g.storage, dx.storage],
-      { rows, cols, scale: count === 0 ? NaN : 1 / count },
-      elementwiseGrid(rows * cols),
-    );
+    backend().crossEntropyBackward(logits, labelBuffer, lse, g, dx, count === 0 ? NaN : 1 / count);
     labelBuffer.dispose();
     lse.dispose();
     return [dx];
@@ -278,15 +207,9 @@ export function dropout(x: Tensor, p: number, seed: number): Tensor {
   if (p === 0) return x.view(x.shape);
   // Everything dropped, as torch does; the kernel's 1/(1 − p) would be infinite.
   if (p === 1) return record(Tensor.zeros(x.shape), [x], (g) => [Tensor.zeros(g.shape)], "dropout");
-  const params = {
-    n: x.size,
-    seed: seed >>> 0,
-    threshold: Math.min(0xffffffff, Math.round(p * 2 ** 32)),
-    scale: 1 / (1 - p),
-  };
   const apply = (input: Tensor): Tensor => {
     const out = Tensor.empty(input.shape);
-    engine().dispatch(dropoutKernel, [input.storage, out.storage], params, elementwiseGrid(x.size));
+    backend().dropout(input, out, seed, p);
     return out;
   };
   return record(apply(x), [x], (g) => [apply(g)], "dropout");

@@ -5,19 +5,8 @@
  * @module
  */
 
-import { elementwiseGrid } from "../kernels/elementwise.ts";
-import { mergeCopyDims, stridedCopyKernel } from "../kernels/copy.ts";
-import {
-  maxBackwardKernel,
-  maxKernel,
-  reduceGrid,
-  SUM_CHUNK,
-  sumChunksKernel,
-  sumKernel,
-} from "../kernels/reduce.ts";
-import { assertF32, contiguousStrides, normAxis, padRank, runMap } from "./_dispatch.ts";
+import { assertF32, contiguousStrides, normAxis, runMap } from "./_dispatch.ts";
 import { backend } from "./backend/backend.ts";
-import { engine } from "./engine.ts";
 import { record, sizeOf, Tensor } from "./tensor.ts";
 
 /** Options of the reductions. */
@@ -35,31 +24,7 @@ function reducedShape(shape: readonly number[], axis: number, keepDim: boolean):
 }
 
 function sumAxis(x: Tensor, axis: number, scale: number, outShape: readonly number[]): Tensor {
-  const [outer, len, inner] = splitAxis(x.shape, axis);
-  if (len >= 4 * SUM_CHUNK && outer * inner < 1 << 16) {
-    // Few outputs over a long axis (a bias gradient, a sum over everything): first sum chunks
-    // of SUM_CHUNK rows, then the chunk sums, so that the work spreads over many invocations.
-    const chunks = Math.ceil(len / SUM_CHUNK);
-    const partial = Tensor.empty([outer, chunks, inner]);
-    engine().dispatch(
-      sumChunksKernel,
-      [x.storage, partial.storage],
-      { outer, axis: len, inner, chunk: SUM_CHUNK, chunks },
-      reduceGrid(outer * chunks, inner),
-    );
-    const out = sumAxis(partial, 1, scale, outShape);
-    partial.dispose();
-    return out;
-  }
-  const out = Tensor.empty(outShape);
-  if (out.size === 0) return out;
-  engine().dispatch(
-    sumKernel,
-    [x.storage, out.storage],
-    { outer, axis: len, inner, scale },
-    reduceGrid(outer, inner),
-  );
-  return out;
+  return backend().sum(x, splitAxis(x.shape, axis), scale, outShape);
 }
 
 /**
@@ -128,20 +93,11 @@ export function max(x: Tensor, axis: number, options: ReduceOptions = {}): Tenso
   if (len === 0) throw new Error(`max: cannot reduce over axis ${a} of length 0 in [${x.shape}]`);
   const out = Tensor.empty(reducedShape(x.shape, a, options.keepDim ?? false));
   const arg = Tensor.empty(out.shape);
-  engine().dispatch(
-    maxKernel,
-    [x.storage, out.storage, arg.storage],
-    { outer, axis: len, inner, scale: 1 },
-    reduceGrid(outer, inner),
-  );
+  const split = [outer, len, inner] as const;
+  backend().max(x, out, arg, split);
   const result = record(out, [x], (g) => {
     const dx = Tensor.empty(x.shape);
-    engine().dispatch(
-      maxBackwardKernel,
-      [g.storage, arg.storage, dx.storage],
-      { outer, axis: len, inner, scale: 1 },
-      reduceGrid(outer, inner),
-    );
+    backend().maxBackward(g, arg, dx, split);
     arg.dispose();
     return [dx];
   }, "max");
@@ -209,48 +165,5 @@ export function stridedCopy(
   dstStrides: readonly number[],
   dstOffset: number,
 ): void {
-  const n = sizeOf(shape);
-  if (n === 0) return;
-  const merged = mergeCopyDims(shape, srcStrides, dstStrides);
-  const r = merged.shape.length;
-  // Runs of 4 along an innermost dimension that is contiguous in both layouts.
-  let run = merged.srcStrides[r - 1] === 1 && merged.dstStrides[r - 1] === 1 &&
-      merged.shape[r - 1] % 4 === 0
-    ? 4
-    : 1;
-  merged.shape[r - 1] /= run;
-  // Runs of 4 that start on multiples of 4 in both layouts move as vec4s where the backend
-  // takes vector loads.
-  const vec4 = run === 4 && backend().vectorLoads && srcOffset % 4 === 0 && dstOffset % 4 === 0 &&
-    merged.srcStrides.every((st, d) => d === r - 1 || st % 4 === 0) &&
-    merged.dstStrides.every((st, d) => d === r - 1 || st % 4 === 0);
-  let scale = 1;
-  if (vec4) {
-    scale = 4;
-    run = 1;
-    for (let d = 0; d < r - 1; d++) {
-      merged.srcStrides[d] /= 4;
-      merged.dstStrides[d] /= 4;
-    }
-  }
-  const [shape0, shape1] = padRank(merged.shape, 1);
-  const [srcStrides0, srcStrides1] = padRank(merged.srcStrides, 0);
-  const [dstStrides0, dstStrides1] = padRank(merged.dstStrides, 0);
-  const count = n / (run * scale);
-  engine().dispatch(
-    stridedCopyKernel({ rank: r, run, vec4 }),
-    [src.storage, dst.storage],
-    {
-      n: count,
-      srcOffset: srcOffset / scale,
-      dstOffset: dstOffset / scale,
-      shape0,
-      shape1,
-      srcStrides0,
-      srcStrides1,
-      dstStrides0,
-      dstStrides1,
-    },
-    elementwiseGrid(count),
-  );
+  backend().stridedCopy(src, dst, shape, srcStrides, srcOffset, dstStrides, dstOffset);
 }

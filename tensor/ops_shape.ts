@@ -5,10 +5,8 @@
  * @module
  */
 
-import { elementwiseGrid } from "../kernels/elementwise.ts";
-import { gatherRowsKernel, scatterAddRowsKernel } from "../kernels/copy.ts";
 import { contiguousStrides, normAxis } from "./_dispatch.ts";
-import { engine } from "./engine.ts";
+import { backend } from "./backend/backend.ts";
 import { stridedCopy } from "./ops_reduce.ts";
 import { record, Tensor } from "./tensor.ts";
 
@@ -141,21 +139,10 @@ export function gatherRows(x: Tensor, indices: readonly number[]): Tensor {
   }
   const index = Tensor.fromBits(Uint32Array.from(indices), [indices.length]);
   const out = Tensor.empty([indices.length, cols]);
-  const n = indices.length * cols;
-  engine().dispatch(
-    gatherRowsKernel,
-    [x.storage, index.storage, out.storage],
-    { rows: indices.length, cols },
-    elementwiseGrid(n),
-  );
+  backend().gatherRows(x, index, out, indices.length, cols);
   const result = record(out, [x], (g) => {
     const dx = Tensor.empty(x.shape);
-    engine().dispatch(
-      scatterAddRowsKernel,
-      [g.storage, index.storage, dx.storage],
-      { rows, cols, count: indices.length },
-      elementwiseGrid(rows * cols),
-    );
+    backend().scatterAddRows(g, index, dx, indices.length);
     index.dispose();
     return [dx];
   }, "gatherRows");

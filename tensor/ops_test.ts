@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import * as ops from "./ops.ts";
 import { scope, Tensor } from "./tensor.ts";
 import { backend } from "./backend/backend.ts";
-import { SoftwareBackend } from "./backend/software.ts";
+import { SoftwareBackend } from "./backend/software/software.ts";
 import { engine } from "./engine.ts";
 import { mergeCopyDims } from "../kernels/copy.ts";
 import {
@@ -615,77 +615,83 @@ Deno.test("every matmul variant is correct on odd and tile-crossing shapes", asy
   }
 });
 
-Deno.test("a matmul operand held in a texture is packed again once its buffer is written", async () => {
-  // On CPU adapters operands are packed into textures that later matmuls reuse while their
-  // source is unwritten: a by copy (rows of 256 bytes), b by the packing kernel (transposed).
-  const random = rng(5);
-  const data = () => uniform(random, 35 * 64);
-  const bData = uniform(random, 64 * 36);
-  const b = Tensor.from(bData, [64, 36]);
-  const check = async (a: Tensor, aData: Float32Array, bHost: Float32Array, what: string) => {
-    const expected = ref.refMatmul(ref.host(aData, [35, 64]), ref.host(bHost, [64, 36]));
-    const out = ops.matmul(a, b);
-    assertClose(await out.toArray(), expected.data, FORWARD, what);
-    out.dispose();
-  };
-  const a1 = data();
-  const a = Tensor.from(a1, [35, 64]);
-  await check(a, a1, bData, "first product");
-  await check(a, a1, bData, "the same operands again");
-  const a2 = data();
-  a.assign(a2);
-  await check(a, a2, bData, "after a host write into a");
-  const delta = uniform(random, 64 * 36);
-  ops.accumulate(b, Tensor.from(delta, [64, 36]));
-  await check(a, a2, bData.map((x, i) => x + delta[i]), "after a kernel wrote into b");
-  // A freed operand's region handed to a new tensor that a kernel fills.
-  const bNow = bData.map((x, i) => x + delta[i]);
-  const c = ops.mul(a, 2);
-  await check(c, a2.map((x) => 2 * x), bNow, "a kernel's output");
-  c.dispose();
-  const d = ops.mul(a, -3);
-  await check(d, a2.map((x) => -3 * x), bNow, "another output, maybe in the same region");
-  for (const t of [a, b, d]) t.dispose();
-});
+Deno.test(
+  "a matmul operand held in a texture is packed again once its buffer is written",
+  async () => {
+    // On CPU adapters operands are packed into textures that later matmuls reuse while their
+    // source is unwritten: a by copy (rows of 256 bytes), b by the packing kernel (transposed).
+    const random = rng(5);
+    const data = () => uniform(random, 35 * 64);
+    const bData = uniform(random, 64 * 36);
+    const b = Tensor.from(bData, [64, 36]);
+    const check = async (a: Tensor, aData: Float32Array, bHost: Float32Array, what: string) => {
+      const expected = ref.refMatmul(ref.host(aData, [35, 64]), ref.host(bHost, [64, 36]));
+      const out = ops.matmul(a, b);
+      assertClose(await out.toArray(), expected.data, FORWARD, what);
+      out.dispose();
+    };
+    const a1 = data();
+    const a = Tensor.from(a1, [35, 64]);
+    await check(a, a1, bData, "first product");
+    await check(a, a1, bData, "the same operands again");
+    const a2 = data();
+    a.assign(a2);
+    await check(a, a2, bData, "after a host write into a");
+    const delta = uniform(random, 64 * 36);
+    ops.accumulate(b, Tensor.from(delta, [64, 36]));
+    await check(a, a2, bData.map((x, i) => x + delta[i]), "after a kernel wrote into b");
+    // A freed operand's region handed to a new tensor that a kernel fills.
+    const bNow = bData.map((x, i) => x + delta[i]);
+    const c = ops.mul(a, 2);
+    await check(c, a2.map((x) => 2 * x), bNow, "a kernel's output");
+    c.dispose();
+    const d = ops.mul(a, -3);
+    await check(d, a2.map((x) => -3 * x), bNow, "another output, maybe in the same region");
+    for (const t of [a, b, d]) t.dispose();
+  },
+);
 
-Deno.test("large NN products too tall for textures run as NT on a transposed copy of b", async () => {
-  // One row more than a texture can hold, so the texture family does not apply.
-  const m = engine().device.limits.maxTextureDimension2D + 1;
-  const cases = [
-    { a: [m, 64], b: [64, 128], batch: 1 },
-    { a: [2, m, 64], b: [2, 64, 128], batch: 2 },
-  ];
-  for (const [i, c] of cases.entries()) {
-    const shape = { batch: c.batch, m, k: 64, n: 128, transA: false, transB: false };
-    const be = backend();
-    if (be instanceof SoftwareBackend) assert.equal(be.texturesFit(shape), false);
-    assert.equal(
-      be.runsAsNT(shape),
-      be.name === "software",
-      "the rewrite applies on CPU adapters only",
-    );
-    const random = rng(300 + i);
-    const a = uniform(random, c.a.reduce((x, y) => x * y));
-    const b = uniform(random, c.b.reduce((x, y) => x * y));
-    const bias = uniform(random, 128);
-    const expected = ref.refMatmul(
-      ref.host(a, c.a),
-      ref.host(b, c.b),
-      false,
-      false,
-      ref.host(bias, [128]),
-      0.5,
-    );
-    const out = scope(() =>
-      ops.matmul(Tensor.from(a, c.a), Tensor.from(b, c.b), {
-        bias: Tensor.from(bias, [128]),
-        alpha: 0.5,
-      })
-    );
-    assertClose(await out.toArray(), expected.data, FORWARD, `case ${i}`);
-    out.dispose();
-  }
-});
+Deno.test(
+  "large NN products too tall for textures run as NT on a transposed copy of b",
+  async () => {
+    // One row more than a texture can hold, so the texture family does not apply.
+    const m = engine().device.limits.maxTextureDimension2D + 1;
+    const cases = [
+      { a: [m, 64], b: [64, 128], batch: 1 },
+      { a: [2, m, 64], b: [2, 64, 128], batch: 2 },
+    ];
+    for (const [i, c] of cases.entries()) {
+      const shape = { batch: c.batch, m, k: 64, n: 128, transA: false, transB: false };
+      const be = backend();
+      if (be instanceof SoftwareBackend) assert.equal(be.texturesFit(shape), false);
+      assert.equal(
+        be.runsAsNT(shape),
+        be.name === "software",
+        "the rewrite applies on CPU adapters only",
+      );
+      const random = rng(300 + i);
+      const a = uniform(random, c.a.reduce((x, y) => x * y));
+      const b = uniform(random, c.b.reduce((x, y) => x * y));
+      const bias = uniform(random, 128);
+      const expected = ref.refMatmul(
+        ref.host(a, c.a),
+        ref.host(b, c.b),
+        false,
+        false,
+        ref.host(bias, [128]),
+        0.5,
+      );
+      const out = scope(() =>
+        ops.matmul(Tensor.from(a, c.a), Tensor.from(b, c.b), {
+          bias: Tensor.from(bias, [128]),
+          alpha: 0.5,
+        })
+      );
+      assertClose(await out.toArray(), expected.data, FORWARD, `case ${i}`);
+      out.dispose();
+    }
+  },
+);
 
 Deno.test("strided copies drop size-1 axes and merge axes contiguous in both layouts", () => {
   // [B, S, H, D] → [B, H, S, D]: D stays one run; B and the rest stay apart.
@@ -754,65 +760,72 @@ Deno.test("the analytic attention gradient of the reference equals its central d
   assertClose(analytic, numeric, { atol: 1e-8, rtol: 1e-6 }, "attention gradient");
 });
 
-Deno.test("selfAttention at 197 tokens (ViT-B/16's sequence) matches the f64 reference, forward and gradients", async (t) => {
-  // Past 64 tokens: the score rows span several row-kernel groups and texture tiles. [1,197,192]
-  // has rows of 768 bytes (texture-friendly heads on CPU adapters), [2,197,24] does not.
-  for (const [shape, heads] of [[[1, 197, 192], 2], [[2, 197, 24], 4]] as const) {
-    await t.step(`[${shape}] with ${heads} heads`, async () => {
-      const random = rng(shape[2]);
-      const size = shape[0] * shape[1] * shape[2];
-      const x = uniform(random, size, -2, 2);
-      const g = uniform(random, size / 3);
-      const qkv = ref.host(x, [...shape]);
-      const gout = ref.host(g, [shape[0], shape[1], shape[2] / 3]);
-      const input = Tensor.from(x, [...shape], { requiresGrad: true });
+Deno.test(
+  "selfAttention at 197 tokens (ViT-B/16's sequence) matches the f64 reference, " +
+    "forward and gradients",
+  async (t) => {
+    // Past 64 tokens: the score rows span several row-kernel groups and texture tiles. [1,197,192]
+    // has rows of 768 bytes (texture-friendly heads on CPU adapters), [2,197,24] does not.
+    for (const [shape, heads] of [[[1, 197, 192], 2], [[2, 197, 24], 4]] as const) {
+      await t.step(`[${shape}] with ${heads} heads`, async () => {
+        const random = rng(shape[2]);
+        const size = shape[0] * shape[1] * shape[2];
+        const x = uniform(random, size, -2, 2);
+        const g = uniform(random, size / 3);
+        const qkv = ref.host(x, [...shape]);
+        const gout = ref.host(g, [shape[0], shape[1], shape[2] / 3]);
+        const input = Tensor.from(x, [...shape], { requiresGrad: true });
+        const out = scope(() => {
+          const y = ops.selfAttention(input, heads);
+          y.backward(Tensor.from(g, y.shape));
+          return y;
+        });
+        const expected = ref.refSelfAttention(qkv, heads).data;
+        assertClose(await out.toArray(), expected, FORWARD, "forward");
+        const grad = ref.refSelfAttentionGrad(qkv, heads, gout).data;
+        assertClose(await input.grad!.toArray(), grad, BACKWARD, "gradient");
+        input.grad!.dispose();
+        input.dispose();
+        out.dispose();
+      });
+    }
+  },
+);
+
+Deno.test(
+  "dropout keeps 1-p of the elements, scales them by 1/(1-p), and masks the gradient alike",
+  async () => {
+    const n = 40000;
+    const x = Tensor.from(new Float32Array(n).fill(1), [n], { requiresGrad: true });
+    const masks: boolean[][] = [];
+    for (const [p, seed] of [[0.3, 99], [0.3, 100], [0.9, 7]]) {
       const out = scope(() => {
-        const y = ops.selfAttention(input, heads);
-        y.backward(Tensor.from(g, y.shape));
+        const y = ops.dropout(x, p, seed);
+        y.backward(Tensor.from(new Float32Array(n).fill(2), [n]));
         return y;
       });
-      const expected = ref.refSelfAttention(qkv, heads).data;
-      assertClose(await out.toArray(), expected, FORWARD, "forward");
-      const grad = ref.refSelfAttentionGrad(qkv, heads, gout).data;
-      assertClose(await input.grad!.toArray(), grad, BACKWARD, "gradient");
-      input.grad!.dispose();
-      input.dispose();
+      const y = await out.toArray();
+      const grad = await x.grad!.toArray();
+      const scale = Math.fround(1 / (1 - p));
+      const kept = y.filter((v) => v !== 0).length;
+      // The keep count is binomial: within 5 standard deviations of n(1-p).
+      const sd = Math.sqrt(n * p * (1 - p));
+      assert.ok(Math.abs(kept - n * (1 - p)) < 5 * sd, `p=${p}: kept ${kept} of ${n}`);
+      y.forEach((v, i) => {
+        if (v !== 0) assert.ok(Math.abs(v - scale) <= 1e-6 * scale, `p=${p}: kept value ${v}`);
+        assert.equal(grad[i], v === 0 ? 0 : 2 * v, `p=${p}: gradient ${i} follows the mask`);
+      });
+      masks.push([...y].map((v) => v !== 0));
+      x.grad!.dispose();
+      x.grad = null;
       out.dispose();
-    });
-  }
-});
-
-Deno.test("dropout keeps 1-p of the elements, scales them by 1/(1-p), and masks the gradient alike", async () => {
-  const n = 40000;
-  const x = Tensor.from(new Float32Array(n).fill(1), [n], { requiresGrad: true });
-  const masks: boolean[][] = [];
-  for (const [p, seed] of [[0.3, 99], [0.3, 100], [0.9, 7]]) {
-    const out = scope(() => {
-      const y = ops.dropout(x, p, seed);
-      y.backward(Tensor.from(new Float32Array(n).fill(2), [n]));
-      return y;
-    });
-    const y = await out.toArray();
-    const grad = await x.grad!.toArray();
-    const scale = Math.fround(1 / (1 - p));
-    const kept = y.filter((v) => v !== 0).length;
-    // The keep count is binomial: within 5 standard deviations of n(1-p).
-    const sd = Math.sqrt(n * p * (1 - p));
-    assert.ok(Math.abs(kept - n * (1 - p)) < 5 * sd, `p=${p}: kept ${kept} of ${n}`);
-    y.forEach((v, i) => {
-      if (v !== 0) assert.ok(Math.abs(v - scale) <= 1e-6 * scale, `p=${p}: kept value ${v}`);
-      assert.equal(grad[i], v === 0 ? 0 : 2 * v, `p=${p}: gradient ${i} follows the mask`);
-    });
-    masks.push([...y].map((v) => v !== 0));
-    x.grad!.dispose();
-    x.grad = null;
-    out.dispose();
-  }
-  // Another seed draws another mask: independent masks agree on p² + (1-p)² of the elements.
-  const same = masks[0].filter((k, i) => k === masks[1][i]).length / n;
-  assert.ok(Math.abs(same - 0.58) < 0.02, `two seeds agree on ${same} of the mask`);
-  x.dispose();
-});
+    }
+    // Another seed draws another mask: independent masks agree on p² + (1-p)² of the elements.
+    const same = masks[0].filter((k, i) => k === masks[1][i]).length / n;
+    assert.ok(Math.abs(same - 0.58) < 0.02, `two seeds agree on ${same} of the mask`);
+    x.dispose();
+  },
+);
 
 Deno.test("dropout with p = 0 is the identity, forward and backward", async () => {
   const values = uniform(rng(4), 37);

@@ -7,38 +7,19 @@
  */
 
 import { widenSoftwareSimd } from "../io/simd.ts";
-import type { Backend } from "./backend/backend.ts";
-import { GpuBackend } from "./backend/gpu.ts";
 import { chooseBackend, type ConformanceReport } from "./backend/conformance.ts";
-import type { AdapterProfile } from "./backend/profile.ts";
-import { SoftwareBackend } from "./backend/software.ts";
+import { backendCandidates } from "./backend/registry.ts";
 import { activeRuntime, installContext, Runtime, startOnce } from "./context.ts";
 import { requestDevice } from "./device.ts";
 import { gradOps } from "./ops.ts";
 
 export { Runtime } from "./context.ts";
+export { backendCandidates } from "./backend/registry.ts";
 
 /** Options of {@link init} and {@link createRuntime}. */
 export interface InitOptions {
   /** Ask for a low-power or high-performance adapter (default high-performance). */
   powerPreference?: GPUPowerPreference;
-}
-
-/**
- * The backends to try on an adapter, fastest first: on software adapters texture operands and
- * vector loads, then storage-buffer operands, then one element per invocation; on GPUs the
- * tiled kernels.
- *
- * @param profile What the adapter can do.
- * @returns The candidates, for the start-up check to pick from.
- */
-export function backendCandidates(profile: AdapterProfile): Backend[] {
-  if (!profile.software) return [new GpuBackend(profile)];
-  return [
-    new SoftwareBackend(profile),
-    new SoftwareBackend(profile, { textures: false }),
-    new SoftwareBackend(profile, { textures: false, vectorLoads: false }),
-  ];
 }
 
 /**

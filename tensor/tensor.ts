@@ -50,6 +50,17 @@ export function sizeOf(shape: readonly number[]): number {
   return n;
 }
 
+/** Contiguous row-major strides of a shape. */
+export function contiguousStrides(shape: readonly number[]): number[] {
+  const strides = new Array<number>(shape.length);
+  let s = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    strides[i] = s;
+    s *= shape[i];
+  }
+  return strides;
+}
+
 /** Bytes per element of a dtype. */
 export function bytesPerElement(dtype: DType): number {
   return dtype === "f16" ? 2 : 4;

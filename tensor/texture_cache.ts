@@ -10,8 +10,9 @@
  *
  * llvmpipe compiles a shader again for each combination of its textures' "static state", which
  * includes whether each dimension is a power of two and whether an array has one layer, and a
- * big-tile matmul takes seconds to compile for each new combination. So textures are allocated with no width or height a power of two, one
- * padding row or texel more where needed, and every operand meets one of two shader variants:
+ * big-tile matmul takes seconds to compile for each new combination. So textures are allocated
+ * with no width or height a power of two, one padding row or texel more where needed, and every
+ * operand meets one of two shader variants:
  * single-layer (unbatched) or array. Arrays have at least two layers. Single-layer textures
  * are kept because kernels reading them ran faster, except where the adapter cannot read a
  * one-layer texture through an array view (wgpu's GL backend: `singleLayerTextures` in the
@@ -47,7 +48,8 @@ function notPowerOfTwo(n: number): number {
  * @example
  * ```ts
  * import { allocatedSize } from "./texture_cache.ts";
- * console.log(allocatedSize({ width: 4, height: 8, layers: 1 })); // { width: 5, height: 9, layers: 1 }
+ * const size = allocatedSize({ width: 4, height: 8, layers: 1 });
+ * console.log(size); // { width: 5, height: 9, layers: 1 }
  * ```
  */
 export function allocatedSize(size: TextureSize, singleLayer = true): TextureSize {

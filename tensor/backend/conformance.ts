@@ -8,24 +8,13 @@
  * @module
  */
 
-import {
-  type MatmulShape,
-  type MatmulVariant,
-  REGISTER_VARIANTS,
-  TEXTURE_VARIANTS,
-  TEXTURENN_VARIANTS,
-  TEXTURETN_VARIANTS,
-  TILED_VARIANTS,
-  VEC4_VARIANTS,
-  VEC4TN_VARIANTS,
-} from "../../kernels/matmul.ts";
+import type { MatmulShape } from "../../kernels/matmul.ts";
 import { AdamW } from "../adamw.ts";
 import { add, crossEntropy, gelu, layerNorm, matmul, mul, permute, softmax, sum } from "../ops.ts";
 import * as ref from "../reference.ts";
 import { noGrad, scopeAsync, Tensor } from "../tensor.ts";
 import type { Backend } from "./backend.ts";
 import { type ConformanceReport, gpu, type Runtime } from "../context.ts";
-import type { SoftwareBackend } from "./software.ts";
 import { describeProfile } from "./profile.ts";
 import { forceMatmulVariant, lastMatmulVariant } from "./tuning.ts";
 
@@ -81,28 +70,12 @@ interface Pending {
   want: ArrayLike<number>;
 }
 
-/**
- * The variants a backend runs its products with, one small tile per family (compiled fast, and
- * the tile small products use anyway). A software backend with textures also runs the storage
- * families, for operands too big for textures, so its check covers both.
- */
-function variantsOf(be: Backend): MatmulVariant[] {
-  if (be.name === "gpu") return [...TILED_VARIANTS];
-  const storage = [VEC4_VARIANTS[1], VEC4TN_VARIANTS[2], REGISTER_VARIANTS[2]];
-  if ((be as SoftwareBackend).textures) {
-    const wide = (v: MatmulVariant) => ({ ...v, workgroup: be.profile.simdLanes });
-    return [TEXTURE_VARIANTS[1], TEXTURETN_VARIANTS[1], TEXTURENN_VARIANTS[1]].map(wide)
-      .concat(storage);
-  }
-  return storage;
-}
-
 /** Layouts each product is tried in: rows of 256 bytes (copied into textures) and odd sizes. */
 const LAYOUTS: readonly [number, number, number][] = [[36, 64, 36], [9, 13, 7]];
 
 function matmulChecks(be: Backend, pending: Pending[]): void {
-  for (const v of variantsOf(be)) {
-    const family = `matmul ${v.family} ${v.tm}x${v.tn}`;
+  // The backend names the variants it runs; each is forced in turn.
+  for (const { name: family, variant: v } of be.matmulChecks) {
     for (const [m, k, n] of LAYOUTS) {
       for (const [transA, transB] of [[false, false], [false, true], [true, false]] as const) {
         const s: MatmulShape = { batch: 1, m, k, n, transA, transB };
@@ -145,7 +118,7 @@ function matmulChecks(be: Backend, pending: Pending[]): void {
 }
 
 function rowChecks(be: Backend, pending: Pending[]): void {
-  const rows = be.rowFlavour;
+  const rows = be.rowFlavourFor("softmax", true);
   for (const [r, c] of [[3, 37], [4, 64]]) {
     const x = values(r * c, r * c).map((v) => 8 * v);
     pending.push({

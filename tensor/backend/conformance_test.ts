@@ -3,7 +3,7 @@ import { gpu } from "../device.ts";
 import { init, startupChecks } from "../runtime.ts";
 import type { MatmulCall } from "./backend.ts";
 import { chooseBackend, WrongResultsError } from "./conformance.ts";
-import { SoftwareBackend } from "./software.ts";
+import { SoftwareBackend } from "./software/software.ts";
 import { matmulVariantFor } from "./tuning.ts";
 
 await init();
@@ -16,7 +16,10 @@ class WrongTextures extends SoftwareBackend {
   }
 }
 
-/** A software backend whose vec4 storage products (the path of operands too big for textures) are wrong. */
+/**
+ * A software backend whose vec4 storage products (the path of operands too big for textures)
+ * are wrong.
+ */
 class WrongVec4 extends SoftwareBackend {
   override matmul(call: MatmulCall): void {
     const vec4 = matmulVariantFor(call.shape).family === "vec4";
@@ -45,39 +48,45 @@ Deno.test("the runtime started on a backend whose every kernel family passed the
   assert.ok(chosen.families.some((f) => f.family.startsWith("matmul")), "no matmul checked");
 });
 
-Deno.test("the check catches a wrong texture matmul and falls back to storage operands", async () => {
-  const { profile } = gpu();
-  await withOwnBackendRestored(async () => {
-    const wrong = new WrongTextures(profile);
-    const plain = new SoftwareBackend(profile, { textures: false });
-    const { backend, reports } = await chooseBackend([wrong, plain]);
-    assert.equal(backend, plain);
-    const failed = reports[0].families.filter((f) => !f.ok).map((f) => f.family);
-    assert.deepEqual(failed, [
-      "matmul texture 8x16",
-      "matmul texturetn 8x16",
-      "matmul texturenn 8x16",
-    ]);
-    assert.ok(reports[1].families.every((f) => f.ok));
-    assert.ok(reports[1].families.some((f) => f.family === "matmul register 8x16"));
-  });
-});
+Deno.test(
+  "the check catches a wrong texture matmul and falls back to storage operands",
+  async () => {
+    const { profile } = gpu();
+    await withOwnBackendRestored(async () => {
+      const wrong = new WrongTextures(profile);
+      const plain = new SoftwareBackend(profile, { textures: false });
+      const { backend, reports } = await chooseBackend([wrong, plain]);
+      assert.equal(backend, plain);
+      const failed = reports[0].families.filter((f) => !f.ok).map((f) => f.family);
+      assert.deepEqual(failed, [
+        "matmul texture 8x16",
+        "matmul texturetn 8x16",
+        "matmul texturenn 8x16",
+      ]);
+      assert.ok(reports[1].families.every((f) => f.ok));
+      assert.ok(reports[1].families.some((f) => f.family === "matmul register 8x16"));
+    });
+  },
+);
 
-Deno.test("the texture backend's check covers the storage products it runs for big operands", async () => {
-  const { profile } = gpu();
-  await withOwnBackendRestored(async () => {
-    const wrong = new WrongVec4(profile);
-    const plain = new SoftwareBackend(profile, { textures: false, vectorLoads: false });
-    const { backend, reports } = await chooseBackend([wrong, plain]);
-    assert.equal(backend, plain);
-    const checked = reports[0].families.map((f) => f.family);
-    for (const family of ["texture", "texturetn", "texturenn", "vec4", "vec4tn", "register"]) {
-      assert.ok(checked.some((f) => f.startsWith(`matmul ${family} `)), `${family} not checked`);
-    }
-    const failed = reports[0].families.filter((f) => !f.ok).map((f) => f.family);
-    assert.deepEqual(failed, ["matmul vec4 16x16"]);
-  });
-});
+Deno.test(
+  "the texture backend's check covers the storage products it runs for big operands",
+  async () => {
+    const { profile } = gpu();
+    await withOwnBackendRestored(async () => {
+      const wrong = new WrongVec4(profile);
+      const plain = new SoftwareBackend(profile, { textures: false, vectorLoads: false });
+      const { backend, reports } = await chooseBackend([wrong, plain]);
+      assert.equal(backend, plain);
+      const checked = reports[0].families.map((f) => f.family);
+      for (const family of ["texture", "texturetn", "texturenn", "vec4", "vec4tn", "register"]) {
+        assert.ok(checked.some((f) => f.startsWith(`matmul ${family} `)), `${family} not checked`);
+      }
+      const failed = reports[0].families.filter((f) => !f.ok).map((f) => f.family);
+      assert.deepEqual(failed, ["matmul vec4 16x16"]);
+    });
+  },
+);
 
 Deno.test("with no backend that computes right, start-up refuses with one line", async () => {
   const { profile } = gpu();

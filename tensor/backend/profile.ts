@@ -61,7 +61,8 @@ const MESA_VENDOR_ID = 0x10005;
  * @example
  * ```ts
  * import { describeInfo } from "./profile.ts";
- * const d = describeInfo({ vendor: "", architecture: "", device: "", description: "" } as GPUAdapterInfo);
+ * const empty = { vendor: "", architecture: "", device: "", description: "" };
+ * const d = describeInfo(empty as GPUAdapterInfo);
  * console.log(d.isFallbackAdapter); // null
  * ```
  */
@@ -88,7 +89,10 @@ export function describeInfo(info: GPUAdapterInfo, adapter?: GPUAdapter): Adapte
  * ```ts
  * import { isSoftware } from "./profile.ts";
  * console.log(isSoftware({
- *   vendor: "65541", architecture: "", device: "0", description: "llvmpipe (LLVM 15.0.6, 256 bits)",
+ *   vendor: "65541",
+ *   architecture: "",
+ *   device: "0",
+ *   description: "llvmpipe (LLVM 15.0.6, 256 bits)",
  *   isFallbackAdapter: null,
  * })); // true
  * ```
@@ -127,9 +131,16 @@ export function simdLanesOf(description: string): number {
  * @example
  * ```ts
  * import { describeProfile } from "./profile.ts";
- * const info = { vendor: "", architecture: "", device: "", description: "", isFallbackAdapter: null };
+ * const info = {
+ *   vendor: "",
+ *   architecture: "",
+ *   device: "",
+ *   description: "",
+ *   isFallbackAdapter: null,
+ * };
  * console.log(describeProfile({
- *   software: true, simdLanes: 8, f16: false, f16RoundsToNearest: false, singleLayerTextures: true, subgroups: false,
+ *   software: true, simdLanes: 8, f16: false, f16RoundsToNearest: false,
+ *   singleLayerTextures: true, subgroups: false,
  *   timestamps: false, maxStorageBufferBindingSize: 1 << 27, info,
  * })); // "vendor not reported, the adapter describes itself with empty strings, software, no f16"
  * ```

@@ -109,16 +109,6 @@ export function forceRowFlavour(flavour: RowFlavour | null): void {
 }
 
 /**
- * The row flavour in force: the forced one, else the backend's.
- *
- * @returns The flavour.
- */
-export function rowFlavourInForce(): RowFlavour {
-  const rt = gpu();
-  return rt.tuning.forcedRows ?? rt.backend.rowFlavour;
-}
-
-/**
  * Remembers the fastest variant for a shape (the autotuner's result).
  *
  * @param s The shape.

@@ -4,9 +4,8 @@
  * @module
  */
 
-import type { MatmulShape } from "../../kernels/matmul.ts";
-import { softmaxPadded, softmaxPaddedBackward } from "../ops_nn.ts";
-import { record, Tensor } from "../tensor.ts";
+import type { MatmulShape } from "../../../kernels/matmul.ts";
+import { record, Tensor } from "../../tensor.ts";
 import {
   ONE_GROUP,
   type OperandLayout,
@@ -14,18 +13,21 @@ import {
   textureMatmul,
   type TextureOperand,
   texturesFitFamily,
-} from "./texture_matmul.ts";
-import { matmulVariantFor } from "./tuning.ts";
+} from "../webgpu/texture_matmul.ts";
+import { matmulVariantFor } from "../tuning.ts";
+import type { Backend } from "../backend.ts";
 
 /**
- * Self-attention (`selfAttention` in `tensor/ops_attention.ts`) with texture matmuls that read the heads straight out of the packed
- * projection (and out of the context's gradient) and store the context and the packed
- * gradient head by head: no copies into and out of the [B·H, T, hd] head layout. Batch entry z of every product is image
- * z % B of head z / B, so that each head's rows of tokens (256-byte aligned in ViT sizes) copy
+ * Self-attention (`selfAttention` in `tensor/ops_attention.ts`) with texture matmuls that read
+ * the heads straight out of the packed projection (and out of the context's gradient) and store
+ * the context and the packed gradient head by head: no copies into and out of the [B·H, T, hd]
+ * head layout. Batch entry z of every product is image z % B of head z / B, so that each head's
+ * rows of tokens (256-byte aligned in ViT sizes) copy
  * into consecutive texture layers with one buffer-to-texture copy per head. Null where a
  * product would not run as a texture matmul.
  */
 export function textureAttention(
+  backend: Backend,
   qkv: Tensor,
   heads: number,
   alpha: number,
@@ -102,7 +104,13 @@ export function textureAttention(
   // Forward: scores = α Q Kᵀ, probabilities, context = P V straight into [B, T, D].
   const logits = Tensor.empty([batch, t, padded]);
   run(0, qkvAs(byTokens(d3, 0)), qkvAs(byTokens(d3, d)), logits, square, alpha);
-  const probs = softmaxPadded(logits, batch * t, t, padded);
+  // Softmax over the padded rows with the vec4 row kernels: zeros from each row's end on.
+  const paddedSoftmax = (inputs: Tensor[], backward: boolean): Tensor => {
+    const y = Tensor.empty(inputs[0].shape);
+    backend.softmax(inputs, y, backward, "vec4", batch * t, t, padded);
+    return y;
+  };
+  const probs = paddedSoftmax([logits], false);
   logits.dispose();
   const out = Tensor.empty([b, t, d]);
   run(1, tensorAs(probs, scoresLayout), nnB(2 * d), out, into(d, 0));
@@ -117,7 +125,7 @@ export function textureAttention(
     const dProbs = Tensor.empty([batch, t, padded]);
     run(3, dContext, qkvAs(byTokens(d3, 2 * d)), dProbs, square);
     run(2, tensorAs(probs, scoresLayout), dContext, dqkv, into(d3, 2 * d));
-    const dScores = softmaxPaddedBackward(probs, dProbs, batch * t, t, padded);
+    const dScores = paddedSoftmax([probs, dProbs], true);
     dProbs.dispose();
     run(1, tensorAs(dScores, scoresLayout), nnB(d), dqkv, into(d3, 0), alpha);
     run(2, tensorAs(dScores, scoresLayout), qkvAs(byTokens(d3, 0)), dqkv, into(d3, d), alpha);

@@ -12,26 +12,30 @@ import {
   type MatmulShape,
   type MatmulVariant,
   REGISTER_VARIANTS,
+  smallTile,
   TEXTURE_VARIANTS,
   TEXTURENN_VARIANTS,
   TEXTURETN_VARIANTS,
   TILED_VARIANTS,
+  variantName,
   VEC4_VARIANTS,
   vec4Eligible,
   VEC4TN_VARIANTS,
   vec4tnEligible,
-} from "../../kernels/matmul.ts";
-import { contiguousStrides, runMap } from "../_dispatch.ts";
-import { stridedCopy } from "../ops_reduce.ts";
-import { Tensor } from "../tensor.ts";
-import type { Backend, MatmulCall } from "./backend.ts";
-import { dispatchMatmul } from "./dispatch_matmul.ts";
-import type { AdapterProfile } from "./profile.ts";
+} from "../../../kernels/matmul.ts";
+import { contiguousStrides, Tensor } from "../../tensor.ts";
+import type { BackendKind, MatmulCall, MatmulCheck } from "../backend.ts";
+import { WebGpuBackend } from "../webgpu/kernels.ts";
+import { dispatchMatmul } from "../webgpu/dispatch_matmul.ts";
+import type { AdapterProfile } from "../profile.ts";
 import { textureAttention } from "./texture_attention.ts";
-import { texturesFitFamily } from "./texture_matmul.ts";
-import { f16EmulationOverride, matmulVariantFor, variantForced } from "./tuning.ts";
+import { texturesFitFamily } from "../webgpu/texture_matmul.ts";
+import { f16EmulationOverride, matmulVariantFor, variantForced } from "../tuning.ts";
 
-/** Below this many multiply-adds the smallest tile is used: big tiles compile slowly and gain nothing. */
+/**
+ * Below this many multiply-adds the smallest tile is used: big tiles compile slowly and gain
+ * nothing.
+ */
 const SMALL_MATMUL = 1 << 20;
 
 /** Options of {@link SoftwareBackend}. */
@@ -49,15 +53,17 @@ export interface SoftwareOptions {
 }
 
 /** The backend for CPU adapters. */
-export class SoftwareBackend implements Backend {
-  /** Always `software`. */
-  readonly name = "software" as const;
+export class SoftwareBackend extends WebGpuBackend {
+  /** `software`. */
+  readonly name: string = "software";
   /** Four elements per invocation where lengths allow. */
   readonly vectorLoads: boolean;
   /** One invocation per row, with vec4 loads where vector loads are on. */
   readonly rowFlavour: "vec4" | "thread";
   /** Whether products read operands from textures. */
   readonly textures: boolean;
+  /** The small tile of each family it runs: texture ones (lane-wide), then storage ones. */
+  readonly matmulChecks: readonly MatmulCheck[];
   readonly #laneWide = new Map<readonly MatmulVariant[], readonly MatmulVariant[]>();
 
   /**
@@ -67,9 +73,21 @@ export class SoftwareBackend implements Backend {
    * @param options Which paths to use.
    */
   constructor(readonly profile: AdapterProfile, options: SoftwareOptions = {}) {
+    super();
     this.textures = options.textures ?? true;
     this.vectorLoads = options.vectorLoads ?? true;
     this.rowFlavour = this.vectorLoads ? "vec4" : "thread";
+    // The storage families run operands too big for textures, so a texture backend checks both.
+    const storage = [VEC4_VARIANTS, VEC4TN_VARIANTS, REGISTER_VARIANTS].map(smallTile);
+    const textures = this.textures
+      ? [TEXTURE_VARIANTS, TEXTURETN_VARIANTS, TEXTURENN_VARIANTS].map((f) =>
+        smallTile(this.#wide(f))
+      )
+      : [];
+    this.matmulChecks = [...textures, ...storage].map((variant) => ({
+      name: `matmul ${variantName(variant)}`,
+      variant,
+    }));
   }
 
   /** A texture family with workgroups one SIMD vector wide (a narrower one leaves lanes idle). */
@@ -160,11 +178,11 @@ export class SoftwareBackend implements Backend {
     // rounded as they are packed; a test that forces a rounding path gets the kernel's.
     const preround = half && f16EmulationOverride() === null &&
       !variant.family.startsWith("texture");
-    const a2 = preround ? runMap("roundF16", [a], a.shape) : a;
-    let b2 = preround ? runMap("roundF16", [b], b.shape) : b;
+    const a2 = preround ? this.#roundedF16(a) : a;
+    let b2 = preround ? this.#roundedF16(b) : b;
     const kernelHalf = half && !preround;
     if (this.runsAsNT(s)) {
-      const bt = transposedCopy(b2);
+      const bt = this.#transposedCopy(b2);
       if (b2 !== b) b2.dispose();
       b2 = bt;
       const nt = { ...s, transB: true };
@@ -200,17 +218,41 @@ export class SoftwareBackend implements Backend {
     grad: boolean,
     half = false,
   ): Tensor | null {
-    return textureAttention(qkv, heads, alpha, grad, half);
+    return textureAttention(this, qkv, heads, alpha, grad, half);
+  }
+
+  /** `t` rounded to f16 and back, outside autograd. */
+  #roundedF16(t: Tensor): Tensor {
+    const out = Tensor.empty(t.shape);
+    this.map("roundF16", [t, out], t.size, 0, false);
+    return out;
+  }
+
+  /** A contiguous copy of `b` [..., K, N] as [..., N, K], outside autograd. */
+  #transposedCopy(b: Tensor): Tensor {
+    const r = b.rank;
+    const shape = [...b.shape.slice(0, -2), b.shape[r - 1], b.shape[r - 2]];
+    const strides = contiguousStrides(b.shape);
+    [strides[r - 2], strides[r - 1]] = [strides[r - 1], strides[r - 2]];
+    const out = Tensor.empty(shape);
+    this.stridedCopy(b, out, shape, strides, 0, contiguousStrides(shape), 0);
+    return out;
   }
 }
 
-/** A contiguous copy of `b` [..., K, N] as [..., N, K], outside autograd. */
-function transposedCopy(b: Tensor): Tensor {
-  const r = b.rank;
-  const shape = [...b.shape.slice(0, -2), b.shape[r - 1], b.shape[r - 2]];
-  const strides = contiguousStrides(b.shape);
-  [strides[r - 2], strides[r - 1]] = [strides[r - 1], strides[r - 2]];
-  const out = Tensor.empty(shape);
-  stridedCopy(b, out, shape, strides, 0, contiguousStrides(shape), 0);
-  return out;
-}
+/**
+ * The software kind: on CPU adapters, texture operands and vector loads first, then
+ * storage-buffer operands, then one element per invocation (the fallbacks the start-up check
+ * picks from).
+ */
+export const softwareBackends: BackendKind = {
+  name: "software",
+  candidates: (profile) =>
+    profile.software
+      ? [
+        new SoftwareBackend(profile),
+        new SoftwareBackend(profile, { textures: false }),
+        new SoftwareBackend(profile, { textures: false, vectorLoads: false }),
+      ]
+      : [],
+};

@@ -11,32 +11,41 @@ import {
   type MatmulVariant,
   REGISTER_VARIANTS,
   TILED_VARIANTS,
+  variantName,
   VEC4_VARIANTS,
   vec4Eligible,
   VEC4TN_VARIANTS,
   vec4tnEligible,
-} from "../../kernels/matmul.ts";
-import type { Backend, MatmulCall } from "./backend.ts";
-import { dispatchMatmul } from "./dispatch_matmul.ts";
-import type { AdapterProfile } from "./profile.ts";
-import { texturesFitFamily } from "./texture_matmul.ts";
-import { matmulVariantFor } from "./tuning.ts";
+} from "../../../kernels/matmul.ts";
+import type { BackendKind, MatmulCall, MatmulCheck } from "../backend.ts";
+import { WebGpuBackend } from "../webgpu/kernels.ts";
+import { dispatchMatmul } from "../webgpu/dispatch_matmul.ts";
+import type { AdapterProfile } from "../profile.ts";
+import { texturesFitFamily } from "../webgpu/texture_matmul.ts";
+import { matmulVariantFor } from "../tuning.ts";
 
 /** The backend for hardware adapters. */
-export class GpuBackend implements Backend {
-  /** Always `gpu`. */
-  readonly name = "gpu" as const;
+export class GpuBackend extends WebGpuBackend {
+  /** `gpu`. */
+  readonly name: string = "gpu";
   /** One element per invocation: GPUs coalesce neighbouring invocations' loads. */
   readonly vectorLoads = false;
   /** A workgroup per row. */
   readonly rowFlavour = "group" as const;
+  /** Every tiled variant. */
+  readonly matmulChecks: readonly MatmulCheck[] = TILED_VARIANTS.map((variant) => ({
+    name: `matmul ${variantName(variant)}`,
+    variant,
+  }));
 
   /**
    * Creates the backend.
    *
    * @param profile What the adapter can do.
    */
-  constructor(readonly profile: AdapterProfile) {}
+  constructor(readonly profile: AdapterProfile) {
+    super();
+  }
 
   /**
    * The tiled variant for a shape, from a sweep on an H200 (`docs/performance.md`): 128×128
@@ -85,3 +94,9 @@ export class GpuBackend implements Backend {
     return null;
   }
 }
+
+/** The GPU kind: the tiled kernels, on hardware adapters. */
+export const gpuBackends: BackendKind = {
+  name: "gpu",
+  candidates: (profile) => profile.software ? [] : [new GpuBackend(profile)],
+};
