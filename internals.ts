@@ -55,7 +55,19 @@ export { Rng } from "./tensor/rng.ts";
 export { accumulate, broadcastShapes } from "./tensor/ops.ts";
 
 // Backends: what the adapter can do, the kernels and choices for it, and their overrides.
-export { type Backend, backend, type MatmulCall } from "./tensor/backend/backend.ts";
+export {
+  type AdamWUpdate,
+  type Backend,
+  backend,
+  type BackendKind,
+  type MatmulCall,
+  type MatmulCheck,
+  type ReduceSplit,
+  type RowKernel,
+} from "./tensor/backend/backend.ts";
+export { WebGpuBackend } from "./tensor/backend/webgpu/kernels.ts";
+export { type BroadcastOp, MAP_EXPRESSIONS, type MapOp } from "./kernels/elementwise.ts";
+export { BACKEND_KINDS, backendCandidates } from "./tensor/backend/registry.ts";
 export {
   type AdapterDescription,
   type AdapterProfile,

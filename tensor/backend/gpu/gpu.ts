@@ -59,6 +59,7 @@ export class GpuBackend extends WebGpuBackend {
     return blocks >= 264 ? t8x4 : t4x4;
   }
 
+  /** Whether a variant can run a shape on this backend. */
   canRun(v: MatmulVariant, s: MatmulShape): boolean {
     // Texture variants run here only when a test forces them.
     if (v.family === "texturetn") return s.transA && !s.transB && texturesFitFamily(v.family, s);
@@ -69,6 +70,7 @@ export class GpuBackend extends WebGpuBackend {
     return true;
   }
 
+  /** The variants worth timing for a shape. */
   candidates(s: MatmulShape): MatmulVariant[] {
     const vec4 = vec4Eligible(s) ? VEC4_VARIANTS : vec4tnEligible(s) ? VEC4TN_VARIANTS : [];
     return [...TILED_VARIANTS, ...vec4, REGISTER_VARIANTS[0]];
@@ -79,6 +81,7 @@ export class GpuBackend extends WebGpuBackend {
     return false;
   }
 
+  /** Records one product with the variant in force. */
   matmul(call: MatmulCall): void {
     const variant = matmulVariantFor(call.shape);
     dispatchMatmul({ ...call, variant });

@@ -133,11 +133,13 @@ export class SoftwareBackend extends WebGpuBackend {
     return REGISTER_VARIANTS;
   }
 
+  /** The texture family where operands fit, else a storage one; small products: the small tile. */
   variantFor(s: MatmulShape): MatmulVariant {
     const family = this.texturesFit(s) ? this.#textureFamily(s) : this.#storageFamily(s);
     return s.batch * s.m * s.n * s.k < SMALL_MATMUL ? family[family.length - 1] : family[0];
   }
 
+  /** Whether a variant can run a shape on this backend. */
   canRun(v: MatmulVariant, s: MatmulShape): boolean {
     if (v.family === "texture") return this.texturesFit(s);
     if (v.family === "texturetn") return this.texturesFit(s) && s.transA && !s.transB;
@@ -145,6 +147,7 @@ export class SoftwareBackend extends WebGpuBackend {
     return !v.family.startsWith("vec4") || this.#storageFamily(s).includes(v);
   }
 
+  /** The variants worth timing for a shape. */
   candidates(s: MatmulShape): MatmulVariant[] {
     const family = this.#storageFamily(s);
     const vec4 = family === REGISTER_VARIANTS ? [] : [...family];
@@ -170,6 +173,7 @@ export class SoftwareBackend extends WebGpuBackend {
       s.k % 4 === 0 && s.m >= 64 && s.batch * s.m * s.n * s.k >= SMALL_MATMUL;
   }
 
+  /** Records one product, operands rounded to f16 up front and NN as NT where that pays. */
   matmul(call: MatmulCall): void {
     const { shape: s, a, b, out, alpha, bias, half } = call;
     const variant = matmulVariantFor(s);
@@ -211,6 +215,7 @@ export class SoftwareBackend extends WebGpuBackend {
     return [dw, db];
   }
 
+  /** The fused texture attention, or null where its products would not run on textures. */
   selfAttention(
     qkv: Tensor,
     heads: number,

@@ -95,7 +95,9 @@ function broadcastStrides(shape: readonly number[], out: readonly number[]): num
  * subclass adds the products.
  */
 export abstract class WebGpuBackend implements Backend {
+  /** A label for reports. */
   abstract readonly name: string;
+  /** What the adapter can do. */
   abstract readonly profile: AdapterProfile;
   /**
    * Maps, copies, row kernels and the optimizer update take four elements per invocation where
@@ -104,18 +106,26 @@ export abstract class WebGpuBackend implements Backend {
   abstract readonly vectorLoads: boolean;
   /** How softmax and layer norm spread rows over invocations. */
   abstract readonly rowFlavour: RowFlavour;
+  /** The product variants the start-up check runs, by name. */
   abstract readonly matmulChecks: readonly MatmulCheck[];
+  /** The variant a product of this shape runs with. */
   abstract variantFor(s: MatmulShape): MatmulVariant;
+  /** Whether a variant can run a shape. */
   abstract canRun(v: MatmulVariant, s: MatmulShape): boolean;
+  /** The variants worth timing for a shape. */
   abstract candidates(s: MatmulShape): MatmulVariant[];
+  /** Whether an NN product runs as NT on a transposed copy of B. */
   abstract runsAsNT(s: MatmulShape): boolean;
+  /** Records one product. */
   abstract matmul(call: MatmulCall): void;
+  /** A Linear layer's weight and bias gradients from one product, or null. */
   abstract linearGrads(
     g: Tensor,
     x: Tensor,
     alpha: number,
     half: boolean,
   ): [Tensor, Tensor] | null;
+  /** Self-attention on a packed projection as one fused path, or null. */
   abstract selfAttention(
     qkv: Tensor,
     heads: number,
@@ -133,6 +143,7 @@ export abstract class WebGpuBackend implements Backend {
     return f === "vec4" && !vec4Rows ? "thread" : f;
   }
 
+  /** Records an elementwise map over `n` elements (see {@link Backend.map}). */
   map(op: MapOp, tensors: readonly Tensor[], n: number, s: number, inPlace: boolean): void {
     if (n === 0) return;
     const vec4 = this.vectorLoads && n % 4 === 0;
@@ -145,6 +156,7 @@ export abstract class WebGpuBackend implements Backend {
     );
   }
 
+  /** Records a broadcasting binary op into `out`. */
   broadcast(op: BroadcastOp, a: Tensor, b: Tensor, out: Tensor): void {
     const n = out.size;
     if (n === 0) return;
@@ -160,6 +172,7 @@ export abstract class WebGpuBackend implements Backend {
     );
   }
 
+  /** Sums over the middle of `split`, in two passes for few outputs over a long axis. */
   sum(x: Tensor, split: ReduceSplit, scale: number, outShape: readonly number[]): Tensor {
     const [outer, len, inner] = split;
     if (len >= 4 * SUM_CHUNK && outer * inner < 1 << 16) {
@@ -189,6 +202,7 @@ export abstract class WebGpuBackend implements Backend {
     return out;
   }
 
+  /** Maximum and its index over the middle of `split`. */
   max(x: Tensor, out: Tensor, arg: Tensor, split: ReduceSplit): void {
     const [outer, len, inner] = split;
     engine().dispatch(
@@ -199,6 +213,7 @@ export abstract class WebGpuBackend implements Backend {
     );
   }
 
+  /** The gradient of {@link WebGpuBackend.max}. */
   maxBackward(g: Tensor, arg: Tensor, dx: Tensor, split: ReduceSplit): void {
     const [outer, len, inner] = split;
     engine().dispatch(
@@ -209,6 +224,7 @@ export abstract class WebGpuBackend implements Backend {
     );
   }
 
+  /** A strided copy, in runs of four (vec4s where vector loads are on) where layouts allow. */
   stridedCopy(
     src: Tensor,
     dst: Tensor,
@@ -264,6 +280,7 @@ export abstract class WebGpuBackend implements Backend {
     );
   }
 
+  /** Rows `index` of `x` into `out`. */
   gatherRows(x: Tensor, index: Tensor, out: Tensor, count: number, cols: number): void {
     engine().dispatch(
       gatherRowsKernel,
@@ -273,6 +290,7 @@ export abstract class WebGpuBackend implements Backend {
     );
   }
 
+  /** Each row of `g` added to the row it came from. */
   scatterAddRows(g: Tensor, index: Tensor, dx: Tensor, count: number): void {
     const [rows, cols] = dx.shape;
     engine().dispatch(
@@ -283,10 +301,12 @@ export abstract class WebGpuBackend implements Backend {
     );
   }
 
+  /** The flavour a row kernel runs with (this backend's, or a test's override). */
   rowFlavourFor(kernel: RowKernel, vec4Rows: boolean): RowFlavour {
     return kernel === "softmax padded" ? "vec4" : this.#rows(vec4Rows);
   }
 
+  /** Softmax rows, forward or backward (see {@link Backend.softmax}). */
   softmax(
     inputs: readonly Tensor[],
     out: Tensor,
@@ -311,6 +331,7 @@ export abstract class WebGpuBackend implements Backend {
     );
   }
 
+  /** Layer norm of rows, with their statistics. */
   layerNorm(
     x: Tensor,
     weight: Tensor,
@@ -330,6 +351,7 @@ export abstract class WebGpuBackend implements Backend {
     );
   }
 
+  /** The input gradient of layer norm. */
   layerNormBackwardInput(
     x: Tensor,
     weight: Tensor,
@@ -349,6 +371,7 @@ export abstract class WebGpuBackend implements Backend {
     );
   }
 
+  /** The weight and bias gradients of layer norm, chunk sums added up. */
   layerNormBackwardParams(x: Tensor, stats: Tensor, g: Tensor, cols: number): [Tensor, Tensor] {
     const rows = stats.shape[0];
     // Chunks of SUM_CHUNK rows, so that thousands of rows spread over many invocations; the
@@ -381,6 +404,7 @@ export abstract class WebGpuBackend implements Backend {
     return sums;
   }
 
+  /** Per-row cross-entropy with each row's log-sum-exp. */
   crossEntropy(logits: Tensor, labels: Tensor, perRow: Tensor, lse: Tensor): void {
     const [rows, cols] = logits.shape;
     engine().dispatch(
@@ -391,6 +415,7 @@ export abstract class WebGpuBackend implements Backend {
     );
   }
 
+  /** The logits' gradient of cross-entropy. */
   crossEntropyBackward(
     logits: Tensor,
     labels: Tensor,
@@ -408,6 +433,7 @@ export abstract class WebGpuBackend implements Backend {
     );
   }
 
+  /** Inverted dropout with a hashed mask. */
   dropout(input: Tensor, out: Tensor, seed: number, p: number): void {
     const params = {
       n: input.size,
@@ -423,6 +449,7 @@ export abstract class WebGpuBackend implements Backend {
     );
   }
 
+  /** Partial sums of squares of a region. */
   sumSquares(src: Storage, n: number, block: number, partials: Tensor, offset: number): void {
     const blocks = Math.ceil(n / block);
     engine().dispatch(
@@ -433,6 +460,7 @@ export abstract class WebGpuBackend implements Backend {
     );
   }
 
+  /** The clipping coefficient and norm from partial sums of squares. */
   clipCoefficient(
     partials: Tensor,
     clip: Tensor,
@@ -448,6 +476,7 @@ export abstract class WebGpuBackend implements Backend {
     );
   }
 
+  /** One AdamW update of a parameter chunk. */
   adamw(update: AdamWUpdate): void {
     const { length } = update;
     // Four parameters per invocation where the backend takes vector loads and the chunk allows.
