@@ -40,8 +40,8 @@ export {
   NoGpuAdapterError,
   NotStartedError,
 } from "./tensor/device.ts";
-export type { ConformanceReport, DropoutState, FamilyCheck } from "./tensor/context.ts";
-export type { AdapterDescription, AdapterProfile } from "./tensor/backend/profile.ts";
+export type { ConformanceReport, DropoutState, FamilyCheck } from "./tensor/core/context.ts";
+export type { AdapterDescription, AdapterProfile } from "./tensor/core/profile.ts";
 
 // Tensors and their ops.
 export {

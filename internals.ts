@@ -28,15 +28,15 @@ export {
   type DropoutState,
   type FamilyCheck,
   type GradOps,
-} from "./tensor/context.ts";
-export { Tuning } from "./tensor/backend/overrides.ts";
+} from "./tensor/core/context.ts";
+export { Tuning } from "./tensor/core/overrides.ts";
 export { type Binding, Engine, engine, setValidation, type Storage } from "./tensor/engine.ts";
 export {
   type AliasingConflict,
   BindingAliasingError,
   type BoundRange,
   findAliasing,
-} from "./tensor/aliasing.ts";
+} from "./tensor/core/aliasing.ts";
 export {
   allocatedSize,
   type CachedTexture,
@@ -44,10 +44,10 @@ export {
   type TextureContent,
   TEXTURES_PER_SIZE,
   type TextureSize,
-} from "./tensor/texture_cache.ts";
-export { KernelProfiler, type KernelTime } from "./tensor/profiler.ts";
-export { bucketSize, BufferPool, type PoolStats } from "./tensor/pool.ts";
-export { Arena, type ArenaChunk, type ArenaSlot, packParameters } from "./tensor/arena.ts";
+} from "./tensor/core/texture_cache.ts";
+export { KernelProfiler, type KernelTime } from "./tensor/core/profiler.ts";
+export { bucketSize, BufferPool, type PoolStats } from "./tensor/core/pool.ts";
+export { Arena, type ArenaChunk, type ArenaSlot, packParameters } from "./tensor/core/arena.ts";
 export { type BackwardFn, record } from "./tensor/tensor.ts";
 export { Rng } from "./tensor/rng.ts";
 
@@ -64,7 +64,7 @@ export {
   type MatmulCheck,
   type ReduceSplit,
   type RowKernel,
-} from "./tensor/backend/backend.ts";
+} from "./tensor/core/backend.ts";
 export { WebGpuBackend } from "./tensor/backend/webgpu/kernels.ts";
 export { type BroadcastOp, MAP_EXPRESSIONS, type MapOp } from "./kernels/elementwise.ts";
 export { BACKEND_KINDS, backendCandidates } from "./tensor/backend/registry.ts";
@@ -73,7 +73,7 @@ export {
   type AdapterProfile,
   describeProfile,
   simdLanesOf,
-} from "./tensor/backend/profile.ts";
+} from "./tensor/core/profile.ts";
 export { SoftwareBackend, type SoftwareOptions } from "./tensor/backend/software/software.ts";
 export { GpuBackend } from "./tensor/backend/gpu/gpu.ts";
 export { autotuneMatmul, matmulCandidates } from "./tensor/backend/autotune.ts";
@@ -84,7 +84,7 @@ export {
   forceRowFlavour,
   lastMatmulVariant,
   matmulVariantFor,
-} from "./tensor/backend/tuning.ts";
+} from "./tensor/core/tuning.ts";
 export {
   type MatmulShape,
   type MatmulVariant,

@@ -6,9 +6,9 @@
  * @module
  */
 
-import { type AdapterProfile, describeInfo, isSoftware, simdLanesOf } from "./backend/profile.ts";
-import { type Device, NoGpuAdapterError } from "./context.ts";
-import { f16BitsToF32, f32ToF16Bits } from "./f16.ts";
+import { type AdapterProfile, describeInfo, isSoftware, simdLanesOf } from "./core/profile.ts";
+import { type Device, NoGpuAdapterError } from "./core/context.ts";
+import { f16BitsToF32, f32ToF16Bits } from "./core/f16.ts";
 
 export {
   describeAdapter,
@@ -18,7 +18,7 @@ export {
   installContext,
   NoGpuAdapterError,
   NotStartedError,
-} from "./context.ts";
+} from "./core/context.ts";
 
 /** Inputs whose f16 rounding tells nearest-even from truncation and saturation. */
 const F16_PROBE_INPUTS = [

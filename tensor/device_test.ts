@@ -5,7 +5,7 @@ import {
   describeProfile,
   isSoftware,
   simdLanesOf,
-} from "./backend/profile.ts";
+} from "./core/profile.ts";
 import { init } from "./runtime.ts";
 
 await init();

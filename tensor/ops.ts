@@ -6,10 +6,10 @@
  * @module
  */
 
-import { runMap, runMapInPlace } from "./_dispatch.ts";
-import type { GradOps } from "./context.ts";
-import type { Tensor } from "./tensor.ts";
-import { add } from "./ops_elementwise.ts";
+import { runMap, runMapInPlace } from "./ops/_dispatch.ts";
+import type { GradOps } from "./core/context.ts";
+import type { Tensor } from "./core/tensor.ts";
+import { add } from "./ops/elementwise.ts";
 
 export {
   add,
@@ -27,12 +27,12 @@ export {
   sqrt,
   sub,
   tanh,
-} from "./ops_elementwise.ts";
-export { expand, max, mean, type ReduceOptions, sum, sumTo } from "./ops_reduce.ts";
-export { concat, gatherRows, permute, reshape, slice, transpose } from "./ops_shape.ts";
-export { autocast, matmul, type MatmulOptions } from "./ops_matmul.ts";
-export { crossEntropy, dropout, layerNorm, softmax } from "./ops_nn.ts";
-export { selfAttention } from "./ops_attention.ts";
+} from "./ops/elementwise.ts";
+export { expand, max, mean, type ReduceOptions, sum, sumTo } from "./ops/reduce.ts";
+export { concat, gatherRows, permute, reshape, slice, transpose } from "./ops/shape.ts";
+export { autocast, matmul, type MatmulOptions } from "./ops/matmul.ts";
+export { crossEntropy, dropout, layerNorm, softmax } from "./ops/nn.ts";
+export { selfAttention } from "./ops/attention.ts";
 
 /**
  * A tensor of `shape` filled with `value` (no gradient).

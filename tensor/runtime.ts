@@ -7,13 +7,13 @@
  */
 
 import { widenSoftwareSimd } from "../io/simd.ts";
-import { chooseBackend, type ConformanceReport } from "./backend/conformance.ts";
+import { chooseBackend, type ConformanceReport } from "./conformance.ts";
 import { backendCandidates } from "./backend/registry.ts";
-import { activeRuntime, installContext, Runtime, startOnce } from "./context.ts";
+import { activeRuntime, installContext, Runtime, startOnce } from "./core/context.ts";
 import { requestDevice } from "./device.ts";
 import { gradOps } from "./ops.ts";
 
-export { Runtime } from "./context.ts";
+export { Runtime } from "./core/context.ts";
 export { backendCandidates } from "./backend/registry.ts";
 
 /** Options of {@link init} and {@link createRuntime}. */
@@ -94,7 +94,7 @@ export function init(options: InitOptions = {}): Promise<Runtime> {
  * @example
  * ```ts
  * import { createRuntime } from "./runtime.ts";
- * import { Tensor } from "./tensor.ts";
+ * import { Tensor } from "./core/tensor.ts";
  * const rt = await createRuntime();
  * const t = rt.run(() => Tensor.from([1, 2, 3], [3]));
  * console.log(await t.toArray()); // Float32Array [1, 2, 3]

@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { REGISTER_VARIANTS } from "../kernels/matmul.ts";
 import { Dropout, dropoutState, setDropoutSeed } from "../nn/layers.ts";
-import { forceMatmulVariant, lastMatmulVariant, matmulVariantFor } from "./backend/tuning.ts";
-import { gpu } from "./context.ts";
-import { engine } from "./engine.ts";
-import { autocast, halfMatmuls } from "./ops_matmul.ts";
+import { forceMatmulVariant, lastMatmulVariant, matmulVariantFor } from "./core/tuning.ts";
+import { gpu } from "./core/context.ts";
+import { engine } from "./core/engine.ts";
+import { autocast, halfMatmuls } from "./ops/matmul.ts";
 import { add, matmul, softmax } from "./ops.ts";
 import { createRuntime, init, startupChecks } from "./runtime.ts";
-import { scope, Tensor } from "./tensor.ts";
+import { scope, Tensor } from "./core/tensor.ts";
 
 // Deno's WebGPU offers one adapter per process (the backend is chosen by DENO_WEBGPU_BACKEND
 // when the process starts), so the two runtimes are two devices requested from it.

@@ -6,9 +6,9 @@
  */
 
 import { type MatmulShape, type MatmulVariant, variantName } from "../../kernels/matmul.ts";
-import { gpu } from "../context.ts";
-import { Tensor } from "../tensor.ts";
-import { backend } from "./backend.ts";
+import { gpu } from "../core/context.ts";
+import { Tensor } from "../core/tensor.ts";
+import { backend } from "../core/backend.ts";
 import { dispatchMatmul } from "./webgpu/dispatch_matmul.ts";
 
 /**

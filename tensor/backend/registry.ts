@@ -5,9 +5,9 @@
  * @module
  */
 
-import type { Backend, BackendKind } from "./backend.ts";
+import type { Backend, BackendKind } from "../core/backend.ts";
 import { gpuBackends } from "./gpu/gpu.ts";
-import type { AdapterProfile } from "./profile.ts";
+import type { AdapterProfile } from "../core/profile.ts";
 import { softwareBackends } from "./software/software.ts";
 
 /** Every backend kind, in the order their candidates are tried. */

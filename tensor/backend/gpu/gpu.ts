@@ -17,12 +17,12 @@ import {
   VEC4TN_VARIANTS,
   vec4tnEligible,
 } from "../../../kernels/matmul.ts";
-import type { BackendKind, MatmulCall, MatmulCheck } from "../backend.ts";
+import type { BackendKind, MatmulCall, MatmulCheck } from "../../core/backend.ts";
 import { WebGpuBackend } from "../webgpu/kernels.ts";
 import { dispatchMatmul } from "../webgpu/dispatch_matmul.ts";
-import type { AdapterProfile } from "../profile.ts";
+import type { AdapterProfile } from "../../core/profile.ts";
 import { texturesFitFamily } from "../webgpu/texture_matmul.ts";
-import { matmulVariantFor } from "../tuning.ts";
+import { matmulVariantFor } from "../../core/tuning.ts";
 
 /** The backend for hardware adapters. */
 export class GpuBackend extends WebGpuBackend {

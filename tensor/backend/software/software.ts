@@ -23,14 +23,14 @@ import {
   VEC4TN_VARIANTS,
   vec4tnEligible,
 } from "../../../kernels/matmul.ts";
-import { contiguousStrides, Tensor } from "../../tensor.ts";
-import type { BackendKind, MatmulCall, MatmulCheck } from "../backend.ts";
+import { contiguousStrides, Tensor } from "../../core/tensor.ts";
+import type { BackendKind, MatmulCall, MatmulCheck } from "../../core/backend.ts";
 import { WebGpuBackend } from "../webgpu/kernels.ts";
 import { dispatchMatmul } from "../webgpu/dispatch_matmul.ts";
-import type { AdapterProfile } from "../profile.ts";
+import type { AdapterProfile } from "../../core/profile.ts";
 import { textureAttention } from "./texture_attention.ts";
 import { texturesFitFamily } from "../webgpu/texture_matmul.ts";
-import { f16EmulationOverride, matmulVariantFor, variantForced } from "../tuning.ts";
+import { f16EmulationOverride, matmulVariantFor, variantForced } from "../../core/tuning.ts";
 
 /**
  * Below this many multiply-adds the smallest tile is used: big tiles compile slowly and gain

@@ -5,7 +5,7 @@
  */
 
 import type { MatmulShape } from "../../../kernels/matmul.ts";
-import { record, Tensor } from "../../tensor.ts";
+import { record, Tensor } from "../../core/tensor.ts";
 import {
   ONE_GROUP,
   type OperandLayout,
@@ -14,8 +14,8 @@ import {
   type TextureOperand,
   texturesFitFamily,
 } from "../webgpu/texture_matmul.ts";
-import { matmulVariantFor } from "../tuning.ts";
-import type { Backend } from "../backend.ts";
+import { matmulVariantFor } from "../../core/tuning.ts";
+import type { Backend } from "../../core/backend.ts";
 
 /**
  * Self-attention (`selfAttention` in `tensor/ops_attention.ts`) with texture matmuls that read

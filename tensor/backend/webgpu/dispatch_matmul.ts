@@ -10,11 +10,11 @@ import {
   type MatmulPrecision,
   type MatmulVariant,
 } from "../../../kernels/matmul.ts";
-import { engine } from "../../engine.ts";
-import type { Tensor } from "../../tensor.ts";
+import { engine } from "../../core/engine.ts";
+import type { Tensor } from "../../core/tensor.ts";
 import { ONE_GROUP, operandLayouts, textureMatmul } from "./texture_matmul.ts";
-import { f16EmulationOverride, noteMatmulVariant } from "../tuning.ts";
-import { backend, type MatmulCall } from "../backend.ts";
+import { f16EmulationOverride, noteMatmulVariant } from "../../core/tuning.ts";
+import { backend, type MatmulCall } from "../../core/backend.ts";
 
 /** One dispatch: a product (as a backend receives it) with the variant chosen for it. */
 export interface MatmulDispatch extends Omit<MatmulCall, "half"> {

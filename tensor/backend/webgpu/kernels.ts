@@ -43,10 +43,10 @@ import {
 } from "../../../kernels/reduce.ts";
 import { type RowFlavour, rowGrid } from "../../../kernels/rows.ts";
 import { softmaxBackwardKernels, softmaxKernels } from "../../../kernels/softmax.ts";
-import type { Storage } from "../../command_engine.ts";
-import { gpu } from "../../context.ts";
-import { engine } from "../../engine.ts";
-import { sizeOf, Tensor } from "../../tensor.ts";
+import type { Storage } from "../../core/command_engine.ts";
+import { gpu } from "../../core/context.ts";
+import { engine } from "../../core/engine.ts";
+import { sizeOf, Tensor } from "../../core/tensor.ts";
 import type {
   AdamWUpdate,
   Backend,
@@ -54,8 +54,8 @@ import type {
   MatmulCheck,
   ReduceSplit,
   RowKernel,
-} from "../backend.ts";
-import type { AdapterProfile } from "../profile.ts";
+} from "../../core/backend.ts";
+import type { AdapterProfile } from "../../core/profile.ts";
 
 /**
  * Left-pads a list to {@link MAX_RANK} and splits it into two vec4u values.

@@ -15,9 +15,9 @@ import {
 } from "../../../kernels/matmul.ts";
 import { elementwiseGrid } from "../../../kernels/elementwise.ts";
 import { texturePackKernel } from "../../../kernels/texture_pack.ts";
-import { engine, type Storage } from "../../engine.ts";
-import type { CachedTexture } from "../../texture_cache.ts";
-import type { TextureSize } from "../../texture_cache.ts";
+import { engine, type Storage } from "../../core/engine.ts";
+import type { CachedTexture } from "../../core/texture_cache.ts";
+import type { TextureSize } from "../../core/texture_cache.ts";
 
 /**
  * How a texture variant reads each operand: the texture's size and the source strides of

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { gpu } from "../device.ts";
-import { init, startupChecks } from "../runtime.ts";
-import type { MatmulCall } from "./backend.ts";
+import { gpu } from "./device.ts";
+import { init, startupChecks } from "./runtime.ts";
+import type { MatmulCall } from "./core/backend.ts";
 import { chooseBackend, WrongResultsError } from "./conformance.ts";
-import { SoftwareBackend } from "./software/software.ts";
-import { matmulVariantFor } from "./tuning.ts";
+import { SoftwareBackend } from "./backend/software/software.ts";
+import { matmulVariantFor } from "./core/tuning.ts";
 
 await init();
 

@@ -8,7 +8,7 @@
 
 import type { MatmulShape, MatmulVariant } from "../../kernels/matmul.ts";
 import type { RowFlavour } from "../../kernels/rows.ts";
-import { gpu } from "../context.ts";
+import { gpu } from "./context.ts";
 import type { Tuning } from "./overrides.ts";
 
 export { Tuning } from "./overrides.ts";

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { gpu } from "./device.ts";
-import { matmul } from "./ops.ts";
-import { scope, Tensor } from "./tensor.ts";
-import { fromF16Bits, toF16Bits } from "./f16.ts";
-import { refMatmul } from "./reference.ts";
+import { gpu } from "../device.ts";
+import { matmul } from "../ops.ts";
+import { scope, Tensor } from "../core/tensor.ts";
+import { fromF16Bits, toF16Bits } from "../core/f16.ts";
+import { refMatmul } from "../reference.ts";
 import {
   REGISTER_VARIANTS,
   TEXTURE_VARIANTS,
@@ -12,10 +12,10 @@ import {
   TILED_VARIANTS,
   VEC4_VARIANTS,
   VEC4TN_VARIANTS,
-} from "../kernels/matmul.ts";
-import { forceF16Emulation, forceMatmulVariant } from "./backend/tuning.ts";
-import { assertClose, rng, uniform } from "./_test_util.ts";
-import { init } from "./runtime.ts";
+} from "../../kernels/matmul.ts";
+import { forceF16Emulation, forceMatmulVariant } from "../core/tuning.ts";
+import { assertClose, rng, uniform } from "../_test_util.ts";
+import { init } from "../runtime.ts";
 
 await init();
 

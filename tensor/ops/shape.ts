@@ -6,16 +6,16 @@
  */
 
 import { contiguousStrides, normAxis } from "./_dispatch.ts";
-import { backend } from "./backend/backend.ts";
-import { stridedCopy } from "./ops_reduce.ts";
-import { record, Tensor } from "./tensor.ts";
+import { backend } from "../core/backend.ts";
+import { stridedCopy } from "./reduce.ts";
+import { record, Tensor } from "../core/tensor.ts";
 
 /**
  * A view of `x` with a new shape, sharing its memory. One dimension may be -1.
  *
  * @example
  * ```ts
- * import { reshape, Tensor } from "../mod.ts";
+ * import { reshape, Tensor } from "../../mod.ts";
  * console.log(reshape(Tensor.from([1, 2, 3, 4, 5, 6], [2, 3]), [3, -1]).shape); // [3, 2]
  * ```
  */
@@ -28,7 +28,7 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
  *
  * @example
  * ```ts
- * import { permute, Tensor } from "../mod.ts";
+ * import { permute, Tensor } from "../../mod.ts";
  * const y = permute(Tensor.from([1, 2, 3, 4, 5, 6], [2, 3]), [1, 0]);
  * console.log(await y.toArray()); // Float32Array [1, 4, 2, 5, 3, 6]
  * ```
@@ -61,7 +61,7 @@ export function transpose(x: Tensor, dim0: number, dim1: number): Tensor {
  *
  * @example
  * ```ts
- * import { slice, Tensor } from "../mod.ts";
+ * import { slice, Tensor } from "../../mod.ts";
  * console.log(await slice(Tensor.from([1, 2, 3, 4], [2, 2]), 1, 1, 2).toArray()); // [2, 4]
  * ```
  */
@@ -86,7 +86,7 @@ export function slice(x: Tensor, axis: number, start: number, end: number): Tens
  *
  * @example
  * ```ts
- * import { concat, Tensor } from "../mod.ts";
+ * import { concat, Tensor } from "../../mod.ts";
  * const y = concat([Tensor.from([1], [1, 1]), Tensor.from([2, 3], [1, 2])], 1);
  * console.log(await y.toArray()); // Float32Array [1, 2, 3]
  * ```
@@ -124,7 +124,7 @@ export function concat(xs: readonly Tensor[], axis: number): Tensor {
  *
  * @example
  * ```ts
- * import { gatherRows, Tensor } from "../mod.ts";
+ * import { gatherRows, Tensor } from "../../mod.ts";
  * const y = gatherRows(Tensor.from([1, 2, 3, 4, 5, 6], [3, 2]), [2, 0]);
  * console.log(await y.toArray()); // Float32Array [5, 6, 1, 2]
  * ```

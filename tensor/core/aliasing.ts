@@ -16,7 +16,7 @@
  * @module
  */
 
-import type { BindingAccess } from "../kernels/kernel.ts";
+import type { BindingAccess } from "../../kernels/kernel.ts";
 
 /** A storage binding as the check sees it: a buffer and a byte range. */
 export interface BoundRange {

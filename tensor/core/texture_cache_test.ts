@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { gpu } from "./device.ts";
+import { gpu } from "../device.ts";
 import { allocatedSize, TextureCache, TEXTURES_PER_SIZE } from "./texture_cache.ts";
-import { init } from "./runtime.ts";
+import { init } from "../runtime.ts";
 
 await init();
 

@@ -4,11 +4,11 @@
  * @module
  */
 
-import type { BroadcastOp } from "../kernels/elementwise.ts";
+import type { BroadcastOp } from "../../kernels/elementwise.ts";
 import { assertF32, runMap } from "./_dispatch.ts";
-import { backend } from "./backend/backend.ts";
-import { expand, sumTo } from "./ops_reduce.ts";
-import { record, Tensor } from "./tensor.ts";
+import { backend } from "../core/backend.ts";
+import { expand, sumTo } from "./reduce.ts";
+import { record, Tensor } from "../core/tensor.ts";
 
 /**
  * The shape two shapes broadcast to, by NumPy's rules.
@@ -50,7 +50,7 @@ function binary(op: BroadcastOp, a: Tensor, b: Tensor): Tensor {
  *
  * @example
  * ```ts
- * import { add, Tensor } from "../mod.ts";
+ * import { add, Tensor } from "../../mod.ts";
  * const y = add(Tensor.from([1, 2, 3, 4], [2, 2]), Tensor.from([10, 20], [2]));
  * console.log(await y.toArray()); // Float32Array [11, 22, 13, 24]
  * ```
@@ -164,7 +164,7 @@ export function relu(x: Tensor): Tensor {
  *
  * @example
  * ```ts
- * import { gelu, Tensor } from "../mod.ts";
+ * import { gelu, Tensor } from "../../mod.ts";
  * console.log(await gelu(Tensor.from([1], [1])).toArray()); // ≈ 0.8413
  * ```
  */

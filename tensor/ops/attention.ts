@@ -12,12 +12,12 @@
  */
 
 import { contiguousStrides } from "./_dispatch.ts";
-import { backend } from "./backend/backend.ts";
-import { halfMatmuls, matmul } from "./ops_matmul.ts";
-import { softmax } from "./ops_nn.ts";
-import { stridedCopy } from "./ops_reduce.ts";
-import { permute } from "./ops_shape.ts";
-import { isGradEnabled, noGrad, record, Tensor } from "./tensor.ts";
+import { backend } from "../core/backend.ts";
+import { halfMatmuls, matmul } from "./matmul.ts";
+import { softmax } from "./nn.ts";
+import { stridedCopy } from "./reduce.ts";
+import { permute } from "./shape.ts";
+import { isGradEnabled, noGrad, record, Tensor } from "../core/tensor.ts";
 
 /**
  * Scaled dot-product self-attention over `heads` heads on `qkv` [B, T, 3·D], which holds the
@@ -32,7 +32,7 @@ import { isGradEnabled, noGrad, record, Tensor } from "./tensor.ts";
  * @returns The context [B, T, D].
  * @example
  * ```ts
- * import { selfAttention, Tensor } from "../mod.ts";
+ * import { selfAttention, Tensor } from "../../mod.ts";
  * // One head of width 1, two tokens: each query attends to both keys.
  * const qkv = Tensor.from([0, 0, 1, 0, 0, 3], [1, 2, 3]);
  * console.log(await selfAttention(qkv, 1).toArray()); // Float32Array [2, 2]

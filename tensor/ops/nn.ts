@@ -5,11 +5,11 @@
  * @module
  */
 
-import type { RowFlavour } from "../kernels/rows.ts";
-import { backend } from "./backend/backend.ts";
+import type { RowFlavour } from "../../kernels/rows.ts";
+import { backend } from "../core/backend.ts";
 import { assertF32 } from "./_dispatch.ts";
-import { sum } from "./ops_reduce.ts";
-import { record, Tensor } from "./tensor.ts";
+import { sum } from "./reduce.ts";
+import { record, Tensor } from "../core/tensor.ts";
 
 function rowsOf(x: Tensor): [number, number] {
   if (x.rank === 0) throw new Error("expected at least one dimension");
@@ -22,7 +22,7 @@ function rowsOf(x: Tensor): [number, number] {
  *
  * @example
  * ```ts
- * import { softmax, Tensor } from "../mod.ts";
+ * import { softmax, Tensor } from "../../mod.ts";
  * console.log(await softmax(Tensor.from([0, 0], [1, 2])).toArray()); // Float32Array [0.5, 0.5]
  * ```
  */
@@ -99,7 +99,7 @@ export function softmaxPaddedBackward(
  *
  * @example
  * ```ts
- * import { layerNorm, Tensor } from "../mod.ts";
+ * import { layerNorm, Tensor } from "../../mod.ts";
  * const x = Tensor.from([1, 3], [1, 2]);
  * const y = layerNorm(x, Tensor.from([1, 1], [2]), Tensor.from([0, 0], [2]));
  * console.log(await y.toArray()); // ≈ [-1, 1]
@@ -143,7 +143,7 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-12):
  *
  * @example
  * ```ts
- * import { crossEntropy, Tensor } from "../mod.ts";
+ * import { crossEntropy, Tensor } from "../../mod.ts";
  * const loss = crossEntropy(Tensor.from([0, 0], [1, 2]), [1]);
  * console.log(await loss.item()); // ≈ 0.6931
  * ```
@@ -196,7 +196,7 @@ export function crossEntropy(logits: Tensor, labels: readonly number[] | Int32Ar
  *
  * @example
  * ```ts
- * import { dropout, Tensor } from "../mod.ts";
+ * import { dropout, Tensor } from "../../mod.ts";
  * const y = dropout(Tensor.from(new Float32Array(8).fill(1), [8]), 0.5, 1234);
  * console.log(await y.toArray()); // each element 0 or 2
  * ```

@@ -4,10 +4,10 @@
  * (h = 1e-2; tolerance atol 2e-3 + rtol 2e-2, which covers the O(h²) truncation and the f32
  * rounding of the differences).
  */
-import * as ops from "./ops.ts";
-import { noGrad, scope, Tensor } from "./tensor.ts";
-import { assertClose, rng, uniform } from "./_test_util.ts";
-import { init } from "./runtime.ts";
+import * as ops from "../ops.ts";
+import { noGrad, scope, Tensor } from "../core/tensor.ts";
+import { assertClose, rng, uniform } from "../_test_util.ts";
+import { init } from "../runtime.ts";
 
 await init();
 

@@ -158,7 +158,7 @@ export class Arena {
  * @returns The parameter arena and the gradient arena.
  * @example
  * ```ts
- * import { packParameters, Tensor } from "../mod.ts";
+ * import { packParameters, Tensor } from "../../mod.ts";
  * const w = Tensor.from([1, 2], [2], { requiresGrad: true });
  * const { grads } = packParameters([w]);
  * console.log(grads.chunks.length, w.grad?.shape); // 1 [2]

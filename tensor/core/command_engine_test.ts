@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { engine, type Storage } from "./engine.ts";
-import { mapKernel } from "../kernels/elementwise.ts";
-import { defineKernel } from "../kernels/kernel.ts";
+import { mapKernel } from "../../kernels/elementwise.ts";
+import { defineKernel } from "../../kernels/kernel.ts";
 import { BindingAliasingError } from "./aliasing.ts";
-import { softmax } from "./ops_nn.ts";
-import { forceRowFlavour } from "./backend/tuning.ts";
+import { softmax } from "../ops/nn.ts";
+import { forceRowFlavour } from "./tuning.ts";
 import { Tensor } from "./tensor.ts";
-import { init } from "./runtime.ts";
+import { init } from "../runtime.ts";
 
 await init();
 

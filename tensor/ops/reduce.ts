@@ -6,8 +6,8 @@
  */
 
 import { assertF32, contiguousStrides, normAxis, runMap } from "./_dispatch.ts";
-import { backend } from "./backend/backend.ts";
-import { record, sizeOf, Tensor } from "./tensor.ts";
+import { backend } from "../core/backend.ts";
+import { record, sizeOf, Tensor } from "../core/tensor.ts";
 
 /** Options of the reductions. */
 export interface ReduceOptions {
@@ -32,7 +32,7 @@ function sumAxis(x: Tensor, axis: number, scale: number, outShape: readonly numb
  *
  * @example
  * ```ts
- * import { sum, Tensor } from "../mod.ts";
+ * import { sum, Tensor } from "../../mod.ts";
  * console.log(await sum(Tensor.from([1, 2, 3, 4], [2, 2]), 0).toArray()); // Float32Array [4, 6]
  * ```
  */
@@ -81,7 +81,7 @@ function scaled(t: Tensor, scale: number): Tensor {
  *
  * @example
  * ```ts
- * import { max, Tensor } from "../mod.ts";
+ * import { max, Tensor } from "../../mod.ts";
  * console.log(await max(Tensor.from([1, 5, 3, 2], [2, 2]), 1).toArray()); // Float32Array [5, 3]
  * ```
  */

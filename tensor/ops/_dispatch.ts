@@ -5,11 +5,11 @@
  * @module
  */
 
-import type { MapOp } from "../kernels/elementwise.ts";
-import { backend } from "./backend/backend.ts";
-import { Tensor } from "./tensor.ts";
+import type { MapOp } from "../../kernels/elementwise.ts";
+import { backend } from "../core/backend.ts";
+import { Tensor } from "../core/tensor.ts";
 
-export { contiguousStrides } from "./tensor.ts";
+export { contiguousStrides } from "../core/tensor.ts";
 
 /** Throws unless `t` is an f32 tensor (the compute kernels are f32). */
 export function assertF32(t: Tensor, op: string): void {

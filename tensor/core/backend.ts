@@ -13,9 +13,9 @@
 import type { BroadcastOp, MapOp } from "../../kernels/elementwise.ts";
 import type { MatmulShape, MatmulVariant } from "../../kernels/matmul.ts";
 import type { RowFlavour } from "../../kernels/rows.ts";
-import type { Storage } from "../command_engine.ts";
-import { gpu } from "../context.ts";
-import type { Tensor } from "../tensor.ts";
+import type { Storage } from "./command_engine.ts";
+import { gpu } from "./context.ts";
+import type { Tensor } from "./tensor.ts";
 import type { AdapterProfile } from "./profile.ts";
 
 /** One product for a backend to record: `out = alpha · op(a) · op(b) + bias`. */

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { AdamW } from "./adamw.ts";
-import { engine } from "./engine.ts";
-import { add, crossEntropy, gelu, matmul, mul, sum } from "./ops.ts";
-import { scope, scopeAsync, Tensor } from "./tensor.ts";
-import { parseSafetensors } from "../nn/safetensors.ts";
-import { assertClose, rng, uniform } from "./_test_util.ts";
-import { init } from "./runtime.ts";
+import { engine } from "../core/engine.ts";
+import { add, crossEntropy, gelu, matmul, mul, sum } from "../ops.ts";
+import { scope, scopeAsync, Tensor } from "../core/tensor.ts";
+import { parseSafetensors } from "../../nn/safetensors.ts";
+import { assertClose, rng, uniform } from "../_test_util.ts";
+import { init } from "../runtime.ts";
 
 await init();
 

@@ -1,15 +1,15 @@
 import assert from "node:assert/strict";
 import { findAliasing } from "./aliasing.ts";
-import { backendCandidates, init } from "./runtime.ts";
-import { gpu } from "./device.ts";
-import { GpuBackend } from "./backend/gpu/gpu.ts";
-import type { Backend } from "./backend/backend.ts";
-import { chooseBackend } from "./backend/conformance.ts";
+import { backendCandidates, init } from "../runtime.ts";
+import { gpu } from "../device.ts";
+import { GpuBackend } from "../backend/gpu/gpu.ts";
+import type { Backend } from "./backend.ts";
+import { chooseBackend } from "../conformance.ts";
 import { engine } from "./engine.ts";
-import { AdamW } from "./adamw.ts";
+import { AdamW } from "../ops/adamw.ts";
 import { scope, Tensor } from "./tensor.ts";
-import { makeViTConfig } from "../nn/config.ts";
-import { ViTForImageClassification } from "../nn/vit.ts";
+import { makeViTConfig } from "../../nn/config.ts";
+import { ViTForImageClassification } from "../../nn/vit.ts";
 
 await init();
 

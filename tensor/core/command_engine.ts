@@ -15,9 +15,9 @@ import {
   packParams,
   paramsByteSize,
   type ParamValues,
-} from "../kernels/kernel.ts";
+} from "../../kernels/kernel.ts";
 import { BindingAliasingError, findAliasing } from "./aliasing.ts";
-import type { AdapterProfile } from "./backend/profile.ts";
+import type { AdapterProfile } from "./profile.ts";
 import { BufferPool } from "./pool.ts";
 import { KernelProfiler, type KernelTime } from "./profiler.ts";
 import { TextureCache } from "./texture_cache.ts";

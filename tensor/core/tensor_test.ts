@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { add, full, mul, sum } from "./ops.ts";
+import { add, full, mul, sum } from "../ops.ts";
 import { engine } from "./engine.ts";
-import { gpu } from "./device.ts";
+import { gpu } from "../device.ts";
 import { keep, noGrad, scope, scopeAsync, Tensor } from "./tensor.ts";
 import { bucketSize } from "./pool.ts";
-import { init } from "./runtime.ts";
+import { init } from "../runtime.ts";
 
 await init();
 

@@ -26,7 +26,7 @@ const SLOTS = 2048;
  *
  * @example
  * ```ts
- * import { engine, exp, gpu, Tensor } from "../mod.ts";
+ * import { engine, exp, gpu, Tensor } from "../../mod.ts";
  * if (gpu().profile.timestamps) {
  *   engine().profileStart();
  *   exp(Tensor.from([1, 2, 3], [3])).dispose();

@@ -1,17 +1,17 @@
 import assert from "node:assert/strict";
-import * as ops from "./ops.ts";
-import { scope, Tensor } from "./tensor.ts";
-import { backend } from "./backend/backend.ts";
-import { SoftwareBackend } from "./backend/software/software.ts";
-import { engine } from "./engine.ts";
-import { mergeCopyDims } from "../kernels/copy.ts";
+import * as ops from "../ops.ts";
+import { scope, Tensor } from "../core/tensor.ts";
+import { backend } from "../core/backend.ts";
+import { SoftwareBackend } from "../backend/software/software.ts";
+import { engine } from "../core/engine.ts";
+import { mergeCopyDims } from "../../kernels/copy.ts";
 import {
   forceMatmulVariant,
   forceRowFlavour,
   lastMatmulVariant,
   matmulVariantFor,
-} from "./backend/tuning.ts";
-import type { RowFlavour } from "../kernels/rows.ts";
+} from "../core/tuning.ts";
+import type { RowFlavour } from "../../kernels/rows.ts";
 import {
   REGISTER_VARIANTS,
   TEXTURE_VARIANTS,
@@ -20,10 +20,10 @@ import {
   TILED_VARIANTS,
   VEC4_VARIANTS,
   VEC4TN_VARIANTS,
-} from "../kernels/matmul.ts";
-import * as ref from "./reference.ts";
-import { assertClose, rng, type Tolerance, uniform } from "./_test_util.ts";
-import { init } from "./runtime.ts";
+} from "../../kernels/matmul.ts";
+import * as ref from "../reference.ts";
+import { assertClose, rng, type Tolerance, uniform } from "../_test_util.ts";
+import { init } from "../runtime.ts";
 
 await init();
 

@@ -96,7 +96,7 @@ export interface CachedTexture {
  *
  * @example
  * ```ts
- * import { gpu } from "./device.ts";
+ * import { gpu } from "../device.ts";
  * import { TextureCache } from "./texture_cache.ts";
  * const cache = new TextureCache(gpu().device);
  * const buffer = gpu().device.createBuffer({ size: 1024, usage: GPUBufferUsage.STORAGE });

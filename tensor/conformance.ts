@@ -8,17 +8,17 @@
  * @module
  */
 
-import type { MatmulShape } from "../../kernels/matmul.ts";
-import { AdamW } from "../adamw.ts";
-import { add, crossEntropy, gelu, layerNorm, matmul, mul, permute, softmax, sum } from "../ops.ts";
-import * as ref from "../reference.ts";
-import { noGrad, scopeAsync, Tensor } from "../tensor.ts";
-import type { Backend } from "./backend.ts";
-import { type ConformanceReport, gpu, type Runtime } from "../context.ts";
-import { describeProfile } from "./profile.ts";
-import { forceMatmulVariant, lastMatmulVariant } from "./tuning.ts";
+import type { MatmulShape } from "../kernels/matmul.ts";
+import { AdamW } from "./ops/adamw.ts";
+import { add, crossEntropy, gelu, layerNorm, matmul, mul, permute, softmax, sum } from "./ops.ts";
+import * as ref from "./reference.ts";
+import { noGrad, scopeAsync, Tensor } from "./core/tensor.ts";
+import type { Backend } from "./core/backend.ts";
+import { type ConformanceReport, gpu, type Runtime } from "./core/context.ts";
+import { describeProfile } from "./core/profile.ts";
+import { forceMatmulVariant, lastMatmulVariant } from "./core/tuning.ts";
 
-export type { ConformanceReport, FamilyCheck } from "../context.ts";
+export type { ConformanceReport, FamilyCheck } from "./core/context.ts";
 
 /** Thrown when no backend computes right on this adapter. */
 export class WrongResultsError extends Error {

@@ -11,9 +11,9 @@
  * @module
  */
 
-import type { Backend } from "./backend/backend.ts";
-import { Tuning } from "./backend/overrides.ts";
-import { type AdapterProfile, describeProfile } from "./backend/profile.ts";
+import type { Backend } from "./backend.ts";
+import { Tuning } from "./overrides.ts";
+import { type AdapterProfile, describeProfile } from "./profile.ts";
 import { Engine } from "./command_engine.ts";
 
 /** The adapter, the device, what they can do and the backend that uses them. */
@@ -178,7 +178,7 @@ export class Runtime implements GpuContext {
    * @returns What `fn` returns.
    * @example
    * ```ts
-   * import { createRuntime } from "./runtime.ts";
+   * import { createRuntime } from "../runtime.ts";
    * import { Tensor } from "./tensor.ts";
    * const rt = await createRuntime();
    * const t = rt.run(() => Tensor.from([1, 2], [2]));
@@ -250,7 +250,7 @@ export function setDefaultValidation(on: boolean): void {
  * @returns The runtime: adapter, device, profile, backend, engine and tuning.
  * @example
  * ```ts
- * import { init } from "./runtime.ts";
+ * import { init } from "../runtime.ts";
  * import { gpu } from "./context.ts";
  * await init();
  * console.log(gpu().device.limits.maxStorageBufferBindingSize);
@@ -281,7 +281,7 @@ export function activeRuntime(): Runtime | null {
  * @returns For example `vendor 0x10005, llvmpipe (LLVM 15.0.6, 256 bits), software, shader-f16`.
  * @example
  * ```ts
- * import { init } from "./runtime.ts";
+ * import { init } from "../runtime.ts";
  * import { describeAdapter } from "./context.ts";
  * await init();
  * console.log(describeAdapter());
