@@ -6,7 +6,7 @@
  * @module
  */
 
-import { widenSoftwareSimd } from "../io/simd.ts";
+import { widenSoftwareSimd } from "./simd.ts";
 import { chooseBackend, type ConformanceReport } from "./conformance.ts";
 import { backendCandidates } from "./backend/registry.ts";
 import { activeRuntime, installContext, Runtime, startOnce } from "./core/context.ts";
