@@ -9,7 +9,7 @@ import { init } from "../runtime.ts";
 
 await init();
 
-const FIXTURES = new URL("../tests/fixtures/ops.safetensors", import.meta.url);
+const FIXTURES = new URL("../../tests/fixtures/ops.safetensors", import.meta.url);
 
 Deno.test("AdamW with weight decay and clipping matches torch.optim.AdamW", async () => {
   const { tensors } = parseSafetensors(await Deno.readFile(FIXTURES), FIXTURES.pathname);
