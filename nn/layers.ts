@@ -16,8 +16,7 @@ import { Module } from "./module.ts";
  * @example
  * ```ts
  * import { Linear } from "./layers.ts";
- * import { gpu } from "../tensor/device.ts";
-import { Tensor } from "../tensor/tensor.ts";
+ * import { Tensor } from "../tensor/tensor.ts";
  * const fc = new Linear(3, 2);
  * console.log(fc.forward(Tensor.zeros([5, 3])).shape); // [5, 2]
  * ```
@@ -53,8 +52,7 @@ export class Linear extends Module {
  * @example
  * ```ts
  * import { LayerNorm } from "./layers.ts";
- * import { gpu } from "../tensor/device.ts";
-import { Tensor } from "../tensor/tensor.ts";
+ * import { Tensor } from "../tensor/tensor.ts";
  * console.log(new LayerNorm(4).forward(Tensor.zeros([2, 4])).shape); // [2, 4]
  * ```
  */
@@ -110,8 +108,7 @@ export function dropoutState(): { seed: number; calls: number } {
  * @example
  * ```ts
  * import { Dropout } from "./layers.ts";
- * import { gpu } from "../tensor/device.ts";
-import { Tensor } from "../tensor/tensor.ts";
+ * import { Tensor } from "../tensor/tensor.ts";
  * const d = new Dropout(0.1).eval();
  * console.log(d.forward(Tensor.zeros([3])).shape); // [3]
  * ```
