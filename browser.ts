@@ -33,13 +33,15 @@
  */
 
 // The runtime.
-export { init, type InitOptions, type Runtime } from "./tensor/runtime.ts";
+export { createRuntime, init, type InitOptions, Runtime } from "./tensor/runtime.ts";
 export {
   describeAdapter,
   type GpuContext,
   NoGpuAdapterError,
   NotStartedError,
 } from "./tensor/device.ts";
+export type { ConformanceReport, DropoutState, FamilyCheck } from "./tensor/core/context.ts";
+export type { AdapterDescription, AdapterProfile } from "./tensor/core/profile.ts";
 
 // Tensors and their ops.
 export {

@@ -22,13 +22,21 @@
 
 // Runtime and engine.
 export { gpu } from "./tensor/device.ts";
+export {
+  activeRuntime,
+  type ConformanceReport,
+  type DropoutState,
+  type FamilyCheck,
+  type GradOps,
+} from "./tensor/core/context.ts";
+export { Tuning } from "./tensor/core/overrides.ts";
 export { type Binding, Engine, engine, setValidation, type Storage } from "./tensor/engine.ts";
 export {
   type AliasingConflict,
   BindingAliasingError,
   type BoundRange,
   findAliasing,
-} from "./tensor/aliasing.ts";
+} from "./tensor/core/aliasing.ts";
 export {
   allocatedSize,
   type CachedTexture,
@@ -36,10 +44,10 @@ export {
   type TextureContent,
   TEXTURES_PER_SIZE,
   type TextureSize,
-} from "./tensor/texture_cache.ts";
-export { KernelProfiler, type KernelTime } from "./tensor/profiler.ts";
-export { bucketSize, BufferPool, type PoolStats } from "./tensor/pool.ts";
-export { Arena, type ArenaChunk, type ArenaSlot, packParameters } from "./tensor/arena.ts";
+} from "./tensor/core/texture_cache.ts";
+export { KernelProfiler, type KernelTime } from "./tensor/core/profiler.ts";
+export { bucketSize, BufferPool, type PoolStats } from "./tensor/core/pool.ts";
+export { Arena, type ArenaChunk, type ArenaSlot, packParameters } from "./tensor/core/arena.ts";
 export { type BackwardFn, record } from "./tensor/tensor.ts";
 export { Rng } from "./tensor/rng.ts";
 
@@ -47,24 +55,36 @@ export { Rng } from "./tensor/rng.ts";
 export { accumulate, broadcastShapes } from "./tensor/ops.ts";
 
 // Backends: what the adapter can do, the kernels and choices for it, and their overrides.
-export { type Backend, backend, type MatmulCall } from "./tensor/backend/backend.ts";
+export {
+  type AdamWUpdate,
+  type Backend,
+  backend,
+  type BackendKind,
+  type MatmulCall,
+  type MatmulCheck,
+  type ReduceSplit,
+  type RowKernel,
+} from "./tensor/core/backend.ts";
+export { WebGpuBackend } from "./tensor/backend/webgpu/kernels.ts";
+export { type BroadcastOp, MAP_EXPRESSIONS, type MapOp } from "./kernels/elementwise.ts";
+export { BACKEND_KINDS, backendCandidates } from "./tensor/backend/registry.ts";
 export {
   type AdapterDescription,
   type AdapterProfile,
   describeProfile,
   simdLanesOf,
-} from "./tensor/backend/profile.ts";
-export { SoftwareBackend, type SoftwareOptions } from "./tensor/backend/software.ts";
-export { GpuBackend } from "./tensor/backend/gpu.ts";
+} from "./tensor/core/profile.ts";
+export { SoftwareBackend, type SoftwareOptions } from "./tensor/backend/software/software.ts";
+export { GpuBackend } from "./tensor/backend/gpu/gpu.ts";
 export { autotuneMatmul, matmulCandidates } from "./tensor/backend/autotune.ts";
-export { dispatchMatmul, type MatmulDispatch } from "./tensor/backend/dispatch_matmul.ts";
+export { dispatchMatmul, type MatmulDispatch } from "./tensor/backend/webgpu/dispatch_matmul.ts";
 export {
   forceF16Emulation,
   forceMatmulVariant,
   forceRowFlavour,
   lastMatmulVariant,
   matmulVariantFor,
-} from "./tensor/backend/tuning.ts";
+} from "./tensor/core/tuning.ts";
 export {
   type MatmulShape,
   type MatmulVariant,

@@ -80,7 +80,6 @@ export class SampleError extends Error {
 
 /** Whether the worker module sits beside this file, as it does when Deno runs the sources. */
 const WORKERS_AVAILABLE = "Deno" in globalThis;
-let warnedNoWorkers = false;
 
 class WorkerPool {
   readonly #workers: Worker[];
@@ -172,8 +171,9 @@ export class DataLoader {
       onBadImage: options.onBadImage ?? "skip",
       log: options.log ?? ((m: string) => console.warn(m)),
     };
-    if (!WORKERS_AVAILABLE && (options.numWorkers ?? 0) > 0 && !warnedNoWorkers) {
-      warnedNoWorkers = true;
+    // Said by each loader that asks (no process-wide flag: importing or using the module keeps no
+    // state between loaders).
+    if (!WORKERS_AVAILABLE && (options.numWorkers ?? 0) > 0) {
       this.#options.log(
         `numWorkers ${options.numWorkers}: worker threads need Deno, so samples are prepared on ` +
           "this thread (set dataloaderNumWorkers / numWorkers to 0 to silence this)",

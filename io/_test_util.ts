@@ -5,9 +5,6 @@
  * @module
  */
 
-// Tests reach files through plain paths, as Deno users do.
-import "./deno_fs.ts";
-
 const ROOT = new URL("../.cache/test/", import.meta.url).pathname;
 
 /** Creates a fresh temporary folder and returns its path. */

@@ -3,20 +3,13 @@
  * `Deno.*` for files. Writes are atomic (a temporary file in the same folder, synced, then
  * renamed over the target), and Deno's errors become {@link FileError}s with a plain reason.
  *
- * Loading this module under Deno makes it the default file system, so that plain paths work
- * for Deno users (`mod.ts`, the CLI and the tests load it); a browser bundle built from
- * `browser.ts` leaves it out.
+ * `files.ts` uses it where `Deno` exists and no other file system was set, so that plain paths
+ * work for Deno users; loading this module does nothing (in a browser it is never used).
  *
  * @module
  */
 
-import {
-  type DirEntry,
-  FileError,
-  type FileInfo,
-  type FileSystem,
-  setDefaultFileSystem,
-} from "./files.ts";
+import { type DirEntry, FileError, type FileInfo, type FileSystem } from "./file_system.ts";
 
 /** Deno's error as a short reason. */
 function describe(error: unknown): string {
@@ -188,6 +181,3 @@ export class DenoFileSystem implements FileSystem {
     }
   }
 }
-
-// Deno users keep plain paths without a set-up call; a browser never loads this module.
-if (typeof Deno !== "undefined") setDefaultFileSystem(new DenoFileSystem());

@@ -31,16 +31,19 @@ Deno.test("Deno's file system is the default under Deno, and useFileSystem() ove
   assert.ok(fileSystem() instanceof DenoFileSystem);
 });
 
-Deno.test("DenoFileSystem writes atomically, leaving no temporary file beside the target", async () => {
-  const dir = `${root}/atomic/deeper`;
-  await fs.writeFile(`${dir}/a.json`, bytes("one"));
-  await fs.writeFile(`${dir}/a.json`, bytes("two"));
-  assert.equal(await Deno.readTextFile(`${dir}/a.json`), "two");
-  assert.deepEqual(await fs.readDir(dir), [{ name: "a.json", isDirectory: false }]);
-  assert.deepEqual(await fs.stat(`${dir}/a.json`), { isDirectory: false, size: 3 });
-  assert.deepEqual(await fs.stat(dir), { isDirectory: true, size: 0 });
-  assert.equal(await fs.stat(`${dir}/none`), null);
-});
+Deno.test(
+  "DenoFileSystem writes atomically, leaving no temporary file beside the target",
+  async () => {
+    const dir = `${root}/atomic/deeper`;
+    await fs.writeFile(`${dir}/a.json`, bytes("one"));
+    await fs.writeFile(`${dir}/a.json`, bytes("two"));
+    assert.equal(await Deno.readTextFile(`${dir}/a.json`), "two");
+    assert.deepEqual(await fs.readDir(dir), [{ name: "a.json", isDirectory: false }]);
+    assert.deepEqual(await fs.stat(`${dir}/a.json`), { isDirectory: false, size: 3 });
+    assert.deepEqual(await fs.stat(dir), { isDirectory: true, size: 0 });
+    assert.equal(await fs.stat(`${dir}/none`), null);
+  },
+);
 
 Deno.test("DenoFileSystem appends, renames folders, and removes recursively", async () => {
   const dir = `${root}/ops`;
@@ -55,27 +58,34 @@ Deno.test("DenoFileSystem appends, renames folders, and removes recursively", as
   assert.deepEqual(await fs.readDir(dir), []);
 });
 
-Deno.test("DenoFileSystem turns Deno's errors into FileErrors naming the file and the reason", async () => {
-  await assertFileError(
-    fs.readFile(`${root}/missing.bin`),
-    `${root}/missing.bin`,
-    /^file not found$/,
-  );
-  await assertFileError(fs.readFile(root), root, /^is a directory$/);
-  await assertFileError(fs.readDir(`${root}/missing`), `${root}/missing`, /^file not found$/);
-  await Deno.writeTextFile(`${root}/plain`, "x");
-  await assertFileError(fs.mkdir(`${root}/plain/sub`), `${root}/plain/sub`, /not a folder|exists/);
-  await assertFileError(
-    writeAtomic(`${root}/plain/x.json`, "{}"),
-    `${root}/plain/x.json`,
-    // Deno's recursive mkdir of the parent finds a file there.
-    /^cannot write \(.*(not a folder|File exists)/,
-  );
-  // The tests may write only under .cache/test, as the tasks only inside the current folder.
-  await assertFileError(
-    fs.writeFile("/tmp/tessera-outside.json", bytes("{}")),
-    "/tmp/tessera-outside.json",
-    /no permission \(the task may write only inside the current folder\)/,
-  );
-  await assert.rejects(() => readBytes(`${root}/missing.bin`), /missing\.bin: file not found/);
-});
+Deno.test(
+  "DenoFileSystem turns Deno's errors into FileErrors naming the file and the reason",
+  async () => {
+    await assertFileError(
+      fs.readFile(`${root}/missing.bin`),
+      `${root}/missing.bin`,
+      /^file not found$/,
+    );
+    await assertFileError(fs.readFile(root), root, /^is a directory$/);
+    await assertFileError(fs.readDir(`${root}/missing`), `${root}/missing`, /^file not found$/);
+    await Deno.writeTextFile(`${root}/plain`, "x");
+    await assertFileError(
+      fs.mkdir(`${root}/plain/sub`),
+      `${root}/plain/sub`,
+      /not a folder|exists/,
+    );
+    await assertFileError(
+      writeAtomic(`${root}/plain/x.json`, "{}"),
+      `${root}/plain/x.json`,
+      // Deno's recursive mkdir of the parent finds a file there.
+      /^cannot write \(.*(not a folder|File exists)/,
+    );
+    // The tests may write only under .cache/test, as the tasks only inside the current folder.
+    await assertFileError(
+      fs.writeFile("/tmp/tessera-outside.json", bytes("{}")),
+      "/tmp/tessera-outside.json",
+      /no permission \(the task may write only inside the current folder\)/,
+    );
+    await assert.rejects(() => readBytes(`${root}/missing.bin`), /missing\.bin: file not found/);
+  },
+);

@@ -2,111 +2,28 @@
  * File access for the thin I/O layer around the core: one small {@link FileSystem} interface,
  * the one in use ({@link useFileSystem}, {@link fileSystem}), and the helpers the library calls
  * (reads whose errors name the file, atomic writes, listings). The core never touches a
- * platform API for files, so it runs unchanged in Deno (`DenoFileSystem`, the default where
- * `Deno` exists) and in a browser tab (`MemoryFileSystem` over the files a user picked).
+ * platform API for files, so it runs unchanged in Deno (`DenoFileSystem`, used where `Deno`
+ * exists and none was set) and in a browser tab (`MemoryFileSystem` over the files a user
+ * picked). Importing this module sets nothing up.
  *
  * @module
  */
 
-/** A file could not be read or written; the message names it. */
-export class FileError extends Error {
-  /**
-   * Creates the error; its message is `path: reason`.
-   *
-   * @param path The file.
-   * @param reason What went wrong, without the path ("file not found", "permission denied").
-   */
-  constructor(readonly path: string, readonly reason: string) {
-    super(`${path}: ${reason}`);
-    this.name = "FileError";
-  }
-}
+import { DenoFileSystem } from "./deno_fs.ts";
+import { type DirEntry, FileError, type FileSystem } from "./file_system.ts";
 
-/** One entry of a folder. */
-export interface DirEntry {
-  /** The entry's name (no folder). */
-  name: string;
-  /** Whether it is a folder. */
-  isDirectory: boolean;
-}
-
-/** What {@link FileSystem.stat} tells about a path. */
-export interface FileInfo {
-  /** Whether it is a folder. */
-  isDirectory: boolean;
-  /** Size in bytes (0 for a folder). */
-  size: number;
-}
+export { type DirEntry, FileError, type FileInfo, type FileSystem } from "./file_system.ts";
 
 /**
- * Everything the library asks of files. Paths are `/`-separated strings; every method throws
- * {@link FileError} naming the path and the reason.
+ * The file system a user set with {@link useFileSystem}: the one piece of state in io/, kept
+ * process-wide on purpose, since files belong to the process, not to a GPU runtime.
  */
-export interface FileSystem {
-  /**
-   * Reads a whole file.
-   *
-   * @param path The file.
-   * @returns Its bytes.
-   */
-  readFile(path: string): Promise<Uint8Array>;
-  /**
-   * Writes a whole file, creating its folders; atomic where the backend allows (a temporary
-   * file beside it, then a rename), so a crash never leaves a half-written file.
-   *
-   * @param path The file.
-   * @param data Its bytes.
-   */
-  writeFile(path: string, data: Uint8Array): Promise<void>;
-  /**
-   * Appends to a file, creating it (not its folder) when missing.
-   *
-   * @param path The file.
-   * @param data The bytes to add.
-   */
-  appendFile(path: string, data: Uint8Array): Promise<void>;
-  /**
-   * Lists a folder (in no particular order).
-   *
-   * @param path The folder.
-   * @returns Its entries.
-   */
-  readDir(path: string): Promise<DirEntry[]>;
-  /**
-   * Describes a path.
-   *
-   * @param path The file or folder.
-   * @returns Its kind and size, or null when nothing is there.
-   */
-  stat(path: string): Promise<FileInfo | null>;
-  /**
-   * Creates a folder and its parents; no error when it exists.
-   *
-   * @param path The folder.
-   */
-  mkdir(path: string): Promise<void>;
-  /**
-   * Removes a file or a folder with everything in it; no error when it is missing.
-   *
-   * @param path The file or folder.
-   */
-  remove(path: string): Promise<void>;
-  /**
-   * Moves a file or folder; a file replaces a file at `to`.
-   *
-   * @param from Where it is.
-   * @param to Where it goes.
-   */
-  rename(from: string, to: string): Promise<void>;
-}
-
-let active: FileSystem | null = null;
-let fallback: FileSystem | null = null;
+const chosen: { fs: FileSystem | null } = { fs: null };
 
 /**
  * Sets the file system the library reads and writes through.
  *
- * @param fs The file system, or null to return to the default (Deno's, where it registered).
+ * @param fs The file system, or null to return to the default (Deno's, where `Deno` exists).
  * @example
  * ```ts
  * import { MemoryFileSystem } from "./memory_fs.ts";
@@ -119,34 +36,24 @@ let fallback: FileSystem | null = null;
  * ```
  */
 export function useFileSystem(fs: FileSystem | null): void {
-  active = fs;
-}
-
-/**
- * Sets the file system used when {@link useFileSystem} set none. `io/deno_fs.ts` registers
- * Deno's when it loads under Deno, so that plain paths keep working for Deno users.
- *
- * @param fs The default.
- */
-export function setDefaultFileSystem(fs: FileSystem): void {
-  fallback = fs;
+  chosen.fs = fs;
 }
 
 /**
  * The file system in use.
  *
- * @returns The one set with {@link useFileSystem}, else the default.
+ * @returns The one set with {@link useFileSystem}, else Deno's where `Deno` exists.
  * @throws {Error} When there is neither (a browser page that set none).
  * @example
  * ```ts
  * import { fileSystem } from "./files.ts";
- * import "./deno_fs.ts";
  * console.log((await fileSystem().stat("deno.json"))?.isDirectory); // false
  * ```
  */
 export function fileSystem(): FileSystem {
-  const fs = active ?? fallback;
-  if (fs) return fs;
+  if (chosen.fs) return chosen.fs;
+  // Deno users keep plain paths without a set-up call; the object holds no state.
+  if (typeof Deno !== "undefined") return new DenoFileSystem();
   throw new Error(
     "no file system in use: call useFileSystem() first (a MemoryFileSystem in a browser)",
   );
@@ -171,7 +78,6 @@ export function processId(): number {
  * @example
  * ```ts
  * import { readBytes } from "./files.ts";
- * import "./deno_fs.ts";
  * const bytes = await readBytes("deno.json");
  * console.log(bytes.byteLength > 0);
  * ```

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { type DirEntry, FileError, type FileInfo, type FileSystem } from "./files.ts";
+import { type DirEntry, FileError, type FileInfo, type FileSystem } from "./file_system.ts";
 
 /** A file with its path, as {@link MemoryFileSystem.fromFiles} takes and `filesUnder` gives. */
 export interface MemoryFile {

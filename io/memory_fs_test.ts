@@ -26,41 +26,51 @@ async function assertFileError(p: Promise<unknown>, path: string, reason: RegExp
   });
 }
 
-Deno.test("MemoryFileSystem.fromFiles() holds the files, with folders implied by their paths", async () => {
-  const fs = MemoryFileSystem.fromFiles([
-    { path: "beans/train/healthy/1.jpg", data: bytes("a") },
-    { path: "./beans//train/rust/2.jpg", data: bytes("bb") },
-    { path: "beans/README.md", data: bytes("ccc") },
-  ]);
-  assert.deepEqual(fs.paths(), [
-    "beans/README.md",
-    "beans/train/healthy/1.jpg",
-    "beans/train/rust/2.jpg",
-  ]);
-  assert.equal(text(await fs.readFile("beans/train/rust/2.jpg")), "bb");
-  assert.equal(text(await fs.readFile("beans/x/../train/rust/2.jpg")), "bb", "`..` goes up");
-  assert.deepEqual(await fs.stat("beans/train"), { isDirectory: true, size: 0 });
-  assert.deepEqual(await fs.stat("beans/README.md"), { isDirectory: false, size: 3 });
-  assert.equal(await fs.stat("beans/val"), null);
-  const top = (await fs.readDir("beans")).sort((a, b) => a.name.localeCompare(b.name));
-  assert.deepEqual(top, [
-    { name: "README.md", isDirectory: false },
-    { name: "train", isDirectory: true },
-  ]);
-  assert.deepEqual(await fs.readDir(""), [{ name: "beans", isDirectory: true }]);
-});
+Deno.test(
+  "MemoryFileSystem.fromFiles() holds the files, with folders implied by their paths",
+  async () => {
+    const fs = MemoryFileSystem.fromFiles([
+      { path: "beans/train/healthy/1.jpg", data: bytes("a") },
+      { path: "./beans//train/rust/2.jpg", data: bytes("bb") },
+      { path: "beans/README.md", data: bytes("ccc") },
+    ]);
+    assert.deepEqual(fs.paths(), [
+      "beans/README.md",
+      "beans/train/healthy/1.jpg",
+      "beans/train/rust/2.jpg",
+    ]);
+    assert.equal(text(await fs.readFile("beans/train/rust/2.jpg")), "bb");
+    assert.equal(text(await fs.readFile("beans/x/../train/rust/2.jpg")), "bb", "`..` goes up");
+    assert.deepEqual(await fs.stat("beans/train"), { isDirectory: true, size: 0 });
+    assert.deepEqual(await fs.stat("beans/README.md"), { isDirectory: false, size: 3 });
+    assert.equal(await fs.stat("beans/val"), null);
+    const top = (await fs.readDir("beans")).sort((a, b) => a.name.localeCompare(b.name));
+    assert.deepEqual(top, [
+      { name: "README.md", isDirectory: false },
+      { name: "train", isDirectory: true },
+    ]);
+    assert.deepEqual(await fs.readDir(""), [{ name: "beans", isDirectory: true }]);
+  },
+);
 
-Deno.test("MemoryFileSystem names the file and the reason when it cannot read or write", async () => {
-  const fs = MemoryFileSystem.fromFiles([{ path: "a/file", data: bytes("x") }]);
-  await assertFileError(fs.readFile("a/missing"), "a/missing", /^file not found$/);
-  await assertFileError(fs.readFile("a"), "a", /^is a directory$/);
-  await assertFileError(fs.readDir("nowhere"), "nowhere", /^file not found$/);
-  await assertFileError(fs.readDir("a/file"), "a/file", /^not a folder$/);
-  await assertFileError(fs.writeFile("a/file/x", bytes("y")), "a/file/x", /parent is not a folder/);
-  await assertFileError(fs.mkdir("a/file/sub"), "a/file/sub", /parent is not a folder/);
-  await assertFileError(fs.writeFile("a", bytes("y")), "a", /^is a directory$/);
-  await assertFileError(fs.rename("a/none", "b"), "a/none", /file not found/);
-});
+Deno.test(
+  "MemoryFileSystem names the file and the reason when it cannot read or write",
+  async () => {
+    const fs = MemoryFileSystem.fromFiles([{ path: "a/file", data: bytes("x") }]);
+    await assertFileError(fs.readFile("a/missing"), "a/missing", /^file not found$/);
+    await assertFileError(fs.readFile("a"), "a", /^is a directory$/);
+    await assertFileError(fs.readDir("nowhere"), "nowhere", /^file not found$/);
+    await assertFileError(fs.readDir("a/file"), "a/file", /^not a folder$/);
+    await assertFileError(
+      fs.writeFile("a/file/x", bytes("y")),
+      "a/file/x",
+      /parent is not a folder/,
+    );
+    await assertFileError(fs.mkdir("a/file/sub"), "a/file/sub", /parent is not a folder/);
+    await assertFileError(fs.writeFile("a", bytes("y")), "a", /^is a directory$/);
+    await assertFileError(fs.rename("a/none", "b"), "a/none", /file not found/);
+  },
+);
 
 Deno.test("MemoryFileSystem writes copies, appends, and removes folders recursively", async () => {
   const fs = new MemoryFileSystem();
@@ -83,33 +93,36 @@ Deno.test("MemoryFileSystem writes copies, appends, and removes folders recursiv
   assert.equal(await fs.stat("out/empty"), null, "explicit folders go too");
 });
 
-Deno.test("MemoryFileSystem.rename() moves files and whole folders as a checkpoint save does", async () => {
-  const fs = MemoryFileSystem.fromFiles([
-    { path: "run/checkpoint-2.tmp-0/model.safetensors", data: bytes("new") },
-    { path: "run/checkpoint-2.tmp-0/trainer_state.json", data: bytes("{}") },
-    { path: "run/checkpoint-2/model.safetensors", data: bytes("old") },
-    { path: "run/checkpoint-20/model.safetensors", data: bytes("other") },
-  ]);
-  await fs.rename("run/checkpoint-2", "run/checkpoint-2.old-0");
-  await fs.rename("run/checkpoint-2.tmp-0", "run/checkpoint-2");
-  await fs.remove("run/checkpoint-2.old-0");
-  assert.deepEqual(fs.paths(), [
-    "run/checkpoint-2/model.safetensors",
-    "run/checkpoint-2/trainer_state.json",
-    "run/checkpoint-20/model.safetensors",
-  ]);
-  assert.equal(text(await fs.readFile("run/checkpoint-2/model.safetensors")), "new");
-  await fs.writeFile("a.txt", bytes("a"));
-  await fs.writeFile("b.txt", bytes("b"));
-  await fs.rename("a.txt", "b.txt");
-  assert.equal(text(await fs.readFile("b.txt")), "a", "a file replaces a file");
-  await assertFileError(
-    fs.rename("run/checkpoint-2", "run/checkpoint-20"),
-    "run/checkpoint-2",
-    /folder not empty/,
-  );
-  await assertFileError(fs.rename("run", "run/inner"), "run", /inside itself/);
-});
+Deno.test(
+  "MemoryFileSystem.rename() moves files and whole folders as a checkpoint save does",
+  async () => {
+    const fs = MemoryFileSystem.fromFiles([
+      { path: "run/checkpoint-2.tmp-0/model.safetensors", data: bytes("new") },
+      { path: "run/checkpoint-2.tmp-0/trainer_state.json", data: bytes("{}") },
+      { path: "run/checkpoint-2/model.safetensors", data: bytes("old") },
+      { path: "run/checkpoint-20/model.safetensors", data: bytes("other") },
+    ]);
+    await fs.rename("run/checkpoint-2", "run/checkpoint-2.old-0");
+    await fs.rename("run/checkpoint-2.tmp-0", "run/checkpoint-2");
+    await fs.remove("run/checkpoint-2.old-0");
+    assert.deepEqual(fs.paths(), [
+      "run/checkpoint-2/model.safetensors",
+      "run/checkpoint-2/trainer_state.json",
+      "run/checkpoint-20/model.safetensors",
+    ]);
+    assert.equal(text(await fs.readFile("run/checkpoint-2/model.safetensors")), "new");
+    await fs.writeFile("a.txt", bytes("a"));
+    await fs.writeFile("b.txt", bytes("b"));
+    await fs.rename("a.txt", "b.txt");
+    assert.equal(text(await fs.readFile("b.txt")), "a", "a file replaces a file");
+    await assertFileError(
+      fs.rename("run/checkpoint-2", "run/checkpoint-20"),
+      "run/checkpoint-2",
+      /folder not empty/,
+    );
+    await assertFileError(fs.rename("run", "run/inner"), "run", /inside itself/);
+  },
+);
 
 Deno.test("MemoryFileSystem.filesUnder() lists a folder's files for download", () => {
   const fs = MemoryFileSystem.fromFiles([

@@ -24,7 +24,10 @@ export interface Kernel {
   readonly key: string;
   /** Buffer and texture bindings, bound at @binding(0..n-1) of group 0, in order. */
   readonly bindings: readonly BindingAccess[];
-  /** Fields of the uniform `Params` struct, bound at @binding(n) as `params`; none for no uniform. */
+  /**
+   * Fields of the uniform `Params` struct, bound at @binding(n) as `params`; none for no
+   * uniform.
+   */
   readonly params: readonly ParamField[];
   /** The WGSL source, which must declare its bindings through {@link bindingDecls}. */
   readonly code: string;
@@ -121,7 +124,10 @@ export function bindingDecls(
  * @example
  * ```ts
  * import { defineKernel } from "./kernel.ts";
- * const fill = defineKernel("fill", [["out", "array<f32>", "read_write"]], [["n", "u32"], ["v", "f32"]],
+ * const fill = defineKernel(
+ *   "fill",
+ *   [["out", "array<f32>", "read_write"]],
+ *   [["n", "u32"], ["v", "f32"]],
  *   `@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3<u32>) {
  *      if (g.x < params.n) { out[g.x] = params.v; } }`);
  * console.log(fill.key);

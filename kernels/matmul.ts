@@ -121,6 +121,27 @@ export const TILED_VARIANTS: readonly MatmulVariant[] = [
   { family: "tiled", tm: 8, tn: 4, workgroup: 256 },
 ];
 
+/**
+ * The name reports and checks give a variant: its family and tile.
+ *
+ * @param v The variant.
+ * @returns For example `texture 8x16`.
+ */
+export function variantName(v: MatmulVariant): string {
+  return `${v.family} ${v.tm}x${v.tn}`;
+}
+
+/**
+ * A family's small tile (each list above ends with it): the one small products use, and the
+ * one the start-up check compiles, fast.
+ *
+ * @param family A family's variants.
+ * @returns Its last variant.
+ */
+export function smallTile(family: readonly MatmulVariant[]): MatmulVariant {
+  return family[family.length - 1];
+}
+
 /** The K extent of the A and B slices the tiled family stages in workgroup memory per step. */
 export const TILE_K = 16;
 
@@ -397,8 +418,8 @@ const TEXTURE_PARAMS: readonly ParamField[] = [
  * N, four k per texel and zeros past K, and each invocation accumulates dot products of texels
  * for its TM×TN tile of C. `texturetn`: `A` and `B` hold the operands as stored, rows of K with
  * four rows of C (from A) or four columns of C (from B) per texel, and each invocation
- * accumulates their outer products in TM×(TN/4) vec4 accumulators. `texturenn`: `A` as in
- * `texture` and `B` as in `texturetn`, each texel of A meeting four rows of B. One array layer per batch
+ * accumulates their outer products in TM×(TN/4) vec4 accumulators. `texturenn`: `A` as in `texture`
+ * and `B` as in `texturetn`, each texel of A meeting four rows of B. One array layer per batch
  * entry, or a single layer shared by all (a layer step of 0). Batch entry z stores its rows
  * `rowStrideC` apart from `offsetC + (z / groupC)·groupStrideC + (z % groupC)·strideC` (rows
  * of one head inside a [B, T, H·hd] tensor, for attention). Half precision rounds the
@@ -672,7 +693,8 @@ export interface MatmulKernelSpec {
  * @example
  * ```ts
  * import { matmulKernelKey, REGISTER_VARIANTS } from "./matmul.ts";
- * const spec = { variant: REGISTER_VARIANTS[0], transA: false, transB: true, bias: false, precision: "f32" } as const;
+ * const variant = REGISTER_VARIANTS[0];
+ * const spec = { variant, transA: false, transB: true, bias: false, precision: "f32" } as const;
  * console.log(matmulKernelKey(spec)); // "matmul:register:16x32:8:false:true:false:f32"
  * ```
  */
@@ -693,7 +715,8 @@ export function matmulKernelKey(spec: MatmulKernelSpec): string {
  * @example
  * ```ts
  * import { matmulKernel, REGISTER_VARIANTS } from "./matmul.ts";
- * const k = matmulKernel({ variant: REGISTER_VARIANTS[0], transA: false, transB: true, bias: true, precision: "f32" });
+ * const variant = REGISTER_VARIANTS[0];
+ * const k = matmulKernel({ variant, transA: false, transB: true, bias: true, precision: "f32" });
  * console.log(k.bindings); // ["read", "read", "read", "read_write"]
  * ```
  */

@@ -5,6 +5,7 @@
  */
 
 import { dropout, layerNorm, matmul } from "../tensor/ops.ts";
+import { gpu } from "../tensor/device.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import { Module } from "./module.ts";
 
@@ -82,24 +83,23 @@ export class LayerNorm extends Module {
   }
 }
 
-let dropoutCalls = 0;
-let dropoutSeed = 0;
-
 /**
- * Seeds the dropout masks of every Dropout layer: each call draws a fresh mask from this seed
- * and a running call counter.
+ * Seeds the dropout masks of every Dropout layer on the active runtime: each call draws a fresh
+ * mask from this seed and a running call counter.
  *
  * @param seed The seed.
  * @param calls The counter to resume from (0 to start over).
  */
 export function setDropoutSeed(seed: number, calls = 0): void {
-  dropoutSeed = seed >>> 0;
-  dropoutCalls = calls;
+  const state = gpu().dropout;
+  state.seed = seed >>> 0;
+  state.calls = calls;
 }
 
 /** The dropout seed and counter, to save in a checkpoint and restore with setDropoutSeed. */
 export function dropoutState(): { seed: number; calls: number } {
-  return { seed: dropoutSeed, calls: dropoutCalls };
+  const { seed, calls } = gpu().dropout;
+  return { seed, calls };
 }
 
 /**
@@ -126,7 +126,8 @@ export class Dropout extends Module {
   /** Applies dropout (a view of `x` when inactive). */
   forward(x: Tensor): Tensor {
     if (!this.training || this.p === 0) return x.view(x.shape);
-    dropoutCalls++;
-    return dropout(x, this.p, (Math.imul(dropoutSeed, 0x9e3779b1) ^ dropoutCalls) >>> 0);
+    const state = gpu().dropout;
+    state.calls++;
+    return dropout(x, this.p, (Math.imul(state.seed, 0x9e3779b1) ^ state.calls) >>> 0);
   }
 }

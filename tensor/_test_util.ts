@@ -5,7 +5,7 @@
  * @module
  */
 
-import { Rng } from "./rng.ts";
+import { Rng } from "./core/rng.ts";
 
 /** Tolerances of a comparison: |a - e| <= atol + rtol · |e| element-wise. */
 export interface Tolerance {

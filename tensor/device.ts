@@ -1,50 +1,24 @@
 /**
- * The one WebGPU device of the process, requested with the adapter's own maxima when the
- * runtime starts (`init()` in `runtime.ts`), never at import: tensor operations stay
- * synchronous and read the started context through {@link gpu}.
+ * Requests a WebGPU adapter and a device with the adapter's own maxima when a runtime starts
+ * (`init()` in `runtime.ts`), never at import, and reads what the adapter can do. The runtime
+ * object that holds the device is in `context.ts`.
  *
  * @module
  */
 
-import type { Backend } from "./backend/backend.ts";
-import {
-  type AdapterProfile,
-  describeInfo,
-  describeProfile,
-  isSoftware,
-  simdLanesOf,
-} from "./backend/profile.ts";
-import { f16BitsToF32, f32ToF16Bits } from "./f16.ts";
+import { type AdapterProfile, describeInfo, isSoftware, simdLanesOf } from "./core/profile.ts";
+import { type Device, NoGpuAdapterError } from "./core/context.ts";
+import { f16BitsToF32, f32ToF16Bits } from "./core/f16.ts";
 
-/** The started runtime: the adapter, the device, what they can do and the backend that uses them. */
-export interface GpuContext {
-  /** The adapter the device was requested from. */
-  readonly adapter: GPUAdapter;
-  /** The device every kernel runs on. */
-  readonly device: GPUDevice;
-  /** What the adapter can do. */
-  readonly profile: AdapterProfile;
-  /** The kernels and choices for this adapter. */
-  readonly backend: Backend;
-}
-
-/** Thrown when WebGPU has no adapter; its message names the driver to install. */
-export class NoGpuAdapterError extends Error {
-  /**
-   * Creates the error.
-   *
-   * @param detail What the WebGPU runtime said, if anything.
-   */
-  constructor(detail = "") {
-    super(
-      "no WebGPU adapter found" + (detail ? ` (${detail})` : "") +
-        ". On Linux without a GPU install Mesa's software Vulkan driver: " +
-        "`apt-get install mesa-vulkan-drivers`; elsewhere, install your GPU's Vulkan, Metal or " +
-        "D3D12 driver.",
-    );
-    this.name = "NoGpuAdapterError";
-  }
-}
+export {
+  describeAdapter,
+  type Device,
+  gpu,
+  type GpuContext,
+  installContext,
+  NoGpuAdapterError,
+  NotStartedError,
+} from "./core/context.ts";
 
 /** Inputs whose f16 rounding tells nearest-even from truncation and saturation. */
 const F16_PROBE_INPUTS = [
@@ -192,15 +166,6 @@ fn main() { y = textureLoad(t, vec2<u32>(2u, 4u), 0u, 0); }`;
   }
 }
 
-/** Thrown by the first tensor operation when the runtime was never started. */
-export class NotStartedError extends Error {
-  /** Creates the error. */
-  constructor() {
-    super("Tessera has not started: call `await init()` before the first tensor operation");
-    this.name = "NotStartedError";
-  }
-}
-
 const LIMIT_NAMES = [
   "maxStorageBufferBindingSize",
   "maxBufferSize",
@@ -213,9 +178,6 @@ const LIMIT_NAMES = [
   "maxStorageBuffersPerShaderStage",
   "maxDynamicUniformBuffersPerPipelineLayout",
 ] as const;
-
-/** The adapter and device, before a backend is chosen for them. */
-export type Device = Omit<GpuContext, "backend">;
 
 /**
  * Requests the adapter and a device with the adapter's own maxima and its f16 and timestamp
@@ -265,58 +227,4 @@ export async function requestDevice(
     info,
   };
   return { adapter, device, profile };
-}
-
-let context: GpuContext | null = null;
-let failure: unknown = null;
-
-/**
- * Makes a started context the process's (the runtime's last step), or remembers why start-up
- * failed, for the first operation to throw.
- *
- * @param started The context, or the error that stopped it.
- */
-export function installContext(started: GpuContext | { error: unknown }): void {
-  if ("error" in started) failure = started.error;
-  else {
-    context = started;
-    failure = null;
-  }
-}
-
-/**
- * Returns the started runtime's context. Throws {@link NoGpuAdapterError} when start-up found
- * no adapter, and {@link NotStartedError} when `init()` was never called.
- *
- * @returns The adapter, the device, the profile and the backend.
- * @example
- * ```ts
- * import { init } from "./runtime.ts";
- * import { gpu } from "./device.ts";
- * await init();
- * console.log(gpu().device.limits.maxStorageBufferBindingSize);
- * ```
- */
-export function gpu(): GpuContext {
-  if (context) return context;
-  if (failure instanceof Error) throw failure;
-  if (failure !== null) throw new NoGpuAdapterError(String(failure));
-  throw new NotStartedError();
-}
-
-/**
- * Describes the adapter in one line: what it says of itself (or that it says nothing), software
- * or hardware, and f16.
- *
- * @returns For example `vendor 0x10005, llvmpipe (LLVM 15.0.6, 256 bits), software, shader-f16`.
- * @example
- * ```ts
- * import { init } from "./runtime.ts";
- * import { describeAdapter } from "./device.ts";
- * await init();
- * console.log(describeAdapter());
- * ```
- */
-export function describeAdapter(): string {
-  return describeProfile(gpu().profile);
 }

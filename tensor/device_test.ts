@@ -5,7 +5,7 @@ import {
   describeProfile,
   isSoftware,
   simdLanesOf,
-} from "./backend/profile.ts";
+} from "./core/profile.ts";
 import { init } from "./runtime.ts";
 
 await init();
@@ -99,17 +99,22 @@ try { Tensor.from([1, 2], [2]); } catch (e) { console.log("op: " + e.message); }
   assert.match(out, /op: Tessera has not started: call `await init\(\)` before the first/);
 });
 
-Deno.test("with no adapter, init() and then the first op give the one line naming the driver", async () => {
-  // wgpu offers no adapter for a backend this platform lacks.
-  const out = await runScratch(
-    `import { init, Tensor } from "MOD";
+Deno.test(
+  "with no adapter, init() and then the first op give the one line naming the driver",
+  async () => {
+    // wgpu offers no adapter for a backend this platform lacks.
+    const out = await runScratch(
+      `import { init, Tensor } from "MOD";
 try { await init(); console.log("started"); } catch (e) { console.log("init: " + e.message); }
 try { Tensor.from([1, 2], [2]); } catch (e) { console.log("op: " + e.message); }`,
-    { DENO_WEBGPU_BACKEND: "dx12" },
-  );
-  const line =
-    /no WebGPU adapter found\. On Linux without a GPU install Mesa's software Vulkan driver: `apt-get install mesa-vulkan-drivers`/;
-  assert.match(out, new RegExp("init: " + line.source));
-  assert.match(out, new RegExp("op: " + line.source));
-  assert.equal(out.trim().split("\n").length, 2, out);
-});
+      { DENO_WEBGPU_BACKEND: "dx12" },
+    );
+    const line = new RegExp(
+      "no WebGPU adapter found\\. On Linux without a GPU install Mesa's software Vulkan " +
+        "driver: `apt-get install mesa-vulkan-drivers`",
+    );
+    assert.match(out, new RegExp("init: " + line.source));
+    assert.match(out, new RegExp("op: " + line.source));
+    assert.equal(out.trim().split("\n").length, 2, out);
+  },
+);

@@ -1,13 +1,15 @@
 /**
- * Every differentiable primitive, gathered in one place, and the wiring that lets
- * `Tensor.backward()` add and accumulate gradients.
+ * Every differentiable primitive, gathered in one place, and the ops that `Tensor.backward()`
+ * uses to add and accumulate gradients ({@link gradOps}, which `init()` wires into each runtime;
+ * importing this module does nothing).
  *
  * @module
  */
 
-import { runMap, runMapInPlace } from "./_dispatch.ts";
-import { _installGradOps, type Tensor } from "./tensor.ts";
-import { add } from "./ops_elementwise.ts";
+import { runMap, runMapInPlace } from "./ops/_dispatch.ts";
+import type { GradOps } from "./core/context.ts";
+import type { Tensor } from "./core/tensor.ts";
+import { add } from "./ops/elementwise.ts";
 
 export {
   add,
@@ -25,12 +27,12 @@ export {
   sqrt,
   sub,
   tanh,
-} from "./ops_elementwise.ts";
-export { expand, max, mean, type ReduceOptions, sum, sumTo } from "./ops_reduce.ts";
-export { concat, gatherRows, permute, reshape, slice, transpose } from "./ops_shape.ts";
-export { autocast, matmul, type MatmulOptions } from "./ops_matmul.ts";
-export { crossEntropy, dropout, layerNorm, softmax } from "./ops_nn.ts";
-export { selfAttention } from "./ops_attention.ts";
+} from "./ops/elementwise.ts";
+export { expand, max, mean, type ReduceOptions, sum, sumTo } from "./ops/reduce.ts";
+export { concat, gatherRows, permute, reshape, slice, transpose } from "./ops/shape.ts";
+export { autocast, matmul, type MatmulOptions } from "./ops/matmul.ts";
+export { crossEntropy, dropout, layerNorm, softmax } from "./ops/nn.ts";
+export { selfAttention } from "./ops/attention.ts";
 
 /**
  * A tensor of `shape` filled with `value` (no gradient).
@@ -56,9 +58,10 @@ export function accumulate(target: Tensor, grad: Tensor): void {
   runMapInPlace("add", target, [grad]);
 }
 
-_installGradOps({
+/** The ops `Tensor.backward()` needs: seeds, sums and in-place accumulation of gradients. */
+export const gradOps: GradOps<Tensor> = {
   accumulate,
   add: (a, b) => add(a, b),
   ones: (shape) => full(shape, 1),
   clone: (t) => runMap("mulScalar", [t], t.shape, 1),
-});
+};

@@ -6,42 +6,26 @@
  * @module
  */
 
-import { widenSoftwareSimd } from "../io/simd.ts";
-import type { Backend } from "./backend/backend.ts";
-import { GpuBackend } from "./backend/gpu.ts";
-import { chooseBackend, type ConformanceReport } from "./backend/conformance.ts";
-import type { AdapterProfile } from "./backend/profile.ts";
-import { SoftwareBackend } from "./backend/software.ts";
-import { type GpuContext, installContext, requestDevice } from "./device.ts";
+import { widenSoftwareSimd } from "./simd.ts";
+import { chooseBackend, type ConformanceReport } from "./conformance.ts";
+import { backendCandidates } from "./backend/registry.ts";
+import { activeRuntime, installContext, Runtime, startOnce } from "./core/context.ts";
+import { requestDevice } from "./device.ts";
+import { gradOps } from "./ops.ts";
 
-/** What {@link init} returns: the adapter, the device, their profile and the backend. */
-export type Runtime = GpuContext;
+export { Runtime } from "./core/context.ts";
+export { backendCandidates } from "./backend/registry.ts";
 
-/** Options of {@link init}. */
+/** Options of {@link init} and {@link createRuntime}. */
 export interface InitOptions {
   /** Ask for a low-power or high-performance adapter (default high-performance). */
   powerPreference?: GPUPowerPreference;
 }
 
-let starting: Promise<Runtime> | null = null;
-
 /**
- * The backends to try on an adapter, fastest first: on software adapters texture operands and
- * vector loads, then storage-buffer operands, then one element per invocation; on GPUs the
- * tiled kernels.
- *
- * @param profile What the adapter can do.
- * @returns The candidates, for the start-up check to pick from.
+ * Starts a runtime: requests a device, wires the autograd ops, and picks the backend with the
+ * start-up check, which runs with the new runtime active.
  */
-export function backendCandidates(profile: AdapterProfile): Backend[] {
-  if (!profile.software) return [new GpuBackend(profile)];
-  return [
-    new SoftwareBackend(profile),
-    new SoftwareBackend(profile, { textures: false }),
-    new SoftwareBackend(profile, { textures: false, vectorLoads: false }),
-  ];
-}
-
 async function start(options: InitOptions): Promise<Runtime> {
   // Mesa's software drivers read their vector width once, when the first adapter is requested.
   widenSoftwareSimd();
@@ -49,21 +33,17 @@ async function start(options: InitOptions): Promise<Runtime> {
   // Release the device when the process or page goes, rather than in exit-time teardown, where
   // Mesa's drivers under wgpu were seen to abort now and then after all the work was done.
   globalThis.addEventListener?.("unload", () => device.device.destroy());
-  let runtime: Runtime | null = null;
-  const install = (backend: Backend) => {
-    runtime = { ...device, backend };
-    installContext(runtime);
-  };
-  const { backend, reports } = await chooseBackend(backendCandidates(device.profile), install);
-  install(backend);
-  lastReports = reports;
-  return runtime!;
+  const runtime = new Runtime(device);
+  runtime.wireGradOps(gradOps);
+  const { backend, reports } = await chooseBackend(backendCandidates(device.profile), runtime);
+  runtime.useBackend(backend);
+  runtime.reports = reports;
+  return runtime;
 }
 
-let lastReports: ConformanceReport[] = [];
-
 /**
- * What the start-up check found: one report per backend tried, the chosen one last.
+ * What the start-up check of the active runtime found: one report per backend tried, the
+ * chosen one last.
  *
  * @returns The reports (empty before {@link init} has finished).
  * @example
@@ -74,7 +54,7 @@ let lastReports: ConformanceReport[] = [];
  * ```
  */
 export function startupChecks(): readonly ConformanceReport[] {
-  return lastReports;
+  return activeRuntime()?.reports ?? [];
 }
 
 /**
@@ -93,9 +73,33 @@ export function startupChecks(): readonly ConformanceReport[] {
  * ```
  */
 export function init(options: InitOptions = {}): Promise<Runtime> {
-  starting ??= start(options).catch((error) => {
-    installContext({ error });
-    throw error;
-  });
-  return starting;
+  return startOnce(() =>
+    start(options).then((runtime) => {
+      installContext(runtime);
+      return runtime;
+    }, (error) => {
+      installContext({ error });
+      throw error;
+    })
+  );
+}
+
+/**
+ * Starts another runtime on a device of its own, which shares nothing with the default one
+ * ({@link init}'s): its own engine, buffer pool, texture cache, tuning, dropout seed and
+ * start-up reports. It does not become active; run work on it with `runtime.run(fn)`.
+ *
+ * @param options Adapter preferences.
+ * @returns The runtime.
+ * @example
+ * ```ts
+ * import { createRuntime } from "./runtime.ts";
+ * import { Tensor } from "./core/tensor.ts";
+ * const rt = await createRuntime();
+ * const t = rt.run(() => Tensor.from([1, 2, 3], [3]));
+ * console.log(await t.toArray()); // Float32Array [1, 2, 3]
+ * ```
+ */
+export function createRuntime(options: InitOptions = {}): Promise<Runtime> {
+  return start(options);
 }

@@ -100,7 +100,7 @@ Deno.test({
         "--allow-write=.cache/test",
         "--allow-run",
         "--allow-sys=hostname",
-        "tensor/backend/conformance_test.ts",
+        "tensor/conformance_test.ts",
         "tests/golden_ops_test.ts",
         "models/vit/modeling_test.ts",
       ],

@@ -9,9 +9,9 @@ import assert from "node:assert/strict";
 import { makeViTConfig } from "../models/vit/config.ts";
 import { parseSafetensors, serializeSafetensors } from "../nn/safetensors.ts";
 import { ViTForImageClassification } from "../models/vit/modeling.ts";
-import { GpuBackend } from "../tensor/backend/gpu.ts";
-import type { Backend } from "../tensor/backend/backend.ts";
-import { gpu, installContext } from "../tensor/device.ts";
+import { GpuBackend } from "../tensor/backend/gpu/gpu.ts";
+import type { Backend } from "../tensor/core/backend.ts";
+import { gpu } from "../tensor/device.ts";
 import { init } from "../tensor/runtime.ts";
 import { scope, Tensor } from "../tensor/tensor.ts";
 import { testTempDir } from "../io/_test_util.ts";
@@ -187,13 +187,13 @@ Deno.test("a ViT-B-width layer at 224 px from fromPretrained: logits, loss and e
 });
 
 Deno.test("the same ViT-B-width layer on the GPU backend forced onto this adapter", async () => {
-  const own = gpu();
-  const forced: Backend = new GpuBackend(own.profile);
-  installContext({ ...own, backend: forced });
+  const own = gpu().backend;
+  const forced: Backend = new GpuBackend(gpu().profile);
+  gpu().useBackend(forced);
   try {
     check(await errors(model), forced.name);
   } finally {
-    installContext(own);
+    gpu().useBackend(own);
   }
 });
 

@@ -1,0 +1,286 @@
+/**
+ * The start-up conformance check: before the runtime hands out a backend, it runs each kernel
+ * family that backend will use on small inputs with known answers (the plain-TS reference)
+ * and compares. A backend that gets any family wrong is passed over for the next candidate
+ * (for example storage-buffer operands instead of textures); when none passes, the runtime
+ * refuses with one line instead of training on wrong numbers.
+ *
+ * @module
+ */
+
+import type { MatmulShape } from "../kernels/matmul.ts";
+import { AdamW } from "./ops/adamw.ts";
+import { add, crossEntropy, gelu, layerNorm, matmul, mul, permute, softmax, sum } from "./ops.ts";
+import * as ref from "./reference.ts";
+import { noGrad, scopeAsync, Tensor } from "./core/tensor.ts";
+import type { Backend } from "./core/backend.ts";
+import { type ConformanceReport, gpu, type Runtime } from "./core/context.ts";
+import { describeProfile } from "./core/profile.ts";
+import { forceMatmulVariant, lastMatmulVariant } from "./core/tuning.ts";
+
+export type { ConformanceReport, FamilyCheck } from "./core/context.ts";
+
+/** Thrown when no backend computes right on this adapter. */
+export class WrongResultsError extends Error {
+  /**
+   * Creates the error.
+   *
+   * @param adapter The adapter's one-line description.
+   * @param failed The families that failed on the last backend tried.
+   */
+  constructor(adapter: string, failed: readonly string[]) {
+    super(
+      `this WebGPU adapter computes wrong results (${adapter}; failed: ${failed.join(", ")}). ` +
+        "Update its driver; on Linux without a GPU, Tessera is tested on Mesa's Vulkan driver " +
+        "(`apt-get install mesa-vulkan-drivers`).",
+    );
+    this.name = "WrongResultsError";
+  }
+}
+
+/** Values in [-1, 1) from a small fixed sequence: known inputs, the same on every run. */
+function values(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = (s >>> 8) / 2 ** 23 - 1;
+  }
+  return out;
+}
+
+/** Relative-and-absolute tolerance of every family: far above f32 rounding, far below a bug. */
+const ATOL = 1e-4;
+const RTOL = 1e-3;
+
+function scaledError(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  if (got.length !== want.length) return Infinity;
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) {
+    const e = Math.abs(got[i] - want[i]) / (ATOL + RTOL * Math.abs(want[i]));
+    if (!(e <= worst)) worst = Number.isNaN(e) ? Infinity : e;
+  }
+  return worst;
+}
+
+/** A family's pending result: the tensor to read and what it should hold. */
+interface Pending {
+  family: string;
+  got: Tensor | null;
+  want: ArrayLike<number>;
+}
+
+/** Layouts each product is tried in: rows of 256 bytes (copied into textures) and odd sizes. */
+const LAYOUTS: readonly [number, number, number][] = [[36, 64, 36], [9, 13, 7]];
+
+function matmulChecks(be: Backend, pending: Pending[]): void {
+  // The backend names the variants it runs; each is forced in turn.
+  for (const { name: family, variant: v } of be.matmulChecks) {
+    for (const [m, k, n] of LAYOUTS) {
+      for (const [transA, transB] of [[false, false], [false, true], [true, false]] as const) {
+        const s: MatmulShape = { batch: 1, m, k, n, transA, transB };
+        if (!be.canRun(v, s)) continue;
+        const a = values(m * k, m + k);
+        const b = values(k * n, k + n);
+        const bias = values(n, n);
+        const aShape = transA ? [k, m] : [m, k];
+        const bShape = transB ? [n, k] : [k, n];
+        const want = ref.refMatmul(
+          ref.host(a, aShape),
+          ref.host(b, bShape),
+          transA,
+          transB,
+          ref.host(bias, [n]),
+          0.5,
+        ).data;
+        forceMatmulVariant(v);
+        try {
+          const got = noGrad(() =>
+            matmul(Tensor.from(a, aShape), Tensor.from(b, bShape), {
+              transA,
+              transB,
+              alpha: 0.5,
+              bias: Tensor.from(bias, [n]),
+            })
+          );
+          const ran = lastMatmulVariant();
+          pending.push({
+            family,
+            got: ran?.family === v.family && ran.tm === v.tm ? got : null,
+            want,
+          });
+        } finally {
+          forceMatmulVariant(null);
+        }
+      }
+    }
+  }
+}
+
+function rowChecks(be: Backend, pending: Pending[]): void {
+  const rows = be.rowFlavourFor("softmax", true);
+  for (const [r, c] of [[3, 37], [4, 64]]) {
+    const x = values(r * c, r * c).map((v) => 8 * v);
+    pending.push({
+      family: `softmax ${rows}`,
+      got: noGrad(() => softmax(Tensor.from(x, [r, c]))),
+      want: ref.refSoftmax(ref.host(x, [r, c])).data,
+    });
+    const w = values(c, c + 1);
+    const b = values(c, c + 2);
+    pending.push({
+      family: `layer norm ${rows}`,
+      got: noGrad(() =>
+        layerNorm(Tensor.from(x, [r, c]), Tensor.from(w, [c]), Tensor.from(b, [c]), 1e-5)
+      ),
+      want: ref.refLayerNorm(ref.host(x, [r, c]), ref.host(w, [c]), ref.host(b, [c]), 1e-5).data,
+    });
+    const labels = [...Array(r).keys()].map((i) => (i * 7) % c);
+    pending.push({
+      family: "cross-entropy",
+      got: noGrad(() => crossEntropy(Tensor.from(x, [r, c]), labels)),
+      want: ref.refCrossEntropy(ref.host(x, [r, c]), labels).data,
+    });
+  }
+}
+
+function elementwiseChecks(pending: Pending[]): void {
+  for (const n of [64, 7]) {
+    const a = values(n, n);
+    const b = values(n, n + 9);
+    pending.push({
+      family: "maps",
+      got: noGrad(() => add(Tensor.from(a, [n]), Tensor.from(b, [n]))),
+      want: a.map((v, i) => v + b[i]),
+    });
+    pending.push({
+      family: "maps",
+      got: noGrad(() => gelu(Tensor.from(a, [n]))),
+      want: Float64Array.from(a, (v) => ref.refGelu(v)),
+    });
+    pending.push({
+      family: "broadcasts",
+      got: noGrad(() => mul(Tensor.from(a, [n, 1]), Tensor.from(b.subarray(0, 4), [1, 4]))),
+      want: ref.refBroadcast(ref.host(a, [n, 1]), ref.host(b.subarray(0, 4), [1, 4]), (x, y) =>
+        x * y).data,
+    });
+  }
+  const x = values(5 * 33, 3);
+  for (const axis of [0, 1]) {
+    pending.push({
+      family: "reductions",
+      got: noGrad(() => sum(Tensor.from(x, [5, 33]), axis)),
+      want: ref.refReduce(ref.host(x, [5, 33]), axis, "sum").data,
+    });
+  }
+  // [B, S, H, D] → [B, H, S, D], with D whole vec4s and not.
+  for (const d of [8, 3]) {
+    const shape = [2, 3, 4, d];
+    const y = values(2 * 3 * 4 * d, d);
+    pending.push({
+      family: "strided copies",
+      got: noGrad(() => permute(Tensor.from(y, shape), [0, 2, 1, 3])),
+      want: ref.refPermute(ref.host(y, shape), [0, 2, 1, 3]).data,
+    });
+  }
+}
+
+function attentionCheck(be: Backend, pending: Pending[]): void {
+  const [b, t, heads, hd] = [2, 5, 2, 4];
+  const d3 = 3 * heads * hd;
+  const qkv = values(b * t * d3, 17);
+  const got = noGrad(() =>
+    be.selfAttention(Tensor.from(qkv, [b, t, d3]), heads, 0.5, false, false)
+  );
+  if (!got) return;
+  pending.push({
+    family: "attention",
+    got,
+    want: ref.refSelfAttention(ref.host(qkv, [b, t, d3]), heads, 0.5).data,
+  });
+}
+
+/** One AdamW step on known values against the update written out. */
+function adamwCheck(pending: Pending[]): void {
+  for (const n of [68, 7]) {
+    const p0 = values(n, n + 5);
+    const g = values(n, n + 6);
+    const param = Tensor.from(p0, [n], { requiresGrad: true });
+    const opt = new AdamW([param], { lr: 0.1, weightDecay: 0.01 });
+    // The gradient of Σ p·g is g, accumulated where the optimizer reads it.
+    sum(mul(param, Tensor.from(g, [n]))).backward();
+    opt.step();
+    // One step from zero moments: m̂ = g, v̂ = g², so the update is lr · g / (|g| + eps).
+    const want = Float64Array.from(
+      p0,
+      (p, i) => p * (1 - 0.1 * 0.01) - 0.1 * g[i] / (Math.abs(g[i]) + 1e-8),
+    );
+    pending.push({ family: "optimizer update", got: param, want });
+  }
+}
+
+/**
+ * Runs every kernel family of a backend, which must be the runtime's current one, on known
+ * inputs and compares each with the plain-TS reference.
+ *
+ * @param be The backend under check (installed).
+ * @returns Each family's result and the check's wall time.
+ */
+export async function checkBackend(be: Backend): Promise<ConformanceReport> {
+  const t0 = performance.now();
+  const pending: Pending[] = [];
+  const steps = [
+    () => matmulChecks(be, pending),
+    () => rowChecks(be, pending),
+    () => elementwiseChecks(pending),
+    () => attentionCheck(be, pending),
+    () => adamwCheck(pending),
+  ];
+  // Every tensor made here, inputs and outputs, is freed when the scope ends.
+  const read = await scopeAsync(async () => {
+    for (const step of steps) {
+      try {
+        step();
+      } catch (error) {
+        // A kernel that fails to compile or dispatch fails its family.
+        const message = (error as Error).message.split("\n")[0];
+        pending.push({ family: `error: ${message}`, got: null, want: [] });
+      }
+    }
+    return await Promise.all(pending.map((p) => p.got?.toArray().catch(() => null) ?? null));
+  });
+  const byFamily = new Map<string, number>();
+  pending.forEach((p, i) => {
+    const got = read[i];
+    const error = got ? scaledError(got, p.want) : Infinity;
+    byFamily.set(p.family, Math.max(byFamily.get(p.family) ?? 0, error));
+  });
+  const families = [...byFamily].map(([family, error]) => ({ family, error, ok: error <= 1 }));
+  return { families, ms: performance.now() - t0 };
+}
+
+/**
+ * Picks the first candidate backend that passes {@link checkBackend}, making each in turn the
+ * runtime's backend and running its check with the runtime active. Throws
+ * {@link WrongResultsError} when none passes.
+ *
+ * @param candidates Backends in order of preference (the fastest first, the plainest last).
+ * @param runtime The runtime to choose for (default the active one).
+ * @returns The chosen backend and the reports of every one tried.
+ */
+export async function chooseBackend(
+  candidates: readonly Backend[],
+  runtime: Runtime = gpu(),
+): Promise<{ backend: Backend; reports: ConformanceReport[] }> {
+  const reports: ConformanceReport[] = [];
+  for (const be of candidates) {
+    runtime.useBackend(be);
+    // The kernels are recorded synchronously, with the runtime active; the reads after use the
+    // tensors' own runtime.
+    const report = await runtime.run(() => checkBackend(be));
+    reports.push(report);
+    if (report.families.every((f) => f.ok)) return { backend: be, reports };
+  }
+  const last = reports.at(-1)?.families.filter((f) => !f.ok).map((f) => f.family) ?? [];
+  throw new WrongResultsError(describeProfile(candidates[0].profile), last);
+}

@@ -1,0 +1,103 @@
+import assert from "node:assert/strict";
+import { gpu } from "./device.ts";
+import { init, startupChecks } from "./runtime.ts";
+import type { MatmulCall } from "./core/backend.ts";
+import { chooseBackend, WrongResultsError } from "./conformance.ts";
+import { SoftwareBackend } from "./backend/software/software.ts";
+import { matmulVariantFor } from "./core/tuning.ts";
+
+await init();
+
+/** A software backend whose texture products come out scaled by 1.5: a wrong kernel. */
+class WrongTextures extends SoftwareBackend {
+  override matmul(call: MatmulCall): void {
+    const texture = matmulVariantFor(call.shape).family.startsWith("texture");
+    super.matmul(texture ? { ...call, alpha: call.alpha * 1.5 } : call);
+  }
+}
+
+/**
+ * A software backend whose vec4 storage products (the path of operands too big for textures)
+ * are wrong.
+ */
+class WrongVec4 extends SoftwareBackend {
+  override matmul(call: MatmulCall): void {
+    const vec4 = matmulVariantFor(call.shape).family === "vec4";
+    super.matmul(vec4 ? { ...call, alpha: call.alpha * 1.5 } : call);
+  }
+}
+
+/** Runs `fn` with backends installed by it, then puts the runtime's own back. */
+async function withOwnBackendRestored<T>(fn: () => Promise<T>): Promise<T> {
+  const own = gpu().backend;
+  try {
+    return await fn();
+  } finally {
+    gpu().useBackend(own);
+  }
+}
+
+Deno.test("the runtime started on a backend whose every kernel family passed the check", () => {
+  const chosen = startupChecks().at(-1);
+  assert.ok(chosen, "no start-up report");
+  assert.ok(chosen.families.length >= 10, "too few families checked");
+  for (const f of chosen.families) assert.ok(f.ok, `${f.family}: scaled error ${f.error}`);
+  for (const family of ["softmax", "layer norm", "maps", "reductions", "strided copies"]) {
+    assert.ok(chosen.families.some((f) => f.family.startsWith(family)), `${family} not checked`);
+  }
+  assert.ok(chosen.families.some((f) => f.family.startsWith("matmul")), "no matmul checked");
+});
+
+Deno.test(
+  "the check catches a wrong texture matmul and falls back to storage operands",
+  async () => {
+    const { profile } = gpu();
+    await withOwnBackendRestored(async () => {
+      const wrong = new WrongTextures(profile);
+      const plain = new SoftwareBackend(profile, { textures: false });
+      const { backend, reports } = await chooseBackend([wrong, plain]);
+      assert.equal(backend, plain);
+      const failed = reports[0].families.filter((f) => !f.ok).map((f) => f.family);
+      assert.deepEqual(failed, [
+        "matmul texture 8x16",
+        "matmul texturetn 8x16",
+        "matmul texturenn 8x16",
+      ]);
+      assert.ok(reports[1].families.every((f) => f.ok));
+      assert.ok(reports[1].families.some((f) => f.family === "matmul register 8x16"));
+    });
+  },
+);
+
+Deno.test(
+  "the texture backend's check covers the storage products it runs for big operands",
+  async () => {
+    const { profile } = gpu();
+    await withOwnBackendRestored(async () => {
+      const wrong = new WrongVec4(profile);
+      const plain = new SoftwareBackend(profile, { textures: false, vectorLoads: false });
+      const { backend, reports } = await chooseBackend([wrong, plain]);
+      assert.equal(backend, plain);
+      const checked = reports[0].families.map((f) => f.family);
+      for (const family of ["texture", "texturetn", "texturenn", "vec4", "vec4tn", "register"]) {
+        assert.ok(checked.some((f) => f.startsWith(`matmul ${family} `)), `${family} not checked`);
+      }
+      const failed = reports[0].families.filter((f) => !f.ok).map((f) => f.family);
+      assert.deepEqual(failed, ["matmul vec4 16x16"]);
+    });
+  },
+);
+
+Deno.test("with no backend that computes right, start-up refuses with one line", async () => {
+  const { profile } = gpu();
+  await withOwnBackendRestored(async () => {
+    const error = await chooseBackend([new WrongTextures(profile)]).then(
+      () => null,
+      (e) => e,
+    );
+    assert.ok(error instanceof WrongResultsError);
+    assert.ok(!error.message.includes("\n"));
+    assert.match(error.message, /computes wrong results \(vendor .*; failed: matmul texture 8x16/);
+    assert.match(error.message, /apt-get install mesa-vulkan-drivers/);
+  });
+});

@@ -1,0 +1,151 @@
+/**
+ * Shape and indexing primitives: reshape (a view), permute/transpose, slice, concat and a gather
+ * of rows, each with its backward.
+ *
+ * @module
+ */
+
+import { contiguousStrides, normAxis } from "./_dispatch.ts";
+import { backend } from "../core/backend.ts";
+import { stridedCopy } from "./reduce.ts";
+import { record, Tensor } from "../core/tensor.ts";
+
+/**
+ * A view of `x` with a new shape, sharing its memory. One dimension may be -1.
+ *
+ * @example
+ * ```ts
+ * import { reshape, Tensor } from "../../mod.ts";
+ * console.log(reshape(Tensor.from([1, 2, 3, 4, 5, 6], [2, 3]), [3, -1]).shape); // [3, 2]
+ * ```
+ */
+export function reshape(x: Tensor, shape: readonly number[]): Tensor {
+  return x.view(shape);
+}
+
+/**
+ * Reorders dimensions: output dimension `i` is input dimension `axes[i]` (a contiguous copy).
+ *
+ * @example
+ * ```ts
+ * import { permute, Tensor } from "../../mod.ts";
+ * const y = permute(Tensor.from([1, 2, 3, 4, 5, 6], [2, 3]), [1, 0]);
+ * console.log(await y.toArray()); // Float32Array [1, 4, 2, 5, 3, 6]
+ * ```
+ */
+export function permute(x: Tensor, axes: readonly number[]): Tensor {
+  if (axes.length !== x.rank || new Set(axes.map((a) => normAxis(a, x.rank))).size !== x.rank) {
+    throw new Error(`permute: [${axes}] is not a permutation of ${x.rank} axes`);
+  }
+  const norm = axes.map((a) => normAxis(a, x.rank));
+  const shape = norm.map((a) => x.shape[a]);
+  const inStrides = contiguousStrides(x.shape);
+  const out = Tensor.empty(shape);
+  stridedCopy(x, out, shape, norm.map((a) => inStrides[a]), 0, contiguousStrides(shape), 0);
+  const inverse = new Array<number>(norm.length);
+  norm.forEach((a, i) => (inverse[a] = i));
+  return record(out, [x], (g) => [permute(g, inverse)], "permute");
+}
+
+/** Swaps two dimensions (a contiguous copy). */
+export function transpose(x: Tensor, dim0: number, dim1: number): Tensor {
+  const axes = x.shape.map((_, i) => i);
+  const a = normAxis(dim0, x.rank);
+  const b = normAxis(dim1, x.rank);
+  [axes[a], axes[b]] = [axes[b], axes[a]];
+  return permute(x, axes);
+}
+
+/**
+ * Elements `start` (inclusive) to `end` (exclusive) along `axis`, as a contiguous copy.
+ *
+ * @example
+ * ```ts
+ * import { slice, Tensor } from "../../mod.ts";
+ * console.log(await slice(Tensor.from([1, 2, 3, 4], [2, 2]), 1, 1, 2).toArray()); // [2, 4]
+ * ```
+ */
+export function slice(x: Tensor, axis: number, start: number, end: number): Tensor {
+  const a = normAxis(axis, x.rank);
+  if (start < 0 || end > x.shape[a] || start > end) {
+    throw new Error(`slice: [${start}, ${end}) is out of range for axis of ${x.shape[a]}`);
+  }
+  const shape = x.shape.map((d, i) => (i === a ? end - start : d));
+  const strides = contiguousStrides(x.shape);
+  const out = Tensor.empty(shape);
+  stridedCopy(x, out, shape, strides, start * strides[a], contiguousStrides(shape), 0);
+  return record(out, [x], (g) => {
+    const dx = Tensor.zeros(x.shape);
+    stridedCopy(g, dx, shape, contiguousStrides(shape), 0, strides, start * strides[a]);
+    return [dx];
+  }, "slice");
+}
+
+/**
+ * Joins tensors along `axis`; all other dimensions must agree.
+ *
+ * @example
+ * ```ts
+ * import { concat, Tensor } from "../../mod.ts";
+ * const y = concat([Tensor.from([1], [1, 1]), Tensor.from([2, 3], [1, 2])], 1);
+ * console.log(await y.toArray()); // Float32Array [1, 2, 3]
+ * ```
+ */
+export function concat(xs: readonly Tensor[], axis: number): Tensor {
+  if (xs.length === 0) throw new Error("concat: no tensors");
+  const a = normAxis(axis, xs[0].rank);
+  for (const x of xs) {
+    if (x.rank !== xs[0].rank || x.shape.some((d, i) => i !== a && d !== xs[0].shape[i])) {
+      throw new Error(`concat: shapes [${xs[0].shape}] and [${x.shape}] differ off axis ${a}`);
+    }
+  }
+  const shape = xs[0].shape.map((d, i) => (i === a ? xs.reduce((s, x) => s + x.shape[a], 0) : d));
+  const outStrides = contiguousStrides(shape);
+  const out = Tensor.empty(shape);
+  const starts: number[] = [];
+  let offset = 0;
+  for (const x of xs) {
+    starts.push(offset);
+    stridedCopy(x, out, x.shape, contiguousStrides(x.shape), 0, outStrides, offset * outStrides[a]);
+    offset += x.shape[a];
+  }
+  return record(
+    out,
+    [...xs],
+    (g) =>
+      xs.map((x, i) => (x.requiresGrad ? slice(g, a, starts[i], starts[i] + x.shape[a]) : null)),
+    "concat",
+  );
+}
+
+/**
+ * Rows `indices` of a 2-D tensor: `out[j] = x[indices[j]]`. Its backward adds each row's
+ * gradient back to the row it came from.
+ *
+ * @example
+ * ```ts
+ * import { gatherRows, Tensor } from "../../mod.ts";
+ * const y = gatherRows(Tensor.from([1, 2, 3, 4, 5, 6], [3, 2]), [2, 0]);
+ * console.log(await y.toArray()); // Float32Array [5, 6, 1, 2]
+ * ```
+ */
+export function gatherRows(x: Tensor, indices: readonly number[]): Tensor {
+  if (x.rank !== 2) throw new Error(`gatherRows: expects a 2-D tensor, got [${x.shape}]`);
+  const [rows, cols] = x.shape;
+  for (const i of indices) {
+    if (!Number.isInteger(i) || i < 0 || i >= rows) {
+      throw new Error(`gatherRows: index ${i} is out of range for ${rows} rows`);
+    }
+  }
+  const index = Tensor.fromBits(Uint32Array.from(indices), [indices.length]);
+  const out = Tensor.empty([indices.length, cols]);
+  backend().gatherRows(x, index, out, indices.length, cols);
+  const result = record(out, [x], (g) => {
+    const dx = Tensor.empty(x.shape);
+    backend().scatterAddRows(g, index, dx, indices.length);
+    index.dispose();
+    return [dx];
+  }, "gatherRows");
+  if (!result.requiresGrad) index.dispose();
+  return result;
+}
