@@ -43,3 +43,5 @@ export { DenoFileSystem } from "./io/deno_fs.ts";
 // Ids such as "google/vit-base-patch16-224" load from the Hub into Python's cache.
 export { denoHubClient, denoHubConfig, installDenoHub, NetNotGrantedError } from "./hub/deno.ts";
 export { DenoHubStorage, type LinkKind } from "./hub/deno_storage.ts";
+// Under Deno, init() also makes Hub ids resolve (the portable one in browser.ts does not).
+export { init } from "./hub/deno_init.ts";

@@ -109,12 +109,11 @@ export function denoHubClient(config: HubConfig = denoHubConfig()): HubClient {
 }
 
 /**
- * Installs the Hub resolver for `fromPretrained` and `loadDataset` (done on import).
+ * Installs the Hub resolver for `fromPretrained` and `loadDataset` (the Deno entry's `init()`
+ * does it when no resolver is installed; importing does nothing).
  *
  * @param client The client to use (one from the environment, made on first use, by default).
  */
 export function installDenoHub(client?: HubClient): void {
   setSourceResolver(hubResolver(client ?? (() => denoHubClient()), exists));
 }
-
-installDenoHub();

@@ -50,6 +50,20 @@ export function setSourceResolver(next: SourceResolver | null): void {
 }
 
 /**
+ * Whether a resolver is installed (the Deno entry's `init()` installs the Hub's when none is).
+ *
+ * @returns True once {@link setSourceResolver} has been given one.
+ * @example
+ * ```ts
+ * import { hasSourceResolver } from "./sources.ts";
+ * console.log(hasSourceResolver()); // false
+ * ```
+ */
+export function hasSourceResolver(): boolean {
+  return resolver !== null;
+}
+
+/**
  * The folder to read a model, processor or dataset from.
  *
  * @param name A local folder or a Hub id.
