@@ -33,6 +33,9 @@ import { Trainer } from "../train/trainer.ts";
 import { DEFAULT_BEANS_DIR, makeBeans } from "../demo/make_beans.ts";
 import { loadModelFolder } from "./_model_folder.ts";
 import { type CliArgs, defineCli, runCli, UsageError } from "./_run.ts";
+import { PEFT_FLAGS } from "./_flags.ts";
+import { prepareParameterEfficient } from "../train/parameter_efficient.ts";
+import type { PreTrainedModel } from "../nn/pretrained.ts";
 
 /** The pretrained model the default run fine-tunes. */
 export const BUNDLED_MODEL_DIR = new URL("../models/vit-tiny-contours", import.meta.url).pathname;
@@ -81,6 +84,7 @@ const FLAGS = {
       "(default: the bundled pretrained model, models/vit-tiny-contours)",
   },
   config: { type: "string", value: "FILE", help: "a config.json to train from scratch instead" },
+  ...PEFT_FLAGS,
 } as const;
 
 /** The blog's TrainingArguments with the flags given over them, or a usage error. */
@@ -155,6 +159,24 @@ async function main(
     model = new ViTForImageClassification(config, args.seed);
     processor = new ViTImageProcessor({ size: config.image_size });
     console.log(`model: from scratch (${(model.numParameters() / 1e6).toFixed(2)}M parameters)`);
+  }
+
+  const list = (v: string) => v.split(",").map((t) => t.trim()).filter((t) => t !== "");
+  try {
+    console.log(prepareParameterEfficient(model as unknown as PreTrainedModel, {
+      peft: values.peft === "lora" ? "lora" : null,
+      loraR: values["lora-r"],
+      loraAlpha: values["lora-alpha"],
+      loraDropout: values["lora-dropout"],
+      loraTargetModules: list(values["lora-target-modules"]),
+      modulesToSave: list(values["modules-to-save"]),
+      freezeBackbone: values["freeze-backbone"],
+      gradientCheckpointing: values["gradient-checkpointing"],
+      baseModelNameOrPath: modelDir ?? null,
+      seed: args.seed,
+    }));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
   }
 
   await ensureWritableDir(args.outputDir);

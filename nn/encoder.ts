@@ -7,7 +7,8 @@
  */
 
 import { add, concat, gelu, matmul, relu, selfAttention, tanh } from "../tensor/ops.ts";
-import type { Tensor } from "../tensor/tensor.ts";
+import { isGradEnabled, type Tensor } from "../tensor/tensor.ts";
+import { checkpointed } from "./gradient_checkpointing.ts";
 import type { EncoderConfig } from "./encoder_config.ts";
 import { Dropout, LayerNorm, Linear } from "./layers.ts";
 import { Module, ModuleList } from "./module.ts";
@@ -45,19 +46,24 @@ export class ViTSelfAttention extends Module {
    */
   forward(x: Tensor): Tensor {
     const { query, key, value } = this;
+    const dropout = this.dropout;
+    const active = dropout.training && dropout.p > 0;
+    const onProbs = active ? (probs: Tensor) => dropout.forward(probs) : undefined;
+    const heads = this.config.num_attention_heads;
+    if (query.adapter || key.adapter || value.adapter) {
+      // An adapter (LoRA) adds its branch to each projection's own output, so the three run
+      // apart; the frozen weights still get no gradient products.
+      const parts = [query.forward(x), key.forward(x), value.forward(x)];
+      const qkv = concat(parts, -1);
+      for (const p of parts) p.dispose();
+      return selfAttention(qkv, heads, undefined, onProbs);
+    }
     const weight = concat([query.weight, key.weight, value.weight], 0);
     const bias = query.bias && key.bias && value.bias
       ? concat([query.bias, key.bias, value.bias], 0)
       : undefined;
     const qkv = matmul(x, weight, { transB: true, bias });
-    const dropout = this.dropout;
-    const active = dropout.training && dropout.p > 0;
-    return selfAttention(
-      qkv,
-      this.config.num_attention_heads,
-      undefined,
-      active ? (probs) => dropout.forward(probs) : undefined,
-    );
+    return selfAttention(qkv, heads, undefined, onProbs);
   }
 }
 
@@ -199,6 +205,11 @@ export class ViTLayer extends Module {
 
 /** The stack of encoder layers. */
 export class ViTEncoder extends Module {
+  /**
+   * Recompute each layer's activations in the backward pass instead of keeping them
+   * (Transformers' `gradient_checkpointing`); used in training mode only.
+   */
+  gradientCheckpointing = false;
   /** The layers, named `layer.0`, `layer.1`, …. */
   readonly layer: ModuleList<ViTLayer>;
 
@@ -218,7 +229,10 @@ export class ViTEncoder extends Module {
   /** Runs every layer. */
   forward(x: Tensor): Tensor {
     let h = x;
-    for (const layer of this.layer.items) h = layer.forward(h);
+    const recompute = this.gradientCheckpointing && this.training && isGradEnabled();
+    for (const layer of this.layer.items) {
+      h = recompute ? checkpointed((t) => layer.forward(t), h, layer) : layer.forward(h);
+    }
     return h;
   }
 }

@@ -357,6 +357,29 @@ export function noGrad<T>(fn: () => T): T {
 }
 
 /**
+ * Runs `fn` recording the tape even inside {@link noGrad} (a backward that re-runs a forward, as
+ * gradient checkpointing does).
+ *
+ * @param fn The work to run.
+ * @returns What `fn` returns.
+ * @example
+ * ```ts
+ * import { enableGrad, noGrad, Tensor } from "./tensor.ts";
+ * const x = Tensor.from([1], [1], { requiresGrad: true });
+ * console.log(noGrad(() => enableGrad(() => x.view([1, 1]))).requiresGrad); // true
+ * ```
+ */
+export function enableGrad<T>(fn: () => T): T {
+  const before = gradEnabled;
+  gradEnabled = true;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = before;
+  }
+}
+
+/**
  * Records `out` on the tape as produced from `inputs` when any input requires a gradient.
  *
  * @param out The result of a primitive.
