@@ -18,7 +18,7 @@ import type { Tensor } from "../tensor/tensor.ts";
 import { CheckpointError } from "./checkpoint.ts";
 import { ConfigError, configToJson } from "./config.ts";
 import { Dropout, Linear, type LinearAdapter } from "./layers.ts";
-import { Module } from "./module.ts";
+import type { Module } from "./module.ts";
 import { type FromPretrainedOptions, PreTrainedModel } from "./pretrained.ts";
 import { parseSafetensors, serializeSafetensors } from "./safetensors.ts";
 
