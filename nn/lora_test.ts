@@ -49,7 +49,10 @@ const QV: LoraConfig = {
   modulesToSave: ["classifier"],
 };
 
-async function logitsOf(model: { forward(x: Tensor): { logits: Tensor } }): Promise<Float32Array> {
+async function logitsOf(
+  model: { forward(x: Tensor): { logits: Tensor }; eval(): unknown },
+): Promise<Float32Array> {
+  model.eval();
   const p = G("pixels");
   const pixels = Tensor.from(p.data, p.shape);
   const out = noGrad(() => model.forward(pixels));
@@ -216,4 +219,21 @@ Deno.test("the trainable-parameter line is PEFT's, with PEFT's counts for its Vi
     "trainable params: 667,493 || all params: 86,543,818 || trainable%: 0.7713",
   );
   vitB.dispose();
+});
+
+Deno.test("an adapter Tessera trained, merged by PyTorch into its base, gives Tessera's logits", async () => {
+  // tests/fixtures/train_lora_adapter.ts trained it (6 AdamW steps); gen_lora.py merged it.
+  const merged = parseSafetensors(
+    await Deno.readFile(`${LORA}tessera_merged.safetensors`),
+    "tessera_merged.safetensors",
+  );
+  const model = await AutoModelForImageClassification.fromPretrained(
+    `${LORA}tessera_adapter`,
+    quiet,
+  );
+  // Training moved lora_B off its zero start, so the adapter changes the logits.
+  const bs = adapterParameters(model).filter(([k]) => k.includes("lora_B"));
+  for (const [k, t] of bs) assert.ok((await t.toArray()).some((v) => v !== 0), k);
+  assertLogits(await logitsOf(model), merged.tensors.get("logits")!.data, "Tessera-adapter logits");
+  model.dispose();
 });
