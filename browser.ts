@@ -44,6 +44,7 @@ export {
 // Tensors and their ops.
 export {
   type DType,
+  enableGrad,
   type FromOptions,
   isGradEnabled,
   keep,
@@ -93,7 +94,7 @@ export { AdamW, type AdamWOptions } from "./tensor/adamw.ts";
 
 // Layers, models and checkpoints.
 export { Module, ModuleList } from "./nn/module.ts";
-export { Dropout, LayerNorm, Linear, setDropoutSeed } from "./nn/layers.ts";
+export { Dropout, LayerNorm, Linear, type LinearAdapter, setDropoutSeed } from "./nn/layers.ts";
 export { ConfigError, configToJson, numLabels, type PretrainedConfig } from "./nn/config.ts";
 export {
   type FromPretrainedOptions,
@@ -129,6 +130,33 @@ export {
 // The model families (ViT, DeiT) and the Auto classes over them.
 export * from "./models/mod.ts";
 export { CheckpointError, loadParameters, type LoadReport } from "./nn/checkpoint.ts";
+// Parameter-efficient fine-tuning: LoRA in PEFT's format, a frozen backbone, recomputation.
+export {
+  adapterConfigJson,
+  adapterParameters,
+  applyLora,
+  isAdapterFolder,
+  loadAdapter,
+  loadAdapterWeights,
+  loadLoraModel,
+  LoraBranch,
+  type LoraConfig,
+  type LoraState,
+  loraState,
+  mergeAndUnload,
+  parseAdapterConfig,
+  resolveBaseModel,
+  saveAdapter,
+  type SaveAdapterOptions,
+  toAdapterFiles,
+  trainableParametersLine,
+} from "./nn/lora.ts";
+export { freezeBackbone } from "./nn/freeze.ts";
+export { checkpointed, enableGradientCheckpointing } from "./nn/gradient_checkpointing.ts";
+export {
+  type ParameterEfficientOptions,
+  prepareParameterEfficient,
+} from "./train/parameter_efficient.ts";
 export {
   parseSafetensors,
   type SafetensorsDType,

@@ -173,6 +173,11 @@ export function applyLora<M extends Module>(model: M, config: LoraConfig): M {
  *
  * @param model The model.
  * @returns What applyLora recorded.
+ * @example
+ * ```ts ignore
+ * import { loraState } from "./lora.ts";
+ * console.log(loraState(model)?.targets.length); // 24 for ViT-B with query and value
+ * ```
  */
 export function loraState(model: Module): LoraState | null {
   return STATES.get(model) ?? null;
@@ -185,6 +190,12 @@ export function loraState(model: Module): LoraState | null {
  * @param model A model with LoRA.
  * @returns PEFT key and tensor pairs.
  * @throws {Error} When the model has no LoRA.
+ * @example
+ * ```ts ignore
+ * import { adapterParameters } from "./lora.ts";
+ * console.log(adapterParameters(model)[0][0]);
+ * // base_model.model.vit.encoder.layer.0.attention.attention.query.lora_A.weight
+ * ```
  */
 export function adapterParameters(model: Module): Array<[string, Tensor]> {
   const state = STATES.get(model);
@@ -206,6 +217,13 @@ export function adapterParameters(model: Module): Array<[string, Tensor]> {
  *
  * @param config The LoRA configuration.
  * @returns The JSON text.
+ * @example
+ * ```ts
+ * import { adapterConfigJson } from "./lora.ts";
+ * const text = adapterConfigJson({ r: 16, loraAlpha: 16, loraDropout: 0.1,
+ *   targetModules: ["query", "value"], modulesToSave: ["classifier"] });
+ * console.log(JSON.parse(text).peft_type); // LORA
+ * ```
  */
 export function adapterConfigJson(config: LoraConfig): string {
   const fields: Record<string, unknown> = {
@@ -246,6 +264,13 @@ export function adapterConfigJson(config: LoraConfig): string {
  * @param file Its path, for errors.
  * @returns The configuration.
  * @throws {ConfigError} Naming the file when it is not a LoRA config Tessera can apply.
+ * @example
+ * ```ts
+ * import { parseAdapterConfig } from "./lora.ts";
+ * const c = parseAdapterConfig({ peft_type: "LORA", r: 8, lora_alpha: 16,
+ *   target_modules: ["query", "value"] });
+ * console.log(c.r, c.loraAlpha); // 8 16
+ * ```
  */
 export function parseAdapterConfig(value: unknown, file = "adapter_config.json"): LoraConfig {
   let fields = value;
@@ -315,6 +340,11 @@ export interface SaveAdapterOptions {
  * @param model A model with LoRA.
  * @param options Values already read back.
  * @returns adapter_config.json's text and adapter_model.safetensors' bytes.
+ * @example
+ * ```ts ignore
+ * import { toAdapterFiles } from "./lora.ts";
+ * const { config, weights } = await toAdapterFiles(model); // for a download in a page
+ * ```
  */
 export async function toAdapterFiles(
   model: Module,
@@ -339,6 +369,11 @@ export async function toAdapterFiles(
  * @param model A model with LoRA.
  * @param dir The folder (created if needed).
  * @param options Values already read back.
+ * @example
+ * ```ts ignore
+ * import { saveAdapter } from "./lora.ts";
+ * await saveAdapter(model, "vit-lora"); // adapter_config.json, adapter_model.safetensors
+ * ```
  */
 export async function saveAdapter(
   model: Module,
@@ -372,6 +407,12 @@ function tesseraName(key: string): string {
  * @param bytes The safetensors file.
  * @param file Its path, for errors.
  * @throws {CheckpointError} Naming the file for a missing, unknown or misshapen tensor.
+ * @example
+ * ```ts ignore
+ * import { applyLora, loadAdapterWeights } from "./lora.ts";
+ * applyLora(model, config);
+ * loadAdapterWeights(model, bytes, "adapter_model.safetensors");
+ * ```
  */
 export function loadAdapterWeights(model: Module, bytes: Uint8Array, file: string): void {
   const { tensors } = parseSafetensors(bytes, file);
@@ -394,7 +435,19 @@ export function loadAdapterWeights(model: Module, bytes: Uint8Array, file: strin
   }
 }
 
-/** Where an adapter folder's base model is: as written, else relative to the adapter folder. */
+/**
+ * Where an adapter folder's base model is: as written, else relative to the adapter folder.
+ *
+ * @param adapterDir The adapter folder.
+ * @param base Its base_model_name_or_path.
+ * @returns A model folder.
+ * @throws {ConfigError} Naming adapter_config.json when neither is a model folder.
+ * @example
+ * ```ts ignore
+ * import { resolveBaseModel } from "./lora.ts";
+ * console.log(await resolveBaseModel("out/vit-lora", "../base")); // out/vit-lora/../base
+ * ```
+ */
 export async function resolveBaseModel(adapterDir: string, base: string | null): Promise<string> {
   const file = joinPath(adapterDir, "adapter_config.json");
   if (!base) throw new ConfigError(file, "has no base_model_name_or_path");
@@ -408,7 +461,17 @@ export async function resolveBaseModel(adapterDir: string, base: string | null):
   );
 }
 
-/** Whether a folder holds a PEFT adapter (adapter_config.json). */
+/**
+ * Whether a folder holds a PEFT adapter (adapter_config.json).
+ *
+ * @param dir The folder.
+ * @returns True when adapter_config.json is there.
+ * @example
+ * ```ts ignore
+ * import { isAdapterFolder } from "./lora.ts";
+ * console.log(await isAdapterFolder("vit-lora")); // true
+ * ```
+ */
 export function isAdapterFolder(dir: string): Promise<boolean> {
   return exists(joinPath(dir, "adapter_config.json"));
 }
@@ -420,6 +483,11 @@ export function isAdapterFolder(dir: string): Promise<boolean> {
  * @param dir The adapter folder.
  * @returns The model with LoRA applied and loaded.
  * @throws {ConfigError|CheckpointError|FileError} Naming the file at fault.
+ * @example
+ * ```ts ignore
+ * import { loadAdapter } from "./lora.ts";
+ * const model = await loadAdapter(await ViTForImageClassification.fromPretrained(base), "vit-lora");
+ * ```
  */
 export async function loadAdapter<M extends Module>(model: M, dir: string): Promise<M> {
   const configFile = joinPath(dir, "adapter_config.json");
@@ -442,6 +510,11 @@ export async function loadAdapter<M extends Module>(model: M, dir: string): Prom
  * @param options Labels, seed, logger for the base; explicit labels win over the folder's.
  * @returns The model with its adapter, in training mode.
  * @throws {ConfigError|CheckpointError|FileError} Naming the file at fault.
+ * @example
+ * ```ts ignore
+ * import { loadLoraModel } from "./lora.ts";
+ * const model = await loadLoraModel("vit-lora", (dir, o) => registry.loadImageClassifier(dir, o));
+ * ```
  */
 export async function loadLoraModel<M extends Module>(
   dir: string,
@@ -484,6 +557,11 @@ export async function loadLoraModel<M extends Module>(
  * @param model A model with LoRA.
  * @returns The model.
  * @throws {Error} When the model has no LoRA.
+ * @example
+ * ```ts ignore
+ * import { mergeAndUnload } from "./lora.ts";
+ * await (await mergeAndUnload(model)).savePretrained("vit-merged");
+ * ```
  */
 export async function mergeAndUnload<M extends Module>(model: M): Promise<M> {
   const state = STATES.get(model);
@@ -525,6 +603,12 @@ export async function mergeAndUnload<M extends Module>(model: M): Promise<M> {
  *
  * @param model The model (with LoRA, a frozen backbone, or neither).
  * @returns `trainable params: N || all params: M || trainable%: P`.
+ * @example
+ * ```ts ignore
+ * import { trainableParametersLine } from "./lora.ts";
+ * console.log(trainableParametersLine(model));
+ * // trainable params: 667,493 || all params: 86,543,818 || trainable%: 0.7713
+ * ```
  */
 export function trainableParametersLine(model: Module): string {
   let trainable = 0;
