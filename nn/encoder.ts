@@ -7,7 +7,7 @@
  */
 
 import { add, concat, gelu, matmul, relu, selfAttention, tanh } from "../tensor/ops.ts";
-import { isGradEnabled, type Tensor } from "../tensor/tensor.ts";
+import { isGradEnabled, scope, type Tensor } from "../tensor/tensor.ts";
 import { checkpointed } from "./gradient_checkpointing.ts";
 import type { EncoderConfig } from "./encoder_config.ts";
 import { Dropout, LayerNorm, Linear } from "./layers.ts";
@@ -226,12 +226,20 @@ export class ViTEncoder extends Module {
     );
   }
 
-  /** Runs every layer. */
+  /** Runs every layer (freeing each layer's intermediates at once where no tape records). */
   forward(x: Tensor): Tensor {
     let h = x;
-    const recompute = this.gradientCheckpointing && this.training && isGradEnabled();
+    const grad = isGradEnabled();
+    const recompute = this.gradientCheckpointing && this.training && grad;
     for (const layer of this.layer.items) {
-      h = recompute ? checkpointed((t) => layer.forward(t), h, layer) : layer.forward(h);
+      if (!grad || (!h.requiresGrad && !layer.parameters().some((p) => p.requiresGrad))) {
+        // Nothing records a tape here (evaluation, a frozen backbone): the layer's
+        // intermediates, and the previous layer's output, can go at once.
+        const input = h;
+        h = scope(() => layer.forward(input));
+        if (input !== x) input.dispose();
+      } else if (recompute) h = checkpointed((t) => layer.forward(t), h, layer);
+      else h = layer.forward(h);
     }
     return h;
   }

@@ -133,6 +133,34 @@ Deno.test("deno task train --peft lora writes PEFT's adapter folder, and predict
   adapted.dispose();
 });
 
+Deno.test("a LoRA run resumed from its first checkpoint ends with the uninterrupted run's adapter", async () => {
+  // Runs after the test above, which left ${root}/lora with checkpoint-1 and the final adapter.
+  const resumed = `${root}/lora-resumed`;
+  await Deno.mkdir(`${resumed}/checkpoint-1`, { recursive: true });
+  for await (const e of Deno.readDir(`${root}/lora/checkpoint-1`)) {
+    await Deno.copyFile(`${root}/lora/checkpoint-1/${e.name}`, `${resumed}/checkpoint-1/${e.name}`);
+  }
+  await train(
+    resumed,
+    "--peft",
+    "lora",
+    "--lora-r",
+    "4",
+    "--lora-alpha",
+    "8",
+    "--lora-dropout",
+    "0.1",
+    "--gradient-checkpointing",
+    "--resume-from-checkpoint",
+    `${resumed}/checkpoint-1`,
+  );
+  const read = async (dir: string) =>
+    parseSafetensors(await Deno.readFile(`${dir}/checkpoint-2/adapter_model.safetensors`)).tensors;
+  const a = await read(`${root}/lora`);
+  const b = await read(resumed);
+  for (const [k, e] of a) assert.deepEqual(b.get(k)!.data, e.data, k);
+});
+
 Deno.test("deno task train --freeze-backbone changes only the head", async () => {
   const out = `${root}/probe`;
   const stdout = await train(out, "--freeze-backbone");
