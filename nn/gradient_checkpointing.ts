@@ -47,7 +47,8 @@ export function checkpointed(fn: (x: Tensor) => Tensor, x: Tensor, module: Modul
         const input = noGrad(() => x.view(x.shape));
         input.requiresGrad = x.requiresGrad;
         const y = enableGrad(() => autocast(half, () => fn(input)));
-        y.backward(g);
+        // Each recomputed activation goes as soon as the backward has passed it.
+        y.backward(g, { release: true });
         return [input.grad, ...params.map(() => null)];
       });
     } finally {

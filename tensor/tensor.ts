@@ -306,9 +306,12 @@ export class Tensor {
    * and the tape is released.
    *
    * @param grad Gradient of this tensor; defaults to ones for a one-element tensor.
+   * @param options `release`: also free each intermediate once its backward has run (all its
+   * consumers ran before it), for graphs whose intermediates nothing else holds (a
+   * recomputed checkpoint).
    */
-  backward(grad?: Tensor): void {
-    backward(this, grad);
+  backward(grad?: Tensor, options: { release?: boolean } = {}): void {
+    backward(this, grad, options.release ?? false);
   }
 }
 
@@ -523,7 +526,7 @@ function topoOrder(root: Tensor): Tensor[] {
   return order;
 }
 
-function backward(root: Tensor, seed?: Tensor): void {
+function backward(root: Tensor, seed?: Tensor, release = false): void {
   if (!gradOps) throw new Error("autograd ops are not loaded: import ops.ts");
   if (!root.requiresGrad) throw new Error("backward() on a tensor that does not require grad");
   if (!seed && root.size !== 1) {
@@ -557,6 +560,7 @@ function backward(root: Tensor, seed?: Tensor): void {
       }
       const inputGrads = node.backward(g);
       t._releaseNode();
+      if (release) t.dispose();
       node.inputs.forEach((input, j) => {
         let ig = inputGrads[j];
         if (!ig) return;
