@@ -46,6 +46,7 @@ export type { AdapterDescription, AdapterProfile } from "./tensor/core/profile.t
 // Tensors and their ops.
 export {
   type DType,
+  enableGrad,
   type FromOptions,
   isGradEnabled,
   keep,
@@ -95,7 +96,7 @@ export { AdamW, type AdamWOptions } from "./tensor/adamw.ts";
 
 // Layers, models and checkpoints.
 export { Module, ModuleList } from "./nn/module.ts";
-export { Dropout, LayerNorm, Linear, setDropoutSeed } from "./nn/layers.ts";
+export { Dropout, LayerNorm, Linear, type LinearAdapter, setDropoutSeed } from "./nn/layers.ts";
 export { ConfigError, configToJson, numLabels, type PretrainedConfig } from "./nn/config.ts";
 export {
   type FromPretrainedOptions,
@@ -131,6 +132,33 @@ export {
 // The model families (ViT, DeiT) and the Auto classes over them.
 export * from "./models/mod.ts";
 export { CheckpointError, loadParameters, type LoadReport } from "./nn/checkpoint.ts";
+// Parameter-efficient fine-tuning: LoRA in PEFT's format, a frozen backbone, recomputation.
+export {
+  adapterConfigJson,
+  adapterParameters,
+  applyLora,
+  isAdapterFolder,
+  loadAdapter,
+  loadAdapterWeights,
+  loadLoraModel,
+  LoraBranch,
+  type LoraConfig,
+  type LoraState,
+  loraState,
+  mergeAndUnload,
+  parseAdapterConfig,
+  resolveBaseModel,
+  saveAdapter,
+  type SaveAdapterOptions,
+  toAdapterFiles,
+  trainableParametersLine,
+} from "./nn/lora.ts";
+export { freezeBackbone } from "./nn/freeze.ts";
+export { checkpointed, enableGradientCheckpointing } from "./nn/gradient_checkpointing.ts";
+export {
+  type ParameterEfficientOptions,
+  prepareParameterEfficient,
+} from "./train/parameter_efficient.ts";
 export {
   parseSafetensors,
   type SafetensorsDType,

@@ -34,6 +34,7 @@ import { DEMO_CONFIG } from "../demo/config.ts";
 import { renderBeanLeaf } from "../demo/synthetic_beans.ts";
 import type { MatmulShape, MatmulVariant } from "../internals.ts";
 import { matmul as product } from "../tensor/ops_matmul.ts";
+import { peftMemory } from "./peft_memory.ts";
 
 const { values } = parseArgs({
   options: {
@@ -43,6 +44,9 @@ const { values } = parseArgs({
     python: { type: "string" },
     out: { type: "string" },
     profile: { type: "boolean", default: false },
+    "peft-memory": { type: "boolean", default: false },
+    batch: { type: "string" },
+    modes: { type: "string" },
     help: { type: "boolean", default: false },
   },
 });
@@ -57,13 +61,26 @@ if (values.help) {
       "  --python   the python3 that has torch (default /usr/bin/python3, then python3)\n" +
       "  --out      also write the JSON object to this file\n" +
       "  --profile  after each train step's timing, one more step with every kernel timed on the\n" +
-      "             GPU (timestamp queries): the kernels that take the most time",
+      "             GPU (timestamp queries): the kernels that take the most time\n" +
+      "  --peft-memory  only ViT-B/16 training memory and step time: full, LoRA r16, LoRA with\n" +
+      "             gradient checkpointing, frozen backbone (--batch N, default 16;\n" +
+      "             --modes full,lora-r16,lora-r16+checkpointing,frozen-backbone)",
   );
   Deno.exit(0);
 }
 
 await init();
 const log = values.json ? () => {} : console.log;
+if (values["peft-memory"]) {
+  const entries = await peftMemory({
+    batch: Number(values.batch ?? 16),
+    steps: 1,
+    log,
+    modes: values.modes?.split(","),
+  });
+  if (values.json) console.log(JSON.stringify({ adapter: describeAdapter(), peft: entries }));
+  Deno.exit(0);
+}
 const onCpu = backend().name === "software";
 
 /**

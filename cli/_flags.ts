@@ -236,3 +236,34 @@ export function flagHelp(specs: FlagSpecs, extra: ReadonlyArray<[string, string]
     `  ${head.padEnd(column - 2)}${help.split("\n").join(`\n${" ".repeat(column)}`)}`.trimEnd()
   ).join("\n");
 }
+
+/** The flags of parameter-efficient training (train/parameter_efficient.ts), for `train`. */
+export const PEFT_FLAGS = {
+  peft: { type: "string", choices: ["lora"], value: "METHOD", help: "train a LoRA adapter (PEFT)" },
+  "lora-r": { type: "number", integer: true, min: 1, default: 16, value: "N", help: "LoRA rank" },
+  "lora-alpha": { type: "number", positive: true, default: 16, value: "A", help: "LoRA alpha" },
+  "lora-dropout": {
+    type: "number",
+    min: 0,
+    default: 0.1,
+    value: "P",
+    help: "dropout on LoRA's input",
+  },
+  "lora-target-modules": {
+    type: "string",
+    default: "query,value",
+    value: "NAMES",
+    help: "comma-separated modules LoRA adapts",
+  },
+  "modules-to-save": {
+    type: "string",
+    default: "classifier",
+    value: "NAMES",
+    help: "comma-separated modules trained whole with LoRA",
+  },
+  "freeze-backbone": { type: "boolean", help: "train only the head (a linear probe)" },
+  "gradient-checkpointing": {
+    type: "boolean",
+    help: "recompute encoder activations in backward (less memory)",
+  },
+} as const;

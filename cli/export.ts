@@ -10,6 +10,7 @@ import { AutoImageProcessor } from "../data/auto_processor.ts";
 import { exists, joinPath, writeAtomic } from "../io/files.ts";
 import { AutoModelForImageClassification } from "../models/auto.ts";
 import { exportOnnx } from "../onnx/export.ts";
+import { loraState, mergeAndUnload } from "../nn/lora.ts";
 import { init } from "../tensor/runtime.ts";
 import { defineCli, runCli } from "./_run.ts";
 
@@ -49,6 +50,8 @@ processor's size; its output is logits.`,
     const model = await AutoModelForImageClassification.fromPretrained(dir, {
       log: (m) => console.warn(m),
     });
+    // An adapter folder exports as its merged model: the graph has no LoRA branch.
+    if (loraState(model)) await mergeAndUnload(model);
     const processor = await exists(joinPath(dir, "preprocessor_config.json"))
       ? await AutoImageProcessor.fromPretrained(dir)
       : AutoImageProcessor.defaultFor(model.config);

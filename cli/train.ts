@@ -27,6 +27,7 @@ import { DEFAULT_BEANS_DIR, makeBeans } from "../demo/make_beans.ts";
 import { BUNDLED_MODEL_DIR } from "../demo/config.ts";
 import { resolveHubArg } from "./_hub.ts";
 import { type CliArgs, defineCli, runCli, UsageError } from "./_run.ts";
+import { PEFT_FLAGS } from "./_flags.ts";
 
 const USAGE = `usage: deno task train [--data DIR] [--model DIR] [--output-dir DIR]
                        [TrainingArguments flags…]
@@ -61,6 +62,7 @@ const FLAGS = {
       "the head is re-initialised for the dataset's labels\n" +
       "(default: the bundled pretrained model, models/vit-tiny-contours)",
   },
+  ...PEFT_FLAGS,
 } as const;
 
 /** The blog's TrainingArguments with the flags given over them, or a usage error. */
@@ -113,6 +115,7 @@ async function main(
     throw new UsageError(`the bundled model ${BUNDLED_MODEL_DIR} is missing: give --model DIR`);
   }
 
+  const list = (v: string) => v.split(",").map((t) => t.trim()).filter((t) => t !== "");
   const encoder = new TextEncoder();
   const progress = new Progress({
     isTerminal: Deno.stdout.isTerminal(),
@@ -137,6 +140,16 @@ async function main(
       callbacks: [{ onTrainEnd: () => progress.done() }],
       signal: interrupt.signal,
       hostname: Deno.hostname(),
+      parameterEfficient: {
+        peft: values.peft === "lora" ? "lora" : null,
+        loraR: values["lora-r"],
+        loraAlpha: values["lora-alpha"],
+        loraDropout: values["lora-dropout"],
+        loraTargetModules: list(values["lora-target-modules"]),
+        modulesToSave: list(values["modules-to-save"]),
+        freezeBackbone: values["freeze-backbone"],
+        gradientCheckpointing: values["gradient-checkpointing"],
+      },
     });
   } catch (error) {
     // The output folder's checkpoints: the user's choice of flags, as a usage error.

@@ -16,6 +16,7 @@ import {
 import type { PretrainedConfig } from "../nn/config.ts";
 import type { PreTrainedImageClassifier } from "../nn/image_classifier.ts";
 import type { FromPretrainedOptions, PretrainedFiles } from "../nn/pretrained.ts";
+import { isAdapterFolder, loadLoraModel } from "../nn/lora.ts";
 import { MODEL_FAMILIES } from "./families.ts";
 
 /** The registry the Auto classes read: every family of {@link MODEL_FAMILIES}. */
@@ -105,18 +106,27 @@ export class AutoModelForImageClassification {
 
   /**
    * Loads a checkpoint into the class its config.json calls for (see
-   * {@link PreTrainedModel.fromPretrained} for labels, heads and messages).
+   * {@link PreTrainedModel.fromPretrained} for labels, heads and messages). A PEFT adapter
+   * folder (adapter_config.json) loads its base_model_name_or_path and applies the adapter, as
+   * PEFT's AutoPeftModel classes do.
    *
-   * @param source A model folder, or its files in memory.
+   * @param source A model folder or adapter folder, or a model's files in memory.
    * @param options Labels for a new head, seed, logger.
    * @returns The model, in training mode.
    * @throws {FileError|ConfigError|SafetensorsError|CheckpointError} Naming the file at fault.
    */
-  static fromPretrained(
+  static async fromPretrained(
     source: string | PretrainedFiles,
     options: FromPretrainedOptions = {},
   ): Promise<PreTrainedImageClassifier> {
-    return MODEL_REGISTRY.loadImageClassifier(source, options);
+    if (typeof source === "string" && await isAdapterFolder(source)) {
+      return await loadLoraModel(
+        source,
+        (base, o) => MODEL_REGISTRY.loadImageClassifier(base, o),
+        options,
+      );
+    }
+    return await MODEL_REGISTRY.loadImageClassifier(source, options);
   }
 
   /**

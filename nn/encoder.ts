@@ -7,7 +7,8 @@
  */
 
 import { add, concat, gelu, matmul, relu, selfAttention, tanh } from "../tensor/ops.ts";
-import type { Tensor } from "../tensor/tensor.ts";
+import { isGradEnabled, scope, type Tensor } from "../tensor/tensor.ts";
+import { checkpointed } from "./gradient_checkpointing.ts";
 import type { EncoderConfig } from "./encoder_config.ts";
 import { Dropout, LayerNorm, Linear } from "./layers.ts";
 import { Module, ModuleList } from "./module.ts";
@@ -45,19 +46,24 @@ export class ViTSelfAttention extends Module {
    */
   forward(x: Tensor): Tensor {
     const { query, key, value } = this;
+    const dropout = this.dropout;
+    const active = dropout.training && dropout.p > 0;
+    const onProbs = active ? (probs: Tensor) => dropout.forward(probs) : undefined;
+    const heads = this.config.num_attention_heads;
+    if (query.adapter || key.adapter || value.adapter) {
+      // An adapter (LoRA) adds its branch to each projection's own output, so the three run
+      // apart; the frozen weights still get no gradient products.
+      const parts = [query.forward(x), key.forward(x), value.forward(x)];
+      const qkv = concat(parts, -1);
+      for (const p of parts) p.dispose();
+      return selfAttention(qkv, heads, undefined, onProbs);
+    }
     const weight = concat([query.weight, key.weight, value.weight], 0);
     const bias = query.bias && key.bias && value.bias
       ? concat([query.bias, key.bias, value.bias], 0)
       : undefined;
     const qkv = matmul(x, weight, { transB: true, bias });
-    const dropout = this.dropout;
-    const active = dropout.training && dropout.p > 0;
-    return selfAttention(
-      qkv,
-      this.config.num_attention_heads,
-      undefined,
-      active ? (probs) => dropout.forward(probs) : undefined,
-    );
+    return selfAttention(qkv, heads, undefined, onProbs);
   }
 }
 
@@ -205,6 +211,11 @@ export interface EncoderLayer extends Module {
 
 /** The stack of encoder layers: ViT's by default, or a family's own (DINOv2's). */
 export class ViTEncoder<L extends EncoderLayer = ViTLayer> extends Module {
+  /**
+   * Recompute each layer's activations in the backward pass instead of keeping them
+   * (Transformers' `gradient_checkpointing`); used in training mode only.
+   */
+  gradientCheckpointing = false;
   /** The layers, named `layer.0`, `layer.1`, …. */
   readonly layer: ModuleList<L>;
 
@@ -225,10 +236,21 @@ export class ViTEncoder<L extends EncoderLayer = ViTLayer> extends Module {
     );
   }
 
-  /** Runs every layer. */
+  /** Runs every layer (freeing each layer's intermediates at once where no tape records). */
   forward(x: Tensor): Tensor {
     let h = x;
-    for (const layer of this.layer.items) h = layer.forward(h);
+    const grad = isGradEnabled();
+    const recompute = this.gradientCheckpointing && this.training && grad;
+    for (const layer of this.layer.items) {
+      if (!grad || (!h.requiresGrad && !layer.parameters().some((p) => p.requiresGrad))) {
+        // Nothing records a tape here (evaluation, a frozen backbone): the layer's
+        // intermediates, and the previous layer's output, can go at once.
+        const input = h;
+        h = scope(() => layer.forward(input));
+        if (input !== x) input.dispose();
+      } else if (recompute) h = checkpointed((t) => layer.forward(t), h, layer);
+      else h = layer.forward(h);
+    }
     return h;
   }
 }

@@ -4,10 +4,16 @@
  * @module
  */
 
-import { dropout, layerNorm, matmul } from "../tensor/ops.ts";
+import { add, dropout, layerNorm, matmul } from "../tensor/ops.ts";
 import { gpu } from "../tensor/device.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import { Module } from "./module.ts";
+
+/** A branch added to a {@link Linear} layer's output, as PEFT's LoRA layer adds `lora_B(lora_A(x))`. */
+export interface LinearAdapter {
+  /** The branch's output for the layer's input [..., in], shaped as the layer's output. */
+  forward(x: Tensor): Tensor;
+}
 
 /**
  * `y = x · Wᵀ + b` with `W` of shape [out, in], as `torch.nn.Linear`. Weights start at zero;
@@ -22,6 +28,8 @@ import { Module } from "./module.ts";
  * ```
  */
 export class Linear extends Module {
+  /** A branch whose output is added to the layer's (LoRA's `B·A·x·scaling`), or null. */
+  adapter: LinearAdapter | null = null;
   /** Weight, [out, in]. */
   readonly weight: Tensor;
   /** Bias, [out], or null. */
@@ -40,9 +48,15 @@ export class Linear extends Module {
     this.bias = bias ? this.registerParameter("bias", Tensor.zeros([outFeatures])) : null;
   }
 
-  /** Applies the layer to [..., in]. */
+  /** Applies the layer to [..., in] (and its adapter, if any). */
   forward(x: Tensor): Tensor {
-    return matmul(x, this.weight, { transB: true, bias: this.bias ?? undefined });
+    const y = matmul(x, this.weight, { transB: true, bias: this.bias ?? undefined });
+    if (!this.adapter) return y;
+    const delta = this.adapter.forward(x);
+    const out = add(y, delta);
+    y.dispose();
+    delta.dispose();
+    return out;
   }
 }
 

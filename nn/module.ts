@@ -21,6 +21,8 @@ import type { Tensor } from "../tensor/tensor.ts";
 export class Module {
   /** Training mode (dropout active). */
   training = true;
+  /** Stays in evaluation mode through {@link Module.train} (a frozen backbone). */
+  evalLocked = false;
   readonly #params: [string, Tensor][] = [];
   readonly #children: [string, Module][] = [];
 
@@ -56,6 +58,21 @@ export class Module {
     return this.namedParameters().map(([, t]) => t);
   }
 
+  /**
+   * @internal Adds a child after construction (an adapter such as LoRA's `lora_A`), named as
+   * `registerModule` would.
+   */
+  _addModule<M extends Module>(name: string, module: M): M {
+    if (this.#children.some(([n]) => n === name)) throw new Error(`child '${name}' exists`);
+    return this.registerModule(name, module);
+  }
+
+  /** @internal Removes a child added by {@link Module._addModule} (merging an adapter). */
+  _removeModule(name: string): void {
+    const i = this.#children.findIndex(([n]) => n === name);
+    if (i >= 0) this.#children.splice(i, 1);
+  }
+
   /** This module and every descendant, with dotted paths. */
   namedModules(prefix = ""): Array<[string, Module]> {
     const out: Array<[string, Module]> = [[prefix.replace(/\.$/, ""), this]];
@@ -67,7 +84,7 @@ export class Module {
 
   /** Sets training mode on this module and every descendant. */
   train(mode = true): this {
-    for (const [, m] of this.namedModules()) m.training = mode;
+    for (const [, m] of this.namedModules()) m.training = mode && !m.evalLocked;
     return this;
   }
 

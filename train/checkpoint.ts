@@ -21,6 +21,8 @@ import {
   writeAtomic,
 } from "../io/files.ts";
 import { CheckpointError } from "../nn/checkpoint.ts";
+import { loadAdapterWeights, loraState, saveAdapter } from "../nn/lora.ts";
+import type { Module } from "../nn/module.ts";
 import { parseSafetensors, serializeSafetensors } from "../nn/safetensors.ts";
 import type { ImageClassifier } from "../nn/image_classifier.ts";
 import type { ImageProcessor } from "../data/image_processor.ts";
@@ -117,9 +119,11 @@ export async function saveCheckpoint(dir: string, info: CheckpointInfo): Promise
   try {
     const names = parameterNames(info.model);
     const params = info.optimizer.parameters;
-    await info.model.savePretrained(temp, {
-      values: await parameterValues(info.model, info.optimizer),
-    });
+    const values = await parameterValues(info.model, info.optimizer);
+    // With LoRA a checkpoint holds the adapter (PEFT's files), not the whole model.
+    if (loraState(info.model as unknown as Module)) {
+      await saveAdapter(info.model as unknown as Module, temp, { values });
+    } else await info.model.savePretrained(temp, { values });
     await info.processor.savePretrained(temp);
     const state = await info.optimizer.exportState();
     const entries: [string, { shape: readonly number[]; data: Float32Array }][] = [];
@@ -176,18 +180,23 @@ export async function loadCheckpoint(
   model: ImageClassifier,
   optimizer: AdamW | null,
 ): Promise<{ state: TrainerState; rng: RngState; schedulerStep: number }> {
-  const weightsPath = joinPath(dir, "model.safetensors");
-  const { tensors } = parseSafetensors(await readBytes(weightsPath), weightsPath);
-  for (const [name, t] of model.namedParameters()) {
-    const entry = tensors.get(name);
-    if (!entry) throw new CheckpointError(weightsPath, `'${name}' is missing`);
-    if (entry.shape.join() !== t.shape.join()) {
-      throw new CheckpointError(
-        weightsPath,
-        `'${name}' has shape [${entry.shape}], the model [${t.shape}]`,
-      );
+  const adapter = loraState(model as unknown as Module) !== null;
+  const weightsPath = joinPath(dir, adapter ? "adapter_model.safetensors" : "model.safetensors");
+  const bytes = await readBytes(weightsPath);
+  if (adapter) loadAdapterWeights(model as unknown as Module, bytes, weightsPath);
+  else {
+    const { tensors } = parseSafetensors(bytes, weightsPath);
+    for (const [name, t] of model.namedParameters()) {
+      const entry = tensors.get(name);
+      if (!entry) throw new CheckpointError(weightsPath, `'${name}' is missing`);
+      if (entry.shape.join() !== t.shape.join()) {
+        throw new CheckpointError(
+          weightsPath,
+          `'${name}' has shape [${entry.shape}], the model [${t.shape}]`,
+        );
+      }
+      t.assign(entry.data);
     }
-    t.assign(entry.data);
   }
   const state = await readJson(joinPath(dir, "trainer_state.json")) as TrainerState;
   const rng = await readJson(joinPath(dir, "rng_state.json")) as RngState;

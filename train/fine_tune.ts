@@ -13,6 +13,11 @@ import { ArgumentError, type TrainingArguments } from "./args.ts";
 import type { TrainerCallback } from "./callbacks.ts";
 import { listCheckpoints } from "./checkpoint.ts";
 import { loadModelFolder, type ModelFolder } from "./model_folder.ts";
+import {
+  type ParameterEfficientOptions,
+  prepareParameterEfficient,
+} from "./parameter_efficient.ts";
+import type { PreTrainedModel } from "../nn/pretrained.ts";
 import { writePlots } from "./plots.ts";
 import type { TrainerState } from "./state.ts";
 import { type ProgressInfo, Trainer } from "./trainer.ts";
@@ -42,6 +47,12 @@ export interface FineTuneOptions {
   hostname?: string;
   /** Write the PNG plots into the output folder (true by default). */
   plots?: boolean;
+  /**
+   * LoRA, a frozen backbone or gradient checkpointing, applied to the loaded model (its seed is
+   * `args.seed`; adapter_config.json names the model folder); PEFT's trainable-parameter line is
+   * logged.
+   */
+  parameterEfficient?: Omit<ParameterEfficientOptions, "seed" | "baseModelNameOrPath">;
 }
 
 /** What {@link fineTune} returns. */
@@ -124,6 +135,18 @@ export async function fineTune(options: FineTuneOptions): Promise<FineTuneResult
     );
   } else loaded = options.model;
   const { model, processor } = loaded;
+  if (options.parameterEfficient) {
+    try {
+      log(prepareParameterEfficient(model as unknown as PreTrainedModel, {
+        ...options.parameterEfficient,
+        baseModelNameOrPath: typeof options.model === "string" ? options.model : null,
+        seed: args.seed,
+      }));
+    } catch (error) {
+      // LoRA with a frozen backbone, or a target no module matches: the caller's choice.
+      throw new ArgumentError((error as Error).message);
+    }
+  }
 
   await ensureWritableDir(args.outputDir);
   if (!args.resumeFromCheckpoint && !args.overwriteOutputDir) {

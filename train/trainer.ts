@@ -17,6 +17,8 @@ import type { ImageProcessor } from "../data/image_processor.ts";
 import { dropoutState, setDropoutSeed } from "../nn/layers.ts";
 import type { ImageClassifier } from "../nn/image_classifier.ts";
 import { AdamW, type AdamWOptions } from "../tensor/adamw.ts";
+import { loraState, saveAdapter } from "../nn/lora.ts";
+import type { Module } from "../nn/module.ts";
 import { accumulate, autocast, concat, full, mul } from "../tensor/ops.ts";
 import { gpu } from "../tensor/device.ts";
 import { engine } from "../tensor/engine.ts";
@@ -194,7 +196,8 @@ export function createOptimizer(
   model: { namedParameters(): Array<[string, Tensor]> },
   options: Omit<AdamWOptions, "noDecay"> = {},
 ): AdamW {
-  const named = model.namedParameters();
+  // Frozen parameters (LoRA's base, a frozen backbone) get no gradient buffer and no moments.
+  const named = model.namedParameters().filter(([, t]) => t.requiresGrad);
   const noDecay = (i: number) => /\.bias$|layernorm[^.]*\.weight$/.test(named[i][0]);
   return new AdamW(named.map(([, t]) => t), { ...options, noDecay });
 }
@@ -776,7 +779,9 @@ export class Trainer {
   /** Saves the model and processor to `dir` (the output folder by default), as save_model. */
   async saveModel(dir = this.args.outputDir): Promise<void> {
     const values = this.#optimizer ? await parameterValues(this.model, this.#optimizer) : undefined;
-    await this.model.savePretrained(dir, { values });
+    if (loraState(this.model as unknown as Module)) {
+      await saveAdapter(this.model as unknown as Module, dir, { values });
+    } else await this.model.savePretrained(dir, { values });
     await this.processor.savePretrained(dir);
     await writeAtomic(
       joinPath(dir, "training_args.json"),

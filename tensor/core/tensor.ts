@@ -343,10 +343,13 @@ export class Tensor {
    * and the tape is released.
    *
    * @param grad Gradient of this tensor; defaults to ones for a one-element tensor.
+   * @param options `release`: also free each intermediate once its backward has run (all its
+   * consumers ran before it), for graphs whose intermediates nothing else holds (a
+   * recomputed checkpoint).
    */
-  backward(grad?: Tensor): void {
+  backward(grad?: Tensor, options: { release?: boolean } = {}): void {
     // The gradients are recorded on the device the graph lives on.
-    this.#runtime.run(() => backward(this, grad));
+    this.#runtime.run(() => backward(this, grad, options.release ?? false));
   }
 }
 
@@ -387,6 +390,29 @@ export function isGradEnabled(): boolean {
 export function noGrad<T>(fn: () => T): T {
   const before = gradEnabled;
   gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = before;
+  }
+}
+
+/**
+ * Runs `fn` recording the tape even inside {@link noGrad} (a backward that re-runs a forward, as
+ * gradient checkpointing does).
+ *
+ * @param fn The work to run.
+ * @returns What `fn` returns.
+ * @example
+ * ```ts
+ * import { enableGrad, noGrad, Tensor } from "./tensor.ts";
+ * const x = Tensor.from([1], [1], { requiresGrad: true });
+ * console.log(noGrad(() => enableGrad(() => x.view([1, 1]))).requiresGrad); // true
+ * ```
+ */
+export function enableGrad<T>(fn: () => T): T {
+  const before = gradEnabled;
+  gradEnabled = true;
   try {
     return fn();
   } finally {
@@ -521,7 +547,7 @@ function topoOrder(root: Tensor): Tensor[] {
   return order;
 }
 
-function backward(root: Tensor, seed?: Tensor): void {
+function backward(root: Tensor, seed?: Tensor, release = false): void {
   if (!root.requiresGrad) throw new Error("backward() on a tensor that does not require grad");
   if (!seed && root.size !== 1) {
     throw new Error(`backward() without a gradient needs one element, got [${root.shape}]`);
@@ -554,6 +580,7 @@ function backward(root: Tensor, seed?: Tensor): void {
       }
       const inputGrads = node.backward(g);
       t._releaseNode();
+      if (release) t.dispose();
       node.inputs.forEach((input, j) => {
         let ig = inputGrads[j];
         if (!ig) return;
