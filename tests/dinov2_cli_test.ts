@@ -3,7 +3,7 @@
  * model_type and its BitImageProcessor (shortest edge 36, bicubic, center crop 28) from the
  * folder, with nothing of ViT's processor assumed: evaluation and prediction equal the same
  * model and processor run in the test process, and training saves the folder's processor. A
- * `--config` naming model_type dinov2 trains DINOv2 from scratch with DINOv2's processor.
+ * DINOv2 folder without preprocessor_config.json trains with DINOv2's default processor.
  *
  * @module
  */
@@ -116,25 +116,26 @@ Deno.test("deno task evaluate and train read the DINOv2 folder's processor, and 
   assert.deepEqual(saved.config, processor.config);
 });
 
-Deno.test("deno task train --config builds the family its model_type names, with its processor", async () => {
-  const configFile = `${root}/dino_config.json`;
-  await Deno.writeTextFile(
-    configFile,
-    JSON.stringify({
-      model_type: "dinov2",
+Deno.test("deno task train on a DINOv2 folder with no processor file saves DINOv2's default processor", async () => {
+  const bare = `${root}/dino_bare`;
+  const fresh = new Dinov2ForImageClassification(
+    makeDinov2Config({
       hidden_size: 16,
       num_hidden_layers: 1,
       num_attention_heads: 2,
       patch_size: 14,
       image_size: 28,
     }),
+    5,
   );
-  const out = `${root}/scratch`;
+  await fresh.savePretrained(bare);
+  fresh.dispose();
+  const out = `${root}/bare_out`;
   await run("train", [
     "--data",
     data,
-    "--config",
-    configFile,
+    "--model",
+    bare,
     "--output-dir",
     out,
     "--max-steps",
