@@ -60,6 +60,7 @@ export {
   broadcastTo,
   concat,
   crossEntropy,
+  depthwiseConv2d,
   div,
   dropout,
   exp,

@@ -17,6 +17,12 @@ import {
   scatterAddRowsKernel,
   stridedCopyKernel,
 } from "../../../kernels/copy.ts";
+import {
+  depthwiseConvBackwardInputKernel,
+  depthwiseConvBackwardWeightKernel,
+  depthwiseConvKernel,
+  type DepthwiseConvShape,
+} from "../../../kernels/depthwise_conv.ts";
 import { dropoutKernel } from "../../../kernels/dropout.ts";
 import {
   broadcastKernel,
@@ -431,6 +437,55 @@ export abstract class WebGpuBackend implements Backend {
       { rows, cols, scale },
       elementwiseGrid(rows * cols),
     );
+  }
+
+  /** Depthwise convolution of a channels-last tensor, one output per invocation. */
+  depthwiseConv(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor,
+    out: Tensor,
+    shape: DepthwiseConvShape,
+  ): void {
+    engine().dispatch(
+      depthwiseConvKernel,
+      [x.storage, weight.storage, bias.storage, out.storage],
+      { ...shape },
+      elementwiseGrid(x.size),
+    );
+  }
+
+  /** The input gradient of a depthwise convolution (the flipped filter over `g`). */
+  depthwiseConvBackwardInput(
+    g: Tensor,
+    weight: Tensor,
+    dx: Tensor,
+    shape: DepthwiseConvShape,
+  ): void {
+    engine().dispatch(
+      depthwiseConvBackwardInputKernel,
+      [g.storage, weight.storage, dx.storage],
+      { ...shape },
+      elementwiseGrid(g.size),
+    );
+  }
+
+  /** The weight gradient of a depthwise convolution: per-image partial sums, then their sum. */
+  depthwiseConvBackwardWeight(g: Tensor, x: Tensor, shape: DepthwiseConvShape): Tensor {
+    const taps = shape.kh * shape.kw;
+    const perImage = Tensor.empty([shape.batch, shape.channels, taps]);
+    engine().dispatch(
+      depthwiseConvBackwardWeightKernel,
+      [g.storage, x.storage, perImage.storage],
+      { ...shape },
+      elementwiseGrid(perImage.size),
+    );
+    const dw = this.sum(perImage, [1, shape.batch, shape.channels * taps], 1, [
+      shape.channels,
+      taps,
+    ]);
+    perImage.dispose();
+    return dw;
   }
 
   /** Inverted dropout with a hashed mask. */
