@@ -10,8 +10,9 @@
 import { defineKernel, type Kernel, LINEAR_INDEX } from "./kernel.ts";
 
 /**
- * The shared Params struct: batch, height, width, channels, the filter's height and width and
- * the padding of top and left (the output has the input's size: `pad = (k - 1) / 2`).
+ * The shared Params struct: batch, height, width, channels, the filter's height and width, the
+ * padding of top and left (the output has the input's size: `pad = (k - 1) / 2`) and the rows
+ * that one weight-gradient invocation sums (the forward kernels ignore it).
  */
 const PARAMS = [
   ["batch", "u32"],
@@ -22,6 +23,7 @@ const PARAMS = [
   ["kw", "u32"],
   ["padH", "i32"],
   ["padW", "i32"],
+  ["chunkRows", "u32"],
 ] as const;
 
 /** The geometry of one depthwise convolution, the kernels' Params. */
@@ -127,8 +129,10 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw
 );
 
 /**
- * The weight gradient of one image: `dw[b, c, i, j] = Σ_yx g[b, y, x, c] · x[b, y + i - padH,
- * x + j - padW, c]`, one invocation per (b, c, i, j) (c fastest); the caller sums over b.
+ * The weight gradient's partial sums: `dw[b, r, c, i, j] = Σ g[b, y, x, c] · x[b, y + i - padH,
+ * x + j - padW, c]` over the rows y of chunk r (`chunkRows` rows each), one invocation per
+ * (b, r, c, i, j), c fastest; the caller sums over (b, r). Chunks keep each invocation short and
+ * its f32 sum small, however large the image.
  */
 export const depthwiseConvBackwardWeightKernel: Kernel = defineKernel(
   "depthwise-conv:backward-weight",
@@ -143,15 +147,21 @@ export const depthwiseConvBackwardWeightKernel: Kernel = defineKernel(
 fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {
   let i = linearIndex(g, nw);
   let taps = params.kh * params.kw;
-  if (i >= params.batch * taps * params.channels) { return; }
+  let chunks = (params.height + params.chunkRows - 1u) / params.chunkRows;
+  if (i >= params.batch * chunks * taps * params.channels) { return; }
   let c = i % params.channels;
   let t = (i / params.channels) % taps;
-  let b = i / (params.channels * taps);
+  let part = i / (params.channels * taps);
+  let b = part / chunks;
+  let r = part % chunks;
   let ki = i32(t / params.kw) - params.padH;
   let kj = i32(t % params.kw) - params.padW;
-  // Output rows and columns whose tap (ki, kj) lands inside the image.
-  let y0 = u32(max(0, -ki));
-  let y1 = u32(max(0, min(i32(params.height), i32(params.height) - ki)));
+  // Output rows of this chunk and columns whose tap (ki, kj) lands inside the image.
+  let y0 = max(u32(max(0, -ki)), r * params.chunkRows);
+  let y1 = min(
+    u32(max(0, min(i32(params.height), i32(params.height) - ki))),
+    (r + 1u) * params.chunkRows,
+  );
   let x0 = u32(max(0, -kj));
   let x1 = u32(max(0, min(i32(params.width), i32(params.width) - kj)));
   var acc = 0.0;
@@ -163,7 +173,7 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw
         x[(srow + u32(i32(xx) + kj)) * params.channels + c];
     }
   }
-  dw[(b * params.channels + c) * taps + t] = acc;
+  dw[(part * params.channels + c) * taps + t] = acc;
 }
 `,
 );

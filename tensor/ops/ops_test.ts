@@ -340,6 +340,13 @@ const CASES: Case[] = [
     ref: ([x, w, b]) => ref.refDepthwiseConv2d(x, w, b, 3),
   },
   {
+    // Rows of 520: the weight gradient sums one row per chunk, so taps cross chunk boundaries.
+    name: "depthwiseConv2d 3x3 pad 1 of [1,3,520,1]: weight gradient in chunks of rows",
+    shapes: [[1, 3, 520, 1], [1, 1, 3, 3], [1]],
+    gpu: ([x, w, b]) => ops.depthwiseConv2d(x, w, b, 1),
+    ref: ([x, w, b]) => ref.refDepthwiseConv2d(x, w, b, 1),
+  },
+  {
     name: "depthwiseConv2d 3x3 pad 1 of [1,4,3,5] without bias",
     shapes: [[1, 4, 3, 5], [5, 1, 3, 3]],
     gpu: ([x, w]) => ops.depthwiseConv2d(x, w, undefined, 1),

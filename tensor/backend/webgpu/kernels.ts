@@ -450,7 +450,7 @@ export abstract class WebGpuBackend implements Backend {
     engine().dispatch(
       depthwiseConvKernel,
       [x.storage, weight.storage, bias.storage, out.storage],
-      { ...shape },
+      { ...shape, chunkRows: 1 },
       elementwiseGrid(x.size),
     );
   }
@@ -465,26 +465,28 @@ export abstract class WebGpuBackend implements Backend {
     engine().dispatch(
       depthwiseConvBackwardInputKernel,
       [g.storage, weight.storage, dx.storage],
-      { ...shape },
+      { ...shape, chunkRows: 1 },
       elementwiseGrid(g.size),
     );
   }
 
-  /** The weight gradient of a depthwise convolution: per-image partial sums, then their sum. */
+  /**
+   * The weight gradient of a depthwise convolution: partial sums over chunks of about a
+   * thousand positions of each image, then their sum.
+   */
   depthwiseConvBackwardWeight(g: Tensor, x: Tensor, shape: DepthwiseConvShape): Tensor {
     const taps = shape.kh * shape.kw;
-    const perImage = Tensor.empty([shape.batch, shape.channels, taps]);
+    const chunkRows = Math.max(1, Math.floor(1024 / shape.width));
+    const parts = shape.batch * Math.ceil(shape.height / chunkRows);
+    const partial = Tensor.empty([parts, shape.channels, taps]);
     engine().dispatch(
       depthwiseConvBackwardWeightKernel,
-      [g.storage, x.storage, perImage.storage],
-      { ...shape },
-      elementwiseGrid(perImage.size),
+      [g.storage, x.storage, partial.storage],
+      { ...shape, chunkRows },
+      elementwiseGrid(partial.size),
     );
-    const dw = this.sum(perImage, [1, shape.batch, shape.channels * taps], 1, [
-      shape.channels,
-      taps,
-    ]);
-    perImage.dispose();
+    const dw = this.sum(partial, [1, parts, shape.channels * taps], 1, [shape.channels, taps]);
+    partial.dispose();
     return dw;
   }
 
