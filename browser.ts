@@ -61,6 +61,7 @@ export {
   broadcastTo,
   concat,
   crossEntropy,
+  depthwiseConv2d,
   div,
   dropout,
   exp,

@@ -97,6 +97,7 @@ export {
   VEC4TN_VARIANTS,
 } from "./kernels/matmul.ts";
 export { type RowFlavour } from "./kernels/rows.ts";
+export { type DepthwiseConvShape } from "./kernels/depthwise_conv.ts";
 export {
   type BindingAccess,
   defineKernel,

@@ -31,6 +31,15 @@ export const DEFAULT_PROCESSOR_FIELDS: Readonly<
   Record<string, (config: { image_size: number }) => Record<string, unknown>>
 > = {
   dinov2: () => ({ ...DINOV2_PROCESSOR }),
+  // facebook/convnext-tiny-224's: shortest edge to size / crop_pct, bicubic, center crop.
+  convnext: (config) => ({
+    image_processor_type: "ConvNextImageProcessor",
+    size: { shortest_edge: config.image_size },
+    crop_pct: 224 / 256,
+    resample: 3,
+    image_mean: [0.485, 0.456, 0.406],
+    image_std: [0.229, 0.224, 0.225],
+  }),
 };
 
 /** The registry AutoImageProcessor reads: {@link IMAGE_PROCESSOR_CLASSES}. */

@@ -95,7 +95,7 @@ Deno.test("an unknown or missing model_type is a one-line error naming config.js
       () => AutoModelForImageClassification.fromPretrained(dir),
       configErrorNaming(
         `${dir}/config.json`,
-        /model_type "swin" is not one of "vit", "deit", "dinov2"$/,
+        /model_type "swin" is not one of "vit", "deit", "dinov2", "convnext"$/,
       ),
     );
     await assert.rejects(
@@ -107,7 +107,7 @@ Deno.test("an unknown or missing model_type is a one-line error naming config.js
       () => AutoModelForImageClassification.fromPretrained(dir),
       configErrorNaming(
         `${dir}/config.json`,
-        /has no model_type; Tessera knows "vit", "deit", "dinov2"$/,
+        /has no model_type; Tessera knows "vit", "deit", "dinov2", "convnext"$/,
       ),
     );
   } finally {
@@ -137,7 +137,7 @@ Deno.test("AutoConfig builds each model type's config with its defaults", () => 
   const vit = AutoConfig.fromDict({ model_type: "vit", ...TINY });
   assert.equal(vit.model_type, "vit");
   assert.equal(vit.encoder_stride, undefined);
-  assert.deepEqual(AutoConfig.modelTypes, ["vit", "deit", "dinov2"]);
+  assert.deepEqual(AutoConfig.modelTypes, ["vit", "deit", "dinov2", "convnext"]);
   const dino = AutoConfig.fromDict({ model_type: "dinov2", ...TINY, mlp_ratio: 2 });
   assert.equal(dino.model_type, "dinov2");
   assert.equal(dino.layerscale_value, 1);

@@ -6,6 +6,7 @@
  */
 
 import type { ModelFamily } from "../nn/auto.ts";
+import { CONVNEXT_FAMILY } from "./convnext/mod.ts";
 import { DEIT_FAMILY } from "./deit/mod.ts";
 import { DINOV2_FAMILY } from "./dinov2/mod.ts";
 import { VIT_FAMILY } from "./vit/mod.ts";
@@ -15,4 +16,5 @@ export const MODEL_FAMILIES: readonly ModelFamily[] = [
   VIT_FAMILY,
   DEIT_FAMILY,
   DINOV2_FAMILY,
+  CONVNEXT_FAMILY,
 ];

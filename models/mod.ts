@@ -9,5 +9,6 @@
 export * from "./vit/mod.ts";
 export * from "./deit/mod.ts";
 export * from "./dinov2/mod.ts";
+export * from "./convnext/mod.ts";
 export { AutoConfig, AutoModelForImageClassification, MODEL_REGISTRY } from "./auto.ts";
 export { MODEL_FAMILIES } from "./families.ts";

@@ -68,7 +68,7 @@ Deno.test("registering on one ModelRegistry leaves the Auto classes' registry as
   registry.registerImageClassification("vit", [DeiTForImageClassification]);
   registry.registerConfig("deit", makeDeiTConfig);
   assert.equal(registry.imageClassifierClass({ model_type: "vit" }), DeiTForImageClassification);
-  assert.deepEqual(MODEL_REGISTRY.modelTypes, ["vit", "deit", "dinov2"]);
+  assert.deepEqual(MODEL_REGISTRY.modelTypes, ["vit", "deit", "dinov2", "convnext"]);
   assert.equal(
     MODEL_REGISTRY.imageClassifierClass({ model_type: "vit" }),
     ViTForImageClassification,

@@ -11,6 +11,7 @@
 import type { MatmulShape } from "../kernels/matmul.ts";
 import { AdamW } from "./ops/adamw.ts";
 import { add, crossEntropy, gelu, layerNorm, matmul, mul, permute, softmax, sum } from "./ops.ts";
+import { depthwiseConv2d } from "./ops.ts";
 import * as ref from "./reference.ts";
 import { noGrad, scopeAsync, Tensor } from "./core/tensor.ts";
 import type { Backend } from "./core/backend.ts";
@@ -200,6 +201,25 @@ function attentionCheck(be: Backend, pending: Pending[]): void {
   });
 }
 
+/** ConvNeXt's depthwise 7×7 convolution, on a map smaller than the filter and a larger one. */
+function depthwiseConvCheck(pending: Pending[]): void {
+  for (const [h, w, c] of [[5, 4, 3], [9, 8, 5]]) {
+    const shape = [2, h, w, c];
+    const x = values(2 * h * w * c, h + c);
+    const f = values(c * 49, c);
+    const b = values(c, c + 3);
+    pending.push({
+      family: "depthwise conv",
+      got: noGrad(() =>
+        depthwiseConv2d(Tensor.from(x, shape), Tensor.from(f, [c, 1, 7, 7]), Tensor.from(b, [c]), 3)
+      ),
+      want:
+        ref.refDepthwiseConv2d(ref.host(x, shape), ref.host(f, [c, 1, 7, 7]), ref.host(b, [c]), 3)
+          .data,
+    });
+  }
+}
+
 /** One AdamW step on known values against the update written out. */
 function adamwCheck(pending: Pending[]): void {
   for (const n of [68, 7]) {
@@ -235,6 +255,7 @@ export async function checkBackend(be: Backend): Promise<ConformanceReport> {
     () => elementwiseChecks(pending),
     () => attentionCheck(be, pending),
     () => adamwCheck(pending),
+    () => depthwiseConvCheck(pending),
   ];
   // Every tensor made here, inputs and outputs, is freed when the scope ends.
   const read = await scopeAsync(async () => {

@@ -33,6 +33,7 @@ export { concat, gatherRows, permute, reshape, slice, transpose } from "./ops/sh
 export { autocast, matmul, type MatmulOptions } from "./ops/matmul.ts";
 export { crossEntropy, dropout, layerNorm, softmax } from "./ops/nn.ts";
 export { selfAttention } from "./ops/attention.ts";
+export { depthwiseConv2d } from "./ops/conv.ts";
 
 /**
  * A tensor of `shape` filled with `value` (no gradient).

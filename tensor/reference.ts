@@ -397,3 +397,39 @@ export function refSelfAttentionGrad(
   }
   return { data: dqkv, shape: [...qkv.shape] };
 }
+
+/**
+ * Depthwise convolution of channels-last `x` [B, H, W, C] with `w` [C, 1, k, k] and `b` [C],
+ * stride 1, zero padding `pad` on every side.
+ */
+export function refDepthwiseConv2d(
+  x: HostTensor,
+  w: HostTensor,
+  b: HostTensor | null,
+  pad: number,
+): HostTensor {
+  const [batch, height, width, channels] = x.shape;
+  const k = w.shape[2];
+  const out = new Float64Array(x.data.length);
+  for (let n = 0; n < batch; n++) {
+    for (let y = 0; y < height; y++) {
+      for (let xx = 0; xx < width; xx++) {
+        for (let c = 0; c < channels; c++) {
+          let acc = b ? b.data[c] : 0;
+          for (let i = 0; i < k; i++) {
+            const sy = y + i - pad;
+            if (sy < 0 || sy >= height) continue;
+            for (let j = 0; j < k; j++) {
+              const sx = xx + j - pad;
+              if (sx < 0 || sx >= width) continue;
+              acc += w.data[(c * k + i) * k + j] *
+                x.data[((n * height + sy) * width + sx) * channels + c];
+            }
+          }
+          out[((n * height + y) * width + xx) * channels + c] = acc;
+        }
+      }
+    }
+  }
+  return { data: out, shape: [...x.shape] };
+}

@@ -10,6 +10,7 @@
  * @module
  */
 
+import type { DepthwiseConvShape } from "../../kernels/depthwise_conv.ts";
 import type { BroadcastOp, MapOp } from "../../kernels/elementwise.ts";
 import type { MatmulShape, MatmulVariant } from "../../kernels/matmul.ts";
 import type { RowFlavour } from "../../kernels/rows.ts";
@@ -359,6 +360,46 @@ export interface Backend {
     dx: Tensor,
     scale: number,
   ): void;
+  /**
+   * Depthwise convolution of channels-last `x` [B, H, W, C] with `weight` [C, 1, kh, kw] plus
+   * `bias` [C] into `out` (same shape as `x`), stride 1, zero padding.
+   *
+   * @param x The input.
+   * @param weight One filter per channel.
+   * @param bias One bias per channel.
+   * @param out The result.
+   * @param shape The geometry.
+   */
+  depthwiseConv(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor,
+    out: Tensor,
+    shape: DepthwiseConvShape,
+  ): void;
+  /**
+   * The input gradient of {@link Backend.depthwiseConv}.
+   *
+   * @param g The output gradient.
+   * @param weight The filters.
+   * @param dx The input gradient, written whole.
+   * @param shape The geometry.
+   */
+  depthwiseConvBackwardInput(
+    g: Tensor,
+    weight: Tensor,
+    dx: Tensor,
+    shape: DepthwiseConvShape,
+  ): void;
+  /**
+   * The weight gradient of {@link Backend.depthwiseConv}.
+   *
+   * @param g The output gradient.
+   * @param x The forward's input.
+   * @param shape The geometry.
+   * @returns The gradient, [C, kh · kw].
+   */
+  depthwiseConvBackwardWeight(g: Tensor, x: Tensor, shape: DepthwiseConvShape): Tensor;
   /**
    * Inverted dropout of `input` into `out` with a mask hashed from `seed` and the index.
    *

@@ -116,3 +116,17 @@ Deno.test(
     );
   },
 );
+
+Deno.test("a ConvNeXt block's gradients match finite differences", async () => {
+  await gradcheck(
+    "depthwise 7x7→layerNorm→linear→gelu→linear→layer scale→residual",
+    [[2, 4, 5, 3], [3, 1, 7, 7], [3], [3], [3], [6, 3], [3, 6], [3]],
+    ([x, w, b, g, beta, w1, w2, gamma]) => {
+      const h = ops.layerNorm(ops.depthwiseConv2d(x, w, b, 3), g, beta, 1e-6);
+      const y = ops.matmul(ops.gelu(ops.matmul(h, w1, { transB: true })), w2, { transB: true });
+      const out = ops.add(x, ops.mul(y, gamma));
+      return ops.mean(ops.mul(out, out));
+    },
+    14,
+  );
+});

@@ -334,6 +334,25 @@ const CASES: Case[] = [
     ref: ([a]) => ref.refSoftmax(a),
   },
   {
+    name: "depthwiseConv2d 7x7 pad 3 of [2,5,6,3] (taps past every edge)",
+    shapes: [[2, 5, 6, 3], [3, 1, 7, 7], [3]],
+    gpu: ([x, w, b]) => ops.depthwiseConv2d(x, w, b, 3),
+    ref: ([x, w, b]) => ref.refDepthwiseConv2d(x, w, b, 3),
+  },
+  {
+    // Rows of 520: the weight gradient sums one row per chunk, so taps cross chunk boundaries.
+    name: "depthwiseConv2d 3x3 pad 1 of [1,3,520,1]: weight gradient in chunks of rows",
+    shapes: [[1, 3, 520, 1], [1, 1, 3, 3], [1]],
+    gpu: ([x, w, b]) => ops.depthwiseConv2d(x, w, b, 1),
+    ref: ([x, w, b]) => ref.refDepthwiseConv2d(x, w, b, 1),
+  },
+  {
+    name: "depthwiseConv2d 3x3 pad 1 of [1,4,3,5] without bias",
+    shapes: [[1, 4, 3, 5], [5, 1, 3, 3]],
+    gpu: ([x, w]) => ops.depthwiseConv2d(x, w, undefined, 1),
+    ref: ([x, w]) => ref.refDepthwiseConv2d(x, w, null, 1),
+  },
+  {
     name: "layerNorm of [4,3,10]",
     shapes: [[4, 3, 10], [10], [10]],
     gpu: ([x, w, b]) => ops.layerNorm(x, w, b, 1e-5),

@@ -17,6 +17,12 @@ import {
   scatterAddRowsKernel,
   stridedCopyKernel,
 } from "../../../kernels/copy.ts";
+import {
+  depthwiseConvBackwardInputKernel,
+  depthwiseConvBackwardWeightKernel,
+  depthwiseConvKernel,
+  type DepthwiseConvShape,
+} from "../../../kernels/depthwise_conv.ts";
 import { dropoutKernel } from "../../../kernels/dropout.ts";
 import {
   broadcastKernel,
@@ -431,6 +437,57 @@ export abstract class WebGpuBackend implements Backend {
       { rows, cols, scale },
       elementwiseGrid(rows * cols),
     );
+  }
+
+  /** Depthwise convolution of a channels-last tensor, one output per invocation. */
+  depthwiseConv(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor,
+    out: Tensor,
+    shape: DepthwiseConvShape,
+  ): void {
+    engine().dispatch(
+      depthwiseConvKernel,
+      [x.storage, weight.storage, bias.storage, out.storage],
+      { ...shape, chunkRows: 1 },
+      elementwiseGrid(x.size),
+    );
+  }
+
+  /** The input gradient of a depthwise convolution (the flipped filter over `g`). */
+  depthwiseConvBackwardInput(
+    g: Tensor,
+    weight: Tensor,
+    dx: Tensor,
+    shape: DepthwiseConvShape,
+  ): void {
+    engine().dispatch(
+      depthwiseConvBackwardInputKernel,
+      [g.storage, weight.storage, dx.storage],
+      { ...shape, chunkRows: 1 },
+      elementwiseGrid(g.size),
+    );
+  }
+
+  /**
+   * The weight gradient of a depthwise convolution: partial sums over chunks of about a
+   * thousand positions of each image, then their sum.
+   */
+  depthwiseConvBackwardWeight(g: Tensor, x: Tensor, shape: DepthwiseConvShape): Tensor {
+    const taps = shape.kh * shape.kw;
+    const chunkRows = Math.max(1, Math.floor(1024 / shape.width));
+    const parts = shape.batch * Math.ceil(shape.height / chunkRows);
+    const partial = Tensor.empty([parts, shape.channels, taps]);
+    engine().dispatch(
+      depthwiseConvBackwardWeightKernel,
+      [g.storage, x.storage, partial.storage],
+      { ...shape, chunkRows },
+      elementwiseGrid(partial.size),
+    );
+    const dw = this.sum(partial, [1, parts, shape.channels * taps], 1, [shape.channels, taps]);
+    partial.dispose();
+    return dw;
   }
 
   /** Inverted dropout with a hashed mask. */
