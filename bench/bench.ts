@@ -43,6 +43,10 @@ const { values } = parseArgs({
     python: { type: "string" },
     out: { type: "string" },
     profile: { type: "boolean", default: false },
+    e2e: { type: "boolean", default: false },
+    "e2e-no-sync": { type: "boolean", default: false },
+    workload: { type: "string", default: "both" },
+    seed: { type: "string", default: "42" },
     help: { type: "boolean", default: false },
   },
 });
@@ -57,8 +61,25 @@ if (values.help) {
       "  --python   the python3 that has torch (default /usr/bin/python3, then python3)\n" +
       "  --out      also write the JSON object to this file\n" +
       "  --profile  after each train step's timing, one more step with every kernel timed on the\n" +
-      "             GPU (timestamp queries): the kernels that take the most time",
+      "             GPU (timestamp queries): the kernels that take the most time\n" +
+      "  --e2e      a whole fine-tuning run by phase, beside the same run in PyTorch\n" +
+      "             (bench/torch_step.py --e2e); --workload default|eval100|both,\n" +
+      "             --quick for 20 steps each, --seed N; --e2e-no-sync: no GPU waits per phase",
   );
+  Deno.exit(0);
+}
+if (values.e2e || values["e2e-no-sync"]) {
+  const { runE2e } = await import("./e2e.ts");
+  const result = await runE2e({
+    quick: values.quick,
+    workload: values.workload!,
+    sync: !values["e2e-no-sync"],
+    torch: true,
+    python: values.python,
+    seed: Number(values.seed),
+  }, values.json ? () => {} : console.log);
+  if (values.json) console.log(JSON.stringify(result));
+  if (values.out) await Deno.writeTextFile(values.out, JSON.stringify(result) + "\n");
   Deno.exit(0);
 }
 

@@ -14,6 +14,14 @@ import type { Dataset, ImageExample } from "./dataset.ts";
 import type { ImageProcessorConfig } from "./pixels.ts";
 import { prepareSample, type SampleJob } from "./sample.ts";
 
+/** Named spans for profiling (train/phase_timer.ts's PhaseTimer is one). */
+export interface LoaderPhases {
+  /** Opens a span of `phase`. */
+  begin(phase: string): Promise<void>;
+  /** Closes the innermost open span. */
+  end(): Promise<void>;
+}
+
 /** Options of {@link DataLoader}. */
 export interface DataLoaderOptions {
   /** Rows per batch. */
@@ -38,6 +46,8 @@ export interface DataLoaderOptions {
   onBadImage?: "skip" | "error";
   /** Where warnings go (stderr by default). */
   log?: (message: string) => void;
+  /** Receives the time spent waiting for samples and copying batches to the GPU (profiling). */
+  phases?: LoaderPhases;
 }
 
 /** One collated batch. */
@@ -135,9 +145,10 @@ class WorkerPool {
 export class DataLoader {
   readonly #dataset: Dataset<ImageExample>;
   readonly #config: ImageProcessorConfig;
-  readonly #options: Required<Omit<DataLoaderOptions, "augment" | "log">> & {
+  readonly #options: Required<Omit<DataLoaderOptions, "augment" | "log" | "phases">> & {
     augment: AugmentOptions | null;
     log: (m: string) => void;
+    phases?: LoaderPhases;
   };
   #pool: WorkerPool | null = null;
 
@@ -170,6 +181,7 @@ export class DataLoader {
       augment: options.augment ?? null,
       onBadImage: options.onBadImage ?? "skip",
       log: options.log ?? ((m: string) => console.warn(m)),
+      phases: options.phases,
     };
     if (!WORKERS_AVAILABLE && (options.numWorkers ?? 0) > 0 && !warnedNoWorkers) {
       warnedNoWorkers = true;
@@ -249,7 +261,10 @@ export class DataLoader {
     while (queue.length > 0) {
       const { indices, samples } = queue.shift()!;
       if (next < total) enqueue(next++);
+      const phases = this.#options.phases;
+      await phases?.begin("decode+resize");
       const results = await Promise.all(samples);
+      await phases?.end();
       const kept: number[] = [];
       const failed: string[] = [];
       for (const [k, r] of results.entries()) {
@@ -265,8 +280,11 @@ export class DataLoader {
       if (kept.length === 0) continue;
       const data = new Float32Array(kept.length * per);
       kept.forEach((k, j) => data.set(results[k] as Float32Array, j * per));
+      await phases?.begin("host-to-GPU copies");
+      const pixelValues = Tensor.from(data, [kept.length, 3, height, width]);
+      await phases?.end();
       yield {
-        pixelValues: Tensor.from(data, [kept.length, 3, height, width]),
+        pixelValues,
         labels: kept.map((k) => this.#dataset.row(indices[k]).labels),
         indices: kept.map((k) => indices[k]),
       };

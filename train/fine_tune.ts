@@ -16,6 +16,7 @@ import { loadModelFolder, type ModelFolder } from "./model_folder.ts";
 import { writePlots } from "./plots.ts";
 import type { TrainerState } from "./state.ts";
 import { type ProgressInfo, Trainer } from "./trainer.ts";
+import type { PhaseSpans } from "./phase_timer.ts";
 
 /** Options of {@link fineTune}. */
 export interface FineTuneOptions {
@@ -42,6 +43,8 @@ export interface FineTuneOptions {
   hostname?: string;
   /** Write the PNG plots into the output folder (true by default). */
   plots?: boolean;
+  /** Receives the run's phases for profiling (`deno task bench --e2e`); none by default. */
+  phases?: PhaseSpans;
 }
 
 /** What {@link fineTune} returns. */
@@ -112,7 +115,9 @@ export async function fineTune(options: FineTuneOptions): Promise<FineTuneResult
   }
   const labels = train.labels;
   let loaded: ModelFolder;
+  const phases = options.phases;
   if (typeof options.model === "string") {
+    await phases?.begin("start-up: load model");
     loaded = await loadModelFolder(options.model, {
       id2label: labels.id2label(),
       label2id: labels.label2id(),
@@ -122,6 +127,7 @@ export async function fineTune(options: FineTuneOptions): Promise<FineTuneResult
       `model: ${options.model} ` +
         `(${(loaded.model.numParameters() / 1e6).toFixed(2)}M parameters)`,
     );
+    await phases?.end();
   } else loaded = options.model;
   const { model, processor } = loaded;
 
@@ -148,6 +154,7 @@ export async function fineTune(options: FineTuneOptions): Promise<FineTuneResult
     onProgress: options.onProgress,
     callbacks: options.callbacks,
     hostname: options.hostname,
+    phases,
   });
   const stop = () => trainer.requestStop();
   if (options.signal?.aborted) stop();
@@ -183,9 +190,11 @@ export async function fineTune(options: FineTuneOptions): Promise<FineTuneResult
       await trainer.saveMetrics("eval", evalMetrics);
       await trainer.saveState();
     }
+    await phases?.begin("plots");
     const plots = options.plots === false
       ? []
       : await writePlots(args.outputDir, trainer.state, confusionMatrix, labels.names);
+    await phases?.end();
     return {
       ...done,
       stopped: false,

@@ -38,6 +38,7 @@ import { GradScaler } from "./grad_scaler.ts";
 import { EventWriter } from "./tensorboard.ts";
 import { newTrainerControl, type TrainerCallback, type TrainerControl } from "./callbacks.ts";
 import { newTrainerState, type TrainerState } from "./state.ts";
+import type { PhaseSpans } from "./phase_timer.ts";
 
 /** What `computeMetrics` receives, as HF's EvalPrediction. */
 export interface EvalPrediction {
@@ -73,6 +74,8 @@ export interface TrainerOptions {
   hostname?: string;
   /** Initial loss scale of fp16 training (2^16, as torch's GradScaler). */
   initialLossScale?: number;
+  /** Receives the run's phases (forward, backward, evaluation, …) for profiling; none by default. */
+  phases?: PhaseSpans;
 }
 
 /** Progress of training, for display. */
@@ -292,6 +295,8 @@ export class Trainer {
     await this.#callEach("onLog", entry);
     const tb = await this.#tensorboard();
     if (!tb) return;
+    const phases = this.#options.phases;
+    await phases?.begin("tensorboard");
     const scalars: Record<string, number> = {};
     for (const [k, v] of Object.entries(entry)) {
       if (k === "step" || typeof v !== "number") continue;
@@ -299,6 +304,7 @@ export class Trainer {
     }
     await tb.scalars(this.state.global_step, scalars);
     await tb.flush();
+    await phases?.end();
   }
 
   /**
@@ -322,7 +328,7 @@ export class Trainer {
           if (this.state.global_step >= loop.maxSteps) break outer;
           batchIndex++;
           microInStep++;
-          this.#trainingStep(loop, batch);
+          await this.#trainingStep(loop, batch);
           const lastOfEpoch = batchIndex === loop.loader.numBatches - 1;
           if (microInStep < accumulation && !lastOfEpoch) continue;
           microInStep = 0;
@@ -353,6 +359,7 @@ export class Trainer {
       dropLast: args.dataloaderDropLast,
       numWorkers: args.dataloaderNumWorkers,
       augment: args.augment ? {} : null,
+      phases: this.#options.phases,
     });
     const perEpoch = Math.max(1, Math.ceil(loader.numBatches / args.gradientAccumulationSteps));
     const maxSteps = args.maxSteps > 0 ? args.maxSteps : Math.ceil(args.numTrainEpochs * perEpoch);
@@ -432,17 +439,34 @@ export class Trainer {
    * accumulation steps, is added to the step's sum on the device, and its gradients (scaled by
    * the loss scale) are added to the parameters' gradients.
    */
-  #trainingStep(loop: TrainLoop, batch: Batch): void {
+  async #trainingStep(loop: TrainLoop, batch: Batch): Promise<void> {
     const accumulation = this.args.gradientAccumulationSteps;
-    scope(() =>
-      autocast(loop.half, () => {
-        const { loss } = this.model.forward(batch.pixelValues, batch.labels);
-        const scaled = accumulation > 1 ? mul(loss!, 1 / accumulation) : loss!;
-        noGrad(() => accumulate(loop.lossSum, scaled.view([1])));
-        loop.scaler.scaleLoss(scaled).backward();
-      })
-    );
+    const phases = this.#options.phases;
+    if (phases) {
+      await scopeAsync(async () => {
+        await phases.begin("forward");
+        const scaled = autocast(loop.half, () => this.#forward(loop, batch, accumulation));
+        await phases.end();
+        await phases.begin("backward");
+        autocast(loop.half, () => loop.scaler.scaleLoss(scaled).backward());
+        await phases.end();
+      });
+    } else {
+      scope(() =>
+        autocast(loop.half, () => {
+          loop.scaler.scaleLoss(this.#forward(loop, batch, accumulation)).backward();
+        })
+      );
+    }
     batch.pixelValues.dispose();
+  }
+
+  /** The forward of one micro-batch: its loss (divided by the accumulation steps), summed. */
+  #forward(loop: TrainLoop, batch: Batch, accumulation: number): Tensor {
+    const { loss } = this.model.forward(batch.pixelValues, batch.labels);
+    const scaled = accumulation > 1 ? mul(loss!, 1 / accumulation) : loss!;
+    noGrad(() => accumulate(loop.lossSum, scaled.view([1])));
+    return scaled;
   }
 
   /**
@@ -455,6 +479,8 @@ export class Trainer {
   async #optimizerStep(loop: TrainLoop): Promise<StepOutput> {
     const args = this.args;
     const { optimizer, scaler } = loop;
+    const phases = this.#options.phases;
+    await phases?.begin("optimizer");
     const learningRate = learningRateAt(
       args.lrSchedulerType,
       args.learningRate,
@@ -465,11 +491,13 @@ export class Trainer {
     const clip = args.maxGradNorm > 0 || scaler.enabled
       ? scaler.unscaleAndClip(optimizer, args.maxGradNorm)
       : null;
+    await phases?.begin("readbacks/syncs");
     const stats = await scopeAsync(async () => {
       const parts = [loop.lossSum];
       if (clip) parts.push(clip);
       return await noGrad(() => concat(parts.map((t) => t.view([-1])), 0)).toArray();
     });
+    await phases?.end();
     const loss = stats[0];
     const gradNorm = clip ? stats[2] : NaN;
     const finite = Number.isFinite(loss) && (!clip || Number.isFinite(gradNorm));
@@ -493,6 +521,7 @@ export class Trainer {
     optimizer.zeroGrad();
     // Recorded in the step's encoder; a host write would force an extra submit.
     engine().clear(loop.lossSum.storage);
+    await phases?.end();
     return { loss, gradNorm, clipped: clip !== null, learningRate, finite };
   }
 
@@ -640,12 +669,14 @@ export class Trainer {
       args: this.args,
       rng: { ...counters, dropout: dropoutState() },
     };
+    await this.#options.phases?.begin("checkpoint writing");
     await saveCheckpoint(dir, info);
     const removed = await rotateCheckpoints(
       this.args.outputDir,
       this.args.saveTotalLimit,
       this.state.best_model_checkpoint,
     );
+    await this.#options.phases?.end();
     for (const r of removed) {
       this.#log(`Deleting older checkpoint [${r}] due to args.save_total_limit`);
     }
@@ -665,6 +696,7 @@ export class Trainer {
     const loader = new DataLoader(dataset, this.processor.config, {
       batchSize: this.args.perDeviceEvalBatchSize,
       numWorkers: this.args.dataloaderNumWorkers,
+      phases: this.#options.phases,
     });
     const classes = this.model.numLabels;
     const logits: Float32Array[] = [];
@@ -716,6 +748,8 @@ export class Trainer {
     dataset: Dataset<ImageExample> | undefined = this.#options.evalDataset,
     prefix = "eval",
   ): Promise<EvalOutput> {
+    const phases = this.#options.phases;
+    await phases?.begin("evaluation");
     const p = await this.predict(dataset);
     const classes = this.model.numLabels;
     const report = classificationReport(argmaxRows(p.predictions, classes), p.labelIds, classes);
@@ -746,11 +780,13 @@ export class Trainer {
     await this.#record({ ...metrics, step: this.state.global_step });
     this.#log(JSON.stringify({ ...metrics, step: this.state.global_step }));
     await this.#callEach("onEvaluate", metrics, report.confusionMatrix);
+    await phases?.end();
     return { metrics, confusionMatrix: report.confusionMatrix };
   }
 
   /** Saves the model and processor to `dir` (the output folder by default), as save_model. */
   async saveModel(dir = this.args.outputDir): Promise<void> {
+    await this.#options.phases?.begin("checkpoint writing");
     const values = this.#optimizer ? await parameterValues(this.model, this.#optimizer) : undefined;
     await this.model.savePretrained(dir, { values });
     await this.processor.savePretrained(dir);
@@ -758,6 +794,7 @@ export class Trainer {
       joinPath(dir, "training_args.json"),
       JSON.stringify(toTrainingArgsJson(this.args), null, 2) + "\n",
     );
+    await this.#options.phases?.end();
   }
 
   /** Writes `{split}_results.json` and merges it into all_results.json, as save_metrics. */
