@@ -35,6 +35,7 @@ import {
 import { argmaxRows, classificationReport } from "./metrics.ts";
 import { learningRateAt, warmupSteps } from "./schedule.ts";
 import { GradScaler } from "./grad_scaler.ts";
+import { evalBatchSize } from "./eval_batch.ts";
 import { EventWriter } from "./tensorboard.ts";
 import { newTrainerControl, type TrainerCallback, type TrainerControl } from "./callbacks.ts";
 import { newTrainerState, type TrainerState } from "./state.ts";
@@ -237,6 +238,10 @@ export class Trainer {
   readonly #log: (line: string) => void;
   #optimizer: AdamW | null = null;
   #events: EventWriter | null = null;
+  /** TensorBoard records still being appended, in order (off the training path). */
+  #eventsPending: Promise<void> = Promise.resolve();
+  /** Inside `train()`: evaluations leave their TensorBoard records pending. */
+  #training = false;
 
   /**
    * Creates the trainer.
@@ -302,9 +307,17 @@ export class Trainer {
       if (k === "step" || typeof v !== "number") continue;
       scalars[k.startsWith("eval_") ? `eval/${k.slice(5)}` : `train/${k}`] = v;
     }
-    await tb.scalars(this.state.global_step, scalars);
-    await tb.flush();
+    // Appended while the next steps run; #flushEvents waits for them (and rethrows a failure).
+    const step = this.state.global_step;
+    this.#eventsPending = this.#eventsPending.then(() => tb.scalars(step, scalars));
     await phases?.end();
+  }
+
+  /** Waits until every TensorBoard record so far is written. */
+  async #flushEvents(): Promise<void> {
+    const pending = this.#eventsPending;
+    this.#eventsPending = Promise.resolve();
+    await pending;
   }
 
   /**
@@ -318,6 +331,7 @@ export class Trainer {
     const loop = await this.#prepareTraining();
     const accumulation = this.args.gradientAccumulationSteps;
     this.model.train();
+    this.#training = true;
     try {
       await this.#callEach("onTrainBegin");
       outer: for (let epoch = loop.startEpoch; epoch < loop.numEpochs; epoch++) {
@@ -337,7 +351,11 @@ export class Trainer {
           if (await this.#maybeLogSaveEvaluate(loop, step)) break outer;
         }
       }
+    } catch (error) {
+      await this.#flushEvents().catch(() => {});
+      throw error;
     } finally {
+      this.#training = false;
       loop.loader.close();
       loop.lossSum.dispose();
     }
@@ -639,6 +657,7 @@ export class Trainer {
       epoch: round(this.state.epoch, 4),
     };
     if (!stopped) await this.#record({ ...metrics, step: this.state.global_step });
+    await this.#flushEvents();
     await this.#callEach("onTrainEnd");
     return { globalStep: this.state.global_step, trainingLoss: trainLoss, metrics };
   }
@@ -693,45 +712,48 @@ export class Trainer {
     dataset: Dataset<ImageExample> | undefined = this.#options.evalDataset,
   ): Promise<{ predictions: Float32Array; labelIds: number[]; loss: number; runtime: number }> {
     if (!dataset || dataset.length === 0) throw new Error("predict() needs a non-empty dataset");
+    // The largest batch that fits, and one readback at the end: each batch's logits and its
+    // summed loss stay on the device, so the GPU never waits for the host between batches.
+    const batchSize = evalBatchSize(this.model.config, this.args.perDeviceEvalBatchSize);
     const loader = new DataLoader(dataset, this.processor.config, {
-      batchSize: this.args.perDeviceEvalBatchSize,
+      batchSize,
       numWorkers: this.args.dataloaderNumWorkers,
       phases: this.#options.phases,
     });
     const classes = this.model.numLabels;
-    const logits: Float32Array[] = [];
+    const logits: Tensor[] = [];
     const labelIds: number[] = [];
-    let lossTotal = 0;
+    const lossSum = keep(full([1], 0));
     const t0 = performance.now();
     const wasTraining = this.model.training;
     this.model.eval();
+    let values: Float32Array;
     try {
       for await (const batch of loader.batches(0)) {
-        const values = await scopeAsync(async () => {
-          const out = noGrad(() => this.model.forward(batch.pixelValues, batch.labels));
-          const flat = noGrad(() => concat([out.logits.view([-1]), out.loss!.view([1])], 0));
-          return await flat.toArray();
-        });
+        scope(() =>
+          noGrad(() => {
+            const out = this.model.forward(batch.pixelValues, batch.labels);
+            accumulate(lossSum, mul(out.loss!, batch.labels.length).view([1]));
+            logits.push(keep(out.logits.view([-1])));
+          })
+        );
         batch.pixelValues.dispose();
-        const n = batch.labels.length;
-        logits.push(values.slice(0, n * classes));
-        lossTotal += values[n * classes] * n;
         labelIds.push(...batch.labels);
       }
+      values = await scopeAsync(async () =>
+        await noGrad(() => concat([...logits, lossSum], 0)).toArray()
+      );
     } finally {
       loader.close();
+      for (const l of logits) l.dispose();
+      lossSum.dispose();
       if (wasTraining) this.model.train();
     }
-    const predictions = new Float32Array(labelIds.length * classes);
-    let at = 0;
-    for (const l of logits) {
-      predictions.set(l, at);
-      at += l.length;
-    }
+    const n = labelIds.length;
     return {
-      predictions,
+      predictions: values.slice(0, n * classes),
       labelIds,
-      loss: lossTotal / labelIds.length,
+      loss: values[n * classes] / n,
       runtime: (performance.now() - t0) / 1000,
     };
   }
@@ -781,6 +803,7 @@ export class Trainer {
     this.#log(JSON.stringify({ ...metrics, step: this.state.global_step }));
     await this.#callEach("onEvaluate", metrics, report.confusionMatrix);
     await phases?.end();
+    if (!this.#training) await this.#flushEvents();
     return { metrics, confusionMatrix: report.confusionMatrix };
   }
 
