@@ -45,6 +45,7 @@ const { values } = parseArgs({
     profile: { type: "boolean", default: false },
     e2e: { type: "boolean", default: false },
     "e2e-no-sync": { type: "boolean", default: false },
+    "e2e-tessera-only": { type: "boolean", default: false },
     workload: { type: "string", default: "both" },
     seed: { type: "string", default: "42" },
     help: { type: "boolean", default: false },
@@ -64,7 +65,8 @@ if (values.help) {
       "             GPU (timestamp queries): the kernels that take the most time\n" +
       "  --e2e      a whole fine-tuning run by phase, beside the same run in PyTorch\n" +
       "             (bench/torch_step.py --e2e); --workload default|eval100|both,\n" +
-      "             --quick for 20 steps each, --seed N; --e2e-no-sync: no GPU waits per phase",
+      "             --quick for 20 steps each, --seed N; --e2e-no-sync: no GPU waits per phase;\n" +
+      "             --e2e-tessera-only: no PyTorch run",
   );
   Deno.exit(0);
 }
@@ -74,7 +76,7 @@ if (values.e2e || values["e2e-no-sync"]) {
     quick: values.quick,
     workload: values.workload!,
     sync: !values["e2e-no-sync"],
-    torch: true,
+    torch: !values["e2e-tessera-only"],
     python: values.python,
     seed: Number(values.seed),
   }, values.json ? () => {} : console.log);

@@ -246,6 +246,11 @@ export async function runE2e(
   for (const w of workloads(opts.quick, opts.workload)) {
     log(`e2e ${w.name}: Tessera…`);
     const tessera = await runTessera(w, startup, opts);
+    const label = `${w.name}${opts.quick ? " (quick)" : ""}`;
+    if (opts.torch) {
+      // Printed now too, in case the PyTorch run is cut short.
+      for (const line of table(label, tessera, null)) log(line);
+    }
     let torch: RunResult | null = null;
     if (opts.torch) {
       log(`e2e ${w.name}: PyTorch…`);
@@ -256,7 +261,7 @@ export async function runE2e(
       }
     }
     log("");
-    for (const line of table(`${w.name}${opts.quick ? " (quick)" : ""}`, tessera, torch)) {
+    for (const line of table(label, tessera, torch)) {
       log(line);
     }
     if (opts.sync) {
