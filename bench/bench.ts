@@ -46,6 +46,7 @@ const { values } = parseArgs({
     e2e: { type: "boolean", default: false },
     "e2e-no-sync": { type: "boolean", default: false },
     "e2e-tessera-only": { type: "boolean", default: false },
+    "e2e-torch-only": { type: "boolean", default: false },
     workload: { type: "string", default: "both" },
     seed: { type: "string", default: "42" },
     help: { type: "boolean", default: false },
@@ -66,17 +67,19 @@ if (values.help) {
       "  --e2e      a whole fine-tuning run by phase, beside the same run in PyTorch\n" +
       "             (bench/torch_step.py --e2e); --workload default|eval100|both,\n" +
       "             --quick for 20 steps each, --seed N; --e2e-no-sync: no GPU waits per phase;\n" +
-      "             --e2e-tessera-only: no PyTorch run",
+      "             --e2e-tessera-only, --e2e-torch-only: one side; TORCH_BLAS_PRELOAD=LIB\n" +
+      "             loads that BLAS (e.g. OpenBLAS's libblas.so.3) before torch",
   );
   Deno.exit(0);
 }
-if (values.e2e || values["e2e-no-sync"]) {
+if (values.e2e || values["e2e-no-sync"] || values["e2e-torch-only"]) {
   const { runE2e } = await import("./e2e.ts");
   const result = await runE2e({
     quick: values.quick,
     workload: values.workload!,
     sync: !values["e2e-no-sync"],
     torch: !values["e2e-tessera-only"],
+    torchOnly: values["e2e-torch-only"],
     python: values.python,
     seed: Number(values.seed),
   }, values.json ? () => {} : console.log);

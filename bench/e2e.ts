@@ -31,6 +31,8 @@ export interface E2eOptions {
   sync: boolean;
   /** Also run the PyTorch loop. */
   torch: boolean;
+  /** Run only the PyTorch loop. */
+  torchOnly?: boolean;
   /** The python3 with torch. */
   python?: string;
   /** The seed. */
@@ -195,7 +197,9 @@ function table(name: string, tessera: RunResult, torch: RunResult | null): strin
   const other = (r: RunResult | null) =>
     r ? r.totalMs - r.phases.reduce((s, p) => s + p.ms, 0) : NaN;
   const cell = (v: number, total: number) =>
-    Number.isNaN(v) ? "–" : `${(v / 1000).toFixed(2)} s ${(100 * v / total).toFixed(0)} %`;
+    Number.isNaN(v) || Number.isNaN(total)
+      ? "–"
+      : `${(v / 1000).toFixed(2)} s ${(100 * v / total).toFixed(0)} %`;
   const lines = [
     `| ${name} | Tessera | PyTorch | Tessera / PyTorch speed |`,
     "| --- | ---: | ---: | ---: |",
@@ -244,9 +248,17 @@ export async function runE2e(
   await makeDigits(".cache/bench/digits-quick", { train: 320, test: 160 });
   const out: Record<string, unknown> = {};
   for (const w of workloads(opts.quick, opts.workload)) {
+    const label = `${w.name}${opts.quick ? " (quick)" : ""}`;
+    if (opts.torchOnly) {
+      log(`e2e ${w.name}: PyTorch…`);
+      const torch = await runTorch(w, opts);
+      const empty: RunResult = { phases: [], totalMs: NaN, accuracy: null, steps: 0 };
+      for (const line of table(label, empty, torch)) log(line);
+      out[w.name] = { torch };
+      continue;
+    }
     log(`e2e ${w.name}: Tessera…`);
     const tessera = await runTessera(w, startup, opts);
-    const label = `${w.name}${opts.quick ? " (quick)" : ""}`;
     if (opts.torch) {
       // Printed now too, in case the PyTorch run is cut short.
       for (const line of table(label, tessera, null)) log(line);

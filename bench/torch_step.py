@@ -32,6 +32,12 @@ UNSET = []
 if "--keep-blas-env" not in sys.argv:
     UNSET = [k for k in BLAS_OVERRIDES if os.environ.pop(k, None) is not None]
 
+# A BLAS library to load before torch (its soname then serves torch's libblas.so.3): how a
+# machine without OpenBLAS installed runs PyTorch on OpenBLAS for this process alone.
+if os.environ.get("TORCH_BLAS_PRELOAD"):
+    import ctypes
+    ctypes.CDLL(os.environ["TORCH_BLAS_PRELOAD"], mode=ctypes.RTLD_GLOBAL)
+
 import torch  # noqa: E402
 
 T_IMPORT = time.perf_counter()
