@@ -1,7 +1,8 @@
 /**
  * The DataLoader: batches with a seeded per-epoch shuffle and an optional drop-last, decoded
  * and resized in Web Workers in parallel with a bounded prefetch window, collated to
- * `{ pixelValues, labels }`. Its memory is bounded by the window, not by the dataset.
+ * `{ pixelValues, labels }`. Its memory is bounded by the window, not by the dataset, plus an
+ * optional cache of prepared samples (`cacheBytes`) that later epochs and evaluations reuse.
  *
  * @module
  */
@@ -46,6 +47,12 @@ export interface DataLoaderOptions {
   onBadImage?: "skip" | "error";
   /** Where warnings go (stderr by default). */
   log?: (message: string) => void;
+  /**
+   * Keep prepared samples up to this many bytes and reuse them in later epochs (0, the default,
+   * keeps none). Without augmentation a sample is the same every epoch, so this skips decoding
+   * and resizing it again; with augmentation nothing is cached.
+   */
+  cacheBytes?: number;
   /** Receives the time spent waiting for samples and copying batches to the GPU (profiling). */
   phases?: LoaderPhases;
 }
@@ -145,6 +152,8 @@ class WorkerPool {
 export class DataLoader {
   readonly #dataset: Dataset<ImageExample>;
   readonly #config: ImageProcessorConfig;
+  readonly #cache = new Map<number, Float32Array>();
+  #cachedBytes = 0;
   readonly #options: Required<Omit<DataLoaderOptions, "augment" | "log" | "phases">> & {
     augment: AugmentOptions | null;
     log: (m: string) => void;
@@ -182,6 +191,7 @@ export class DataLoader {
       onBadImage: options.onBadImage ?? "skip",
       log: options.log ?? ((m: string) => console.warn(m)),
       phases: options.phases,
+      cacheBytes: options.augment ? 0 : options.cacheBytes ?? 0,
     };
     if (!WORKERS_AVAILABLE && (options.numWorkers ?? 0) > 0 && !warnedNoWorkers) {
       warnedNoWorkers = true;
@@ -216,6 +226,17 @@ export class DataLoader {
   }
 
   async #prepare(index: number, epoch: number): Promise<Float32Array> {
+    const cached = this.#cache.get(index);
+    if (cached) return cached;
+    const data = await this.#prepareAnew(index, epoch);
+    if (this.#cachedBytes + data.byteLength <= this.#options.cacheBytes) {
+      this.#cache.set(index, data);
+      this.#cachedBytes += data.byteLength;
+    }
+    return data;
+  }
+
+  async #prepareAnew(index: number, epoch: number): Promise<Float32Array> {
     const row = this.#dataset.row(index);
     const job: SampleJob = {
       image: row.image,

@@ -201,6 +201,9 @@ export function createOptimizer(
 type DropFirst3<T extends unknown[]> = T extends [unknown, unknown, unknown, ...infer R] ? R
   : never;
 
+/** Prepared samples a loader keeps for later epochs and evaluations, when not augmenting. */
+const SAMPLE_CACHE_BYTES = 256 * 2 ** 20;
+
 /** Round as HF's logs do (4 decimals for loss). */
 function round(v: number, digits = 4): number {
   const f = 10 ** digits;
@@ -242,6 +245,8 @@ export class Trainer {
   #eventsPending: Promise<void> = Promise.resolve();
   /** Inside `train()`: evaluations leave their TensorBoard records pending. */
   #training = false;
+  /** Evaluation loaders by dataset (their workers stop after each evaluation). */
+  readonly #evalLoaders = new Map<Dataset<ImageExample>, DataLoader>();
 
   /**
    * Creates the trainer.
@@ -378,6 +383,7 @@ export class Trainer {
       numWorkers: args.dataloaderNumWorkers,
       augment: args.augment ? {} : null,
       phases: this.#options.phases,
+      cacheBytes: SAMPLE_CACHE_BYTES,
     });
     const perEpoch = Math.max(1, Math.ceil(loader.numBatches / args.gradientAccumulationSteps));
     const maxSteps = args.maxSteps > 0 ? args.maxSteps : Math.ceil(args.numTrainEpochs * perEpoch);
@@ -714,12 +720,17 @@ export class Trainer {
     if (!dataset || dataset.length === 0) throw new Error("predict() needs a non-empty dataset");
     // The largest batch that fits, and one readback at the end: each batch's logits and its
     // summed loss stay on the device, so the GPU never waits for the host between batches.
-    const batchSize = evalBatchSize(this.model.config, this.args.perDeviceEvalBatchSize);
-    const loader = new DataLoader(dataset, this.processor.config, {
-      batchSize,
-      numWorkers: this.args.dataloaderNumWorkers,
-      phases: this.#options.phases,
-    });
+    // Kept per dataset, with its prepared samples, so later evaluations skip decoding.
+    let loader = this.#evalLoaders.get(dataset);
+    if (!loader) {
+      loader = new DataLoader(dataset, this.processor.config, {
+        batchSize: evalBatchSize(this.model.config, this.args.perDeviceEvalBatchSize),
+        numWorkers: this.args.dataloaderNumWorkers,
+        phases: this.#options.phases,
+        cacheBytes: SAMPLE_CACHE_BYTES,
+      });
+      this.#evalLoaders.set(dataset, loader);
+    }
     const classes = this.model.numLabels;
     const logits: Tensor[] = [];
     const labelIds: number[] = [];
