@@ -42,7 +42,7 @@ interface _Open {
  * await timer.span("work", async () => {
  *   await timer.span("inner", () => Promise.resolve());
  * });
- * console.log(timer.phases().map((p) => p.phase)); // ["work", "inner"]
+ * console.log(timer.phases().map((p) => p.phase)); // ["inner", "work"]
  * ```
  */
 export class PhaseTimer implements PhaseSpans {
