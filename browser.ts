@@ -281,6 +281,8 @@ export { type OutputFile, withOnnxExport } from "./onnx/output_folder.ts";
 // The train, evaluate and predict sequences that the CLI tasks and the page share.
 export { classNames, loadModelFolder, type ModelFolder } from "./train/model_folder.ts";
 export { fineTune, type FineTuneOptions, type FineTuneResult } from "./train/fine_tune.ts";
+export { type PhaseSpans, type PhaseTime, PhaseTimer } from "./train/phase_timer.ts";
+export { type LoaderPhases } from "./data/loader.ts";
 export { alignLabels, evaluateModel, type EvaluateModelOptions } from "./train/evaluate_model.ts";
 export {
   type Classification,

@@ -47,6 +47,12 @@ const { values } = parseArgs({
     "peft-memory": { type: "boolean", default: false },
     batch: { type: "string" },
     modes: { type: "string" },
+    e2e: { type: "boolean", default: false },
+    "e2e-no-sync": { type: "boolean", default: false },
+    "e2e-tessera-only": { type: "boolean", default: false },
+    "e2e-torch-only": { type: "boolean", default: false },
+    workload: { type: "string", default: "both" },
+    seed: { type: "string", default: "42" },
     help: { type: "boolean", default: false },
   },
 });
@@ -64,8 +70,28 @@ if (values.help) {
       "             GPU (timestamp queries): the kernels that take the most time\n" +
       "  --peft-memory  only ViT-B/16 training memory and step time: full, LoRA r16, LoRA with\n" +
       "             gradient checkpointing, frozen backbone (--batch N, default 16;\n" +
-      "             --modes full,lora-r16,lora-r16+checkpointing,frozen-backbone)",
+      "             --modes full,lora-r16,lora-r16+checkpointing,frozen-backbone)\n" +
+      "  --e2e      a whole fine-tuning run by phase, beside the same run in PyTorch\n" +
+      "             (bench/torch_step.py --e2e); --workload default|eval100|both,\n" +
+      "             --quick for 20 steps each, --seed N; --e2e-no-sync: no GPU waits per phase;\n" +
+      "             --e2e-tessera-only, --e2e-torch-only: one side; TORCH_BLAS_PRELOAD=LIB\n" +
+      "             loads that BLAS (e.g. OpenBLAS's libblas.so.3) before torch",
   );
+  Deno.exit(0);
+}
+if (values.e2e || values["e2e-no-sync"] || values["e2e-torch-only"]) {
+  const { runE2e } = await import("./e2e.ts");
+  const result = await runE2e({
+    quick: values.quick,
+    workload: values.workload!,
+    sync: !values["e2e-no-sync"],
+    torch: !values["e2e-tessera-only"],
+    torchOnly: values["e2e-torch-only"],
+    python: values.python,
+    seed: Number(values.seed),
+  }, values.json ? () => {} : console.log);
+  if (values.json) console.log(JSON.stringify(result));
+  if (values.out) await Deno.writeTextFile(values.out, JSON.stringify(result) + "\n");
   Deno.exit(0);
 }
 

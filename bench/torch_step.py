@@ -17,11 +17,14 @@ On "cuda" ViT-B runs at batch 16 (as Tessera's bench does on a GPU adapter), fp3
 default full-precision matmuls (no TF32, like Tessera's f32 kernels), and an fp16 autocast row
 is added for reference, since the blog trains with fp16.
 """
-import argparse
-import json
-import os
-import sys
 import time
+
+T0 = time.perf_counter()
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
 
 # Read by OpenBLAS once, when torch loads it: they must go before the import.
 BLAS_OVERRIDES = ["OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"]
@@ -29,7 +32,15 @@ UNSET = []
 if "--keep-blas-env" not in sys.argv:
     UNSET = [k for k in BLAS_OVERRIDES if os.environ.pop(k, None) is not None]
 
+# A BLAS library to load before torch (its soname then serves torch's libblas.so.3): how a
+# machine without OpenBLAS installed runs PyTorch on OpenBLAS for this process alone.
+if os.environ.get("TORCH_BLAS_PRELOAD"):
+    import ctypes
+    ctypes.CDLL(os.environ["TORCH_BLAS_PRELOAD"], mode=ctypes.RTLD_GLOBAL)
+
 import torch  # noqa: E402
+
+T_IMPORT = time.perf_counter()
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures"))
 from gen_vit import ViTForImageClassification, config  # noqa: E402
@@ -39,7 +50,16 @@ parser.add_argument("--quick", action="store_true")
 parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
 parser.add_argument("--keep-blas-env", action="store_true",
                     help="keep OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE as the environment sets them")
+parser.add_argument("--e2e", help="time a whole fine-tuning run (bench/torch_e2e.py); the JSON "
+                    "of its options: data, model, out, batch, eval_batch, epochs, max_steps, lr, "
+                    "eval_steps, save_steps, logging_steps, save_total_limit, seed")
 args = parser.parse_args()
+if args.e2e:
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from torch_e2e import run  # noqa: E402
+    result = run({**json.loads(args.e2e), "t0": T0, "t_import": T_IMPORT})
+    print(json.dumps({**result, "blas_unset_env": UNSET}))
+    sys.exit(0)
 device = torch.device(args.device)
 gpu = device.type == "cuda"
 if not gpu:

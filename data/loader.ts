@@ -1,7 +1,8 @@
 /**
  * The DataLoader: batches with a seeded per-epoch shuffle and an optional drop-last, decoded
  * and resized in Web Workers in parallel with a bounded prefetch window, collated to
- * `{ pixelValues, labels }`. Its memory is bounded by the window, not by the dataset.
+ * `{ pixelValues, labels }`. Its memory is bounded by the window, not by the dataset, plus an
+ * optional cache of prepared samples (`cacheBytes`) that later epochs and evaluations reuse.
  *
  * @module
  */
@@ -14,6 +15,14 @@ import type { Dataset, ImageExample } from "./dataset.ts";
 import { outputSizeOf } from "./image_transforms.ts";
 import type { ImageProcessorConfig } from "./pixels.ts";
 import { prepareSample, type SampleJob } from "./sample.ts";
+
+/** Named spans for profiling (train/phase_timer.ts's PhaseTimer is one). */
+export interface LoaderPhases {
+  /** Opens a span of `phase`. */
+  begin(phase: string): Promise<void>;
+  /** Closes the innermost open span. */
+  end(): Promise<void>;
+}
 
 /** Options of {@link DataLoader}. */
 export interface DataLoaderOptions {
@@ -39,6 +48,14 @@ export interface DataLoaderOptions {
   onBadImage?: "skip" | "error";
   /** Where warnings go (stderr by default). */
   log?: (message: string) => void;
+  /**
+   * Keep prepared samples up to this many bytes and reuse them in later epochs (0, the default,
+   * keeps none). Without augmentation a sample is the same every epoch, so this skips decoding
+   * and resizing it again; with augmentation nothing is cached.
+   */
+  cacheBytes?: number;
+  /** Receives the time spent waiting for samples and copying batches to the GPU (profiling). */
+  phases?: LoaderPhases;
 }
 
 /** One collated batch. */
@@ -135,9 +152,12 @@ class WorkerPool {
 export class DataLoader {
   readonly #dataset: Dataset<ImageExample>;
   readonly #config: ImageProcessorConfig;
-  readonly #options: Required<Omit<DataLoaderOptions, "augment" | "log">> & {
+  readonly #cache = new Map<number, Float32Array>();
+  #cachedBytes = 0;
+  readonly #options: Required<Omit<DataLoaderOptions, "augment" | "log" | "phases">> & {
     augment: AugmentOptions | null;
     log: (m: string) => void;
+    phases?: LoaderPhases;
   };
   #pool: WorkerPool | null = null;
 
@@ -170,6 +190,8 @@ export class DataLoader {
       augment: options.augment ?? null,
       onBadImage: options.onBadImage ?? "skip",
       log: options.log ?? ((m: string) => console.warn(m)),
+      phases: options.phases,
+      cacheBytes: options.augment ? 0 : options.cacheBytes ?? 0,
     };
     // Said by each loader that asks (no process-wide flag: importing or using the module keeps no
     // state between loaders).
@@ -205,6 +227,17 @@ export class DataLoader {
   }
 
   async #prepare(index: number, epoch: number): Promise<Float32Array> {
+    const cached = this.#cache.get(index);
+    if (cached) return cached;
+    const data = await this.#prepareAnew(index, epoch);
+    if (this.#cachedBytes + data.byteLength <= this.#options.cacheBytes) {
+      this.#cache.set(index, data);
+      this.#cachedBytes += data.byteLength;
+    }
+    return data;
+  }
+
+  async #prepareAnew(index: number, epoch: number): Promise<Float32Array> {
     const row = this.#dataset.row(index);
     const job: SampleJob = {
       image: row.image,
@@ -250,7 +283,10 @@ export class DataLoader {
     while (queue.length > 0) {
       const { indices, samples } = queue.shift()!;
       if (next < total) enqueue(next++);
+      const phases = this.#options.phases;
+      await phases?.begin("decode+resize");
       const results = await Promise.all(samples);
+      await phases?.end();
       const kept: number[] = [];
       const failed: string[] = [];
       for (const [k, r] of results.entries()) {
@@ -266,8 +302,11 @@ export class DataLoader {
       if (kept.length === 0) continue;
       const data = new Float32Array(kept.length * per);
       kept.forEach((k, j) => data.set(results[k] as Float32Array, j * per));
+      await phases?.begin("host-to-GPU copies");
+      const pixelValues = Tensor.from(data, [kept.length, 3, height, width]);
+      await phases?.end();
       yield {
-        pixelValues: Tensor.from(data, [kept.length, 3, height, width]),
+        pixelValues,
         labels: kept.map((k) => this.#dataset.row(indices[k]).labels),
         indices: kept.map((k) => indices[k]),
       };

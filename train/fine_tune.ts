@@ -21,6 +21,7 @@ import type { PreTrainedModel } from "../nn/pretrained.ts";
 import { writePlots } from "./plots.ts";
 import type { TrainerState } from "./state.ts";
 import { type ProgressInfo, Trainer } from "./trainer.ts";
+import type { PhaseSpans } from "./phase_timer.ts";
 
 /** Options of {@link fineTune}. */
 export interface FineTuneOptions {
@@ -53,6 +54,8 @@ export interface FineTuneOptions {
    * logged.
    */
   parameterEfficient?: Omit<ParameterEfficientOptions, "seed" | "baseModelNameOrPath">;
+  /** Receives the run's phases for profiling (`deno task bench --e2e`); none by default. */
+  phases?: PhaseSpans;
 }
 
 /** What {@link fineTune} returns. */
@@ -123,7 +126,9 @@ export async function fineTune(options: FineTuneOptions): Promise<FineTuneResult
   }
   const labels = train.labels;
   let loaded: ModelFolder;
+  const phases = options.phases;
   if (typeof options.model === "string") {
+    await phases?.begin("start-up: load model");
     loaded = await loadModelFolder(options.model, {
       id2label: labels.id2label(),
       label2id: labels.label2id(),
@@ -133,6 +138,7 @@ export async function fineTune(options: FineTuneOptions): Promise<FineTuneResult
       `model: ${options.model} ` +
         `(${(loaded.model.numParameters() / 1e6).toFixed(2)}M parameters)`,
     );
+    await phases?.end();
   } else loaded = options.model;
   const { model, processor } = loaded;
   if (options.parameterEfficient) {
@@ -171,6 +177,7 @@ export async function fineTune(options: FineTuneOptions): Promise<FineTuneResult
     onProgress: options.onProgress,
     callbacks: options.callbacks,
     hostname: options.hostname,
+    phases,
   });
   const stop = () => trainer.requestStop();
   if (options.signal?.aborted) stop();
@@ -206,9 +213,11 @@ export async function fineTune(options: FineTuneOptions): Promise<FineTuneResult
       await trainer.saveMetrics("eval", evalMetrics);
       await trainer.saveState();
     }
+    await phases?.begin("plots");
     const plots = options.plots === false
       ? []
       : await writePlots(args.outputDir, trainer.state, confusionMatrix, labels.names);
+    await phases?.end();
     return {
       ...done,
       stopped: false,

@@ -38,9 +38,11 @@ import {
 import { argmaxRows, classificationReport } from "./metrics.ts";
 import { learningRateAt, warmupSteps } from "./schedule.ts";
 import { GradScaler } from "./grad_scaler.ts";
+import { evalBatchSize } from "./eval_batch.ts";
 import { EventWriter } from "./tensorboard.ts";
 import { newTrainerControl, type TrainerCallback, type TrainerControl } from "./callbacks.ts";
 import { newTrainerState, type TrainerState } from "./state.ts";
+import type { PhaseSpans } from "./phase_timer.ts";
 
 /** What `computeMetrics` receives, as HF's EvalPrediction. */
 export interface EvalPrediction {
@@ -76,6 +78,8 @@ export interface TrainerOptions {
   hostname?: string;
   /** Initial loss scale of fp16 training (2^16, as torch's GradScaler). */
   initialLossScale?: number;
+  /** Receives the run's phases (forward, backward, evaluation, …) for profiling; none by default. */
+  phases?: PhaseSpans;
 }
 
 /** Progress of training, for display. */
@@ -206,6 +210,9 @@ export function createOptimizer(
 type DropFirst3<T extends unknown[]> = T extends [unknown, unknown, unknown, ...infer R] ? R
   : never;
 
+/** Prepared samples a loader keeps for later epochs and evaluations, when not augmenting. */
+const SAMPLE_CACHE_BYTES = 256 * 2 ** 20;
+
 /** Round as HF's logs do (4 decimals for loss). */
 function round(v: number, digits = 4): number {
   const f = 10 ** digits;
@@ -243,6 +250,12 @@ export class Trainer {
   readonly #log: (line: string) => void;
   #optimizer: AdamW | null = null;
   #events: EventWriter | null = null;
+  /** TensorBoard records still being appended, in order (off the training path). */
+  #eventsPending: Promise<void> = Promise.resolve();
+  /** Inside `train()`: evaluations leave their TensorBoard records pending. */
+  #training = false;
+  /** Evaluation loaders by dataset (their workers stop after each evaluation). */
+  readonly #evalLoaders = new Map<Dataset<ImageExample>, DataLoader>();
 
   /**
    * Creates the trainer.
@@ -301,13 +314,24 @@ export class Trainer {
     await this.#callEach("onLog", entry);
     const tb = await this.#tensorboard();
     if (!tb) return;
+    const phases = this.#options.phases;
+    await phases?.begin("tensorboard");
     const scalars: Record<string, number> = {};
     for (const [k, v] of Object.entries(entry)) {
       if (k === "step" || typeof v !== "number") continue;
       scalars[k.startsWith("eval_") ? `eval/${k.slice(5)}` : `train/${k}`] = v;
     }
-    await tb.scalars(this.state.global_step, scalars);
-    await tb.flush();
+    // Appended while the next steps run; #flushEvents waits for them (and rethrows a failure).
+    const step = this.state.global_step;
+    this.#eventsPending = this.#eventsPending.then(() => tb.scalars(step, scalars));
+    await phases?.end();
+  }
+
+  /** Waits until every TensorBoard record so far is written. */
+  async #flushEvents(): Promise<void> {
+    const pending = this.#eventsPending;
+    this.#eventsPending = Promise.resolve();
+    await pending;
   }
 
   /**
@@ -321,6 +345,7 @@ export class Trainer {
     const loop = await this.#prepareTraining();
     const accumulation = this.args.gradientAccumulationSteps;
     this.model.train();
+    this.#training = true;
     try {
       await this.#callEach("onTrainBegin");
       outer: for (let epoch = loop.startEpoch; epoch < loop.numEpochs; epoch++) {
@@ -331,7 +356,7 @@ export class Trainer {
           if (this.state.global_step >= loop.maxSteps) break outer;
           batchIndex++;
           microInStep++;
-          this.#trainingStep(loop, batch);
+          await this.#trainingStep(loop, batch);
           const lastOfEpoch = batchIndex === loop.loader.numBatches - 1;
           if (microInStep < accumulation && !lastOfEpoch) continue;
           microInStep = 0;
@@ -340,7 +365,11 @@ export class Trainer {
           if (await this.#maybeLogSaveEvaluate(loop, step)) break outer;
         }
       }
+    } catch (error) {
+      await this.#flushEvents().catch(() => {});
+      throw error;
     } finally {
+      this.#training = false;
       loop.loader.close();
       loop.lossSum.dispose();
     }
@@ -362,6 +391,8 @@ export class Trainer {
       dropLast: args.dataloaderDropLast,
       numWorkers: args.dataloaderNumWorkers,
       augment: args.augment ? {} : null,
+      phases: this.#options.phases,
+      cacheBytes: SAMPLE_CACHE_BYTES,
     });
     const perEpoch = Math.max(1, Math.ceil(loader.numBatches / args.gradientAccumulationSteps));
     const maxSteps = args.maxSteps > 0 ? args.maxSteps : Math.ceil(args.numTrainEpochs * perEpoch);
@@ -455,17 +486,34 @@ export class Trainer {
    * accumulation steps, is added to the step's sum on the device, and its gradients (scaled by
    * the loss scale) are added to the parameters' gradients.
    */
-  #trainingStep(loop: TrainLoop, batch: Batch): void {
+  async #trainingStep(loop: TrainLoop, batch: Batch): Promise<void> {
     const accumulation = this.args.gradientAccumulationSteps;
-    scope(() =>
-      autocast(loop.half, () => {
-        const { loss } = this.model.forward(batch.pixelValues, batch.labels);
-        const scaled = accumulation > 1 ? mul(loss!, 1 / accumulation) : loss!;
-        noGrad(() => accumulate(loop.lossSum, scaled.view([1])));
-        loop.scaler.scaleLoss(scaled).backward();
-      })
-    );
+    const phases = this.#options.phases;
+    if (phases) {
+      await scopeAsync(async () => {
+        await phases.begin("forward");
+        const scaled = autocast(loop.half, () => this.#forward(loop, batch, accumulation));
+        await phases.end();
+        await phases.begin("backward");
+        autocast(loop.half, () => loop.scaler.scaleLoss(scaled).backward());
+        await phases.end();
+      });
+    } else {
+      scope(() =>
+        autocast(loop.half, () => {
+          loop.scaler.scaleLoss(this.#forward(loop, batch, accumulation)).backward();
+        })
+      );
+    }
     batch.pixelValues.dispose();
+  }
+
+  /** The forward of one micro-batch: its loss (divided by the accumulation steps), summed. */
+  #forward(loop: TrainLoop, batch: Batch, accumulation: number): Tensor {
+    const { loss } = this.model.forward(batch.pixelValues, batch.labels);
+    const scaled = accumulation > 1 ? mul(loss!, 1 / accumulation) : loss!;
+    noGrad(() => accumulate(loop.lossSum, scaled.view([1])));
+    return scaled;
   }
 
   /**
@@ -478,6 +526,8 @@ export class Trainer {
   async #optimizerStep(loop: TrainLoop): Promise<StepOutput> {
     const args = this.args;
     const { optimizer, scaler } = loop;
+    const phases = this.#options.phases;
+    await phases?.begin("optimizer");
     const learningRate = learningRateAt(
       args.lrSchedulerType,
       args.learningRate,
@@ -488,11 +538,13 @@ export class Trainer {
     const clip = args.maxGradNorm > 0 || scaler.enabled
       ? scaler.unscaleAndClip(optimizer, args.maxGradNorm)
       : null;
+    await phases?.begin("readbacks/syncs");
     const stats = await scopeAsync(async () => {
       const parts = [loop.lossSum];
       if (clip) parts.push(clip);
       return await noGrad(() => concat(parts.map((t) => t.view([-1])), 0)).toArray();
     });
+    await phases?.end();
     const loss = stats[0];
     const gradNorm = clip ? stats[2] : NaN;
     const finite = Number.isFinite(loss) && (!clip || Number.isFinite(gradNorm));
@@ -517,6 +569,7 @@ export class Trainer {
     optimizer.zeroGrad();
     // Recorded in the step's encoder; a host write would force an extra submit.
     engine().clear(loop.lossSum.storage);
+    await phases?.end();
     return { loss, gradNorm, clipped: clip !== null, learningRate, finite };
   }
 
@@ -635,6 +688,7 @@ export class Trainer {
       epoch: round(this.state.epoch, 4),
     };
     if (!stopped) await this.#record({ ...metrics, step: this.state.global_step });
+    await this.#flushEvents();
     await this.#callEach("onTrainEnd");
     return { globalStep: this.state.global_step, trainingLoss: trainLoss, metrics };
   }
@@ -667,12 +721,14 @@ export class Trainer {
       rng: { ...counters, dropout: dropoutState() },
       schedulerStep,
     };
+    await this.#options.phases?.begin("checkpoint writing");
     await saveCheckpoint(dir, info);
     const removed = await rotateCheckpoints(
       this.args.outputDir,
       this.args.saveTotalLimit,
       this.state.best_model_checkpoint,
     );
+    await this.#options.phases?.end();
     for (const r of removed) {
       this.#log(`Deleting older checkpoint [${r}] due to args.save_total_limit`);
     }
@@ -689,44 +745,53 @@ export class Trainer {
     dataset: Dataset<ImageExample> | undefined = this.#options.evalDataset,
   ): Promise<{ predictions: Float32Array; labelIds: number[]; loss: number; runtime: number }> {
     if (!dataset || dataset.length === 0) throw new Error("predict() needs a non-empty dataset");
-    const loader = new DataLoader(dataset, this.processor.config, {
-      batchSize: this.args.perDeviceEvalBatchSize,
-      numWorkers: this.args.dataloaderNumWorkers,
-    });
+    // The largest batch that fits, and one readback at the end: each batch's logits and its
+    // summed loss stay on the device, so the GPU never waits for the host between batches.
+    // Kept per dataset, with its prepared samples, so later evaluations skip decoding.
+    let loader = this.#evalLoaders.get(dataset);
+    if (!loader) {
+      loader = new DataLoader(dataset, this.processor.config, {
+        batchSize: evalBatchSize(this.model.config, this.args.perDeviceEvalBatchSize),
+        numWorkers: this.args.dataloaderNumWorkers,
+        phases: this.#options.phases,
+        cacheBytes: SAMPLE_CACHE_BYTES,
+      });
+      this.#evalLoaders.set(dataset, loader);
+    }
     const classes = this.model.numLabels;
-    const logits: Float32Array[] = [];
+    const logits: Tensor[] = [];
     const labelIds: number[] = [];
-    let lossTotal = 0;
+    const lossSum = keep(full([1], 0));
     const t0 = performance.now();
     const wasTraining = this.model.training;
     this.model.eval();
+    let values: Float32Array;
     try {
       for await (const batch of loader.batches(0)) {
-        const values = await scopeAsync(async () => {
-          const out = noGrad(() => this.model.forward(batch.pixelValues, batch.labels));
-          const flat = noGrad(() => concat([out.logits.view([-1]), out.loss!.view([1])], 0));
-          return await flat.toArray();
-        });
+        scope(() =>
+          noGrad(() => {
+            const out = this.model.forward(batch.pixelValues, batch.labels);
+            accumulate(lossSum, mul(out.loss!, batch.labels.length).view([1]));
+            logits.push(keep(out.logits.view([-1])));
+          })
+        );
         batch.pixelValues.dispose();
-        const n = batch.labels.length;
-        logits.push(values.slice(0, n * classes));
-        lossTotal += values[n * classes] * n;
         labelIds.push(...batch.labels);
       }
+      values = await scopeAsync(async () =>
+        await noGrad(() => concat([...logits, lossSum], 0)).toArray()
+      );
     } finally {
       loader.close();
+      for (const l of logits) l.dispose();
+      lossSum.dispose();
       if (wasTraining) this.model.train();
     }
-    const predictions = new Float32Array(labelIds.length * classes);
-    let at = 0;
-    for (const l of logits) {
-      predictions.set(l, at);
-      at += l.length;
-    }
+    const n = labelIds.length;
     return {
-      predictions,
+      predictions: values.slice(0, n * classes),
       labelIds,
-      loss: lossTotal / labelIds.length,
+      loss: values[n * classes] / n,
       runtime: (performance.now() - t0) / 1000,
     };
   }
@@ -743,6 +808,8 @@ export class Trainer {
     dataset: Dataset<ImageExample> | undefined = this.#options.evalDataset,
     prefix = "eval",
   ): Promise<EvalOutput> {
+    const phases = this.#options.phases;
+    await phases?.begin("evaluation");
     const p = await this.predict(dataset);
     const classes = this.model.numLabels;
     const report = classificationReport(argmaxRows(p.predictions, classes), p.labelIds, classes);
@@ -773,11 +840,14 @@ export class Trainer {
     await this.#record({ ...metrics, step: this.state.global_step });
     this.#log(JSON.stringify({ ...metrics, step: this.state.global_step }));
     await this.#callEach("onEvaluate", metrics, report.confusionMatrix);
+    await phases?.end();
+    if (!this.#training) await this.#flushEvents();
     return { metrics, confusionMatrix: report.confusionMatrix };
   }
 
   /** Saves the model and processor to `dir` (the output folder by default), as save_model. */
   async saveModel(dir = this.args.outputDir): Promise<void> {
+    await this.#options.phases?.begin("checkpoint writing");
     const values = this.#optimizer ? await parameterValues(this.model, this.#optimizer) : undefined;
     if (loraState(this.model as unknown as Module)) {
       await saveAdapter(this.model as unknown as Module, dir, { values });
@@ -787,6 +857,7 @@ export class Trainer {
       joinPath(dir, "training_args.json"),
       JSON.stringify(toTrainingArgsJson(this.args), null, 2) + "\n",
     );
+    await this.#options.phases?.end();
   }
 
   /** Writes `{split}_results.json` and merges it into all_results.json, as save_metrics. */
