@@ -66,7 +66,8 @@ if (values.help) {
       "             OPENBLAS_L2_SIZE, as a user's would, and the BLAS kernels it ran are shown\n" +
       "  --python   the python3 that has torch (default /usr/bin/python3, then python3)\n" +
       "  --out      also write the JSON object to this file\n" +
-      "  --profile  after each train step's timing, one more step with every kernel timed on the\n" +
+      "  --profile  after each train step's timing, one more step with every kernel timed " +
+      "on the\n" +
       "             GPU (timestamp queries): the kernels that take the most time\n" +
       "  --peft-memory  only ViT-B/16 training memory and step time: full, LoRA r16, LoRA with\n" +
       "             gradient checkpointing, frozen backbone (--batch N, default 16;\n" +

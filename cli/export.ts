@@ -1,7 +1,7 @@
 /**
- * `deno task export --model DIR [--out DIR] [--opset 17] [--weights f32|f16]`: writes a saved model as the folder
- * transformers.js loads with `pipeline("image-classification", folder)`: onnx/model.onnx,
- * config.json and preprocessor_config.json.
+ * `deno task export --model DIR [--out DIR] [--opset 17] [--weights f32|f16]`: writes a saved
+ * model as the folder transformers.js loads with `pipeline("image-classification", folder)`:
+ * onnx/model.onnx, config.json and preprocessor_config.json.
  *
  * @module
  */

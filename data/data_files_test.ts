@@ -7,7 +7,7 @@ function resolved(paths: string[], config?: Map<string, string[]>): Record<strin
   return Object.fromEntries(resolveDataFiles(paths, config, parquet));
 }
 
-Deno.test("resolveDataFiles() reads beans' Hub layout as train, validation, test in that order", () => {
+Deno.test("resolveDataFiles() orders beans' Hub layout as train, validation, test", () => {
   const beans = [
     "README.md",
     "data/test-00000-of-00001.parquet",
@@ -20,7 +20,7 @@ Deno.test("resolveDataFiles() reads beans' Hub layout as train, validation, test
   assert.deepEqual(files.get("validation"), ["data/validation-00000-of-00001.parquet"]);
 });
 
-Deno.test("resolveDataFiles() keeps a sharded split's files together and other splits sorted", () => {
+Deno.test("resolveDataFiles() keeps a sharded split's files together, other splits sorted", () => {
   assert.deepEqual(
     resolved([
       "data/train-00001-of-00002.parquet",
@@ -54,7 +54,7 @@ Deno.test("resolveDataFiles() takes a card config's patterns over every default"
   assert.deepEqual(resolved(["a.parquet"], new Map([["train", ["b/*"]]])), { train: [] });
 });
 
-Deno.test("resolveDataFiles() falls back to split keywords in folder names, then file names", () => {
+Deno.test("resolveDataFiles() falls back to split keywords in folder, then file names", () => {
   assert.deepEqual(
     resolved(["train/a.parquet", "train/b.parquet", "dev/c.parquet", "data/testing-1/d.parquet"]),
     {

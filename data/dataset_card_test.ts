@@ -126,7 +126,7 @@ i: a long description
   );
 });
 
-Deno.test("parseCardYaml() refuses what it cannot read in one line naming the file and line", () => {
+Deno.test("parseCardYaml() refuses what it cannot read, naming the file and line", () => {
   for (
     const [text, message] of [
       ["a: &anchor 1", /x\.md: line 1: unsupported YAML &anchor/],

@@ -76,7 +76,7 @@ const COMMON = {
   image_std: [0.5, 0.5, 0.5],
 };
 
-Deno.test("resizePlan() follows each class: ViT warps, Bit resizes then crops, ConvNeXt uses crop_pct", () => {
+Deno.test("resizePlan(): ViT warps, Bit resizes then crops, ConvNeXt uses crop_pct", () => {
   const vit = { ...COMMON, do_resize: true, size: { height: 30, width: 20 } };
   assert.deepEqual(resizePlan(vit, 100, 300), { resize: [30, 20], crop: null });
   const bit = {

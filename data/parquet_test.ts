@@ -113,7 +113,7 @@ Deno.test("loadDataset() takes the card's configs data_files and its class names
   });
 });
 
-Deno.test("loadDataset() reads {split}/ folders and the columns that the parquet metadata names", async () => {
+Deno.test("loadDataset() reads {split}/ folders and the parquet metadata's columns", async () => {
   await withDir(async (root) => {
     await writeParquet(`${root}/train/a.parquet`, [2, 0], { image: "img", label: "label" });
     await writeParquet(`${root}/train/b.parquet`, [1], { image: "img", label: "label" });
@@ -143,7 +143,7 @@ Deno.test("loadDataset() reads beans' layout without a card, names from the meta
   });
 });
 
-Deno.test("loadDataset() explains a bad card, parquet or label in one line naming the file", async () => {
+Deno.test("loadDataset() explains a bad card, parquet or label, naming the file", async () => {
   await withDir(async (root) => {
     await Deno.writeTextFile(`${root}/README.md`, CARD);
     await writeParquet(`${root}/data/tr-0.parquet`, [0]);

@@ -40,7 +40,7 @@ const { cases } = JSON.parse(await Deno.readTextFile(new URL("processors.json", 
   cases: Case[];
 };
 
-Deno.test("AutoImageProcessor matches Transformers' Bit, ConvNeXt and ViT processors on photos", async (t) => {
+Deno.test("AutoImageProcessor matches Transformers' Bit, ConvNeXt, ViT on photos", async (t) => {
   assert.equal(cases.length, 9);
   const file = new URL("processors.safetensors", DIR);
   const { tensors } = parseSafetensors(await Deno.readFile(file), file.pathname);
@@ -94,7 +94,7 @@ Deno.test("AutoImageProcessor reads every field of Bit's and ConvNeXt's files", 
   assert.equal(convnext.config.crop_pct, 0.875);
 });
 
-Deno.test("a processor file with a wrong field is a one-line error naming the file and field", () => {
+Deno.test("a processor file with a wrong field fails in one line naming file and field", () => {
   const bad = (fields: Record<string, unknown>, pattern: RegExp) =>
     assert.throws(
       () => AutoImageProcessor.fromConfig(fields, "m/preprocessor_config.json"),
@@ -130,7 +130,7 @@ Deno.test("a processor file with a wrong field is a one-line error naming the fi
   );
 });
 
-Deno.test("BitImageProcessor saves and reloads its preprocessor_config.json, class named", async () => {
+Deno.test("BitImageProcessor round-trips its preprocessor_config.json, class named", async () => {
   const dir = await testTempDir();
   try {
     await new BitImageProcessor(DINOV2_PROCESSOR).savePretrained(dir);

@@ -19,7 +19,7 @@ async function repos(): Promise<FixtureRepo[]> {
   ];
 }
 
-Deno.test("the browser client fetches ids into the Cache API, a second visit downloads nothing, and offline serves the cache", async () => {
+Deno.test("the browser client caches ids, refetches nothing, and serves them offline", async () => {
   const server = await new HubTestServer(await repos()).start();
   const cacheName = `tessera-hub-test-${crypto.randomUUID()}`;
   const cache = await caches.open(cacheName);
@@ -63,7 +63,10 @@ Deno.test("the browser client fetches ids into the Cache API, a second visit dow
       .dispose();
     await assert.rejects(
       ViTForImageClassification.fromPretrained("tessera-test/other"),
-      /cannot reach http:\/\/127\.0\.0\.1:\d+ .*'config.json' of model 'tessera-test\/other' is not in the cache \(the browser's cache\)/,
+      new RegExp(
+        "cannot reach http:\\/\\/127\\.0\\.0\\.1:\\d+ .*'config.json' of " +
+          "model 'tessera-test\\/other' is not in the cache \\(the " + "browser's cache\\)",
+      ),
     );
   } finally {
     setSourceResolver(null);

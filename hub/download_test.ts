@@ -101,7 +101,7 @@ async function listTree(root: string, at = ""): Promise<string[]> {
   return out;
 }
 
-Deno.test("Sha256 matches WebCrypto for every length around the block boundaries, fed in pieces", async () => {
+Deno.test("Sha256 matches WebCrypto at lengths around block edges, fed in pieces", async () => {
   for (const n of [0, 1, 55, 56, 63, 64, 65, 119, 120, 128, 1000, 70_001]) {
     const data = bytes(n, n + 7);
     const want = [...new Uint8Array(await crypto.subtle.digest("SHA-256", data as BufferSource))]
@@ -112,7 +112,7 @@ Deno.test("Sha256 matches WebCrypto for every length around the block boundaries
   }
 });
 
-Deno.test("hubDownload() fills Python's cache layout: blobs by etag, snapshots/<commit>, refs/main", async () => {
+Deno.test("hubDownload() writes Python's layout: etag blobs, snapshots/, refs/main", async () => {
   const { server, cache, client, storage } = await setup();
   try {
     const path = await hubDownload(client, MODEL, "model.safetensors");
@@ -155,7 +155,7 @@ Deno.test("hubDownload() fills Python's cache layout: blobs by etag, snapshots/<
   }
 });
 
-Deno.test("hubDownload() resumes a cut connection with Range and keeps the right bytes", async () => {
+Deno.test("hubDownload() resumes a cut download with Range and keeps the right bytes", async () => {
   const { server, client, progress } = await setup();
   try {
     server.faults.cutAfter.set("model.safetensors", 100_000);
@@ -192,7 +192,10 @@ Deno.test("hubDownload() refuses a corrupt byte by sha256 and keeps nothing", as
     await rejectsWith(
       hubDownload(client, MODEL, "model.safetensors"),
       "Checksum",
-      /model 'tessera-test\/tiny-vit' model.safetensors: sha256 [0-9a-f]{64} does not match .*nothing kept/,
+      new RegExp(
+        "model 'tessera-test\\/tiny-vit' model.safetensors: sha256 " +
+          "[0-9a-f]{64} does not match .*nothing kept",
+      ),
     );
     const tree = await listTree(cache);
     assert.ok(!tree.some((l) => l.includes("blobs/") && !l.endsWith("/")), tree.join("\n"));
@@ -208,14 +211,17 @@ Deno.test("hubDownload() refuses a corrupt byte by sha256 and keeps nothing", as
   }
 });
 
-Deno.test("hubDownload() says a gated repo needs its terms and HF_TOKEN, and opens with the token", async () => {
+Deno.test("hubDownload() says a gated repo needs HF_TOKEN, and opens with the token", async () => {
   const { server, client } = await setup();
   const gated = { id: "tessera-test/gated", type: "model" } as const;
   try {
     await rejectsWith(
       hubDownload(client, gated, "config.json"),
       "GatedRepo",
-      /is gated: accept its terms at http:\/\/127\.0\.0\.1:\d+\/tessera-test\/gated and set HF_TOKEN/,
+      new RegExp(
+        "is gated: accept its terms at " +
+          "http:\\/\\/127\\.0\\.0\\.1:\\d+\\/tessera-test\\/gated and set " + "HF_TOKEN",
+      ),
     );
     const wrong = { ...client, config: { ...client.config, token: "hf_wrong" } };
     await rejectsWith(hubDownload(wrong, gated, "config.json"), "GatedRepo", /check that HF_TOKEN/);
@@ -230,7 +236,7 @@ Deno.test("hubDownload() says a gated repo needs its terms and HF_TOKEN, and ope
   }
 });
 
-Deno.test("hubDownload() names a missing repo, a missing file and a bad revision in one line each", async () => {
+Deno.test("hubDownload() names a missing repo, file or revision in one line each", async () => {
   const { server, cache, client } = await setup();
   try {
     await rejectsWith(
@@ -276,7 +282,7 @@ Deno.test("hubDownload() retries 429 and 503 after Retry-After, then succeeds", 
   }
 });
 
-Deno.test("hubDownload() offline serves the cache through refs/ with zero requests, else one line", async () => {
+Deno.test("offline hubDownload() serves the cache with zero requests, else one line", async () => {
   const { server, cache, client } = await setup();
   try {
     const path = await hubDownload(client, MODEL, "config.json");
@@ -303,7 +309,7 @@ Deno.test("hubDownload() offline serves the cache through refs/ with zero reques
   }
 });
 
-Deno.test("snapshotDownload() follows the Hub's rename of 'beans' and caches every file", async () => {
+Deno.test("snapshotDownload() follows the Hub's rename of 'beans', caching all files", async () => {
   const { server, cache, client } = await setup();
   try {
     const dir = await snapshotDownload(client, { id: "beans", type: "dataset" });
@@ -331,7 +337,7 @@ Deno.test("snapshotDownload() follows the Hub's rename of 'beans' and caches eve
   }
 });
 
-Deno.test("fetchFromHub() gets a model's config, weights and processor, and falls back to pytorch_model.bin", async () => {
+Deno.test("fetchFromHub() gets a model's files, falling back to pytorch_model.bin", async () => {
   const { server, client } = await setup();
   try {
     const dir = await fetchFromHub(client, "tessera-test/tiny-vit", "model", {});
@@ -347,7 +353,10 @@ Deno.test("fetchFromHub() gets a model's config, weights and processor, and fall
     await rejectsWith(
       fetchFromHub(client, "tessera-test/no-weights", "model", {}),
       "NoWeights",
-      /model 'tessera-test\/no-weights' has neither model.safetensors nor pytorch_model.bin at 'main'/,
+      new RegExp(
+        "model 'tessera-test\\/no-weights' has neither " +
+          "model.safetensors nor pytorch_model.bin at 'main'",
+      ),
     );
     await rejectsWith(
       fetchFromHub(client, "tessera-test/gated", "model", {}),

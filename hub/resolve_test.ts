@@ -22,7 +22,7 @@ async function repos(): Promise<FixtureRepo[]> {
   ];
 }
 
-Deno.test("fromPretrained, the Auto class, ViTImageProcessor and loadDataset take Hub ids when no folder has that name", async () => {
+Deno.test("the pretrained loaders and loadDataset take Hub ids if no folder matches", async () => {
   const server = await new HubTestServer(await repos()).start();
   const cache = `${await testTempDir()}/hub`;
   const vars: Record<string, string> = { HF_ENDPOINT: server.endpoint, HF_HUB_CACHE: cache };
@@ -54,7 +54,11 @@ Deno.test("fromPretrained, the Auto class, ViTImageProcessor and loadDataset tak
     assert.equal(ds.train.length, 4);
     await assert.rejects(
       ViTForImageClassification.fromPretrained("tessera-test/missing"),
-      /^HubError: no local folder 'tessera-test\/missing', and model 'tessera-test\/missing' not found on http:\/\/127\.0\.0\.1:\d+: check the id/,
+      new RegExp(
+        "^HubError: no local folder 'tessera-test\\/missing', and " +
+          "model 'tessera-test\\/missing' not found on " +
+          "http:\\/\\/127\\.0\\.0\\.1:\\d+: check the id",
+      ),
     );
     // A local folder of that name wins, without a request.
     const n = server.requests.length;

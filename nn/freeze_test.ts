@@ -30,7 +30,7 @@ function model(dropout = 0.1): ViTForImageClassification {
 
 const PIXELS = uniform(rng(5), 2 * 3 * 32 * 32);
 
-Deno.test("frozen weights get no gradient buffer and no weight-gradient product in backward", async () => {
+Deno.test("frozen weights get no gradient buffer and no weight-gradient product", async () => {
   const be = backend();
   const original = be.matmul;
   const originalGrads = be.linearGrads;

@@ -46,7 +46,7 @@ async function gradients(m: ViTForImageClassification): Promise<Map<string, Floa
   return grads;
 }
 
-Deno.test("gradient checkpointing gives the plain run's gradients bit for bit, dropout included", async () => {
+Deno.test("gradient checkpointing matches the plain run bit for bit, with dropout", async () => {
   for (const lora of [false, true]) {
     const m = model();
     if (lora) {

@@ -9,7 +9,10 @@ import { gpu } from "../tensor/device.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import { Module } from "./module.ts";
 
-/** A branch added to a {@link Linear} layer's output, as PEFT's LoRA layer adds `lora_B(lora_A(x))`. */
+/**
+ * A branch added to a {@link Linear} layer's output, as PEFT's LoRA layer adds
+ * `lora_B(lora_A(x))`.
+ */
 export interface LinearAdapter {
   /** The branch's output for the layer's input [..., in], shaped as the layer's output. */
   forward(x: Tensor): Tensor;

@@ -486,7 +486,8 @@ export function isAdapterFolder(dir: string): Promise<boolean> {
  * @example
  * ```ts ignore
  * import { loadAdapter } from "./lora.ts";
- * const model = await loadAdapter(await ViTForImageClassification.fromPretrained(base), "vit-lora");
+ * const vit = await ViTForImageClassification.fromPretrained(base);
+ * const model = await loadAdapter(vit, "vit-lora");
  * ```
  */
 export async function loadAdapter<M extends Module>(model: M, dir: string): Promise<M> {

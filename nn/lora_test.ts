@@ -68,7 +68,7 @@ function assertLogits(actual: Float32Array, expected: Float32Array, label: strin
   assertClose(actual, expected, { atol: 1e-4 * scale, rtol: 0 }, label);
 }
 
-Deno.test("applyLora() adds lora_A [r, in] and lora_B [out, r] to query and value and freezes the rest", async () => {
+Deno.test("applyLora() adds lora_A, lora_B to query and value and freezes the rest", async () => {
   const model = applyLora(new ViTForImageClassification(smallConfig()), QV);
   const trainable = model.namedParameters().filter(([, t]) => t.requiresGrad);
   const names = trainable.map(([n, t]) => `${n} [${t.shape}]`);
@@ -116,7 +116,7 @@ Deno.test("applyLora() names the problem when no module matches or a match is no
   other.dispose();
 });
 
-Deno.test("an adapter folder in PEFT's layout loads onto its base and gives PyTorch's logits", async () => {
+Deno.test("a PEFT adapter folder loads onto its base and gives PyTorch's logits", async () => {
   const model = await AutoModelForImageClassification.fromPretrained(
     `${LORA}peft_adapter`,
     quiet,
@@ -127,7 +127,7 @@ Deno.test("an adapter folder in PEFT's layout loads onto its base and gives PyTo
   model.dispose();
 });
 
-Deno.test("mergeAndUnload() folds B·A·alpha/r into the weights as PyTorch's merge does", async () => {
+Deno.test("mergeAndUnload() folds B·A·alpha/r into the weights as PyTorch's does", async () => {
   const model = await AutoModelForImageClassification.fromPretrained(
     `${LORA}peft_adapter`,
     quiet,
@@ -154,7 +154,7 @@ Deno.test("mergeAndUnload() folds B·A·alpha/r into the weights as PyTorch's me
   plain.dispose();
 });
 
-Deno.test("saveAdapter() writes PEFT's keys, shapes, values and adapter_config.json fields", async () => {
+Deno.test("saveAdapter() writes PEFT's keys, shapes, values and adapter_config.json", async () => {
   const model = await AutoModelForImageClassification.fromPretrained(
     `${LORA}peft_adapter`,
     quiet,
@@ -195,7 +195,7 @@ Deno.test("parseAdapterConfig() rejects what Tessera cannot apply, naming the fi
   assert.throws(() => parseAdapterConfig("{", "a.json"), /a\.json: invalid JSON/);
 });
 
-Deno.test("the trainable-parameter line is PEFT's, with PEFT's counts for its ViT-B example", () => {
+Deno.test("the trainable-parameter line is PEFT's, with its counts for PEFT's ViT-B", () => {
   const small = applyLora(new ViTForImageClassification(smallConfig()), QV);
   const base = small.numParameters() - 2 * 2 * (4 * 32 + 32 * 4);
   const trainable = 2 * 2 * (4 * 32 + 32 * 4) + 3 * 32 + 3;
@@ -221,7 +221,7 @@ Deno.test("the trainable-parameter line is PEFT's, with PEFT's counts for its Vi
   vitB.dispose();
 });
 
-Deno.test("an adapter Tessera trained, merged by PyTorch into its base, gives Tessera's logits", async () => {
+Deno.test("a Tessera adapter merged into its base by PyTorch gives Tessera's logits", async () => {
   // tests/fixtures/train_lora_adapter.ts trained it (6 AdamW steps); gen_lora.py merged it.
   const merged = parseSafetensors(
     await Deno.readFile(`${LORA}tessera_merged.safetensors`),

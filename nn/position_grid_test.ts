@@ -105,7 +105,7 @@ Deno.test(
   },
 );
 
-Deno.test("atImageSize keeps DeiT's CLS and distillation rows and resizes only the grid", async () => {
+Deno.test("atImageSize keeps DeiT's CLS and distillation rows, resizes only the grid", async () => {
   const config = makeDeiTConfig({
     hidden_size: 16,
     num_hidden_layers: 1,

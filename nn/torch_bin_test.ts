@@ -49,7 +49,7 @@ async function checkFile(name: string): Promise<void> {
   }
 }
 
-Deno.test("parseTorchBin() reads fp32, fp64, int64, int32 and bool tensors saved by torch", async () => {
+Deno.test("parseTorchBin() reads torch's fp32, fp64, int64, int32 and bool tensors", async () => {
   await checkFile("f32.bin");
   const t = await read("f32.bin");
   assert.deepEqual(t.get("scalar")!.shape, []);
@@ -75,7 +75,7 @@ Deno.test("parseTorchBin() reads tensors sharing one storage, each at its own of
   assert.notEqual(t.get("same")!.data[0], 1234, "each tensor gets its own copy");
 });
 
-Deno.test("parseTorchBin() materialises transposed, sliced, permuted and expanded views", async () => {
+Deno.test("parseTorchBin() materialises transposed, sliced, permuted, expanded views", async () => {
   const expected = EXPECTED["views.bin"] as Record<string, Expected>;
   assert.ok(Object.values(expected).every((e) => !e.contiguous), "all fixture views are strided");
   assert.ok(expected.sliced.storage_offset > 0);
@@ -93,7 +93,7 @@ Deno.test("parseTorchBin() refuses a view that runs past its storage, in one lin
   );
 });
 
-Deno.test("parseTorchBin() refuses an expanded view too large to materialise, in one line", async () => {
+Deno.test("parseTorchBin() refuses a too-large expanded view in one line", async () => {
   await assert.rejects(
     () => read("huge_expand.bin"),
     /huge_expand\.bin: tensor 'weight' would take 4294967296 bytes once materialised/,
@@ -144,7 +144,7 @@ Deno.test("parseTorchBin() reads deflated entries, as a re-zipped checkpoint has
   assert.deepEqual([...tensors.get("weight")!.data], EXPECTED["f32.bin"].weight.values);
 });
 
-Deno.test("a ViT saved by torch.save loads with the same weights and logits as its safetensors twin", async () => {
+Deno.test("a torch.save'd ViT loads with its safetensors twin's weights and logits", async () => {
   const vit = EXPECTED.vit as {
     pixels: number[];
     pixels_shape: number[];
@@ -198,7 +198,7 @@ Deno.test("readTorchWeights() refuses a shard index that points outside the fold
   }
 });
 
-Deno.test("fromPretrained() takes a pytorch_model.bin in memory, and a folder with neither file fails naming model.safetensors", async () => {
+Deno.test("fromPretrained() reads an in-memory .bin; with no weights, names the file", async () => {
   const config = await Deno.readTextFile(new URL("vit_bin/config.json", DIR));
   const weights = await Deno.readFile(new URL("vit_bin/pytorch_model.bin", DIR));
   const model = await ViTForImageClassification.fromPretrained({ config, weights }, {

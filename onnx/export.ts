@@ -58,9 +58,9 @@ export interface OnnxExport {
 
 /**
  * Exports an image classifier (ViT, DeiT, DeiT with its distillation head) to ONNX with the
- * weights as initializers (f32, or f16 cast to f32 in the graph). Position embeddings are used as stored, resized bicubically when the
- * processor's size gives another patch grid (as the model's forward with
- * `interpolatePosEncoding`).
+ * weights as initializers (f32, or f16 cast to f32 in the graph). Position embeddings are used as
+ * stored, resized bicubically when the processor's size gives another patch grid (as the model's
+ * forward with `interpolatePosEncoding`).
  *
  * @param model The model (its parameters are read back from the device).
  * @param options Opset, image processor config, weight type.
@@ -76,7 +76,8 @@ export interface OnnxExport {
  * const model = new ViTForImageClassification(makeViTConfig({ hidden_size: 32,
  *   num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 64, image_size: 32 }));
  * const { files } = await exportOnnx(model);
- * console.log(Object.keys(files)); // ["onnx/model.onnx", "config.json", "preprocessor_config.json"]
+ * console.log(Object.keys(files));
+ * // ["onnx/model.onnx", "config.json", "preprocessor_config.json"]
  * ```
  */
 export async function exportOnnx(

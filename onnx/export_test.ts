@@ -106,7 +106,7 @@ Deno.test("exportOnnx() DeiT with teacher averages its two heads as Tessera does
   }
 });
 
-Deno.test("exportOnnx() at a processor size other than the config's resizes the positions", async () => {
+Deno.test("exportOnnx() at a processor size unlike the config's resizes positions", async () => {
   const processor = {
     do_resize: true,
     size: { height: 64, width: 40 },
@@ -140,7 +140,7 @@ Deno.test("exportOnnx() of the bundled model gives its logits in onnxruntime", a
   await compare(model, "vit-tiny-contours (120 px, 4 layers)");
 });
 
-Deno.test("exportOnnx() with f16 weights halves the file and is exact for an f16 checkpoint", async () => {
+Deno.test("exportOnnx() with f16 halves the file and is exact for an f16 checkpoint", async () => {
   const dir = new URL("../models/vit-tiny-contours", import.meta.url).pathname;
   const model = await AutoModelForImageClassification.fromPretrained(dir);
   const f32 = (await exportOnnx(model)).files["onnx/model.onnx"].length;

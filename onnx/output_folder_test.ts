@@ -10,7 +10,7 @@ import { withOnnxExport } from "./output_folder.ts";
 
 await init();
 
-Deno.test("withOnnxExport() adds onnx/model.onnx and marks config.json for transformers.js", async () => {
+Deno.test("withOnnxExport() adds onnx/model.onnx, a transformers.js config.json", async () => {
   const model = new ViTForImageClassification(makeViTConfig({
     hidden_size: 24,
     num_hidden_layers: 1,

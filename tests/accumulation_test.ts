@@ -71,7 +71,7 @@ async function train(batch: number, accumulation: number): Promise<Run> {
 const whole = await train(8, 1);
 
 for (const [batch, accumulation] of [[4, 2], [2, 4]]) {
-  Deno.test(`${accumulation} accumulated micro-batches of ${batch} train as one batch of 8: losses and weights`, async () => {
+  Deno.test(`${accumulation} micro-batches of ${batch} train as one batch of 8 does`, async () => {
     const run = await train(batch, accumulation);
     assert.equal(run.loss.length, 6, "one onStepEnd per optimiser step");
     // Sums of the same per-image terms in another order: f32 rounding apart.
@@ -84,7 +84,7 @@ for (const [batch, accumulation] of [[4, 2], [2, 4]]) {
     }
   });
 
-  Deno.test(`with ${accumulation} micro-batches per step, logging, the schedule and the metrics count optimiser steps`, async () => {
+  Deno.test(`with ${accumulation} micro-batches, logs, schedule, metrics count steps`, async () => {
     const run = await train(batch, accumulation);
     const state = run.trainer.state;
     assert.equal(state.global_step, 6);

@@ -84,7 +84,7 @@ if (!available) {
 
 Deno.test({
   name: available
-    ? "a tiny ViT trains and a DataLoader loads in headless Chromium from the browser bundle as in Deno, and 20 Trainer steps match Deno's at every step and weight, with no WebGPU errors"
+    ? "headless Chromium runs a DataLoader and 20 Trainer steps equal to Deno's, no WebGPU errors"
     : `a tiny ViT trains in headless Chromium (ignored: ${CHROMIUM} is missing)`,
   ignore: !available,
   // puppeteer keeps sockets and timers of its own past browser.close().

@@ -90,7 +90,7 @@ async function assertRecovers(out: string, what: string, expected: number): Prom
   assert.deepEqual(left, [], `killed during ${what}`);
 }
 
-Deno.test("a run killed at any file operation of a checkpoint save resumes from the newest complete checkpoint and loses nothing", async () => {
+Deno.test("a run killed at any file operation of a save resumes and loses nothing", async () => {
   const { log, first, last } = await saveAtFour();
   // The save writes its files, renames its folder into place and deletes checkpoint-2.
   assert.ok(log.some((e) => /^rename .*checkpoint-4\.tmp-\d+ .*checkpoint-4$/.test(e)), log.join());
@@ -116,7 +116,7 @@ Deno.test("a run killed at any file operation of a checkpoint save resumes from 
   }
 });
 
-Deno.test("resuming from a corrupted newest checkpoint fails in one line that names the file and the checkpoint before it", async () => {
+Deno.test("resuming a corrupt newest checkpoint names the file and the one before it", async () => {
   const cases: [string, (bytes: Uint8Array) => Uint8Array][] = [
     ["model.safetensors", (b) => b.subarray(0, b.length >> 1)],
     ["optimizer.safetensors", (b) => b.subarray(0, 100)],
@@ -144,7 +144,7 @@ Deno.test("resuming from a corrupted newest checkpoint fails in one line that na
   }
 });
 
-Deno.test("a training process killed with SIGKILL inside a save, at two points, resumes and loses nothing", async () => {
+Deno.test("a process SIGKILLed at two points inside a save resumes and loses nothing", async () => {
   const { log, first } = await saveAtFour();
   const points = [
     log.findIndex((e) => /^write .*checkpoint-4\.tmp-\d+\/model\.safetensors$/.test(e)),

@@ -48,7 +48,7 @@ async function run(task: string, args: string[]): Promise<string> {
   return new TextDecoder().decode(out.stdout);
 }
 
-Deno.test("deno task predict runs a ConvNeXt folder with ConvNeXt's default processor", async () => {
+Deno.test("deno task predict runs a ConvNeXt folder with its default processor", async () => {
   assert.ok(processor instanceof ConvNextImageProcessor);
   const paths = [0, 3].map((i) => ds.validation.row(i).image.path!);
   const out = JSON.parse(await run("predict", ["--model", modelDir, "--json", ...paths])) as {
@@ -65,7 +65,7 @@ Deno.test("deno task predict runs a ConvNeXt folder with ConvNeXt's default proc
   }
 });
 
-Deno.test("deno task train fine-tunes a ConvNeXt folder and saves it with its processor", async () => {
+Deno.test("deno task train fine-tunes a ConvNeXt folder and saves its processor", async () => {
   const out = `${root}/trained`;
   await run("train", [
     "--data",

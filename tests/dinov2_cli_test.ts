@@ -73,7 +73,7 @@ Deno.test("deno task predict runs a DINOv2 folder with its BitImageProcessor", a
   }
 });
 
-Deno.test("deno task evaluate and train read the DINOv2 folder's processor, and train saves it", async () => {
+Deno.test("deno task evaluate, train read a DINOv2 processor, and train saves it", async () => {
   const evaluated = JSON.parse(
     await run("evaluate", ["--model", modelDir, "--data", data, "--json"]),
   ) as Record<string, number>;
@@ -116,7 +116,7 @@ Deno.test("deno task evaluate and train read the DINOv2 folder's processor, and 
   assert.deepEqual(saved.config, processor.config);
 });
 
-Deno.test("deno task train on a DINOv2 folder with no processor file saves DINOv2's default processor", async () => {
+Deno.test("deno task train saves DINOv2's default processor if the folder has none", async () => {
   const bare = `${root}/dino_bare`;
   const fresh = new Dinov2ForImageClassification(
     makeDinov2Config({

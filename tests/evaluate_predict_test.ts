@@ -50,7 +50,7 @@ async function run(task: string, args: string[]): Promise<unknown> {
   return JSON.parse(new TextDecoder().decode(out.stdout));
 }
 
-Deno.test("deno task evaluate gives the loss, accuracy and confusion matrix of the saved model", async () => {
+Deno.test("deno task evaluate gives a model's loss, accuracy and confusion matrix", async () => {
   const split = ds.validation;
   const confusion = [[0, 0, 0], [0, 0, 0], [0, 0, 0]];
   let loss = 0;
@@ -73,7 +73,7 @@ Deno.test("deno task evaluate gives the loss, accuracy and confusion matrix of t
   assert.deepEqual(out.validation_confusion_matrix, confusion);
 });
 
-Deno.test("deno task predict gives each image's logits and its top classes by probability", async () => {
+Deno.test("deno task predict gives each image's logits and most probable classes", async () => {
   const paths = [0, 4].map((i) => ds.validation.row(i).image.path!);
   const out = await run("predict", ["--model", modelDir, "--top-k", "2", "--json", ...paths]) as {
     image: string;

@@ -11,7 +11,7 @@ Deno.test("2000 mutated safetensors files parse or fail with SafetensorsError, e
   assert.ok(r.refused > 500, `most mutations are refused (${r.refused})`);
 });
 
-Deno.test("1000 mutated JPEG and PNG files decode or fail with ImageDecodeError, each bounded", () => {
+Deno.test("1000 mutated JPEGs and PNGs decode or fail with ImageDecodeError, bounded", () => {
   const r = fuzzImages(1000);
   assert.deepEqual(r.failures, []);
   assert.equal(r.ok + r.refused, 1000);

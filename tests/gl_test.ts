@@ -32,7 +32,8 @@ import { fileExists, missingGlDriver } from "./tests/_gl_driver.ts";
 const missing = missingGlDriver(fileExists);
 try {
   const rt = await init();
-  console.log(JSON.stringify({ missing, profile: { ...rt.profile, textures: rt.backend.textures } }));
+  const profile = { ...rt.profile, textures: rt.backend.textures };
+  console.log(JSON.stringify({ missing, profile }));
 }
 catch (e) { console.log(JSON.stringify({ missing, error: e.message })); }`;
   const out = await new Deno.Command(Deno.execPath(), {

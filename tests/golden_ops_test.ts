@@ -179,7 +179,7 @@ function assertCloseOrSame(
   assertClose(finite(actual), finite(expected), tol, label);
 }
 
-Deno.test("every op matches PyTorch at edge inputs: NaN and inf exactly, finite values within tolerance", async (t) => {
+Deno.test("each op matches PyTorch at edges: NaN and inf exact, others in tolerance", async (t) => {
   const { tensors } = parseSafetensors(await Deno.readFile(EDGE_FILE), EDGE_FILE.pathname);
   const get = (key: string): SafetensorsEntry => {
     const entry = tensors.get(key);

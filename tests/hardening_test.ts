@@ -219,7 +219,7 @@ Deno.test("CLI tasks turn bad models and data into one-line errors naming the fi
   });
 });
 
-Deno.test("a non-finite loss stops training with a clear error and keeps the last checkpoint", async () => {
+Deno.test("a non-finite loss stops training with a clear error, last checkpoint kept", async () => {
   const ds = await loadImageFolder(data);
   const model = new ViTForImageClassification(
     makeViTConfig({ ...TINY_VIT, id2label: ds.train.labels.id2label() }),
@@ -259,7 +259,7 @@ Deno.test("a non-finite loss stops training with a clear error and keeps the las
   );
 });
 
-Deno.test("SIGINT during training saves a checkpoint and exits cleanly; the run resumes", async () => {
+Deno.test("SIGINT in training saves a checkpoint and exits cleanly; the run resumes", async () => {
   const out = `${root}/sigint`;
   const args = [
     "--data",
@@ -393,7 +393,7 @@ Deno.test({
   },
 });
 
-Deno.test("no task reaches past the loopback interface, and every task's writes are confined", async () => {
+Deno.test("no task reaches past loopback, and every task's writes are confined", async () => {
   const tasks = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)))
     .tasks as Record<string, string>;
   for (const [name, command] of Object.entries(tasks)) {

@@ -99,7 +99,7 @@ async function checkFolder(model: PreTrainedImageClassifier, name: string): Prom
   model.dispose();
 }
 
-Deno.test("transformers.js runs an exported ViT and DeiT with teacher as Tessera does", async () => {
+Deno.test("transformers.js runs exported ViT and DeiT with teacher as Tessera does", async () => {
   await Deno.remove(ROOT, { recursive: true }).catch(() => {});
   const vit = new ViTForImageClassification(makeViTConfig(TINY));
   randomizeParameters(vit, 21);

@@ -62,7 +62,7 @@ async function logitsOf(model: { forward(x: any): { logits: any }; eval(): unkno
 
 const comma = (n: number) => n.toLocaleString("en-US");
 
-Deno.test("deno task train --peft lora writes PEFT's adapter folder, and predict loads it", async () => {
+Deno.test("deno task train --peft lora writes PEFT's adapter; predict loads it", async () => {
   const out = `${root}/lora`;
   const stdout = await train(
     out,
@@ -133,7 +133,7 @@ Deno.test("deno task train --peft lora writes PEFT's adapter folder, and predict
   adapted.dispose();
 });
 
-Deno.test("a LoRA run resumed from its first checkpoint ends with the uninterrupted run's adapter", async () => {
+Deno.test("a resumed LoRA run ends with the uninterrupted run's adapter", async () => {
   // Runs after the test above, which left ${root}/lora with checkpoint-1 and the final adapter.
   const resumed = `${root}/lora-resumed`;
   await Deno.mkdir(`${resumed}/checkpoint-1`, { recursive: true });

@@ -108,7 +108,7 @@ async function tinyTrainer(
   return { trainer, logs };
 }
 
-Deno.test("a tiny ViT learns a small generated dataset: the loss falls and accuracy beats chance", async () => {
+Deno.test("a tiny ViT learns a generated dataset: loss falls, accuracy beats chance", async () => {
   const out = `${root}/learn`;
   // ViTs from scratch sit on a plateau for ~50 steps before the loss drops.
   const { trainer } = await tinyTrainer(
@@ -154,7 +154,8 @@ Deno.test("fp16 training skips overflowing steps, lowers the loss scale, and lea
   const full = await run(false);
   const overflows = half.logs.filter((l) => /Gradient overflow/.test(l));
   console.log(
-    `fp16: ${overflows.length} overflow steps, loss ${half.last}, accuracy ${half.metrics.eval_accuracy}; ` +
+    `fp16: ${overflows.length} overflow steps, loss ${half.last}, ` +
+      `accuracy ${half.metrics.eval_accuracy}; ` +
       `f32: loss ${full.last}, accuracy ${full.metrics.eval_accuracy}`,
   );
   assert.ok(overflows.length >= 1 && overflows.length < 20, `${overflows.length} overflow steps`);
@@ -164,7 +165,7 @@ Deno.test("fp16 training skips overflowing steps, lowers the loss scale, and lea
   assert.ok(Math.abs(half.last - full.last) < 0.25, `fp16 loss ${half.last} vs f32 ${full.last}`);
 });
 
-Deno.test("the output folder, trainer_state.json and TensorBoard events match Hugging Face's", async () => {
+Deno.test("the output folder, trainer_state.json and TensorBoard events match HF's", async () => {
   const out = `${root}/layout`;
   const { trainer } = await tinyTrainer(out, { maxSteps: 30 });
   const result = await trainer.train();
@@ -283,7 +284,7 @@ function trainCli(out: string, extra: string[] = []): Deno.ChildProcess {
   ], root).spawn();
 }
 
-Deno.test("a run killed with SIGKILL and resumed ends with the same weights as an uninterrupted one", async () => {
+Deno.test("a run SIGKILLed and resumed ends with an uninterrupted run's weights", async () => {
   // A freshly initialised model folder, as `--config` made before it went away.
   const id2label = (await loadImageFolder(data)).train.labels.id2label();
   await new ViTForImageClassification(makeViTConfig({ ...TINY, id2label }), 42)

@@ -158,7 +158,7 @@ Deno.test("the loader's shuffle gives the permutation the PyTorch reference used
   loader.close();
 });
 
-Deno.test("30 f32 Trainer steps follow PyTorch's loop: every loss, and all weights after steps 1, 3, 10, 30", async () => {
+Deno.test("30 f32 Trainer steps follow PyTorch: each loss, weights at 1, 3, 10, 30", async () => {
   const run = await train(false);
   assertWithin(run.learningRate, fixture("fp32.lr"), 0, 1e-6, "learning rate");
   assertWithin(run.loss, fixture("fp32.loss"), 0, 5e-5, "loss");
@@ -167,8 +167,7 @@ Deno.test("30 f32 Trainer steps follow PyTorch's loop: every loss, and all weigh
 });
 
 Deno.test({
-  name:
-    "30 fp16 Trainer steps follow autocast with GradScaler: two skipped steps, every loss, all weights",
+  name: "30 fp16 Trainer steps follow autocast with GradScaler: two skips, every loss, all weights",
   ignore: !gpu().profile.f16,
   async fn() {
     const run = await train(true);

@@ -182,7 +182,7 @@ function check(found: [string, number][], label: string): void {
 const dir = await testTempDir();
 const model = await loadModel(dir);
 
-Deno.test("a ViT-B-width layer at 224 px from fromPretrained: logits, loss and every gradient equal PyTorch's", async () => {
+Deno.test("a ViT-B-width layer at 224 px: logits, loss, gradients equal PyTorch's", async () => {
   check(await errors(model), gpu().backend.name);
 });
 

@@ -78,7 +78,10 @@ export interface TrainerOptions {
   hostname?: string;
   /** Initial loss scale of fp16 training (2^16, as torch's GradScaler). */
   initialLossScale?: number;
-  /** Receives the run's phases (forward, backward, evaluation, …) for profiling; none by default. */
+  /**
+   * Receives the run's phases (forward, backward, evaluation, …) for profiling; none by
+   * default.
+   */
   phases?: PhaseSpans;
 }
 

@@ -28,7 +28,7 @@ const available = exists(CHROMIUM);
 
 Deno.test({
   name: available
-    ? "the page loads a Hub dataset id and model id into the Cache API, shows Hub errors, and works offline from the cache"
+    ? "the page caches a Hub dataset and model, shows Hub errors, and works offline from the cache"
     : `the page with Hub ids (ignored: ${CHROMIUM} is missing)`,
   ignore: !available,
   sanitizeOps: false,
@@ -122,7 +122,10 @@ Deno.test({
       await loadModel("tessera-test/gated");
       assert.match(
         await message("model"),
-        /model 'tessera-test\/gated' is gated: accept its terms at http:.*tessera-test\/gated and set HF_TOKEN/,
+        new RegExp(
+          "model 'tessera-test\\/gated' is gated: accept its terms at " +
+            "http:.*tessera-test\\/gated and set HF_TOKEN",
+        ),
       );
 
       // A second visit: the Cache API has the files; only listings are asked for.

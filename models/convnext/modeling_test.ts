@@ -18,7 +18,7 @@ const FIXTURES = new URL("../../tests/fixtures/", import.meta.url);
 
 const TINY = { num_stages: 2, hidden_sizes: [8, 16], depths: [1, 1], image_size: 32 };
 
-Deno.test("ConvNeXt-Tiny has exactly Hugging Face's state-dict keys and shapes, in order", async () => {
+Deno.test("ConvNeXt-Tiny has exactly HF's state-dict keys and shapes, in order", async () => {
   const expected = JSON.parse(
     await Deno.readTextFile(new URL("convnext_tiny_keys.json", FIXTURES)),
   ) as Record<string, [string, number[]][]>;
@@ -54,7 +54,7 @@ function assertRelative(
   return worst;
 }
 
-Deno.test("ConvNeXt logits, loss and every gradient equal PyTorch's, with and without layer scale", async (t) => {
+Deno.test("ConvNeXt logits, loss, gradients equal PyTorch's, layer scale on and off", async (t) => {
   const file = new URL("convnext_golden.safetensors", FIXTURES);
   const { tensors, metadata } = parseSafetensors(await Deno.readFile(file), file.pathname);
   const get = (key: string): SafetensorsEntry => {
@@ -113,7 +113,7 @@ Deno.test("ConvNeXt logits, loss and every gradient equal PyTorch's, with and wi
   }
 });
 
-Deno.test("the bare ConvNextModel returns HF's channels-first last hidden state and the pooled output", async () => {
+Deno.test("ConvNextModel gives HF's channels-first hidden state and pooled output", async () => {
   const model = new ConvNextModel(makeConvNextConfig(TINY));
   const x = Tensor.from(new Float32Array(2 * 3 * 32 * 32).map((_, i) => Math.sin(i)), [
     2,
@@ -137,7 +137,7 @@ Deno.test("the bare ConvNextModel returns HF's channels-first last hidden state 
   model.dispose();
 });
 
-Deno.test("a new ConvNeXt starts as HF's _init_weights: unit norms, zero biases, layer scales", async () => {
+Deno.test("a new ConvNeXt follows HF's _init_weights, layer scales included", async () => {
   const model = new ConvNextForImageClassification(
     makeConvNextConfig({ ...TINY, layer_scale_init_value: 0.25 }),
     3,
@@ -173,7 +173,7 @@ Deno.test("makeConvNextConfig() names the file and the field it rejects", () => 
   bad({ model_type: "vit" }, /model_type is "vit", not "convnext"/);
 });
 
-Deno.test("AutoModelForImageClassification loads a convnext folder, whose default processor is ConvNeXt's", async () => {
+Deno.test("AutoModelForImageClassification loads convnext with its default processor", async () => {
   const dir = await testTempDir();
   try {
     const id2label = { "0": "a", "1": "b", "2": "c" };
@@ -213,7 +213,7 @@ Deno.test("AutoModelForImageClassification loads a convnext folder, whose defaul
   }
 });
 
-Deno.test("ConvNeXt's drop path drops whole samples in training and nothing in evaluation", async () => {
+Deno.test("ConvNeXt's drop path drops whole samples in training, none in evaluation", async () => {
   const model = new ConvNextForImageClassification(
     makeConvNextConfig({ ...TINY, drop_path_rate: 0.5, layer_scale_init_value: 1 }),
     7,

@@ -76,7 +76,7 @@ function assertRelative(
   return worst;
 }
 
-Deno.test("DINOv2 logits, loss and every gradient equal PyTorch's, SwiGLU and resized grids included", async (t) => {
+Deno.test("DINOv2 logits, loss, gradients equal PyTorch's, SwiGLU and resized grids", async (t) => {
   const file = new URL("dinov2_golden.safetensors", FIXTURES);
   const { tensors, metadata } = parseSafetensors(await Deno.readFile(file), file.pathname);
   const get = (key: string): SafetensorsEntry => {
@@ -221,7 +221,7 @@ Deno.test(
   },
 );
 
-Deno.test("DINOv2's drop path drops whole samples in training and nothing in evaluation", async () => {
+Deno.test("DINOv2's drop path drops whole samples in training, none in evaluation", async () => {
   const model = new Dinov2ForImageClassification(
     makeDinov2Config({ ...TINY, drop_path_rate: 0.5 }),
     7,

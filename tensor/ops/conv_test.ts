@@ -5,7 +5,7 @@ import { init } from "../runtime.ts";
 
 await init();
 
-Deno.test("depthwiseConv2d() folds a dispatch of more than 65535 workgroups, forward and backward", async () => {
+Deno.test("depthwiseConv2d() folds over 65535 workgroups, in forward and backward", async () => {
   // 4100 × 4100 positions of one channel: 16.8M elements, past 65535 · 256 invocations, with
   // a 1×1 filter so that the software adapter does one tap per element.
   const side = 4100;

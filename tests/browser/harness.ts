@@ -24,8 +24,11 @@ const FLAGS = [
 const OUT = ".cache/test/browser";
 
 /** Chromium's console lines that mean WebGPU rejected something. */
-export const WEBGPU_ERROR =
-  /GPUValidationError|validation|aliasing|synchronization scope|Invalid (CommandBuffer|BindGroup|ComputePipeline|ShaderModule)|WebGPU reported/i;
+export const WEBGPU_ERROR = new RegExp(
+  "GPUValidationError|validation|aliasing|synchronization scope|" +
+    "Invalid (CommandBuffer|BindGroup|ComputePipeline|ShaderModule)|WebGPU reported",
+  "i",
+);
 
 /** What the page was asked to run: {@link trainTinyViT}'s arguments. */
 export interface PageRun {

@@ -104,9 +104,9 @@ export async function trainTinyViT(
 }
 
 /** A 6×5 RGB PNG (`encodePng` of bytes `(i * 37) % 256`). */
-const PNG_BASE64 =
-  "iVBORw0KGgoAAAANSUhEUgAAAAYAAAAFCAIAAADpOgqxAAAAaklEQVR4XgFfAKD/AAAlSm+Uud4DKE1yl7zhBitQdQCav+QJ" +
-  "LlN4ncLnDDFWe6DF6g8ANFl+o8jtEjdcgabL8BU6X4SpAM7zGD1ih6zR9htAZYqv1PkeQwBojbLX/CFGa5C12v8kSW6TuN3F" +
+const PNG_BASE64 = "iVBORw0KGgoAAAANSUhEUgAAAAYAAAAFCAIAAADpOgqxAAAAaklEQVR4XgFfAKD/" +
+  "AAAlSm+Uud4DKE1yl7zhBitQdQCav+QJLlN4ncLnDDFWe6DF6g8ANFl+o8jtEjdc" +
+  "gabL8BU6X4SpAM7zGD1ih6zR9htAZYqv1PkeQwBojbLX/CFGa5C12v8kSW6TuN3F" +
   "kyzaxNTEdgAAAABJRU5ErkJggg==";
 
 /** What {@link loadBatches} saw. */
