@@ -12,6 +12,7 @@ import type { PreTrainedImageClassifier } from "../nn/image_classifier.ts";
 import type { ImageProcessorConfig } from "../data/pixels.ts";
 import { outputSizeOf } from "../data/image_transforms.ts";
 import { VIT_PROCESSOR_DEFAULTS } from "../data/processor.ts";
+import { emitConvNextGraph } from "./convnext_graph.ts";
 import { emitDeiTGraph } from "./deit_graph.ts";
 import { emitDinov2Graph } from "./dinov2_graph.ts";
 import { GraphBuilder } from "./graph_builder.ts";
@@ -24,6 +25,7 @@ const FAMILIES: Record<string, (input: FamilyGraphInput) => string> = {
   vit: emitViTGraph,
   deit: emitDeiTGraph,
   dinov2: emitDinov2Graph,
+  convnext: emitConvNextGraph,
 };
 
 /** The ONNX IR version each supported opset comes with (onnx/helper.py's VERSION_TABLE). */
@@ -57,10 +59,10 @@ export interface OnnxExport {
 }
 
 /**
- * Exports an image classifier (ViT, DeiT, DeiT with its distillation head) to ONNX with the
- * weights as initializers (f32, or f16 cast to f32 in the graph). Position embeddings are used as
- * stored, resized bicubically when the processor's size gives another patch grid (as the model's
- * forward with `interpolatePosEncoding`).
+ * Exports an image classifier (ViT, DeiT, DeiT with its distillation head, DINOv2, ConvNeXt) to
+ * ONNX with the weights as initializers (f32, or f16 cast to f32 in the graph). Position
+ * embeddings are used as stored, resized bicubically when the processor's size gives another
+ * patch grid (as the model's forward with `interpolatePosEncoding`).
  *
  * @param model The model (its parameters are read back from the device).
  * @param options Opset, image processor config, weight type.

@@ -186,6 +186,9 @@ Deno.test("exportOnnx() rejects an opset it does not write and an unknown model 
   } catch (e) {
     message = (e as Error).message;
   }
-  assert.deepEqual(message, 'cannot export model_type "beit" to ONNX (known: vit, deit, dinov2)');
+  assert.deepEqual(
+    message,
+    'cannot export model_type "beit" to ONNX (known: vit, deit, dinov2, convnext)',
+  );
   model.dispose();
 });
