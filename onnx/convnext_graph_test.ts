@@ -47,7 +47,7 @@ async function compare(
   return ops;
 }
 
-Deno.test("exportOnnx() ConvNeXt with two stages and no layer scale gives Tessera's logits", async () => {
+Deno.test("exportOnnx() ConvNeXt, 2 stages, no layer scale, matches Tessera", async () => {
   const model = new ConvNextForImageClassification(makeConvNextConfig({
     num_stages: 2,
     depths: [1, 1],
@@ -70,7 +70,7 @@ Deno.test("exportOnnx() ConvNeXt with two stages and no layer scale gives Tesser
   model.dispose();
 });
 
-Deno.test("exportOnnx() ConvNeXt with three stages and layer scale gives Tessera's logits", async () => {
+Deno.test("exportOnnx() ConvNeXt, 3 stages, layer scale, matches Tessera", async () => {
   const model = new ConvNextForImageClassification(makeConvNextConfig({
     num_stages: 3,
     depths: [1, 1, 2],
