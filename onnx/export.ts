@@ -11,7 +11,7 @@ import { configToJson } from "../nn/config.ts";
 import type { PreTrainedImageClassifier } from "../nn/image_classifier.ts";
 import type { ImageProcessorConfig } from "../data/pixels.ts";
 import { outputSizeOf } from "../data/image_transforms.ts";
-import { VIT_PROCESSOR_DEFAULTS } from "../data/processor.ts";
+import { AutoImageProcessor } from "../data/auto_processor.ts";
 import { emitConvNextGraph } from "./convnext_graph.ts";
 import { emitDeiTGraph } from "./deit_graph.ts";
 import { emitDinov2Graph } from "./dinov2_graph.ts";
@@ -37,7 +37,8 @@ export interface ExportOnnxOptions {
   opset?: number;
   /**
    * The image processor's config, written as preprocessor_config.json; its size is the graph's
-   * input height and width. By default, the model's image size with ViT's processor defaults.
+   * input height and width. By default, the family's default processor at the model's image
+   * size.
    */
   processor?: ImageProcessorConfig;
   /**
@@ -98,10 +99,9 @@ export async function exportOnnx(
         `${Object.keys(FAMILIES).join(", ")})`,
     );
   }
-  const processor: ImageProcessorConfig = options.processor ?? {
-    ...VIT_PROCESSOR_DEFAULTS,
-    size: { height: config.image_size, width: config.image_size },
-  };
+  // Without one, the family's default processor (ConvNeXt's and DINOv2's crop, ViT's resize).
+  const processor: ImageProcessorConfig = options.processor ??
+    AutoImageProcessor.defaultFor(config).config;
   const size = outputSizeOf(processor);
   const channels = config.num_channels;
 
