@@ -1,14 +1,15 @@
 /**
  * The start-up conformance check: before the runtime hands out a backend, it runs each kernel
- * family that backend will use on small inputs with known answers (the plain-TS reference)
- * and compares. A backend that gets any family wrong is passed over for the next candidate
+ * family that backend will use on inputs with known answers (the plain-TS reference) and
+ * compares: every matmul family's small tile and its largest (production) tile across several
+ * blocks, and the backward kernels of Linear layers and fused attention. A backend that gets any family wrong is passed over for the next candidate
  * (for example storage-buffer operands instead of textures); when none passes, the runtime
  * refuses with one line instead of training on wrong numbers.
  *
  * @module
  */
 
-import type { MatmulShape } from "../kernels/matmul.ts";
+import { type MatmulShape, type MatmulVariant, variantName } from "../kernels/matmul.ts";
 import { AdamW } from "./ops/adamw.ts";
 import { add, crossEntropy, gelu, layerNorm, matmul, mul, permute, softmax, sum } from "./ops.ts";
 import * as ref from "./reference.ts";
@@ -73,10 +74,43 @@ interface Pending {
 /** Layouts each product is tried in: rows of 256 bytes (copied into textures) and odd sizes. */
 const LAYOUTS: readonly [number, number, number][] = [[36, 64, 36], [9, 13, 7]];
 
+/**
+ * A product spanning three blocks of a variant along M and N, each ending in a partial block
+ * (a block is a workgroup's 16 × 16 invocations for `tiled`, one invocation's tile otherwise),
+ * over a K that is a whole number of vec4s but not of 32.
+ */
+function multiBlock(v: MatmulVariant): [number, number, number] {
+  const [bm, bn] = v.family === "tiled" ? [16 * v.tm, 16 * v.tn] : [v.tm, v.tn];
+  return [2 * bm + 3, 68, 2 * bn + 5];
+}
+
+/**
+ * The variants the start-up check runs: the backend's named checks (each family's small tile),
+ * and the largest tile of each family among the variants it chooses or times, which production
+ * products run. The autotuner checks the rest of its candidates before caching one.
+ */
+function checkedVariants(be: Backend): { name: string; variant: MatmulVariant }[] {
+  const out = new Map<string, { name: string; variant: MatmulVariant; small: boolean }>();
+  for (const c of be.matmulChecks) out.set(variantName(c.variant), { ...c, small: true });
+  const largest = new Map<string, MatmulVariant>();
+  for (const [transA, transB] of [[false, false], [false, true], [true, false]] as const) {
+    const s: MatmulShape = { batch: 1, m: 259, k: 68, n: 261, transA, transB };
+    for (const v of [...be.candidates(s), be.variantFor(s)]) {
+      const was = largest.get(v.family);
+      if (!was || v.tm * v.tn > was.tm * was.tn) largest.set(v.family, v);
+    }
+  }
+  for (const v of largest.values()) {
+    const name = variantName(v);
+    if (!out.has(name)) out.set(name, { name: `matmul ${name}`, variant: v, small: false });
+  }
+  return [...out.values()];
+}
+
 function matmulChecks(be: Backend, pending: Pending[]): void {
-  // The backend names the variants it runs; each is forced in turn.
-  for (const { name: family, variant: v } of be.matmulChecks) {
-    for (const [m, k, n] of LAYOUTS) {
+  // Each variant is forced in turn, at the layouts of small tiles and at several of its blocks.
+  for (const { name: family, variant: v } of checkedVariants(be)) {
+    for (const [m, k, n] of [...LAYOUTS, multiBlock(v)]) {
       for (const [transA, transB] of [[false, false], [false, true], [true, false]] as const) {
         const s: MatmulShape = { batch: 1, m, k, n, transA, transB };
         if (!be.canRun(v, s)) continue;
@@ -106,7 +140,7 @@ function matmulChecks(be: Backend, pending: Pending[]): void {
           const ran = lastMatmulVariant();
           pending.push({
             family,
-            got: ran?.family === v.family && ran.tm === v.tm ? got : null,
+            got: ran?.family === v.family && ran.tm === v.tm && ran.tn === v.tn ? got : null,
             want,
           });
         } finally {
@@ -115,6 +149,39 @@ function matmulChecks(be: Backend, pending: Pending[]): void {
       }
     }
   }
+}
+
+/**
+ * A Linear layer's backward (the backend's weight, bias and input gradients, fused where it
+ * fuses them), at a size that takes production tiles.
+ */
+function linearBackwardCheck(pending: Pending[]): void {
+  const [m, k, n] = [131, 68, 133];
+  const x = values(m * k, 21);
+  const w = values(n * k, 22);
+  const bias = values(n, 23);
+  const g = values(m * n, 24);
+  const xt = Tensor.from(x, [m, k], { requiresGrad: true });
+  const wt = Tensor.from(w, [n, k], { requiresGrad: true });
+  const bt = Tensor.from(bias, [n], { requiresGrad: true });
+  const y = matmul(xt, wt, { transB: true, bias: bt });
+  sum(mul(y, Tensor.from(g, [m, n]))).backward();
+  const dx = new Float64Array(m * k);
+  const dw = new Float64Array(n * k);
+  const db = new Float64Array(n);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      const gij = g[i * n + j];
+      db[j] += gij;
+      for (let q = 0; q < k; q++) {
+        dx[i * k + q] += gij * w[j * k + q];
+        dw[j * k + q] += gij * x[i * k + q];
+      }
+    }
+  }
+  pending.push({ family: "linear backward", got: xt.grad, want: dx });
+  pending.push({ family: "linear backward", got: wt.grad, want: dw });
+  pending.push({ family: "linear backward", got: bt.grad, want: db });
 }
 
 function rowChecks(be: Backend, pending: Pending[]): void {
@@ -198,6 +265,22 @@ function attentionCheck(be: Backend, pending: Pending[]): void {
     got,
     want: ref.refSelfAttention(ref.host(qkv, [b, t, d3]), heads, 0.5).data,
   });
+  // The backward kernels, where the backend fuses attention.
+  const x = Tensor.from(qkv, [b, t, d3], { requiresGrad: true });
+  const g = values(b * t * heads * hd, 18);
+  const y = be.selfAttention(x, heads, 0.5, true, false);
+  if (!y) return;
+  sum(mul(y, Tensor.from(g, [b, t, heads * hd]))).backward();
+  pending.push({
+    family: "attention backward",
+    got: x.grad,
+    want: ref.refSelfAttentionGrad(
+      ref.host(qkv, [b, t, d3]),
+      heads,
+      ref.host(g, [b, t, heads * hd]),
+      0.5,
+    ).data,
+  });
 }
 
 /** One AdamW step on known values against the update written out. */
@@ -234,6 +317,7 @@ export async function checkBackend(be: Backend): Promise<ConformanceReport> {
     () => rowChecks(be, pending),
     () => elementwiseChecks(pending),
     () => attentionCheck(be, pending),
+    () => linearBackwardCheck(pending),
     () => adamwCheck(pending),
   ];
   // Every tensor made here, inputs and outputs, is freed when the scope ends.
