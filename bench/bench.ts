@@ -34,6 +34,7 @@ import { DEMO_CONFIG } from "../demo/config.ts";
 import { renderBeanLeaf } from "../demo/synthetic_beans.ts";
 import type { MatmulShape, MatmulVariant } from "../internals.ts";
 import { matmul as product } from "../tensor/ops_matmul.ts";
+import { startupChecks } from "../tensor/runtime.ts";
 
 const { values } = parseArgs({
   options: {
@@ -62,7 +63,13 @@ if (values.help) {
   Deno.exit(0);
 }
 
+// Start-up: the adapter, the device and the conformance check of the chosen backend.
+const startT0 = performance.now();
 await init();
+const startup = {
+  init_ms: Math.round(performance.now() - startT0),
+  check_ms: Math.round(startupChecks().reduce((t, r) => t + r.ms, 0)),
+};
 const log = values.json ? () => {} : console.log;
 const onCpu = backend().name === "software";
 
@@ -99,6 +106,9 @@ const SHAPES: (MatmulShape & { name: string })[] = [
 
 const adapter = describeAdapter();
 log(`adapter: ${adapter}`);
+log(
+  `start-up: init() ${startup.init_ms} ms, of which the conformance check ${startup.check_ms} ms`,
+);
 const matmul: {
   m: number;
   k: number;
@@ -353,6 +363,14 @@ if (values.compare) {
   }
 }
 
-const report = JSON.stringify({ adapter, matmul, bandwidth, train_step: trainStep, loader, torch });
+const report = JSON.stringify({
+  adapter,
+  startup,
+  matmul,
+  bandwidth,
+  train_step: trainStep,
+  loader,
+  torch,
+});
 if (values.json) console.log(report);
 if (values.out) await Deno.writeTextFile(values.out, report + "\n");

@@ -1,8 +1,9 @@
 /**
  * The start-up conformance check: before the runtime hands out a backend, it runs each kernel
  * family that backend will use on inputs with known answers (the plain-TS reference) and
- * compares: every matmul family's small tile and its largest (production) tile across several
- * blocks, and the backward kernels of Linear layers and fused attention. A backend that gets any family wrong is passed over for the next candidate
+ * compares: every matmul family's small tile, at small layouts and across several blocks, and
+ * the backward kernels of Linear layers and fused attention. The production tiles are checked
+ * on request ({@link checkBackend}) and by the autotuner before it caches a variant. A backend that gets any family wrong is passed over for the next candidate
  * (for example storage-buffer operands instead of textures); when none passes, the runtime
  * refuses with one line instead of training on wrong numbers.
  *
@@ -89,9 +90,13 @@ function multiBlock(v: MatmulVariant): [number, number, number] {
  * and the largest tile of each family among the variants it chooses or times, which production
  * products run. The autotuner checks the rest of its candidates before caching one.
  */
-function checkedVariants(be: Backend): { name: string; variant: MatmulVariant }[] {
-  const out = new Map<string, { name: string; variant: MatmulVariant; small: boolean }>();
-  for (const c of be.matmulChecks) out.set(variantName(c.variant), { ...c, small: true });
+function checkedVariants(
+  be: Backend,
+  production: boolean,
+): { name: string; variant: MatmulVariant }[] {
+  const out = new Map<string, { name: string; variant: MatmulVariant }>();
+  for (const c of be.matmulChecks) out.set(variantName(c.variant), c);
+  if (!production) return [...out.values()];
   const largest = new Map<string, MatmulVariant>();
   for (const [transA, transB] of [[false, false], [false, true], [true, false]] as const) {
     const s: MatmulShape = { batch: 1, m: 259, k: 68, n: 261, transA, transB };
@@ -102,14 +107,14 @@ function checkedVariants(be: Backend): { name: string; variant: MatmulVariant }[
   }
   for (const v of largest.values()) {
     const name = variantName(v);
-    if (!out.has(name)) out.set(name, { name: `matmul ${name}`, variant: v, small: false });
+    if (!out.has(name)) out.set(name, { name: `matmul ${name}`, variant: v });
   }
   return [...out.values()];
 }
 
-function matmulChecks(be: Backend, pending: Pending[]): void {
+function matmulChecks(be: Backend, pending: Pending[], production: boolean): void {
   // Each variant is forced in turn, at the layouts of small tiles and at several of its blocks.
-  for (const { name: family, variant: v } of checkedVariants(be)) {
+  for (const { name: family, variant: v } of checkedVariants(be, production)) {
     for (const [m, k, n] of [...LAYOUTS, multiBlock(v)]) {
       for (const [transA, transB] of [[false, false], [false, true], [true, false]] as const) {
         const s: MatmulShape = { batch: 1, m, k, n, transA, transB };
@@ -153,10 +158,10 @@ function matmulChecks(be: Backend, pending: Pending[]): void {
 
 /**
  * A Linear layer's backward (the backend's weight, bias and input gradients, fused where it
- * fuses them), at a size that takes production tiles.
+ * fuses them), at a size that takes production tiles when `production` is set.
  */
-function linearBackwardCheck(pending: Pending[]): void {
-  const [m, k, n] = [131, 68, 133];
+function linearBackwardCheck(pending: Pending[], production: boolean): void {
+  const [m, k, n] = production ? [131, 68, 133] : [67, 68, 69];
   const x = values(m * k, 21);
   const w = values(n * k, 22);
   const bias = values(n, 23);
@@ -307,17 +312,20 @@ function adamwCheck(pending: Pending[]): void {
  * inputs and compares each with the plain-TS reference.
  *
  * @param be The backend under check (installed).
+ * @param production Also run each family's largest tile across several blocks, and the Linear
+ *   backward at a size that takes them. Off at start-up: on a CPU adapter they lengthen the
+ *   check by tens of seconds.
  * @returns Each family's result and the check's wall time.
  */
-export async function checkBackend(be: Backend): Promise<ConformanceReport> {
+export async function checkBackend(be: Backend, production = false): Promise<ConformanceReport> {
   const t0 = performance.now();
   const pending: Pending[] = [];
   const steps = [
-    () => matmulChecks(be, pending),
+    () => matmulChecks(be, pending, production),
     () => rowChecks(be, pending),
     () => elementwiseChecks(pending),
     () => attentionCheck(be, pending),
-    () => linearBackwardCheck(pending),
+    () => linearBackwardCheck(pending, production),
     () => adamwCheck(pending),
   ];
   // Every tensor made here, inputs and outputs, is freed when the scope ends.
