@@ -55,6 +55,12 @@ Deno.test("element-wise maps, broadcasts and strided copies past 65,535 workgrou
     const got = await y.toArray();
     y.dispose();
     assertClose(got, Float64Array.from(x, (v) => 2 * v + 0.5), TOL, `${be}: 2x + 0.5`);
+    // In place: an element the folded grid reaches twice would be added twice.
+    const acc = Tensor.from(x, [n]);
+    noGrad(() => scope(() => ops.accumulate(acc, Tensor.from(x, [n]))));
+    const sum = await acc.toArray();
+    acc.dispose();
+    assertClose(sum, Float64Array.from(x, (v) => 2 * v), TOL, `${be}: x += x`);
   });
   // [rows, 4] * [1, 4] and its transpose: rows · 4 threads, past the limit.
   const rows = Math.ceil(PAST_LIMIT / 4);

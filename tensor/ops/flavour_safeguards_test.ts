@@ -166,3 +166,24 @@ Deno.test("exp, tanh and GELU near the f32 overflow stay finite and exact in sca
     for (const u of [e, th, ge, gg]) u.dispose();
   }
 });
+
+Deno.test("layer norm in every row flavour maps a constant row to its bias (eps keeps 0/0 away)", async () => {
+  // Zero variance: without eps in the square root the row is 0 · ∞, NaN.
+  for (const f of FLAVOURS) {
+    for (const cols of COLS) {
+      const b = uniform(rng(200 + cols), cols);
+      const y = withFlavour(f, () =>
+        scope(() =>
+          ops.layerNorm(
+            ops.full([ROWS, cols], 3.25),
+            ops.full([cols], 2),
+            Tensor.from(b, [cols]),
+            1e-5,
+          )
+        ));
+      const want = Array.from({ length: ROWS * cols }, (_, i) => b[i % cols]);
+      assertClose(await y.toArray(), want, { atol: 1e-6, rtol: 0 }, `constant row ${f} ${cols}`);
+      y.dispose();
+    }
+  }
+});
