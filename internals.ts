@@ -76,7 +76,7 @@ export {
 } from "./tensor/core/profile.ts";
 export { SoftwareBackend, type SoftwareOptions } from "./tensor/backend/software/software.ts";
 export { GpuBackend } from "./tensor/backend/gpu/gpu.ts";
-export { autotuneMatmul, matmulCandidates } from "./tensor/backend/autotune.ts";
+export { autotuneMatmul, matmulCandidates, type TunedVariant } from "./tensor/backend/autotune.ts";
 export { dispatchMatmul, type MatmulDispatch } from "./tensor/backend/webgpu/dispatch_matmul.ts";
 export {
   forceF16Emulation,

@@ -35,6 +35,7 @@ import { renderBeanLeaf } from "../demo/synthetic_beans.ts";
 import type { MatmulShape, MatmulVariant } from "../internals.ts";
 import { matmul as product } from "../tensor/ops_matmul.ts";
 import { peftMemory } from "./peft_memory.ts";
+import { startupChecks } from "../tensor/runtime.ts";
 
 const { values } = parseArgs({
   options: {
@@ -96,7 +97,13 @@ if (values.e2e || values["e2e-no-sync"] || values["e2e-torch-only"]) {
   Deno.exit(0);
 }
 
+// Start-up: the adapter, the device and the conformance check of the chosen backend.
+const startT0 = performance.now();
 await init();
+const startup = {
+  init_ms: Math.round(performance.now() - startT0),
+  check_ms: Math.round(startupChecks().reduce((t, r) => t + r.ms, 0)),
+};
 const log = values.json ? () => {} : console.log;
 if (values["peft-memory"]) {
   const entries = await peftMemory({
@@ -143,6 +150,9 @@ const SHAPES: (MatmulShape & { name: string })[] = [
 
 const adapter = describeAdapter();
 log(`adapter: ${adapter}`);
+log(
+  `start-up: init() ${startup.init_ms} ms, of which the conformance check ${startup.check_ms} ms`,
+);
 const matmul: {
   m: number;
   k: number;
@@ -397,6 +407,14 @@ if (values.compare) {
   }
 }
 
-const report = JSON.stringify({ adapter, matmul, bandwidth, train_step: trainStep, loader, torch });
+const report = JSON.stringify({
+  adapter,
+  startup,
+  matmul,
+  bandwidth,
+  train_step: trainStep,
+  loader,
+  torch,
+});
 if (values.json) console.log(report);
 if (values.out) await Deno.writeTextFile(values.out, report + "\n");

@@ -1,14 +1,16 @@
 /**
  * The start-up conformance check: before the runtime hands out a backend, it runs each kernel
- * family that backend will use on small inputs with known answers (the plain-TS reference)
- * and compares. A backend that gets any family wrong is passed over for the next candidate
+ * family that backend will use on inputs with known answers (the plain-TS reference) and
+ * compares: every matmul family's small tile, at small layouts and across several blocks, and
+ * the backward kernels of Linear layers and fused attention. The production tiles are checked
+ * on request ({@link checkBackend}) and by the autotuner before it caches a variant. A backend that gets any family wrong is passed over for the next candidate
  * (for example storage-buffer operands instead of textures); when none passes, the runtime
  * refuses with one line instead of training on wrong numbers.
  *
  * @module
  */
 
-import type { MatmulShape } from "../kernels/matmul.ts";
+import { type MatmulShape, type MatmulVariant, variantName } from "../kernels/matmul.ts";
 import { AdamW } from "./ops/adamw.ts";
 import { add, crossEntropy, gelu, layerNorm, matmul, mul, permute, softmax, sum } from "./ops.ts";
 import { depthwiseConv2d } from "./ops.ts";
@@ -74,10 +76,47 @@ interface Pending {
 /** Layouts each product is tried in: rows of 256 bytes (copied into textures) and odd sizes. */
 const LAYOUTS: readonly [number, number, number][] = [[36, 64, 36], [9, 13, 7]];
 
-function matmulChecks(be: Backend, pending: Pending[]): void {
-  // The backend names the variants it runs; each is forced in turn.
-  for (const { name: family, variant: v } of be.matmulChecks) {
-    for (const [m, k, n] of LAYOUTS) {
+/**
+ * A product spanning three blocks of a variant along M and N, each ending in a partial block
+ * (a block is a workgroup's 16 × 16 invocations for `tiled`, one invocation's tile otherwise),
+ * over a K that is a whole number of vec4s but not of 32.
+ */
+function multiBlock(v: MatmulVariant): [number, number, number] {
+  const [bm, bn] = v.family === "tiled" ? [16 * v.tm, 16 * v.tn] : [v.tm, v.tn];
+  return [2 * bm + 3, 68, 2 * bn + 5];
+}
+
+/**
+ * The variants the start-up check runs: the backend's named checks (each family's small tile),
+ * and the largest tile of each family among the variants it chooses or times, which production
+ * products run. The autotuner checks the rest of its candidates before caching one.
+ */
+function checkedVariants(
+  be: Backend,
+  production: boolean,
+): { name: string; variant: MatmulVariant }[] {
+  const out = new Map<string, { name: string; variant: MatmulVariant }>();
+  for (const c of be.matmulChecks) out.set(variantName(c.variant), c);
+  if (!production) return [...out.values()];
+  const largest = new Map<string, MatmulVariant>();
+  for (const [transA, transB] of [[false, false], [false, true], [true, false]] as const) {
+    const s: MatmulShape = { batch: 1, m: 259, k: 68, n: 261, transA, transB };
+    for (const v of [...be.candidates(s), be.variantFor(s)]) {
+      const was = largest.get(v.family);
+      if (!was || v.tm * v.tn > was.tm * was.tn) largest.set(v.family, v);
+    }
+  }
+  for (const v of largest.values()) {
+    const name = variantName(v);
+    if (!out.has(name)) out.set(name, { name: `matmul ${name}`, variant: v });
+  }
+  return [...out.values()];
+}
+
+function matmulChecks(be: Backend, pending: Pending[], production: boolean): void {
+  // Each variant is forced in turn, at the layouts of small tiles and at several of its blocks.
+  for (const { name: family, variant: v } of checkedVariants(be, production)) {
+    for (const [m, k, n] of [...LAYOUTS, multiBlock(v)]) {
       for (const [transA, transB] of [[false, false], [false, true], [true, false]] as const) {
         const s: MatmulShape = { batch: 1, m, k, n, transA, transB };
         if (!be.canRun(v, s)) continue;
@@ -107,7 +146,7 @@ function matmulChecks(be: Backend, pending: Pending[]): void {
           const ran = lastMatmulVariant();
           pending.push({
             family,
-            got: ran?.family === v.family && ran.tm === v.tm ? got : null,
+            got: ran?.family === v.family && ran.tm === v.tm && ran.tn === v.tn ? got : null,
             want,
           });
         } finally {
@@ -116,6 +155,39 @@ function matmulChecks(be: Backend, pending: Pending[]): void {
       }
     }
   }
+}
+
+/**
+ * A Linear layer's backward (the backend's weight, bias and input gradients, fused where it
+ * fuses them), at a size that takes production tiles when `production` is set.
+ */
+function linearBackwardCheck(pending: Pending[], production: boolean): void {
+  const [m, k, n] = production ? [131, 68, 133] : [67, 68, 69];
+  const x = values(m * k, 21);
+  const w = values(n * k, 22);
+  const bias = values(n, 23);
+  const g = values(m * n, 24);
+  const xt = Tensor.from(x, [m, k], { requiresGrad: true });
+  const wt = Tensor.from(w, [n, k], { requiresGrad: true });
+  const bt = Tensor.from(bias, [n], { requiresGrad: true });
+  const y = matmul(xt, wt, { transB: true, bias: bt });
+  sum(mul(y, Tensor.from(g, [m, n]))).backward();
+  const dx = new Float64Array(m * k);
+  const dw = new Float64Array(n * k);
+  const db = new Float64Array(n);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      const gij = g[i * n + j];
+      db[j] += gij;
+      for (let q = 0; q < k; q++) {
+        dx[i * k + q] += gij * w[j * k + q];
+        dw[j * k + q] += gij * x[i * k + q];
+      }
+    }
+  }
+  pending.push({ family: "linear backward", got: xt.grad, want: dx });
+  pending.push({ family: "linear backward", got: wt.grad, want: dw });
+  pending.push({ family: "linear backward", got: bt.grad, want: db });
 }
 
 function rowChecks(be: Backend, pending: Pending[]): void {
@@ -199,6 +271,22 @@ function attentionCheck(be: Backend, pending: Pending[]): void {
     got,
     want: ref.refSelfAttention(ref.host(qkv, [b, t, d3]), heads, 0.5).data,
   });
+  // The backward kernels, where the backend fuses attention.
+  const x = Tensor.from(qkv, [b, t, d3], { requiresGrad: true });
+  const g = values(b * t * heads * hd, 18);
+  const y = be.selfAttention(x, heads, 0.5, true, false);
+  if (!y) return;
+  sum(mul(y, Tensor.from(g, [b, t, heads * hd]))).backward();
+  pending.push({
+    family: "attention backward",
+    got: x.grad,
+    want: ref.refSelfAttentionGrad(
+      ref.host(qkv, [b, t, d3]),
+      heads,
+      ref.host(g, [b, t, heads * hd]),
+      0.5,
+    ).data,
+  });
 }
 
 /** ConvNeXt's depthwise 7×7 convolution, on a map smaller than the filter and a larger one. */
@@ -244,16 +332,20 @@ function adamwCheck(pending: Pending[]): void {
  * inputs and compares each with the plain-TS reference.
  *
  * @param be The backend under check (installed).
+ * @param production Also run each family's largest tile across several blocks, and the Linear
+ *   backward at a size that takes them. Off at start-up: on a CPU adapter they lengthen the
+ *   check by tens of seconds.
  * @returns Each family's result and the check's wall time.
  */
-export async function checkBackend(be: Backend): Promise<ConformanceReport> {
+export async function checkBackend(be: Backend, production = false): Promise<ConformanceReport> {
   const t0 = performance.now();
   const pending: Pending[] = [];
   const steps = [
-    () => matmulChecks(be, pending),
+    () => matmulChecks(be, pending, production),
     () => rowChecks(be, pending),
     () => elementwiseChecks(pending),
     () => attentionCheck(be, pending),
+    () => linearBackwardCheck(pending, production),
     () => adamwCheck(pending),
     () => depthwiseConvCheck(pending),
   ];

@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import { gpu } from "./device.ts";
 import { init, startupChecks } from "./runtime.ts";
 import type { MatmulCall } from "./core/backend.ts";
-import { chooseBackend, WrongResultsError } from "./conformance.ts";
+import { checkBackend, chooseBackend, WrongResultsError } from "./conformance.ts";
 import { SoftwareBackend } from "./backend/software/software.ts";
+import { GpuBackend } from "./backend/gpu/gpu.ts";
 import { matmulVariantFor } from "./core/tuning.ts";
 
 await init();
@@ -46,6 +47,7 @@ Deno.test("the runtime started on a backend whose every kernel family passed the
     assert.ok(chosen.families.some((f) => f.family.startsWith(family)), `${family} not checked`);
   }
   assert.ok(chosen.families.some((f) => f.family.startsWith("matmul")), "no matmul checked");
+  assert.ok(chosen.families.some((f) => f.family === "linear backward"), "no backward checked");
 });
 
 Deno.test(
@@ -58,10 +60,13 @@ Deno.test(
       const { backend, reports } = await chooseBackend([wrong, plain]);
       assert.equal(backend, plain);
       const failed = reports[0].families.filter((f) => !f.ok).map((f) => f.family);
-      assert.deepEqual(failed, [
+      // Each texture family's small tile, and a Linear layer's backward, whose products take
+      // texture tiles too.
+      assert.deepEqual(failed.sort(), [
+        "linear backward",
         "matmul texture 8x16",
-        "matmul texturetn 8x16",
         "matmul texturenn 8x16",
+        "matmul texturetn 8x16",
       ]);
       assert.ok(reports[1].families.every((f) => f.ok));
       assert.ok(reports[1].families.some((f) => f.family === "matmul register 8x16"));
@@ -101,3 +106,23 @@ Deno.test("with no backend that computes right, start-up refuses with one line",
     assert.match(error.message, /apt-get install mesa-vulkan-drivers/);
   });
 });
+
+Deno.test(
+  "checkBackend() with production tiles runs each family's largest tile across several blocks",
+  async () => {
+    const { profile } = gpu();
+    for (const be of [new SoftwareBackend(profile), new GpuBackend(profile)]) {
+      await withOwnBackendRestored(async () => {
+        gpu().useBackend(be);
+        const report = await gpu().run(() => checkBackend(be, true));
+        const checked = report.families.map((f) => f.family);
+        // The largest tile of each family the backend chooses or times.
+        const want = be.name === "gpu"
+          ? ["tiled 4x4", "tiled 8x8", "tiled 4x8", "tiled 8x4", "vec4 16x32", "register 16x32"]
+          : ["texture 32x32", "texturetn 32x32", "texturenn 32x32", "vec4 16x32", "register 16x32"];
+        for (const v of want) assert.ok(checked.includes(`matmul ${v}`), `${be.name}: ${v}`);
+        for (const f of report.families) assert.ok(f.ok, `${be.name} ${f.family}: ${f.error}`);
+      });
+    }
+  },
+);

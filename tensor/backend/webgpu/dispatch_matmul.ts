@@ -11,7 +11,8 @@ import {
   type MatmulVariant,
 } from "../../../kernels/matmul.ts";
 import { engine } from "../../core/engine.ts";
-import type { Tensor } from "../../core/tensor.ts";
+import type { Storage } from "../../core/command_engine.ts";
+import { Tensor } from "../../core/tensor.ts";
 import { ONE_GROUP, operandLayouts, textureMatmul } from "./texture_matmul.ts";
 import { f16EmulationOverride, noteMatmulVariant } from "../../core/tuning.ts";
 import { backend, type MatmulCall } from "../../core/backend.ts";
@@ -34,6 +35,14 @@ function precisionOf(half: boolean): MatmulPrecision {
   if (!half) return "f32";
   const emulate = f16EmulationOverride() ?? !backend().profile.f16RoundsToNearest;
   return emulate ? "f16-emulated" : "f16";
+}
+
+/** The most products one dispatch takes (the grid's z), a multiple of 64. */
+const MAX_BATCH = 65472;
+
+/** `count` floats of a region from float `start`. */
+function region(st: Storage, start: number, count: number): Storage {
+  return { buffer: st.buffer, byteOffset: st.byteOffset + 4 * start, byteLength: 4 * count };
 }
 
 /**
@@ -61,6 +70,23 @@ export function dispatchMatmul(d: MatmulDispatch): void {
     return;
   }
   if (sums) throw new Error(`matmul: ${variant.family} has no column sums`);
+  if (s.batch > MAX_BATCH) {
+    // The batch is the grid's z, at most 65535: record it in chunks of whole regions, each
+    // starting on a multiple of 64 products so that every binding offset is 256-byte aligned.
+    for (let start = 0; start < s.batch; start += MAX_BATCH) {
+      const count = Math.min(MAX_BATCH, s.batch - start);
+      const part = (t: Tensor, per: number): Tensor =>
+        Tensor.fromStorage(region(t.storage, start * per, count * per), [count * per], t.dtype);
+      dispatchMatmul({
+        ...d,
+        shape: { ...s, batch: count },
+        a: part(a, s.m * s.k),
+        b: part(b, s.k * s.n),
+        out: part(out, s.m * s.n),
+      });
+    }
+    return;
+  }
   const { groups, tilesN } = matmulGrid(variant, s);
   const storages = [a.storage, b.storage];
   if (bias) storages.push(bias.storage);
