@@ -107,9 +107,15 @@ Deno.test("with no backend that computes right, start-up refuses with one line",
   });
 });
 
-Deno.test(
-  "checkBackend() with production tiles runs each family's largest tile across several blocks",
-  async () => {
+/** Set by tests/gl_test.ts's run on wgpu's GL backend, where the sweep takes minutes. */
+const glRun = Deno.permissions.querySync({ name: "env", variable: "TESSERA_GL_RUN" }).state ===
+    "granted" && Deno.env.get("TESSERA_GL_RUN") === "1";
+
+Deno.test({
+  name:
+    "checkBackend() with production tiles runs each family's largest tile across several blocks",
+  ignore: glRun,
+  async fn() {
     const { profile } = gpu();
     for (const be of [new SoftwareBackend(profile), new GpuBackend(profile)]) {
       await withOwnBackendRestored(async () => {
@@ -125,4 +131,4 @@ Deno.test(
       });
     }
   },
-);
+});
