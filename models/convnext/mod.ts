@@ -12,7 +12,6 @@ import { ConvNextForImageClassification } from "./modeling.ts";
 export { CONVNEXT_DEFAULTS, type ConvNextConfig, makeConvNextConfig } from "./config.ts";
 export {
   ConvNextDepthwiseConv,
-  ConvNextDropPath,
   ConvNextEmbeddings,
   ConvNextEncoder,
   ConvNextForImageClassification,
@@ -30,3 +29,5 @@ export const CONVNEXT_FAMILY: ModelFamily = {
   makeConfig: makeConvNextConfig,
   imageClassification: [ConvNextForImageClassification],
 };
+/** `drop_path`, shared with the other families (`ConvNextDropPath` before). */
+export { DropPath as ConvNextDropPath } from "../../nn/drop_path.ts";

@@ -10,10 +10,11 @@
  * @module
  */
 
+import { DropPath } from "../../nn/drop_path.ts";
 import { numLabels } from "../../nn/config.ts";
 import type { ImageClassifier, ImageClassifierOutput } from "../../nn/image_classifier.ts";
 import { Rng } from "../../nn/init.ts";
-import { Dropout, LayerNorm, Linear } from "../../nn/layers.ts";
+import { LayerNorm, Linear } from "../../nn/layers.ts";
 import { Module, ModuleList } from "../../nn/module.ts";
 import { PreTrainedModel } from "../../nn/pretrained.ts";
 import {
@@ -161,36 +162,6 @@ export class ConvNextEmbeddings extends Module {
 }
 
 /**
- * Stochastic depth: in training, each sample's branch is dropped with probability `p` and the
- * kept ones scaled by 1 / (1 - p), as Transformers' `drop_path`; the identity otherwise.
- */
-export class ConvNextDropPath extends Module {
-  readonly #mask: Dropout;
-
-  /**
-   * Creates the layer.
-   *
-   * @param p The drop probability.
-   */
-  constructor(readonly p: number) {
-    super();
-    // Dropout of a [B, 1, 1, 1] tensor of ones is the per-sample mask with drop_path's scaling.
-    this.#mask = new Dropout(p);
-  }
-
-  /** Drops whole samples of [B, ...] in training. */
-  forward(x: Tensor): Tensor {
-    if (!this.training || this.p === 0) return x;
-    this.#mask.training = true;
-    const ones = Tensor.from(new Float32Array(x.shape[0]).fill(1), [
-      x.shape[0],
-      ...x.shape.slice(1).map(() => 1),
-    ]);
-    return mul(x, this.#mask.forward(ones));
-  }
-}
-
-/**
  * One ConvNeXt block: `x + drop_path(γ · pwconv2(act(pwconv1(norm(dwconv(x))))))`, on
  * channels-last [B, H, W, dim].
  */
@@ -206,7 +177,7 @@ export class ConvNextLayer extends Module {
   /** Layer scale γ [dim], or null when `layer_scale_init_value` ≤ 0. */
   readonly layerScaleParameter: Tensor | null;
   /** Stochastic depth of the branch. */
-  readonly dropPath: ConvNextDropPath;
+  readonly dropPath: DropPath;
 
   /**
    * Creates the block.
@@ -227,7 +198,7 @@ export class ConvNextLayer extends Module {
         Tensor.from(new Float32Array(dim).fill(config.layer_scale_init_value), [dim]),
       )
       : null;
-    this.dropPath = this.registerModule("drop_path", new ConvNextDropPath(dropPath));
+    this.dropPath = this.registerModule("drop_path", new DropPath(dropPath));
   }
 
   /** The residual block. */

@@ -11,7 +11,6 @@ import { Dinov2ForImageClassification } from "./modeling.ts";
 
 export { DINOV2_DEFAULTS, type Dinov2Config, dinov2MlpWidth, makeDinov2Config } from "./config.ts";
 export {
-  Dinov2DropPath,
   Dinov2Embeddings,
   Dinov2ForImageClassification,
   Dinov2Layer,
@@ -31,3 +30,5 @@ export const DINOV2_FAMILY: ModelFamily = {
   makeConfig: makeDinov2Config,
   imageClassification: [Dinov2ForImageClassification],
 };
+/** `drop_path`, shared with the other families (`Dinov2DropPath` before). */
+export { DropPath as Dinov2DropPath } from "../../nn/drop_path.ts";

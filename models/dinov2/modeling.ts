@@ -9,11 +9,12 @@
  * @module
  */
 
+import { DropPath } from "../../nn/drop_path.ts";
 import { ClsTokenClassifier } from "../../nn/classifier_head.ts";
 import { ViTAttention, ViTEncoder } from "../../nn/encoder.ts";
 import { EncoderModel, PatchTokenEmbeddings, tokenRows } from "../../nn/encoder_model.ts";
 import { Rng, truncNormal } from "../../nn/init.ts";
-import { Dropout, LayerNorm, Linear } from "../../nn/layers.ts";
+import { LayerNorm, Linear } from "../../nn/layers.ts";
 import { Module } from "../../nn/module.ts";
 import { add, concat, gelu, mean, mul, relu, slice, tanh } from "../../tensor/ops.ts";
 import { Tensor } from "../../tensor/tensor.ts";
@@ -150,36 +151,6 @@ export class Dinov2SwiGLUFFN extends Module {
   }
 }
 
-/**
- * Stochastic depth: in training, each sample's branch is dropped with probability `p` and the
- * kept ones scaled by 1 / (1 - p), as Transformers' `drop_path`; the identity otherwise.
- */
-export class Dinov2DropPath extends Module {
-  readonly #mask: Dropout;
-
-  /**
-   * Creates the layer.
-   *
-   * @param p The drop probability.
-   */
-  constructor(readonly p: number) {
-    super();
-    // Dropout of a [B, 1, 1] tensor of ones is the per-sample mask with drop_path's scaling.
-    this.#mask = new Dropout(p);
-  }
-
-  /** Drops whole samples of [B, ...] in training. */
-  forward(x: Tensor): Tensor {
-    if (!this.training || this.p === 0) return x;
-    this.#mask.training = true;
-    const ones = Tensor.from(new Float32Array(x.shape[0]).fill(1), [
-      x.shape[0],
-      ...x.shape.slice(1).map(() => 1),
-    ]);
-    return mul(x, this.#mask.forward(ones));
-  }
-}
-
 /** One DINOv2 layer: `h = x + ls1(attn(norm1(x)))`, then `h + ls2(mlp(norm2(h)))`. */
 export class Dinov2Layer extends Module {
   /** Norm before attention. */
@@ -195,7 +166,7 @@ export class Dinov2Layer extends Module {
   /** Scale of the MLP branch. */
   readonly layerScale2: Dinov2LayerScale;
   /** Stochastic depth of both branches. */
-  readonly dropPath: Dinov2DropPath;
+  readonly dropPath: DropPath;
 
   /**
    * Creates the layer.
@@ -209,7 +180,7 @@ export class Dinov2Layer extends Module {
     this.norm1 = this.registerModule("norm1", new LayerNorm(d, eps));
     this.attention = this.registerModule("attention", new ViTAttention(config));
     this.layerScale1 = this.registerModule("layer_scale1", new Dinov2LayerScale(config));
-    this.dropPath = this.registerModule("drop_path", new Dinov2DropPath(config.drop_path_rate));
+    this.dropPath = this.registerModule("drop_path", new DropPath(config.drop_path_rate));
     this.norm2 = this.registerModule("norm2", new LayerNorm(d, eps));
     this.mlp = this.registerModule(
       "mlp",
