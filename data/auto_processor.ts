@@ -5,7 +5,7 @@
  * @module
  */
 
-import { joinPath, readJson } from "../io/files.ts";
+import { readProcessorFields } from "./base_image_processor.ts";
 import {
   type ImageProcessor,
   type ImageProcessorClass,
@@ -65,13 +65,17 @@ export class AutoImageProcessor {
   /**
    * Reads `dir/preprocessor_config.json` and builds the processor it names.
    *
-   * @param dir The model folder.
+   * @param dir The model folder, or a Hub id when no folder has that name.
+   * @param options The Hub revision ("main" by default).
    * @returns The processor.
    * @throws {FileError|ProcessorError} Naming the file.
    */
-  static async fromPretrained(dir: string): Promise<ImageProcessor> {
-    const path = joinPath(dir, "preprocessor_config.json");
-    return IMAGE_PROCESSORS.fromConfig(await readJson(path) as Record<string, unknown>, path);
+  static async fromPretrained(
+    dir: string,
+    options: { revision?: string } = {},
+  ): Promise<ImageProcessor> {
+    const { fields, path } = await readProcessorFields(dir, options);
+    return IMAGE_PROCESSORS.fromConfig(fields, path);
   }
 
   /**

@@ -7,7 +7,8 @@
  * @module
  */
 
-import { joinPath, writeAtomic } from "../io/files.ts";
+import { joinPath, readJson, writeAtomic } from "../io/files.ts";
+import { resolveSource } from "../io/sources.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import type { RgbImage } from "./image.ts";
 import type { ImageProcessor } from "./image_processor.ts";
@@ -194,4 +195,28 @@ export function mergeFields(
     if (v !== null) merged[k] = v;
   }
   return merged;
+}
+
+/**
+ * Reads `preprocessor_config.json` from a model folder, or from the Hub when no folder has that
+ * name, as every class's `fromPretrained` does.
+ *
+ * @param dir The model folder, or a Hub id.
+ * @param options The Hub revision ("main" by default).
+ * @returns The file's fields and its path, for errors.
+ * @throws {FileError} Naming the file when it is missing or not JSON.
+ * @example
+ * ```ts ignore
+ * import { readProcessorFields } from "./base_image_processor.ts";
+ * const { fields, path } = await readProcessorFields("models/vit-tiny-contours");
+ * console.log(path, fields.image_mean);
+ * ```
+ */
+export async function readProcessorFields(
+  dir: string,
+  options: { revision?: string } = {},
+): Promise<{ fields: Record<string, unknown>; path: string }> {
+  dir = await resolveSource(dir, "processor", options);
+  const path = joinPath(dir, "preprocessor_config.json");
+  return { fields: await readJson(path) as Record<string, unknown>, path };
 }

@@ -6,8 +6,12 @@
  * @module
  */
 
-import { joinPath, readJson } from "../io/files.ts";
-import { BaseImageProcessor, mergeFields, parseSizeDict } from "./base_image_processor.ts";
+import {
+  BaseImageProcessor,
+  mergeFields,
+  parseSizeDict,
+  readProcessorFields,
+} from "./base_image_processor.ts";
 import { type ImageProcessorConfig, ProcessorError } from "./pixels.ts";
 
 /** HF's BitImageProcessor defaults (the processor's, not a checkpoint's: CLIP's mean and std). */
@@ -86,12 +90,16 @@ export class BitImageProcessor extends BaseImageProcessor {
   /**
    * Reads `dir/preprocessor_config.json`.
    *
-   * @param dir The model folder.
+   * @param dir The model folder, or a Hub id when no folder has that name.
+   * @param options The Hub revision ("main" by default).
    * @returns The processor.
    * @throws {FileError|ProcessorError} Naming the file.
    */
-  static async fromPretrained(dir: string): Promise<BitImageProcessor> {
-    const path = joinPath(dir, "preprocessor_config.json");
-    return new BitImageProcessor(await readJson(path) as Record<string, unknown>, path);
+  static async fromPretrained(
+    dir: string,
+    options: { revision?: string } = {},
+  ): Promise<BitImageProcessor> {
+    const { fields, path } = await readProcessorFields(dir, options);
+    return new BitImageProcessor(fields, path);
   }
 }

@@ -7,8 +7,12 @@
  * @module
  */
 
-import { joinPath, readJson } from "../io/files.ts";
-import { BaseImageProcessor, mergeFields, parseSizeDict } from "./base_image_processor.ts";
+import {
+  BaseImageProcessor,
+  mergeFields,
+  parseSizeDict,
+  readProcessorFields,
+} from "./base_image_processor.ts";
 import { type ImageProcessorConfig, ProcessorError } from "./pixels.ts";
 
 /** HF's ConvNextImageProcessor defaults (bilinear, ImageNet's "standard" 0.5 mean and std). */
@@ -70,12 +74,16 @@ export class ConvNextImageProcessor extends BaseImageProcessor {
   /**
    * Reads `dir/preprocessor_config.json`.
    *
-   * @param dir The model folder.
+   * @param dir The model folder, or a Hub id when no folder has that name.
+   * @param options The Hub revision ("main" by default).
    * @returns The processor.
    * @throws {FileError|ProcessorError} Naming the file.
    */
-  static async fromPretrained(dir: string): Promise<ConvNextImageProcessor> {
-    const path = joinPath(dir, "preprocessor_config.json");
-    return new ConvNextImageProcessor(await readJson(path) as Record<string, unknown>, path);
+  static async fromPretrained(
+    dir: string,
+    options: { revision?: string } = {},
+  ): Promise<ConvNextImageProcessor> {
+    const { fields, path } = await readProcessorFields(dir, options);
+    return new ConvNextImageProcessor(fields, path);
   }
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { loadDataset } from "../data/parquet.ts";
 import { ViTImageProcessor } from "../data/processor.ts";
+import { AutoImageProcessor } from "../data/auto_processor.ts";
 import { testTempDir } from "../io/_test_util.ts";
 import { setSourceResolver } from "../io/sources.ts";
 import { AutoModelForImageClassification } from "../models/auto.ts";
@@ -49,6 +50,11 @@ Deno.test("the pretrained loaders and loadDataset take Hub ids if no folder matc
     auto.dispose();
     const processor = await ViTImageProcessor.fromPretrained("tessera-test/tiny-vit");
     assert.equal(processor.config.size.height, 32);
+    const autoProcessor = await AutoImageProcessor.fromPretrained("tessera-test/tiny-vit", {
+      revision: commit,
+    });
+    assert.ok(autoProcessor instanceof ViTImageProcessor);
+    assert.deepEqual(autoProcessor.outputSize, { height: 32, width: 32 });
     const ds = await loadDataset("beans");
     assert.deepEqual(ds.train.labels.names, ["a", "b"]);
     assert.equal(ds.train.length, 4);
