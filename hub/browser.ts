@@ -18,6 +18,7 @@ import { EntryNotFoundError } from "./errors.ts";
 import type { FetchLike, FileMetadata } from "./http.ts";
 import { type RepoRef, resolveUrl, revisionApiUrl, treeApiUrl } from "./repo.ts";
 import { hubResolver } from "./resolve.ts";
+import { getHubJsonPages } from "./pagination.ts";
 import { getHubJson } from "./snapshot.ts";
 
 /** A browser Hub client, with its Cache API storage. */
@@ -58,7 +59,8 @@ export function treeMetadata(): NonNullable<HubClient["metadata"]> {
       sha?: string;
     };
     const commit = String(info?.sha ?? "");
-    const tree = await getHubJson(client, repo, treeApiUrl(endpoint, repo, commit)) as {
+    // Every page of the tree (`Link: <…>; rel="next"`), as huggingface_hub's `paginate`.
+    const tree = await getHubJsonPages(client, repo, treeApiUrl(endpoint, repo, commit)) as {
       type: string;
       path: string;
       oid: string;
@@ -66,7 +68,7 @@ export function treeMetadata(): NonNullable<HubClient["metadata"]> {
       lfs?: { oid: string; size: number };
     }[];
     const files = new Map<string, { etag: string; size: number }>();
-    for (const e of Array.isArray(tree) ? tree : []) {
+    for (const e of tree) {
       if (e.type === "file") {
         files.set(e.path, { etag: e.lfs?.oid ?? e.oid, size: e.lfs?.size ?? e.size });
       }
