@@ -1,6 +1,6 @@
 /**
  * `--revision` (the model id's branch, tag or commit, as Transformers' `revision`) and
- * `--data-revision` (the dataset id's) of `deno task train`, `evaluate` and `predict`, against
+ * `--data-revision` (the dataset id's) of `deno task train`, `evaluate`, `predict` and `export`, against
  * the local fake Hub whose repositories have a `v2` branch that differs from `main`: the branch
  * asked for is what is downloaded and used, a commit hash works as well, and a revision the
  * repository lacks is the Hub's one-line RevisionNotFound.
@@ -37,7 +37,7 @@ const TASK_ENV = [
   ...HUB_ENV_VARS.filter((v) => v !== "HF_TOKEN"),
 ].join(",");
 
-/** A task as deno.json declares it (train, evaluate, predict), writing only inside `root`. */
+/** A task as deno.json declares it (train, evaluate, predict, export), writing inside `root`. */
 async function task(name: string, args: string[], env: Record<string, string>) {
   const r = await new Deno.Command(Deno.execPath(), {
     args: [
@@ -46,6 +46,7 @@ async function task(name: string, args: string[], env: Record<string, string>) {
       `--allow-env=${TASK_ENV}`,
       "--allow-run=grep,deno",
       ...(name === "train" ? [`--allow-write=${root}`, "--allow-sys=hostname"] : []),
+      ...(name === "export" ? [`--allow-write=${root}`] : []),
       new URL(`../cli/${name}.ts`, import.meta.url).pathname,
       ...args,
     ],
@@ -213,6 +214,25 @@ Deno.test("evaluate and train take --revision and --data-revision separately", a
     );
     const dataRefs = [...Deno.readDirSync(`${cache}/datasets--tessera-test--tiny-beans/refs`)];
     assert.deepEqual(dataRefs.map((e) => e.name).sort(), ["main", "v2"]);
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("export --revision exports the branch asked for", async () => {
+  const server = await new HubTestServer(REPOS).start();
+  const env = setupEnv(server, `${root}/hf-export`);
+  try {
+    const out = `${root}/onnx-v2`;
+    const exported = await task(
+      "export",
+      ["--model", MODEL, "--revision", "v2", "--out", out],
+      env,
+    );
+    assert.equal(exported.code, 0, exported.stderr + exported.stdout);
+    const config = JSON.parse(await Deno.readTextFile(`${out}/config.json`));
+    assert.deepEqual(Object.values(config.id2label), V2_NAMES);
+    assert.ok((await Deno.stat(`${out}/onnx/model.onnx`)).size > 0);
   } finally {
     await server.stop();
   }
