@@ -12,6 +12,23 @@
 import { exists } from "../io/files.ts";
 import { hfHome, HUB_ENV_VARS, hubConfigFromEnv } from "../hub/config.ts";
 import { isRepoId } from "../hub/repo.ts";
+import { UsageError } from "./_flags.ts";
+
+/** `--revision`: the model id's branch, tag or commit, as Transformers' `revision`. */
+export const MODEL_REVISION_FLAG = {
+  type: "string",
+  value: "REV",
+  help: "the branch, tag or commit hash of the --model Hub id (Transformers' revision;\n" +
+    "default: main); not used for a local folder",
+} as const;
+
+/** `--data-revision`: the dataset id's, as the `revision` of `datasets.load_dataset`. */
+export const DATA_REVISION_FLAG = {
+  type: "string",
+  value: "REV",
+  help: "the branch, tag or commit hash of the --data Hub id (load_dataset's revision;\n" +
+    "default: main); not used for a local folder",
+} as const;
 
 /** The public Hub's file hosts (LFS CDN and Xet bridge), granted up front for it. */
 export const HF_CDN_HOSTS: readonly string[] = [
@@ -37,14 +54,31 @@ function env(name: string): string | undefined {
 }
 
 /**
+ * Refuses a revision that could name a file outside the cache's `refs/` (the Hub's branch and
+ * tag names, `refs/pr/1` included, never have empty or `.`/`..` segments).
+ *
+ * @param revision The `--revision` or `--data-revision` value.
+ * @throws {UsageError} Naming the revision.
+ */
+export function checkRevision(revision: string): void {
+  const parts = revision.split("/");
+  if (revision.length > 255 || parts.some((p) => p === "" || p === "." || p === "..")) {
+    throw new UsageError(`'${revision}' is not a branch, tag or commit hash`);
+  }
+}
+
+/**
  * A `--model`/`--data` value as a local folder: itself when it exists or is no Hub id, else
  * the snapshot folder the download step fetched it into.
  *
  * @param value The flag's value.
  * @param kind What it names.
- * @param revision Branch, tag or commit ("main" by default).
+ * @param revision Branch, tag or commit ("main" by default); warned about and unused for a
+ * local folder.
  * @returns The folder to read (undefined when no value was given).
- * @throws {Error} The download step's one-line error.
+ * @throws {Error} The download step's one-line error (RevisionNotFound for a revision the
+ * repository lacks).
+ * @throws {UsageError} A revision with empty, `.` or `..` parts.
  * @example
  * ```ts ignore
  * import { resolveHubArg } from "./_hub.ts";
@@ -56,7 +90,13 @@ export async function resolveHubArg(
   kind: "model" | "dataset",
   revision?: string,
 ): Promise<string | undefined> {
-  if (value === undefined || await exists(value) || !isRepoId(value)) return value;
+  if (revision !== undefined) checkRevision(revision);
+  if (value === undefined || await exists(value) || !isRepoId(value)) {
+    if (value !== undefined && revision !== undefined) {
+      console.warn(`${value} is a local folder: revision '${revision}' is not used`);
+    }
+    return value;
+  }
   const config = hubConfigFromEnv(env);
   const endpointHost = new URL(config.endpoint).host;
   const hosts = new Set<string>(config.offline ? [] : [endpointHost]);

@@ -11,25 +11,32 @@ import { init } from "../tensor/runtime.ts";
 import { ArgumentError } from "../train/args.ts";
 import { evaluateModel } from "../train/evaluate_model.ts";
 import { loadModelFolder } from "../train/model_folder.ts";
-import { resolveHubArg } from "./_hub.ts";
+import { DATA_REVISION_FLAG, MODEL_REVISION_FLAG, resolveHubArg } from "./_hub.ts";
 import { defineCli, runCli, UsageError } from "./_run.ts";
 
 /** The task: flags and what it does. */
 export const EVALUATE_CLI = defineCli({
   name: "evaluate",
-  usage: `usage: deno task evaluate --model DIR --data DIR [--split validation] [--json]
-                          [--batch-size 8]
+  usage: `usage: deno task evaluate --model DIR|ID --data DIR|ID [--split validation] [--json]
+                          [--batch-size 8] [--revision REV] [--data-revision REV]
 
 Evaluates a saved model (config.json, model.safetensors, preprocessor_config.json) on a split of
 an ImageFolder or a Hub parquet download: loss, accuracy, per-class precision/recall/F1.`,
   flags: {
-    model: { type: "string", required: true, value: "DIR", help: "the model folder" },
+    model: {
+      type: "string",
+      required: true,
+      value: "DIR|ID",
+      help: "the model folder, or a Hub model id",
+    },
     data: {
       type: "string",
       required: true,
-      value: "DIR",
-      help: "an ImageFolder or a Hub parquet download",
+      value: "DIR|ID",
+      help: "an ImageFolder, a Hub parquet download, or a Hub dataset id",
     },
+    revision: MODEL_REVISION_FLAG,
+    "data-revision": DATA_REVISION_FLAG,
     split: { type: "string", default: "validation", value: "NAME", help: "the split to score" },
     json: { type: "boolean", help: "print one JSON object on stdout" },
     "batch-size": { type: "number", integer: true, min: 1, default: 8, value: "N" },
@@ -37,11 +44,11 @@ an ImageFolder or a Hub parquet download: loss, accuracy, per-class precision/re
   init,
   main: async ({ values }) => {
     // Hub ids become cached snapshot folders (a separate, network-only step).
-    const modelDir = (await resolveHubArg(values.model, "model"))!;
+    const modelDir = (await resolveHubArg(values.model, "model", values.revision))!;
     const { model, processor } = await loadModelFolder(modelDir, {
       log: (m) => console.warn(m),
     });
-    const dataDir = (await resolveHubArg(values.data, "dataset"))!;
+    const dataDir = (await resolveHubArg(values.data, "dataset", values["data-revision"]))!;
     const ds = await loadDataset(dataDir, { log: (m) => console.warn(m) });
     const split = ds[values.split];
     if (!split) {

@@ -1,7 +1,8 @@
 /**
- * `deno task export --model DIR [--out DIR] [--opset 17] [--weights f32|f16]`: writes a saved
- * model as the folder transformers.js loads with `pipeline("image-classification", folder)`:
- * onnx/model.onnx, config.json and preprocessor_config.json.
+ * `deno task export --model DIR|ID [--revision REV] [--out DIR] [--opset 17] [--weights f32|f16]`:
+ * writes a saved model (or a Hub model id, at a revision) as the folder transformers.js loads
+ * with `pipeline("image-classification", folder)`: onnx/model.onnx, config.json and
+ * preprocessor_config.json.
  *
  * @module
  */
@@ -12,20 +13,31 @@ import { AutoModelForImageClassification } from "../models/auto.ts";
 import { exportOnnx } from "../onnx/export.ts";
 import { loraState, mergeAndUnload } from "../nn/lora.ts";
 import { init } from "../tensor/runtime.ts";
+import { MODEL_REVISION_FLAG, resolveHubArg } from "./_hub.ts";
 import { defineCli, runCli } from "./_run.ts";
 
 /** The task: flags and what it does. */
 export const EXPORT_CLI = defineCli({
   name: "export",
-  usage: `usage: deno task export --model DIR [--out DIR] [--opset 17]
+  usage: `usage: deno task export --model DIR|ID [--revision REV] [--out DIR] [--opset 17]
 
 Exports a saved model (config.json, model.safetensors, preprocessor_config.json) to ONNX,
 laid out for transformers.js: OUT/onnx/model.onnx, OUT/config.json and
 OUT/preprocessor_config.json. The graph's input is pixel_values [batch, 3, H, W] at the
 processor's size; its output is logits.`,
   flags: {
-    model: { type: "string", required: true, value: "DIR", help: "the model folder" },
-    out: { type: "string", value: "DIR", help: "the output folder (default: DIR-onnx)" },
+    model: {
+      type: "string",
+      required: true,
+      value: "DIR|ID",
+      help: "the model folder, or a Hub model id",
+    },
+    revision: MODEL_REVISION_FLAG,
+    out: {
+      type: "string",
+      value: "DIR",
+      help: "the output folder (default: DIR-onnx, or NAME-onnx for an id ORG/NAME)",
+    },
     opset: {
       type: "number",
       integer: true,
@@ -45,8 +57,10 @@ processor's size; its output is logits.`,
   },
   init,
   main: async ({ values }) => {
-    const dir = values.model.replace(/\/+$/, "");
-    const out = values.out ?? `${dir}-onnx`;
+    const given = values.model.replace(/\/+$/, "");
+    // A Hub id becomes its cached snapshot folder (a separate, network-only step).
+    const dir = (await resolveHubArg(given, "model", values.revision))!;
+    const out = values.out ?? `${dir === given ? given : given.split("/").pop()}-onnx`;
     const model = await AutoModelForImageClassification.fromPretrained(dir, {
       log: (m) => console.warn(m),
     });

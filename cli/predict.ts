@@ -10,17 +10,23 @@ import { readBytes } from "../io/files.ts";
 import { init } from "../tensor/runtime.ts";
 import { classifyImage } from "../train/classify.ts";
 import { loadModelFolder } from "../train/model_folder.ts";
-import { resolveHubArg } from "./_hub.ts";
+import { MODEL_REVISION_FLAG, resolveHubArg } from "./_hub.ts";
 import { defineCli, runCli } from "./_run.ts";
 
 /** The task: flags and what it does. */
 export const PREDICT_CLI = defineCli({
   name: "predict",
-  usage: `usage: deno task predict --model DIR [--top-k 3] [--json] IMAGE…
+  usage: `usage: deno task predict --model DIR|ID [--revision REV] [--top-k 3] [--json] IMAGE…
 
 Classifies JPEG or PNG files with a saved model.`,
   flags: {
-    model: { type: "string", required: true, value: "DIR", help: "the model folder" },
+    model: {
+      type: "string",
+      required: true,
+      value: "DIR|ID",
+      help: "the model folder, or a Hub model id",
+    },
+    revision: MODEL_REVISION_FLAG,
     "top-k": { type: "number", integer: true, min: 1, default: 3, value: "N" },
     json: { type: "boolean", help: "print one JSON array on stdout" },
   },
@@ -29,7 +35,7 @@ Classifies JPEG or PNG files with a saved model.`,
   main: async ({ values, positionals }) => {
     const k = values["top-k"];
     // Hub ids become cached snapshot folders (a separate, network-only step).
-    const modelDir = (await resolveHubArg(values.model, "model"))!;
+    const modelDir = (await resolveHubArg(values.model, "model", values.revision))!;
     const { model, processor } = await loadModelFolder(modelDir, {
       log: (m) => console.warn(m),
     });

@@ -25,12 +25,12 @@ import { fineTune } from "../train/fine_tune.ts";
 import { Progress } from "../train/progress.ts";
 import { DEFAULT_BEANS_DIR, makeBeans } from "../demo/make_beans.ts";
 import { BUNDLED_MODEL_DIR } from "../demo/config.ts";
-import { resolveHubArg } from "./_hub.ts";
+import { DATA_REVISION_FLAG, MODEL_REVISION_FLAG, resolveHubArg } from "./_hub.ts";
 import { type CliArgs, defineCli, runCli, UsageError } from "./_run.ts";
 import { PEFT_FLAGS } from "./_flags.ts";
 
-const USAGE = `usage: deno task train [--data DIR] [--model DIR] [--output-dir DIR]
-                       [TrainingArguments flags…]
+const USAGE = `usage: deno task train [--data DIR|ID] [--model DIR|ID] [--output-dir DIR]
+                       [--revision REV] [--data-revision REV] [TrainingArguments flags…]
 
 Fine-tunes a ViT for image classification, as Hugging Face's Trainer does in the blog
 "Fine-Tune ViT for Image Classification with 🤗 Transformers".`;
@@ -62,6 +62,8 @@ const FLAGS = {
       "the head is re-initialised for the dataset's labels\n" +
       "(default: the bundled pretrained model, models/vit-tiny-contours)",
   },
+  revision: MODEL_REVISION_FLAG,
+  "data-revision": DATA_REVISION_FLAG,
   ...PEFT_FLAGS,
 } as const;
 
@@ -88,7 +90,13 @@ async function main(
   }
 
   // Hub ids become cached snapshot folders (a separate, network-only step).
-  let dataDir = await resolveHubArg(values.data, "dataset");
+  if (values.revision !== undefined && values.model === undefined) {
+    throw new UsageError("--revision names a revision of the --model Hub id: give --model too");
+  }
+  if (values["data-revision"] !== undefined && values.data === undefined) {
+    throw new UsageError("--data-revision names a revision of the --data Hub id: give --data too");
+  }
+  let dataDir = await resolveHubArg(values.data, "dataset", values["data-revision"]);
   if (!dataDir) {
     dataDir = DEFAULT_BEANS_DIR;
     if (!(await exists(dataDir))) {
@@ -110,7 +118,8 @@ async function main(
       Object.entries(ds).map(([k, v]) => `${k} ${v.length}`).join(", ") +
       `; classes: ${train.labels.names.join(", ")}`,
   );
-  const model = await resolveHubArg(values.model, "model") ?? BUNDLED_MODEL_DIR;
+  const model = await resolveHubArg(values.model, "model", values.revision) ??
+    BUNDLED_MODEL_DIR;
   if (!values.model && !(await exists(joinPath(BUNDLED_MODEL_DIR, "config.json")))) {
     throw new UsageError(`the bundled model ${BUNDLED_MODEL_DIR} is missing: give --model DIR`);
   }

@@ -3,13 +3,17 @@
  * page's `fetch` with CORS (redirects followed by the browser, which drops `Authorization`
  * across origins; no token is ever asked for), and file metadata from the Hub's tree API, since
  * a page cannot read a redirect's headers. {@link installBrowserHub} makes `fromPretrained` and
- * `loadDataset` take ids: the snapshot's files are copied from the cache into the file system in
- * use (a `MemoryFileSystem`), where the loaders read them.
+ * `loadDataset` take ids: the snapshot's files go from the cache into the file system in use (a
+ * `MemoryFileSystem`), where the loaders read them. A large file is held once on that way: a
+ * download fills one buffer of its announced size, which is stored in the Cache API from that
+ * buffer and handed to the file system as it is (`adoptFile`), which hands it to the loader
+ * without a copy; a cached file is read in chunks into one buffer of its length, likewise.
  *
  * @module
  */
 
 import { fileSystem } from "../io/files.ts";
+import { MemoryFileSystem } from "../io/memory_fs.ts";
 import { setSourceResolver } from "../io/sources.ts";
 import { CacheApiHubStorage, type CacheLike } from "./cache_api_storage.ts";
 import { DEFAULT_ENDPOINT } from "./config.ts";
@@ -18,6 +22,7 @@ import { EntryNotFoundError } from "./errors.ts";
 import type { FetchLike, FileMetadata } from "./http.ts";
 import { type RepoRef, resolveUrl, revisionApiUrl, treeApiUrl } from "./repo.ts";
 import { hubResolver } from "./resolve.ts";
+import { getHubJsonPages } from "./pagination.ts";
 import { getHubJson } from "./snapshot.ts";
 
 /** A browser Hub client, with its Cache API storage. */
@@ -58,7 +63,8 @@ export function treeMetadata(): NonNullable<HubClient["metadata"]> {
       sha?: string;
     };
     const commit = String(info?.sha ?? "");
-    const tree = await getHubJson(client, repo, treeApiUrl(endpoint, repo, commit)) as {
+    // Every page of the tree (`Link: <…>; rel="next"`), as huggingface_hub's `paginate`.
+    const tree = await getHubJsonPages(client, repo, treeApiUrl(endpoint, repo, commit)) as {
       type: string;
       path: string;
       oid: string;
@@ -66,7 +72,7 @@ export function treeMetadata(): NonNullable<HubClient["metadata"]> {
       lfs?: { oid: string; size: number };
     }[];
     const files = new Map<string, { etag: string; size: number }>();
-    for (const e of Array.isArray(tree) ? tree : []) {
+    for (const e of tree) {
       if (e.type === "file") {
         files.set(e.path, { etag: e.lfs?.oid ?? e.oid, size: e.lfs?.size ?? e.size });
       }
@@ -139,16 +145,25 @@ export async function browserHubClient(
 export function installBrowserHub(client: BrowserHubClient): void {
   const exists = async (name: string) => (await fileSystem().stat(name)) !== null;
   const fetchToFs = hubResolver(client, exists);
+  // A download's buffer goes to the file system as it is, not read back from the cache.
+  client.storage.keepCommitted = true;
   setSourceResolver(async (name, kind, options) => {
-    const dir = await fetchToFs(name, kind, options);
-    if (dir === name) return name;
-    const fs = fileSystem();
-    for (const { path, blob } of await client.storage.snapshotFiles(dir)) {
-      const target = `${dir}/${path}`;
-      if (await fs.stat(target)) continue;
-      const response = await client.storage.open(blob);
-      if (response) await fs.writeFile(target, new Uint8Array(await response.arrayBuffer()));
+    try {
+      const dir = await fetchToFs(name, kind, options);
+      if (dir === name) return name;
+      const fs = fileSystem();
+      for (const { path, blob } of await client.storage.snapshotFiles(dir)) {
+        const target = `${dir}/${path}`;
+        if (await fs.stat(target)) continue;
+        const bytes = await client.storage.readBlob(blob);
+        if (!bytes) continue;
+        // The one buffer, not a copy, where the file system can keep it so.
+        if (fs instanceof MemoryFileSystem) fs.adoptFile(target, bytes);
+        else await fs.writeFile(target, bytes);
+      }
+      return dir;
+    } finally {
+      client.storage.releaseCommitted();
     }
-    return dir;
   });
 }

@@ -3,12 +3,16 @@
  * (`models--org--name/blobs/<etag>`, `snapshots/<commit>/<path>`, `refs/<revision>`,
  * `.no_exist/<commit>/<path>`) kept as entries of the Cache API, so a second visit downloads
  * nothing. A snapshot entry holds its blob's etag (the browser's symlink); the blob holds the
- * bytes once. A download is held in memory until complete and checked, then stored; locks use
- * the Web Locks API where there is one (other tabs wait), else a queue in the page.
+ * bytes once. A download fills one buffer of the announced size until complete and checked, then
+ * is stored from that buffer without a copy; {@link CacheApiHubStorage.readBlob} reads a blob
+ * back into one buffer (or hands over the one just stored), so a large file is held once on its
+ * way to the loaders. Locks use the Web Locks API where there is one (other tabs wait), else a
+ * queue in the page.
  *
  * @module
  */
 
+import { readBodyInto, streamOf } from "./read_body.ts";
 import type { HubStorage, PartialBlob } from "./storage.ts";
 
 /** The URL prefix of the entries (the Cache API keys requests by URL). */
@@ -44,6 +48,13 @@ export class CacheApiHubStorage implements HubStorage {
   /** Where the cache is, for messages. */
   readonly root = "the browser's cache";
   readonly #queues = new Map<string, Promise<void>>();
+  readonly #committed = new Map<string, Uint8Array>();
+  /**
+   * Whether a blob's buffer is kept after it is stored, until {@link readBlob} takes it or
+   * {@link releaseCommitted} drops it (so that a fresh download is not read back from the
+   * cache into a second buffer). `installBrowserHub` turns it on.
+   */
+  keepCommitted = false;
 
   /**
    * Creates the storage.
@@ -128,6 +139,37 @@ export class CacheApiHubStorage implements HubStorage {
     return (await this.cache.match(CacheApiHubStorage.key(path))) ?? null;
   }
 
+  /**
+   * A stored blob's bytes in one buffer: the buffer a download just filled when it is kept
+   * ({@link keepCommitted}), else the entry's body read chunk by chunk into a buffer of its
+   * `Content-Length`.
+   *
+   * @param blob `repoDir/blobs/<etag>`.
+   * @returns The bytes (the caller's to keep; the storage holds no reference), or null.
+   * @throws {Error} When the entry's body is not as long as it says, naming the blob.
+   */
+  async readBlob(blob: string): Promise<Uint8Array | null> {
+    const key = CacheApiHubStorage.key(blob);
+    const fresh = this.#committed.get(key);
+    if (fresh) {
+      this.#committed.delete(key);
+      return fresh;
+    }
+    const response = await this.cache.match(key);
+    if (!response) return null;
+    const size = Number(response.headers.get("Content-Length") ?? NaN);
+    if (!Number.isSafeInteger(size) || size < 0) {
+      // Entries stored elsewhere without a length: one buffer all the same.
+      return new Uint8Array(await response.arrayBuffer());
+    }
+    return await readBodyInto(response.body, size, blob);
+  }
+
+  /** Drops the buffers kept by {@link keepCommitted} that nobody took. */
+  releaseCommitted(): void {
+    this.#committed.clear();
+  }
+
   /** Whether `.no_exist/<commit>/<path>` is stored. */
   async isNoExist(repoDir: string, commit: string, path: string): Promise<boolean> {
     return (await this.#text(`${repoDir}/.no_exist/${commit}/${path}`)) !== null;
@@ -168,36 +210,56 @@ export class CacheApiHubStorage implements HubStorage {
     });
   }
 
-  /** A download held in memory; stored as `blobs/<etag>` only when committed. */
-  createPartial(repoDir: string, etag: string): Promise<PartialBlob> {
-    let chunks: Uint8Array[] = [];
-    let size = 0;
+  /**
+   * A download held in memory, in one buffer of the announced size filled in place; stored as
+   * `blobs/<etag>` only when committed, streamed from that buffer (`new Response(bytes)` would
+   * copy it).
+   */
+  createPartial(repoDir: string, etag: string, size?: number): Promise<PartialBlob> {
+    let bytes: Uint8Array;
+    try {
+      bytes = new Uint8Array(size ?? 0);
+    } catch {
+      return Promise.reject(
+        new Error(`${repoDir}/blobs/${etag}: ${size} bytes do not fit in this page's memory`),
+      );
+    }
+    let length = 0;
+    const key = CacheApiHubStorage.key(`${repoDir}/blobs/${etag}`);
+    const committed = this.#committed;
+    const keep = () => this.keepCommitted;
     const cache = this.cache;
     return Promise.resolve({
       get size() {
-        return size;
+        return length;
       },
       write(chunk: Uint8Array) {
-        chunks.push(chunk.slice());
-        size += chunk.length;
+        if (length + chunk.length > bytes.length) {
+          // No size was announced (or it was wrong): grow, as rarely as doubling allows.
+          const grown = new Uint8Array(Math.max(2 * bytes.length, length + chunk.length));
+          grown.set(bytes.subarray(0, length));
+          bytes = grown;
+        }
+        bytes.set(chunk, length);
+        length += chunk.length;
         return Promise.resolve();
       },
       truncate() {
-        chunks = [];
-        size = 0;
+        length = 0;
         return Promise.resolve();
       },
       async commit() {
-        const body = new Blob(chunks as BlobPart[]);
-        chunks = [];
+        const body = length === bytes.length ? bytes : bytes.subarray(0, length);
+        bytes = new Uint8Array(0);
         await cache.put(
-          CacheApiHubStorage.key(`${repoDir}/blobs/${etag}`),
-          new Response(body, { headers: { "Content-Length": String(body.size) } }),
+          key,
+          new Response(streamOf(body), { headers: { "Content-Length": String(body.length) } }),
         );
+        if (keep()) committed.set(key, body);
       },
       discard() {
-        chunks = [];
-        size = 0;
+        bytes = new Uint8Array(0);
+        length = 0;
         return Promise.resolve();
       },
     });

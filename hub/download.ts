@@ -184,7 +184,8 @@ export async function hubDownload(
   const release = await storage.lock(repoDir, meta.etag);
   try {
     if (!(await storage.hasBlob(repoDir, meta.etag))) {
-      await downloadBlob(client, repo, path, meta, await storage.createPartial(repoDir, meta.etag));
+      const partial = await storage.createPartial(repoDir, meta.etag, meta.size);
+      await downloadBlob(client, repo, path, meta, partial);
     }
     return await storage.link(repoDir, meta.commit, path, meta.etag);
   } finally {

@@ -9,8 +9,8 @@
  */
 
 import { cachedCommit, type HubClient, hubDownload } from "./download.ts";
-import { errorFromResponse, HubError, HubUnreachableError } from "./errors.ts";
-import { requestFollowing } from "./http.ts";
+import { HubError, HubUnreachableError } from "./errors.ts";
+import { getHubJsonPage, getHubJsonPages } from "./pagination.ts";
 import { describeRepo, repoFolderName, type RepoRef, revisionApiUrl, treeApiUrl } from "./repo.ts";
 
 /** A repository at a commit: its files. */
@@ -35,28 +35,12 @@ export async function getHubJson(
   repo: RepoRef,
   url: string,
 ): Promise<unknown> {
-  const ctx = {
-    fetch: client.fetch,
-    endpoint: client.config.endpoint,
-    token: client.config.token,
-    sleep: client.sleep,
-    manualRedirects: client.manualRedirects,
-  };
-  const { response } = await requestFollowing(ctx, url, {}, false);
-  if (response.status >= 400 || response.status >= 300) {
-    await response.body?.cancel();
-    throw errorFromResponse(response, repo, ctx.endpoint, undefined, ctx.token !== undefined);
-  }
-  try {
-    return await response.json();
-  } catch {
-    throw new HubError("Metadata", `${describeRepo(repo)}: ${url} did not answer JSON`);
-  }
+  return (await getHubJsonPage(client, repo, url)).json;
 }
 
 /**
  * The files of a repository at a revision: the revision API's `siblings`, or, when it gives
- * none, the recursive tree.
+ * none, the recursive tree, every page of it.
  *
  * @param client Settings, cache and fetch.
  * @param repo The repository and revision.
@@ -87,11 +71,12 @@ export async function listRepoFiles(client: HubClient, repo: RepoRef): Promise<R
       ),
     };
   }
-  const tree = await getHubJson(client, repo, treeApiUrl(client.config.endpoint, repo, sha));
-  if (!Array.isArray(tree)) throw new HubError("Metadata", `${describeRepo(repo)}: bad tree`);
+  // The tree comes in pages (`Link: <…>; rel="next"`), all of which are read.
+  const tree = await getHubJsonPages(client, repo, treeApiUrl(client.config.endpoint, repo, sha));
   return {
     commit: sha,
-    files: tree.filter((e) => e?.type === "file").map((e) => String(e.path)),
+    files: (tree as { type?: unknown; path?: unknown }[])
+      .filter((e) => e?.type === "file").map((e) => String(e.path)),
   };
 }
 

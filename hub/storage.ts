@@ -105,9 +105,10 @@ export interface HubStorage {
    *
    * @param repoDir The repository's folder.
    * @param etag The blob's etag.
+   * @param size The bytes announced, where known (a storage in memory allocates them at once).
    * @returns The partial blob, empty.
    */
-  createPartial(repoDir: string, etag: string): Promise<PartialBlob>;
+  createPartial(repoDir: string, etag: string, size?: number): Promise<PartialBlob>;
   /**
    * Points `snapshots/<commit>/<path>` at `blobs/<etag>` (a relative symlink, or a copy where
    * links fail).

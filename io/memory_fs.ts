@@ -77,6 +77,8 @@ function isInside(path: string, dir: string): boolean {
 export class MemoryFileSystem implements FileSystem {
   readonly #files = new Map<string, Uint8Array>();
   readonly #dirs = new Set<string>();
+  /** The contents given by {@link adoptFile}: read back as they are, not copied. */
+  readonly #adopted = new WeakSet<Uint8Array>();
 
   /**
    * A file system holding the given files.
@@ -165,15 +167,39 @@ export class MemoryFileSystem implements FileSystem {
   }
 
   /**
+   * Stores a file's bytes without copying them, and hands the same bytes to every reader
+   * ({@link readFile} copies other files): how a large download (a Hub model's weights) is held
+   * once from the network to the loader. Nobody may write into them afterwards; writing the file
+   * again replaces them with a copy.
+   *
+   * @param path The file.
+   * @param data Its bytes, given up by the caller.
+   * @throws {FileError} When the path is a folder or under a file.
+   * @example
+   * ```ts
+   * import { MemoryFileSystem } from "./memory_fs.ts";
+   * const fs = new MemoryFileSystem();
+   * const weights = new Uint8Array(1024);
+   * fs.adoptFile("model/model.safetensors", weights);
+   * console.log((await fs.readFile("model/model.safetensors")) === weights); // true
+   * ```
+   */
+  adoptFile(path: string, data: Uint8Array): void {
+    this.#put(path, data);
+    this.#adopted.add(data);
+  }
+
+  /**
    * Reads a whole file.
    *
    * @param path The file.
-   * @returns A copy of its bytes.
+   * @returns A copy of its bytes; for a file stored by {@link adoptFile}, those bytes
+   * themselves.
    */
   readFile(path: string): Promise<Uint8Array> {
     const p = normalize(path);
     const data = this.#files.get(p);
-    if (data) return Promise.resolve(data.slice());
+    if (data) return Promise.resolve(this.#adopted.has(data) ? data : data.slice());
     return Promise.reject(
       new FileError(path, this.#isDir(p) ? "is a directory" : "file not found"),
     );

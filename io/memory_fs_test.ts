@@ -93,6 +93,20 @@ Deno.test("MemoryFileSystem writes copies, appends, and removes folders recursiv
   assert.equal(await fs.stat("out/empty"), null, "explicit folders go too");
 });
 
+Deno.test("MemoryFileSystem.adoptFile() keeps the bytes given and reads them back uncopied", async () => {
+  const fs = new MemoryFileSystem();
+  const weights = bytes("weights");
+  fs.adoptFile("hub/snap/model.safetensors", weights);
+  assert.equal(await fs.readFile("hub/snap/model.safetensors"), weights, "the same bytes");
+  assert.deepEqual(await fs.stat("hub/snap"), { isDirectory: true, size: 0 });
+  await fs.rename("hub/snap", "hub/moved");
+  assert.equal(await fs.readFile("hub/moved/model.safetensors"), weights, "moved, still shared");
+  // Written again, the file holds a copy, as every written file does.
+  await fs.writeFile("hub/moved/model.safetensors", weights);
+  assert.notEqual(await fs.readFile("hub/moved/model.safetensors"), weights);
+  assert.throws(() => fs.adoptFile("hub/moved/model.safetensors/x", weights), /not a folder/);
+});
+
 Deno.test(
   "MemoryFileSystem.rename() moves files and whole folders as a checkpoint save does",
   async () => {

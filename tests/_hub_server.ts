@@ -3,8 +3,10 @@
  * with a CDN on a second port for LFS files, and faults to inject. It answers what
  * huggingface_hub (version 1.29) asks: `HEAD/GET /{id}/resolve/{revision}/{path}` (with
  * `X-Repo-Commit`, `X-Linked-Etag`, `X-Linked-Size` and a 302 to the CDN for LFS files),
- * `GET /api/{models|datasets}/{id}/revision/{revision}` and `…/tree/{revision}`, errors with
- * `X-Error-Code`, and a renamed repository's 307 (`beans` → `AI-Lab-Makerere/beans`).
+ * `GET /api/{models|datasets}/{id}/revision/{revision}` and `…/tree/{revision}` (in pages
+ * linked by `Link: <…>; rel="next"` when {@link HubTestServer.treePageSize} is set), errors with
+ * `X-Error-Code`, a renamed repository's 307 (`beans` → `AI-Lab-Makerere/beans`), and branches
+ * other than `main`, each at its own commit.
  *
  * @module
  */
@@ -27,6 +29,10 @@ export interface FixtureRepo {
   gated?: boolean;
   /** Old names that redirect to it (as the Hub's renamed repos). */
   aliases?: string[];
+  /** Other branches (or tags) and their files; each gets its own commit. */
+  branches?: Record<string, Record<string, Uint8Array>>;
+  /** The revision API lists no `siblings` (clients must read the tree). */
+  noSiblings?: boolean;
 }
 
 /** Faults to inject; each is consumed as it fires. */
@@ -86,6 +92,12 @@ interface Blob {
   lfs: boolean;
 }
 
+/** One branch of a repository: its commit and files. */
+interface Revision {
+  commit: string;
+  blobs: Map<string, Blob>;
+}
+
 /** The running fake Hub. */
 export class HubTestServer {
   /** Every request, in order. */
@@ -99,11 +111,13 @@ export class HubTestServer {
     ignoreRange: false,
     chunkDelayMs: 0,
   };
-  /** The commit every fixture repository is at. */
+  /** The commit every fixture repository's `main` is at. */
   readonly commits = new Map<string, string>();
+  /** Entries per page of the tree API (0: one page); pages are linked by a `Link` header. */
+  treePageSize = 0;
   readonly #repos = new Map<string, FixtureRepo>();
   readonly #aliases = new Map<string, string>();
-  readonly #blobs = new Map<string, Map<string, Blob>>();
+  readonly #revisions = new Map<string, Map<string, Revision>>();
   readonly #bySha = new Map<string, { data: Uint8Array; path: string }>();
   #hub!: Deno.HttpServer<Deno.NetAddr>;
   #cdn!: Deno.HttpServer<Deno.NetAddr>;
@@ -134,17 +148,21 @@ export class HubTestServer {
   /** Starts the hub on a free port of 127.0.0.1 and the CDN on one of 127.0.0.2. */
   async start(): Promise<this> {
     for (const [key, repo] of this.#repos) {
-      const blobs = new Map<string, Blob>();
-      let all = key;
-      for (const [path, data] of Object.entries(repo.files)) {
-        const lfs = isLfs(path, data);
-        const etag = lfs ? await sha256Hex(data) : await gitBlobSha1(data);
-        blobs.set(path, { data, etag, lfs });
-        if (lfs) this.#bySha.set(etag, { data, path });
-        all += path + etag;
+      const revisions = new Map<string, Revision>();
+      for (const [branch, files] of Object.entries({ ...repo.branches, main: repo.files })) {
+        const blobs = new Map<string, Blob>();
+        let all = key;
+        for (const [path, data] of Object.entries(files)) {
+          const lfs = isLfs(path, data);
+          const etag = lfs ? await sha256Hex(data) : await gitBlobSha1(data);
+          blobs.set(path, { data, etag, lfs });
+          if (lfs) this.#bySha.set(etag, { data, path });
+          all += path + etag;
+        }
+        revisions.set(branch, { commit: await gitBlobSha1(new TextEncoder().encode(all)), blobs });
       }
-      this.#blobs.set(key, blobs);
-      this.commits.set(key, await gitBlobSha1(new TextEncoder().encode(all)));
+      this.#revisions.set(key, revisions);
+      this.commits.set(key, revisions.get("main")!.commit);
     }
     const quiet = () => {};
     this.#cdn = Deno.serve(
@@ -164,9 +182,14 @@ export class HubTestServer {
     await this.#cdn.shutdown();
   }
 
-  /** The etag of a fixture file. */
-  etag(type: "models" | "datasets", id: string, path: string): string {
-    return this.#blobs.get(`${type}/${id}`)!.get(path)!.etag;
+  /** The etag of a fixture file (on `main`, or on another branch). */
+  etag(type: "models" | "datasets", id: string, path: string, branch = "main"): string {
+    return this.#revisions.get(`${type}/${id}`)!.get(branch)!.blobs.get(path)!.etag;
+  }
+
+  /** The commit a branch of a fixture repository is at. */
+  commitOf(type: "models" | "datasets", id: string, branch: string): string {
+    return this.#revisions.get(`${type}/${id}`)!.get(branch)!.commit;
   }
 
   #record(req: Request, server: "hub" | "cdn", response: Response): Response {
@@ -175,7 +198,8 @@ export class HubTestServer {
     response.headers.set("Access-Control-Allow-Origin", "*");
     response.headers.set(
       "Access-Control-Expose-Headers",
-      "X-Repo-Commit, X-Linked-Etag, X-Linked-Size, X-Error-Code, ETag, Content-Range, Location",
+      "X-Repo-Commit, X-Linked-Etag, X-Linked-Size, X-Error-Code, ETag, Content-Range, Location, " +
+        "Link",
     );
     this.requests.push({
       server,
@@ -227,28 +251,22 @@ export class HubTestServer {
     const key = `${type}/${id}`;
     const repo = this.#repos.get(key);
     if (!repo) return this.#error(404, "RepoNotFound");
-    const commit = this.commits.get(key)!;
-    if (revision !== "main" && revision !== commit) return this.#error(404, "RevisionNotFound");
+    const revisions = this.#revisions.get(key)!;
+    const found = revisions.get(revision) ??
+      [...revisions.values()].find((r) => r.commit === revision);
+    if (!found) return this.#error(404, "RevisionNotFound");
+    const { commit, blobs } = found;
     if (repo.gated && req.headers.get("Authorization") !== `Bearer ${this.token}`) {
       return this.#error(req.headers.get("Authorization") ? 403 : 401, "GatedRepo");
     }
-    const blobs = this.#blobs.get(key)!;
     if (action === "revision") {
       return Response.json({
         id,
         sha: commit,
-        siblings: [...blobs.keys()].map((rfilename) => ({ rfilename })),
+        siblings: repo.noSiblings ? [] : [...blobs.keys()].map((rfilename) => ({ rfilename })),
       });
     }
-    if (action === "tree") {
-      return Response.json([...blobs].map(([p, b]) => ({
-        type: "file",
-        path: p,
-        size: b.data.length,
-        oid: b.etag,
-        ...(b.lfs ? { lfs: { oid: b.etag, size: b.data.length, pointerSize: 134 } } : {}),
-      })));
-    }
+    if (action === "tree") return this.#tree(url, blobs);
     const blob = blobs.get(path);
     if (!blob) return this.#error(404, "EntryNotFound", { "X-Repo-Commit": commit });
     for (const [map, status] of [[this.faults.rateLimit, 429], [this.faults.unavailable, 503]]) {
@@ -269,6 +287,28 @@ export class HubTestServer {
     headers["ETag"] = `"${blob.etag}"`;
     headers["Content-Length"] = String(blob.data.length);
     return new Response(req.method === "HEAD" ? null : blob.data as BodyInit, { headers });
+  }
+
+  /** One page of the tree; a `Link` header names the next (an opaque cursor, as the Hub's). */
+  #tree(url: URL, blobs: Map<string, Blob>): Response {
+    const entries = [...blobs].map(([p, b]) => ({
+      type: "file",
+      path: p,
+      size: b.data.length,
+      oid: b.etag,
+      ...(b.lfs ? { lfs: { oid: b.etag, size: b.data.length, pointerSize: 134 } } : {}),
+    }));
+    if (this.treePageSize <= 0) return Response.json(entries);
+    const cursor = url.searchParams.get("cursor");
+    const start = cursor ? Number(atob(cursor)) : 0;
+    const end = start + this.treePageSize;
+    const headers: Record<string, string> = {};
+    if (end < entries.length) {
+      const next = new URL(url);
+      next.searchParams.set("cursor", btoa(String(end)));
+      headers.Link = `<${next.href}>; rel="next"`;
+    }
+    return Response.json(entries.slice(start, end), { headers });
   }
 
   #preflight(req: Request): Response {
