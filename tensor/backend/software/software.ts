@@ -62,7 +62,11 @@ export class SoftwareBackend extends WebGpuBackend {
   readonly rowFlavour: "vec4" | "thread";
   /** Whether products read operands from textures. */
   readonly textures: boolean;
-  /** The small tile of each family it runs: texture ones (lane-wide), then storage ones. */
+  /**
+   * The variant the start-up check runs: the plainest storage tile, which runs every shape and
+   * so is every other variant's fallback until the first-use check (`tensor/first_use.ts`) has
+   * passed that one.
+   */
   readonly matmulChecks: readonly MatmulCheck[];
   readonly #laneWide = new Map<readonly MatmulVariant[], readonly MatmulVariant[]>();
 
@@ -77,17 +81,8 @@ export class SoftwareBackend extends WebGpuBackend {
     this.textures = options.textures ?? true;
     this.vectorLoads = options.vectorLoads ?? true;
     this.rowFlavour = this.vectorLoads ? "vec4" : "thread";
-    // The storage families run operands too big for textures, so a texture backend checks both.
-    const storage = [VEC4_VARIANTS, VEC4TN_VARIANTS, REGISTER_VARIANTS].map(smallTile);
-    const textures = this.textures
-      ? [TEXTURE_VARIANTS, TEXTURETN_VARIANTS, TEXTURENN_VARIANTS].map((f) =>
-        smallTile(this.#wide(f))
-      )
-      : [];
-    this.matmulChecks = [...textures, ...storage].map((variant) => ({
-      name: `matmul ${variantName(variant)}`,
-      variant,
-    }));
+    const plainest = smallTile(REGISTER_VARIANTS);
+    this.matmulChecks = [{ name: `matmul ${variantName(plainest)}`, variant: plainest }];
   }
 
   /** A texture family with workgroups one SIMD vector wide (a narrower one leaves lanes idle). */
