@@ -97,13 +97,15 @@ export interface Pending {
 const LAYOUTS: readonly [number, number, number][] = [[36, 64, 36], [9, 13, 7]];
 
 /**
- * A product spanning three blocks of a variant along M and N, each ending in a partial block
+ * A product spanning three blocks of a variant along M and N, the last one partial
  * (a block is a workgroup's 16 × 16 invocations for `tiled`, one invocation's tile otherwise),
  * over a K that is a whole number of vec4s but not of 32.
  */
 function multiBlock(v: MatmulVariant): [number, number, number] {
   const [bm, bn] = v.family === "tiled" ? [16 * v.tm, 16 * v.tn] : [v.tm, v.tn];
-  return [2 * bm + 3, 68, 2 * bn + 5];
+  // vec4tn runs only M and N that are whole vec4s.
+  const [rm, rn] = v.family === "vec4tn" ? [4, 4] : [3, 5];
+  return [2 * bm + rm, 68, 2 * bn + rn];
 }
 
 /**
@@ -121,7 +123,7 @@ function checkedVariants(
   const largest = new Map<string, MatmulVariant>();
   const smallest = new Map<string, MatmulVariant>();
   for (const [transA, transB] of [[false, false], [false, true], [true, false]] as const) {
-    for (const [m, k, n] of [[259, 68, 261], [9, 12, 7]]) {
+    for (const [m, k, n] of [[259, 68, 261], [260, 68, 264], [9, 12, 7], [8, 12, 8]]) {
       const s: MatmulShape = { batch: 1, m, k, n, transA, transB };
       for (const v of [...be.candidates(s), be.variantFor(s)]) {
         const big = largest.get(v.family);
