@@ -131,7 +131,10 @@ export interface Backend {
    * @returns True where {@link Backend.matmul} rewrites it.
    */
   runsAsNT(s: MatmulShape): boolean;
-  /** The product variants the start-up check runs, one small tile per family, by name. */
+  /**
+   * The product variants the start-up check runs, by name: ones that run every shape, the
+   * fallback of any other variant until its first-use check (`tensor/first_use.ts`) passes.
+   */
   readonly matmulChecks: readonly MatmulCheck[];
   /**
    * Records one product.
