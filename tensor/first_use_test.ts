@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
 import { gpu } from "./device.ts";
 import { init } from "./runtime.ts";
-import type { MatmulCall } from "./core/backend.ts";
-import type { Backend } from "./core/backend.ts";
+import type { Backend, MatmulCall } from "./core/backend.ts";
 import { SoftwareBackend } from "./backend/software/software.ts";
 import { lastMatmulVariant, matmulVariantFor } from "./core/tuning.ts";
-import { type FamilyCheck } from "./core/context.ts";
+import type { FamilyCheck } from "./core/context.ts";
 import { firstUseChecks, firstUseChecksSettled } from "./first_use.ts";
 import { matmul, mul, selfAttention, sum } from "./ops.ts";
 import { noGrad, scope, Tensor } from "./core/tensor.ts";
