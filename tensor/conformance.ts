@@ -19,7 +19,7 @@ import { add, crossEntropy, gelu, layerNorm, matmul, mul, permute, softmax, sum 
 import { depthwiseConv2d } from "./ops.ts";
 import * as ref from "./reference.ts";
 import { noGrad, scopeAsync, Tensor } from "./core/tensor.ts";
-import type { Backend } from "./core/backend.ts";
+import type { Backend, MatmulCheck } from "./core/backend.ts";
 import { type ConformanceReport, gpu, type Runtime } from "./core/context.ts";
 import { describeProfile } from "./core/profile.ts";
 import { forceMatmulVariant, lastMatmulVariant } from "./core/tuning.ts";
@@ -93,6 +93,12 @@ export interface Pending {
   want: ArrayLike<number>;
 }
 
+/** NN, NT and TN, as [transA, transB]. */
+const ALL_LAYOUTS: readonly (readonly [boolean, boolean])[] = [[false, false], [false, true], [
+  true,
+  false,
+]];
+
 /** Layouts each product is tried in: rows of 256 bytes (copied into textures) and odd sizes. */
 const LAYOUTS: readonly [number, number, number][] = [[36, 64, 36], [9, 13, 7]];
 
@@ -113,13 +119,12 @@ function multiBlock(v: MatmulVariant): [number, number, number] {
  * and the smallest tile of each family among the variants it chooses or times (the ones its
  * products run; the autotuner checks the rest of its candidates before caching one).
  */
-function checkedVariants(
-  be: Backend,
-  production: boolean,
-): { name: string; variant: MatmulVariant }[] {
-  const out = new Map<string, { name: string; variant: MatmulVariant }>();
+function checkedVariants(be: Backend, production: boolean): MatmulCheck[] {
+  const out = new Map<string, MatmulCheck>();
   for (const c of be.matmulChecks) out.set(variantName(c.variant), c);
   if (!production) return [...out.values()];
+  // In full, every layout of the named ones too.
+  for (const [name, c] of out) out.set(name, { name: c.name, variant: c.variant });
   const largest = new Map<string, MatmulVariant>();
   const smallest = new Map<string, MatmulVariant>();
   for (const [transA, transB] of [[false, false], [false, true], [true, false]] as const) {
@@ -142,9 +147,11 @@ function checkedVariants(
 
 function matmulChecks(be: Backend, pending: Pending[], production: boolean): void {
   // Each variant is forced in turn, at the layouts of small tiles and at several of its blocks.
-  for (const { name: family, variant: v } of checkedVariants(be, production)) {
+  for (
+    const { name: family, variant: v, layouts = ALL_LAYOUTS } of checkedVariants(be, production)
+  ) {
     for (const [m, k, n] of [...LAYOUTS, multiBlock(v)]) {
-      for (const [transA, transB] of [[false, false], [false, true], [true, false]] as const) {
+      for (const [transA, transB] of layouts) {
         const s: MatmulShape = { batch: 1, m, k, n, transA, transB };
         if (!be.canRun(v, s)) continue;
         const a = values(m * k, m + k);

@@ -1,12 +1,16 @@
 /**
- * The first-use check of matmul variants. The start-up check runs only the plainest product
- * kernels (compiling every tile would take seconds, most of them for tiles a run never uses);
- * every other variant is checked here, once per runtime and backend, the first time the backend
- * chooses it for a layout: it runs on a small product that spans three of its blocks along M and
- * N, the last of each partial, with a bias (and, for `texturetn`, the column sums a Linear
- * layer's bias gradient takes), and is compared with the f64 reference. Until the result is in,
- * products use a variant already checked; one that fails is never used, and the failure is
- * reported: a warning and an entry in {@link firstUseChecks}.
+ * The first-use check of matmul variants. The start-up check compiles only the small tiles
+ * that small products take and a tile that runs every shape (compiling every tile would take
+ * seconds, most of them for tiles a run never uses); every other variant is checked here, once
+ * per runtime, backend and layout, just before its first product: recorded ahead of it, on a
+ * small product that spans three of its blocks along M and N, the last of each partial, with a
+ * bias (and, for `texturetn`, the column sums a Linear layer's bias gradient takes), and
+ * compared with the f64 reference when the GPU is next read. The product itself runs with the
+ * variant, so a run computes the same values whichever variants an earlier run in the process
+ * checked. A variant that fails is reported (a warning and {@link firstUseChecks}), never used
+ * again, nor by runtimes started later in the process, and every later read of the runtime
+ * throws {@link WrongProductError}: its values since that first product are not to be trusted.
+ * The fused attention is checked the same way.
  *
  * @module
  */
@@ -21,7 +25,8 @@ import {
   VEC4_VARIANTS,
   VEC4TN_VARIANTS,
 } from "../kernels/matmul.ts";
-import type { Backend } from "./core/backend.ts";
+import type { Backend, MatmulCheck } from "./core/backend.ts";
+import { describeProfile } from "./core/profile.ts";
 import { type FamilyCheck, gpu, type Runtime } from "./core/context.ts";
 import type { VariantGate } from "./core/overrides.ts";
 import { noGrad, scope, Tensor } from "./core/tensor.ts";
@@ -65,6 +70,34 @@ function checkShape(be: Backend, v: MatmulVariant, transA: boolean, transB: bool
   return null;
 }
 
+/** A tensor's values, read without the runtime's verification (which waits for the checks). */
+async function readRaw(rt: Runtime, t: Tensor): Promise<Float32Array> {
+  return new Float32Array(await rt.engine.read(t.storage, t.size * 4), 0, t.size);
+}
+
+/** The checks that failed in any runtime of this process, by backend class: `adapter|check`. */
+const FAILED = new WeakMap<object, Set<string>>();
+
+/** Whether a check failed on a backend of this class and adapter in an earlier runtime. */
+function failedBefore(be: Backend, key: string): boolean {
+  return FAILED.get(be.constructor)?.has(`${describeProfile(be.profile)}|${key}`) ?? false;
+}
+
+function rememberFailure(be: Backend, key: string): void {
+  let keys = FAILED.get(be.constructor);
+  if (!keys) FAILED.set(be.constructor, keys = new Set());
+  keys.add(`${describeProfile(be.profile)}|${key}`);
+}
+
+/** Whether the start-up check ran `v` in the layout of `s`. */
+function checkedAtStart(be: Backend, v: MatmulVariant, s: MatmulShape): boolean {
+  return be.matmulChecks.some((c) => same(c.variant, v) && coversLayout(c, s));
+}
+
+function coversLayout(c: MatmulCheck, s: MatmulShape): boolean {
+  return !c.layouts || c.layouts.some(([a, b]) => a === s.transA && b === s.transB);
+}
+
 /** A check's reads, recorded, and what they should hold. */
 interface Recorded {
   reads: Promise<Float32Array>[];
@@ -93,7 +126,7 @@ function record(rt: Runtime, be: Backend, v: MatmulVariant, s: MatmulShape): Rec
         const out = Tensor.empty([m, n]);
         be.matmul({ shape: s, a, b, out, alpha: 0.5, bias: Tensor.from(biasv, [n]), half: false });
         if (!tuning.lastVariant || !same(tuning.lastVariant, v)) return null;
-        const reads = [out.toArray()];
+        const reads = [readRaw(rt, out)];
         const wants: ArrayLike<number>[] = [
           ref.refMatmul(
             ref.host(av, aShape),
@@ -108,7 +141,7 @@ function record(rt: Runtime, be: Backend, v: MatmulVariant, s: MatmulShape): Rec
           // A Linear layer's weight and bias gradients: g [K, M] is A, x [K, N] is B.
           const grads = be.linearGrads(a, b, 1, false);
           if (!grads) return null;
-          reads.push(grads[0].toArray(), grads[1].toArray());
+          reads.push(readRaw(rt, grads[0]), readRaw(rt, grads[1]));
           wants.push(
             ref.refMatmul(ref.host(av, aShape), ref.host(bv, bShape), true, false).data,
             ref.refReduce(ref.host(av, aShape), 0, "sum").data,
@@ -120,6 +153,27 @@ function record(rt: Runtime, be: Backend, v: MatmulVariant, s: MatmulShape): Rec
   } finally {
     tuning.forcedVariant = forced;
     tuning.lastVariant = last;
+  }
+}
+
+/**
+ * Thrown by every read of a runtime after a variant failed its first-use check: the values it
+ * computed since that variant's first product are not to be trusted. Runtimes started later in
+ * the process do not use the variant.
+ */
+export class WrongProductError extends Error {
+  /**
+   * Creates the error.
+   *
+   * @param failed The failed check.
+   */
+  constructor(failed: FamilyCheck) {
+    super(
+      `${failed.family} computed wrong results on this adapter (scaled error ` +
+        `${failed.error.toPrecision(3)}): this runtime's values since its first use are wrong; ` +
+        "start again (runtimes started from now on, in this process, do not use it)",
+    );
+    this.name = "WrongProductError";
   }
 }
 
@@ -139,9 +193,9 @@ export class FirstUseCheck implements VariantGate {
   constructor(readonly runtime: Runtime) {}
 
   /**
-   * The variant to run a product with: `v` where the start-up check ran it or this check has
-   * passed it for the layout, else a checked one (its family's small tile once that has passed,
-   * else the start-up check's); the first time, `v`'s check is started.
+   * The variant to run a product with: `v`, its check recorded ahead of it the first time the
+   * start-up check has not run it in this layout; where it has failed, a checked one (its
+   * family's small tile where that has passed, else the start-up check's for the layout).
    *
    * @param be The runtime's backend.
    * @param v The backend's choice.
@@ -149,35 +203,43 @@ export class FirstUseCheck implements VariantGate {
    * @returns The variant to run.
    */
   pick(be: Backend, v: MatmulVariant, s: MatmulShape): MatmulVariant {
-    if (this.#checkedAtStart(be, v)) return v;
-    if (this.#state(be, v, s) === "ok") return v;
+    if (checkedAtStart(be, v, s) || this.#state(be, v, s) !== "bad") return v;
     const small = FAMILIES[v.family].at(-1)!;
     const tile = small.workgroup === v.workgroup ? small : { ...small, workgroup: v.workgroup };
     if (!same(tile, v) && be.canRun(tile, s)) {
-      if (this.#checkedAtStart(be, tile) || this.#state(be, tile, s) === "ok") return tile;
+      if (checkedAtStart(be, tile, s) || this.#state(be, tile, s) === "ok") return tile;
     }
-    const checked = be.matmulChecks.find((c) => be.canRun(c.variant, s));
+    const checked = be.matmulChecks.find((c) => be.canRun(c.variant, s) && coversLayout(c, s));
     if (!checked) throw new Error(`matmul: no checked kernel runs ${layoutOf(s)} on ${be.name}`);
     return checked.variant;
   }
 
   /**
-   * Whether the backend's fused attention has passed its check, forward and backward on a
-   * small input; the first call starts it.
+   * Whether attention may take the backend's fused path: false once its check (forward and
+   * backward on a small input, recorded ahead of the first fused attention) has failed.
    *
    * @param be The runtime's backend.
-   * @returns True once it has passed.
+   * @returns Whether it may.
    */
   fusedAttention(be: Backend): boolean {
-    const state = this.#attention.get(be);
-    if (state) return state === "ok";
+    const state = this.#attention.get(be) ?? (failedBefore(be, "attention") ? "bad" : null);
+    if (state) return state !== "bad";
     this.#attention.set(be, "pending");
-    this.#track(this.#runAttention(be), (error) => {
-      const ok = error <= 1;
+    this.#track(be, "attention", this.#runAttention(be), (ok) => {
       this.#attention.set(be, ok ? "ok" : "bad");
-      return { family: "attention", error, ok };
     });
-    return false;
+    return true;
+  }
+
+  /**
+   * Waits for the checks recorded so far; throws {@link WrongProductError} where any has failed.
+   *
+   * @returns When every check so far has passed.
+   */
+  async verify(): Promise<void> {
+    await this.settled();
+    const failed = this.checks.find((c) => !c.ok);
+    if (failed) throw new WrongProductError(failed);
   }
 
   /**
@@ -189,36 +251,36 @@ export class FirstUseCheck implements VariantGate {
     while (this.#pending.size > 0) await Promise.all(this.#pending);
   }
 
-  #checkedAtStart(be: Backend, v: MatmulVariant): boolean {
-    return be.matmulChecks.some((c) => same(c.variant, v));
-  }
-
-  /** `v`'s state for the layout of `s`, starting its check the first time. */
+  /** `v`'s state for the layout of `s`, recording its check the first time. */
   #state(be: Backend, v: MatmulVariant, s: MatmulShape): State {
     let states = this.#states.get(be);
     if (!states) this.#states.set(be, states = new Map());
-    const name = `${variantName(v)} ${layoutOf(s)}`;
+    const name = `matmul ${variantName(v)} ${layoutOf(s)}`;
     const key = `${name} ${v.workgroup}`;
-    const state = states.get(key);
+    const state = states.get(key) ?? (failedBefore(be, key) ? "bad" : null);
     if (state) return state;
     states.set(key, "pending");
-    this.#track(this.#run(be, v, s), (error) => {
-      const ok = error <= 1;
-      states.set(key, ok ? "ok" : "bad");
-      return { family: `matmul ${name}`, error, ok };
-    });
+    this.#track(be, name, this.#run(be, v, s), (ok) => states.set(key, ok ? "ok" : "bad"), key);
     return "pending";
   }
 
-  /** Records a check's outcome when it comes, and warns where it failed. */
-  #track(run: Promise<number>, outcome: (error: number) => FamilyCheck): void {
+  /** Records a check's outcome when it comes; a failure is warned about and remembered. */
+  #track(
+    be: Backend,
+    family: string,
+    run: Promise<number>,
+    settle: (ok: boolean) => void,
+    key = family,
+  ): void {
     const done = run.then((error) => {
-      const check = outcome(error);
-      this.checks.push(check);
-      if (!check.ok) {
+      const ok = error <= 1;
+      settle(ok);
+      this.checks.push({ family, error, ok });
+      if (!ok) {
+        rememberFailure(be, key);
         console.warn(
-          `tessera: ${check.family} computes wrong results on this adapter (scaled error ` +
-            `${check.error.toPrecision(3)}); it is not used, a checked kernel runs instead`,
+          `tessera: ${family} computes wrong results on this adapter (scaled error ` +
+            `${error.toPrecision(3)}); it is switched off`,
         );
       }
     });
@@ -240,7 +302,7 @@ export class FirstUseCheck implements VariantGate {
         scope(() => {
           const pending: Pending[] = [];
           attentionCheck(be, pending);
-          const reads = pending.map((p) => p.got?.toArray() ?? Promise.resolve(null));
+          const reads = pending.map((p) => p.got ? readRaw(rt, p.got) : Promise.resolve(null));
           // The input's gradient outlives the scope; the copies to read are recorded.
           for (const p of pending) p.got?.dispose();
           return { reads, wants: pending.map((p) => p.want) };

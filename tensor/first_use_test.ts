@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { gpu } from "./device.ts";
-import { init } from "./runtime.ts";
+import { createRuntime, init, type Runtime } from "./runtime.ts";
 import type { Backend, MatmulCall } from "./core/backend.ts";
 import { SoftwareBackend } from "./backend/software/software.ts";
 import { lastMatmulVariant, matmulVariantFor } from "./core/tuning.ts";
 import type { FamilyCheck } from "./core/context.ts";
-import { firstUseChecks, firstUseChecksSettled } from "./first_use.ts";
+import { firstUseChecks, firstUseChecksSettled, WrongProductError } from "./first_use.ts";
 import { matmul, mul, selfAttention, sum } from "./ops.ts";
 import { noGrad, scope, Tensor } from "./core/tensor.ts";
 import { variantName } from "../kernels/matmul.ts";
@@ -17,14 +17,18 @@ await init();
 
 const TOL = { atol: 1e-4, rtol: 1e-3 };
 
-/** A software backend whose products with the variants `wrong` picks come out scaled by 1.5. */
-function wrongWhere(wrong: (name: string) => boolean, textures = true): SoftwareBackend {
-  return new class extends SoftwareBackend {
+/**
+ * A kind of software backend whose products with the variants `wrong` picks come out scaled by
+ * 1.5: a wrong kernel the start-up check does not run.
+ */
+function wrongWhere(wrong: (name: string) => boolean, textures = true) {
+  const Kind = class extends SoftwareBackend {
     override matmul(call: MatmulCall): void {
       const bad = wrong(variantName(matmulVariantFor(call.shape)));
       super.matmul(bad ? { ...call, alpha: call.alpha * 1.5 } : call);
     }
-  }(gpu().profile, { textures });
+  };
+  return (rt: Runtime) => new Kind(rt.profile, { textures });
 }
 
 /**
@@ -76,44 +80,84 @@ function of(checks: FamilyCheck[], family: string): FamilyCheck[] {
 }
 
 // A product of 128 × 128 × 96 is past the small-product threshold: the backend picks the 32×32
-// texture tile for it.
+// texture tile for it, which the start-up check does not run.
 const [M, K, N] = [128, 128, 96];
 
+/**
+ * Runs `work` on a new runtime with a backend of the kind `make` makes, collecting the warnings
+ * printed. Its reads may throw: a runtime whose variant failed is left unusable.
+ */
+async function onNewRuntime(
+  make: (rt: Runtime) => Backend,
+  work: (rt: Runtime) => Promise<void>,
+): Promise<{ rt: Runtime; warnings: string[] }> {
+  const rt = await createRuntime();
+  rt.useBackend(make(rt));
+  const warnings: string[] = [];
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => warnings.push(args.join(" "));
+  try {
+    await work(rt);
+    return { rt, warnings };
+  } finally {
+    console.warn = warn;
+  }
+}
+
+/**
+ * Shows that a kind of backend with a wrong variant fails the first read after that variant's
+ * first product, in one line naming `family`, and every read after; and that a runtime started
+ * afterwards does not use it and computes `want`.
+ */
+async function caughtThenAvoided(
+  make: (rt: Runtime) => Backend,
+  family: string,
+  run: () => Promise<Float32Array[]>,
+  want: ArrayLike<number>[],
+): Promise<{ ran: string[] }> {
+  const first = await onNewRuntime(make, async (rt) => {
+    for (let i = 0; i < 2; i++) {
+      const error = await rt.run(run).then(() => null, (e) => e);
+      assert.ok(error instanceof WrongProductError, `read ${i}: ${error}`);
+      assert.ok(error.message.startsWith(`${family} computed wrong results`), error.message);
+      assert.ok(!error.message.includes("\n"));
+    }
+  });
+  const failed = first.rt.run(() => firstUseChecks()).filter((c) => !c.ok);
+  assert.ok(failed.some((c) => c.family === family && c.error > 100), JSON.stringify(failed));
+  assert.equal(
+    first.warnings.filter((w) => w.startsWith(`tessera: ${family} computes wrong`)).length,
+    1,
+  );
+  const ran: string[] = [];
+  await onNewRuntime(make, async (rt) => {
+    const got = await rt.run(run);
+    ran.push(variantName(rt.run(() => lastMatmulVariant())!));
+    got.forEach((g, i) => assertClose(g, want[i], TOL, `${family}, output ${i}`));
+    assert.equal(rt.run(() => firstUseChecks()).filter((c) => c.family === family).length, 0);
+  });
+  return { ran };
+}
+
 Deno.test(
-  "a production tile that computes wrong is caught on first use, warned about and never used",
+  "a wrong production tile fails the first read after its first product, and a runtime " +
+    "started afterwards falls back to a checked tile",
   async () => {
-    const be = wrongWhere((name) => name.endsWith(" 32x32"));
     const { run, want } = linear(M, K, N);
-    const ran: string[] = [];
-    const { checks, warnings } = await withBackend(be, async () => {
-      assert.equal(
-        variantName(be.variantFor({ batch: 1, m: M, k: K, n: N, transA: false, transB: true })),
-        "texture 32x32",
-      );
-      for (let i = 0; i < 3; i++) {
-        const y = run();
-        ran.push(variantName(lastMatmulVariant()!));
-        assertClose(await y.toArray(), want, TOL, `product ${i}`);
-        y.dispose();
-        await firstUseChecksSettled();
-      }
-    });
-    const bad = of(checks, "matmul texture 32x32 NT");
-    assert.equal(bad.length, 1, "the check ran more than once, or not at all");
-    assert.ok(!bad[0].ok && bad[0].error > 100, `scaled error ${bad[0].error}`);
-    assert.ok(!ran.includes("texture 32x32"), `ran ${ran}`);
-    // Until the family's small tile had passed, the plainest (start-up checked) tile ran.
-    assert.deepEqual(ran, ["register 8x16", "texture 8x16", "texture 8x16"]);
-    assert.deepEqual(of(checks, "matmul texture 8x16 NT").map((c) => c.ok), [true]);
-    const lines = warnings.filter((w) => w.includes("matmul texture 32x32 NT"));
-    assert.equal(lines.length, 1);
-    assert.match(lines[0], /^tessera: matmul texture 32x32 NT computes wrong results .*scaled/);
-    assert.ok(!lines[0].includes("\n"));
+    const { ran } = await caughtThenAvoided(
+      wrongWhere((name) => name.endsWith(" 32x32")),
+      "matmul texture 32x32 NT",
+      async () => [await run().toArray()],
+      [want],
+    );
+    // The family's small tile, which the start-up check ran.
+    assert.deepEqual(ran, ["texture 8x16"]);
   },
 );
 
 Deno.test(
-  "a production tile that computes right is checked once on first use and used from then on",
+  "a production tile that computes right is checked once, ahead of its first product, which " +
+    "it runs",
   async () => {
     const be = new SoftwareBackend(gpu().profile);
     const { run, want } = linear(M, K, N);
@@ -124,10 +168,9 @@ Deno.test(
         ran.push(variantName(lastMatmulVariant()!));
         assertClose(await y.toArray(), want, TOL, `product ${i}`);
         y.dispose();
-        await firstUseChecksSettled();
       }
     });
-    assert.deepEqual(ran, ["register 8x16", "texture 32x32", "texture 32x32"]);
+    assert.deepEqual(ran, ["texture 32x32", "texture 32x32", "texture 32x32"]);
     const big = of(checks, "matmul texture 32x32 NT");
     assert.equal(big.length, 1, "the check ran more than once, or not at all");
     assert.ok(big[0].ok, `scaled error ${big[0].error}`);
@@ -136,71 +179,60 @@ Deno.test(
 );
 
 Deno.test(
-  "a Linear layer's backward on a wrong texturetn tile falls back and its gradients are right",
+  "a wrong texturetn tile in a Linear layer's backward is caught, and the next runtime's " +
+    "gradients are right",
   async () => {
-    // The weight and bias gradients of this layer are one texturetn product with column sums.
-    const be = wrongWhere((name) => name.startsWith("texturetn "));
     const { x, w, bias } = linear(M, K, N);
     const g = values(M * N, 4);
-    const grads: Float32Array[][] = [];
-    const { checks } = await withBackend(be, async () => {
-      for (let i = 0; i < 2; i++) {
-        const [xt, wt, bt] = [
-          Tensor.from(x, [M, K], { requiresGrad: true }),
-          Tensor.from(w, [N, K], { requiresGrad: true }),
-          Tensor.from(bias, [N], { requiresGrad: true }),
-        ];
-        scope(() => {
-          const y = matmul(xt, wt, { transB: true, bias: bt });
-          sum(mul(y, Tensor.from(g, [M, N]))).backward();
-        });
-        grads.push(await Promise.all([xt.grad!, wt.grad!, bt.grad!].map((t) => t.toArray())));
+    const backward = async () => {
+      const [xt, wt, bt] = [
+        Tensor.from(x, [M, K], { requiresGrad: true }),
+        Tensor.from(w, [N, K], { requiresGrad: true }),
+        Tensor.from(bias, [N], { requiresGrad: true }),
+      ];
+      scope(() => {
+        const y = matmul(xt, wt, { transB: true, bias: bt });
+        sum(mul(y, Tensor.from(g, [M, N]))).backward();
+      });
+      try {
+        return await Promise.all([xt.grad!, wt.grad!, bt.grad!].map((t) => t.toArray()));
+      } finally {
         for (const t of [xt, wt, bt]) {
           t.grad?.dispose();
           t.dispose();
         }
-        await firstUseChecksSettled();
       }
-    });
+    };
     const gh = ref.host(g, [M, N]);
-    const dx = ref.refMatmul(gh, ref.host(w, [N, K]), false, false).data;
-    const dw = ref.refMatmul(gh, ref.host(x, [M, K]), true, false).data;
-    const db = ref.refReduce(gh, 0, "sum").data;
-    for (const [i, [gx, gw, gb]] of grads.entries()) {
-      assertClose(gx, dx, TOL, `dx, step ${i}`);
-      assertClose(gw, dw, TOL, `dw, step ${i}`);
-      assertClose(gb, db, TOL, `db, step ${i}`);
-    }
-    const failed = checks.filter((c) => !c.ok).map((c) => c.family);
-    assert.deepEqual(failed.sort(), ["matmul texturetn 32x32 TN", "matmul texturetn 8x16 TN"]);
+    await caughtThenAvoided(
+      wrongWhere((name) => name === "texturetn 32x32"),
+      "matmul texturetn 32x32 TN",
+      backward,
+      [
+        ref.refMatmul(gh, ref.host(w, [N, K]), false, false).data,
+        ref.refMatmul(gh, ref.host(x, [M, K]), true, false).data,
+        ref.refReduce(gh, 0, "sum").data,
+      ],
+    );
   },
 );
 
 Deno.test(
-  "without texture operands, a wrong vec4 tile is caught on first use and the register one runs",
+  "without texture operands, a wrong vec4 tile is caught and the next runtime runs a checked one",
   async () => {
-    const be = wrongWhere((name) => name.startsWith("vec4 "), false);
     const { run, want } = linear(M, K, N);
-    const ran: string[] = [];
-    const { checks } = await withBackend(be, async () => {
-      for (let i = 0; i < 2; i++) {
-        const y = run();
-        ran.push(variantName(lastMatmulVariant()!));
-        assertClose(await y.toArray(), want, TOL, `product ${i}`);
-        y.dispose();
-        await firstUseChecksSettled();
-      }
-    });
-    assert.deepEqual(ran, ["register 8x16", "register 8x16"]);
-    assert.deepEqual(checks.map((c) => `${c.family} ${c.ok}`).sort(), [
-      "matmul vec4 16x16 NT false",
-      "matmul vec4 16x32 NT false",
-    ]);
+    const { ran } = await caughtThenAvoided(
+      wrongWhere((name) => name === "vec4 16x32", false),
+      "matmul vec4 16x32 NT",
+      async () => [await run().toArray()],
+      [want],
+    );
+    assert.deepEqual(ran, ["register 8x16"]);
   },
 );
 
-Deno.test("a wrong fused attention is caught on first use and attention is composed", async () => {
-  const be = new class extends SoftwareBackend {
+Deno.test("a wrong fused attention is caught, and the next runtime composes attention", async () => {
+  const Kind = class extends SoftwareBackend {
     override selfAttention(
       qkv: Tensor,
       heads: number,
@@ -211,19 +243,16 @@ Deno.test("a wrong fused attention is caught on first use and attention is compo
       const y = super.selfAttention(qkv, heads, alpha, grad, half);
       return y && mul(y, Tensor.from([1.5], [1]));
     }
-  }(gpu().profile);
+  };
   const [b, t, heads, hd] = [2, 7, 2, 4];
   const qkv = values(b * t * 3 * heads * hd, 5);
   const want = ref.refSelfAttention(ref.host(qkv, [b, t, 3 * heads * hd]), heads).data;
-  const { checks } = await withBackend(be, async () => {
-    for (let i = 0; i < 2; i++) {
-      const y = noGrad(() => selfAttention(Tensor.from(qkv, [b, t, 3 * heads * hd]), heads));
-      assertClose(await y.toArray(), want, TOL, `attention ${i}`);
-      y.dispose();
-      await firstUseChecksSettled();
-    }
-  });
-  const attention = of(checks, "attention");
-  assert.equal(attention.length, 1);
-  assert.ok(!attention[0].ok, `scaled error ${attention[0].error}`);
+  await caughtThenAvoided(
+    (rt) => new Kind(rt.profile),
+    "attention",
+    async () => [
+      await noGrad(() => selfAttention(Tensor.from(qkv, [b, t, 3 * heads * hd]), heads)).toArray(),
+    ],
+    [want],
+  );
 });

@@ -8,7 +8,6 @@ import { autocast, halfMatmuls } from "./ops/matmul.ts";
 import { add, matmul, softmax } from "./ops.ts";
 import { createRuntime, init, startupChecks } from "./runtime.ts";
 import { scope, Tensor } from "./core/tensor.ts";
-import { firstUseChecks, firstUseChecksSettled } from "./first_use.ts";
 
 // Deno's WebGPU offers one adapter per process (the backend is chosen by DENO_WEBGPU_BACKEND
 // when the process starts), so the two runtimes are two devices requested from it.
@@ -59,22 +58,7 @@ Deno.test("a tensor lives in its runtime's pool and its ops refuse another runti
   assert.equal(a.engine.pool.stats.inUse, inUseA);
 });
 
-Deno.test("each runtime checks a product variant on its own first use of it", async () => {
-  const [checksA, checksB] = [a, b].map((rt) => rt.run(() => firstUseChecks().length));
-  // SHAPE is small: the backend's small tile, unchecked on b until b first chooses it.
-  const chosen = b.backend.variantFor(SHAPE);
-  b.run(() => matmulVariantFor(SHAPE));
-  await b.run(() => firstUseChecksSettled());
-  assert.equal(b.run(() => matmulVariantFor(SHAPE)), chosen);
-  const started = chosen === b.backend.matmulChecks[0]?.variant ? 0 : 1;
-  assert.equal(b.run(() => firstUseChecks().length), checksB + started);
-  assert.equal(a.run(() => firstUseChecks().length), checksA);
-});
-
 Deno.test("a forced matmul variant on one runtime leaves the other's choice alone", async () => {
-  // b's choice once its first-use check has passed it.
-  b.run(() => matmulVariantFor(SHAPE));
-  await b.run(() => firstUseChecksSettled());
   const own = b.run(() => matmulVariantFor(SHAPE));
   const forced = REGISTER_VARIANTS.find((v) => v !== own && a.backend.canRun(v, SHAPE))!;
   assert.ok(forced, "no second variant to force");

@@ -15,9 +15,9 @@ function shapeKey(s: MatmulShape): string {
 }
 
 /**
- * Vets the backend's choice of variant before a product uses it: `tensor/first_use.ts`'s check,
- * which `init()` installs, returns the variant once it has computed right on this adapter and a
- * checked one until then.
+ * Vets the backend's choices: `tensor/first_use.ts`'s check, which `init()` installs, runs each
+ * variant the start-up check left out on known values just before its first product, and
+ * fails the next read if it computed wrong.
  */
 export interface VariantGate {
   /**
@@ -26,18 +26,26 @@ export interface VariantGate {
    * @param backend The runtime's backend.
    * @param v The backend's choice.
    * @param s The shape.
-   * @returns `v` once it is checked, else a variant that is.
+   * @returns `v`, or a checked variant where `v` has failed its check.
    */
   pick(backend: Backend, v: MatmulVariant, s: MatmulShape): MatmulVariant;
 
   /**
-   * Whether the backend's fused attention has passed its check (starting it the first time);
-   * until it has, attention is composed from checked products.
+   * Whether attention may take the backend's fused path: false once its check has failed. The
+   * first call records the check.
    *
    * @param backend The runtime's backend.
-   * @returns True once it has passed.
+   * @returns Whether it may.
    */
   fusedAttention(backend: Backend): boolean;
+
+  /**
+   * Waits for the checks recorded so far and throws, in one line, once any has failed: the
+   * runtime's values since that variant's first product are not to be trusted.
+   *
+   * @returns When every check so far has passed.
+   */
+  verify(): Promise<void>;
 }
 
 /** The overrides and the autotuned table of one runtime. */

@@ -119,8 +119,8 @@ export function rememberTuned(s: MatmulShape, v: MatmulVariant): void {
 }
 
 /**
- * Whether the active runtime may run its backend's fused attention: true once the first-use
- * check (`tensor/first_use.ts`) has passed it, or where no check is installed.
+ * Whether the active runtime may run its backend's fused attention: false once its first-use
+ * check (`tensor/first_use.ts`) has failed.
  *
  * @returns Whether it may.
  */

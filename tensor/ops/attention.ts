@@ -56,7 +56,7 @@ export function selfAttention(
   const alpha = scale ?? hd ** -0.5;
   const grad = isGradEnabled() && qkv.requiresGrad;
   // The backend's fused path, where it has one (it cannot apply dropout to the probabilities)
-  // and it has passed its first-use check.
+  // and it has not failed its first-use check.
   const fused = onProbs || !fusedAttentionChecked()
     ? null
     : backend().selfAttention(qkv, heads, alpha, grad, halfMatmuls());

@@ -24,7 +24,6 @@ import {
 import * as ref from "../reference.ts";
 import { assertClose, rng, type Tolerance, uniform } from "../_test_util.ts";
 import { init } from "../runtime.ts";
-import { firstUseChecksSettled } from "../first_use.ts";
 
 await init();
 
@@ -644,9 +643,6 @@ Deno.test(
     const data = () => uniform(random, 35 * 64);
     const bData = uniform(random, 64 * 36);
     const b = Tensor.from(bData, [64, 36]);
-    // Products take the texture tile once its first-use check has passed it.
-    scope(() => ops.matmul(Tensor.zeros([35, 64]), Tensor.zeros([64, 36])));
-    await firstUseChecksSettled();
     const check = async (a: Tensor, aData: Float32Array, bHost: Float32Array, what: string) => {
       const expected = ref.refMatmul(ref.host(aData, [35, 64]), ref.host(bHost, [64, 36]));
       const out = ops.matmul(a, b);
@@ -744,9 +740,6 @@ Deno.test("a Linear layer's bias gradient comes out of its weight gradient's pro
     const b = uniform(random, n);
     const g = uniform(random, rows * n);
     const s = { batch: 1, m: n, k: rows, n: k, transA: true, transB: false };
-    // Products take a tile once its first-use check has passed it.
-    matmulVariantFor(s);
-    await firstUseChecksSettled();
     if (backend().name === "software") assert.equal(matmulVariantFor(s).family, "texturetn");
     const grad = { requiresGrad: true };
     const inputs = [
@@ -801,16 +794,6 @@ Deno.test(
         const qkv = ref.host(x, [...shape]);
         const gout = ref.host(g, [shape[0], shape[1], shape[2] / 3]);
         const input = Tensor.from(x, [...shape], { requiresGrad: true });
-        // A first pass starts the first-use checks of the fused attention and of the tiles it
-        // takes at this size; the pass compared runs on what they passed.
-        scope(() =>
-          ops.selfAttention(input, heads).backward(
-            Tensor.from(g, [...shape.slice(0, 2), shape[2] / 3]),
-          )
-        );
-        input.grad?.dispose();
-        input.grad = null;
-        await firstUseChecksSettled();
         const out = scope(() => {
           const y = ops.selfAttention(input, heads);
           y.backward(Tensor.from(g, y.shape));

@@ -63,9 +63,9 @@ export class SoftwareBackend extends WebGpuBackend {
   /** Whether products read operands from textures. */
   readonly textures: boolean;
   /**
-   * The variant the start-up check runs: the plainest storage tile, which runs every shape and
-   * so is every other variant's fallback until the first-use check (`tensor/first_use.ts`) has
-   * passed that one.
+   * The variants the start-up check runs: each texture family's small tile (lane-wide) in its
+   * layout, and the plainest storage tile, which runs every shape; the first-use check
+   * (`tensor/first_use.ts`) runs the others.
    */
   readonly matmulChecks: readonly MatmulCheck[];
   readonly #laneWide = new Map<readonly MatmulVariant[], readonly MatmulVariant[]>();
@@ -81,8 +81,23 @@ export class SoftwareBackend extends WebGpuBackend {
     this.textures = options.textures ?? true;
     this.vectorLoads = options.vectorLoads ?? true;
     this.rowFlavour = this.vectorLoads ? "vec4" : "thread";
+    // Each texture family's small tile in the layout small products take it for, and the
+    // plainest storage tile, which runs every shape.
+    const textures: [readonly MatmulVariant[], boolean, boolean][] = this.textures
+      ? [[TEXTURE_VARIANTS, false, true], [TEXTURETN_VARIANTS, true, false], [
+        TEXTURENN_VARIANTS,
+        false,
+        false,
+      ]]
+      : [];
     const plainest = smallTile(REGISTER_VARIANTS);
-    this.matmulChecks = [{ name: `matmul ${variantName(plainest)}`, variant: plainest }];
+    this.matmulChecks = [
+      ...textures.map(([family, transA, transB]) => {
+        const variant = smallTile(this.#wide(family));
+        return { name: `matmul ${variantName(variant)}`, variant, layouts: [[transA, transB]] };
+      }),
+      { name: `matmul ${variantName(plainest)}`, variant: plainest },
+    ] as MatmulCheck[];
   }
 
   /** A texture family with workgroups one SIMD vector wide (a narrower one leaves lanes idle). */
