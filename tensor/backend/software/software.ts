@@ -63,8 +63,8 @@ export class SoftwareBackend extends WebGpuBackend {
   /** Whether products read operands from textures. */
   readonly textures: boolean;
   /**
-   * The variants the start-up check runs: each texture family's small tile (lane-wide) in its
-   * layout, and the plainest storage tile, which runs every shape; the first-use check
+   * The variants the start-up check runs: the `texture` family's small tile (lane-wide) in the
+   * NT layout, and the plainest storage tile, which runs every shape; the first-use check
    * (`tensor/first_use.ts`) runs the others.
    */
   readonly matmulChecks: readonly MatmulCheck[];
@@ -81,14 +81,11 @@ export class SoftwareBackend extends WebGpuBackend {
     this.textures = options.textures ?? true;
     this.vectorLoads = options.vectorLoads ?? true;
     this.rowFlavour = this.vectorLoads ? "vec4" : "thread";
-    // Each texture family's small tile in the layout small products take it for, and the
-    // plainest storage tile, which runs every shape.
+    // The texture family's small tile in the layout small products take it for (a driver that
+    // gets textures wrong gets them wrong there, and the next candidate runs without them),
+    // and the plainest storage tile, which runs every shape.
     const textures: [readonly MatmulVariant[], boolean, boolean][] = this.textures
-      ? [[TEXTURE_VARIANTS, false, true], [TEXTURETN_VARIANTS, true, false], [
-        TEXTURENN_VARIANTS,
-        false,
-        false,
-      ]]
+      ? [[TEXTURE_VARIANTS, false, true]]
       : [];
     const plainest = smallTile(REGISTER_VARIANTS);
     this.matmulChecks = [
