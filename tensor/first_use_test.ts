@@ -256,3 +256,21 @@ Deno.test("a wrong fused attention is caught, and the next runtime composes atte
     [want],
   );
 });
+
+Deno.test("each runtime checks a variant once, on its own first use of it", async () => {
+  const { run, want } = linear(M, K, N);
+  const family = "matmul texture 32x32 NT";
+  const count = (rt: Runtime) => rt.run(() => firstUseChecks()).filter((c) => c.family === family);
+  const own = count(gpu()).length;
+  await onNewRuntime((rt) => new SoftwareBackend(rt.profile), async (rt) => {
+    assert.equal(count(rt).length, 0);
+    for (let i = 0; i < 3; i++) {
+      const y = rt.run(run);
+      assert.equal(variantName(rt.run(() => lastMatmulVariant())!), "texture 32x32");
+      assertClose(await y.toArray(), want, TOL, `product ${i}`);
+      y.dispose();
+    }
+    assert.deepEqual(count(rt).map((c) => c.ok), [true]);
+  });
+  assert.equal(count(gpu()).length, own, "another runtime's check counted on this one");
+});
