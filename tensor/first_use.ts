@@ -340,7 +340,8 @@ export class FirstUseCheck implements VariantGate {
 
 /**
  * What the active runtime's first-use check has found so far: one entry per variant and layout
- * checked, `ok` false where the variant computed wrong and its products fell back.
+ * checked (and one for the fused attention), `ok` false where it computed wrong; the runtime's
+ * reads then throw {@link WrongProductError}.
  *
  * @returns The finished checks, in order.
  * @example
@@ -356,8 +357,8 @@ export function firstUseChecks(): readonly FamilyCheck[] {
 }
 
 /**
- * Waits until every first-use check the active runtime has started has finished, so that the
- * next products use the variants that passed.
+ * Waits until every first-use check the active runtime has recorded has finished, without
+ * throwing where one failed (reads do that), so that {@link firstUseChecks} lists them all.
  *
  * @returns When they have.
  * @example
