@@ -29,7 +29,7 @@ import type { Backend, MatmulCheck } from "./core/backend.ts";
 import { describeProfile } from "./core/profile.ts";
 import { type FamilyCheck, gpu, type Runtime } from "./core/context.ts";
 import type { VariantGate } from "./core/overrides.ts";
-import { noGrad, scope, Tensor } from "./core/tensor.ts";
+import { enableGrad, noGrad, scope, Tensor } from "./core/tensor.ts";
 import { attentionCheck, type Pending, scaledError, values } from "./conformance.ts";
 import * as ref from "./reference.ts";
 
@@ -298,10 +298,11 @@ export class FirstUseCheck implements VariantGate {
     let recorded: { reads: Promise<Float32Array | null>[]; wants: ArrayLike<number>[] };
     rt.tuning.gate = null;
     try {
+      // The check runs the backward too, whatever the op that first takes the fused path does.
       recorded = rt.run(() =>
         scope(() => {
           const pending: Pending[] = [];
-          attentionCheck(be, pending);
+          enableGrad(() => attentionCheck(be, pending));
           const reads = pending.map((p) => p.got ? readRaw(rt, p.got) : Promise.resolve(null));
           // The input's gradient outlives the scope; the copies to read are recorded.
           for (const p of pending) p.got?.dispose();

@@ -124,7 +124,11 @@ async function caughtThenAvoided(
     }
   });
   const failed = first.rt.run(() => firstUseChecks()).filter((c) => !c.ok);
-  assert.ok(failed.some((c) => c.family === family && c.error > 100), JSON.stringify(failed));
+  // A finite error: the check compared numbers (a check that could not run fails as Infinity).
+  assert.ok(
+    failed.some((c) => c.family === family && Number.isFinite(c.error) && c.error > 100),
+    JSON.stringify(failed),
+  );
   assert.equal(
     first.warnings.filter((w) => w.startsWith(`tessera: ${family} computes wrong`)).length,
     1,
@@ -274,3 +278,22 @@ Deno.test("each runtime checks a variant once, on its own first use of it", asyn
   });
   assert.equal(count(gpu()).length, own, "another runtime's check counted on this one");
 });
+
+Deno.test(
+  "a right fused attention is checked once, forward and backward, even under noGrad",
+  async () => {
+    const be = new SoftwareBackend(gpu().profile);
+    const [b, t, heads, hd] = [2, 7, 2, 4];
+    const qkv = values(b * t * 3 * heads * hd, 6);
+    const want = ref.refSelfAttention(ref.host(qkv, [b, t, 3 * heads * hd]), heads).data;
+    const { checks, warnings } = await withBackend(be, async () => {
+      for (let i = 0; i < 2; i++) {
+        const y = noGrad(() => selfAttention(Tensor.from(qkv, [b, t, 3 * heads * hd]), heads));
+        assertClose(await y.toArray(), want, TOL, `attention ${i}`);
+        y.dispose();
+      }
+    });
+    assert.deepEqual(of(checks, "attention").map((c) => c.ok), [true]);
+    assert.deepEqual(warnings, []);
+  },
+);
