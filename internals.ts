@@ -29,7 +29,7 @@ export {
   type FamilyCheck,
   type GradOps,
 } from "./tensor/core/context.ts";
-export { Tuning } from "./tensor/core/overrides.ts";
+export { Tuning, type VariantGate } from "./tensor/core/overrides.ts";
 export { type Binding, Engine, engine, setValidation, type Storage } from "./tensor/engine.ts";
 export {
   type AliasingConflict,
@@ -85,6 +85,12 @@ export {
   lastMatmulVariant,
   matmulVariantFor,
 } from "./tensor/core/tuning.ts";
+export {
+  FirstUseCheck,
+  firstUseChecks,
+  firstUseChecksSettled,
+  WrongProductError,
+} from "./tensor/first_use.ts";
 export {
   type MatmulShape,
   type MatmulVariant,

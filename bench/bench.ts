@@ -46,6 +46,7 @@ const { values } = parseArgs({
     out: { type: "string" },
     profile: { type: "boolean", default: false },
     "peft-memory": { type: "boolean", default: false },
+    startup: { type: "boolean", default: false },
     batch: { type: "string" },
     modes: { type: "string" },
     e2e: { type: "boolean", default: false },
@@ -67,6 +68,7 @@ if (values.help) {
       "             OPENBLAS_L2_SIZE, as a user's would, and the BLAS kernels it ran are shown\n" +
       "  --python   the python3 that has torch (default /usr/bin/python3, then python3)\n" +
       "  --out      also write the JSON object to this file\n" +
+      "  --startup  only start-up: init()'s time and its conformance check's\n" +
       "  --profile  after each train step's timing, one more step with every kernel timed " +
       "on the\n" +
       "             GPU (timestamp queries): the kernels that take the most time\n" +
@@ -105,6 +107,13 @@ const startup = {
   check_ms: Math.round(startupChecks().reduce((t, r) => t + r.ms, 0)),
 };
 const log = values.json ? () => {} : console.log;
+if (values.startup) {
+  if (values.json) console.log(JSON.stringify({ adapter: describeAdapter(), startup }));
+  else {log(
+      `start-up: init() ${startup.init_ms} ms, of which the conformance check ${startup.check_ms} ms`,
+    );}
+  Deno.exit(0);
+}
 if (values["peft-memory"]) {
   const entries = await peftMemory({
     batch: Number(values.batch ?? 16),

@@ -1,11 +1,14 @@
 /**
- * The start-up conformance check: before the runtime hands out a backend, it runs each kernel
- * family that backend will use on inputs with known answers (the plain-TS reference) and
- * compares: every matmul family's small tile, at small layouts and across several blocks, and
- * the backward kernels of Linear layers and fused attention. The production tiles are checked
- * on request ({@link checkBackend}) and by the autotuner before it caches a variant. A backend that gets any family wrong is passed over for the next candidate
- * (for example storage-buffer operands instead of textures); when none passes, the runtime
- * refuses with one line instead of training on wrong numbers.
+ * The start-up check: before the runtime hands out a backend, it runs each kernel family that
+ * backend will use on inputs with known answers (the plain-TS reference) and compares: the
+ * backend's named product kernels ({@link Backend.matmulChecks}: the plainest storage tile on a
+ * software adapter, every workgroup tile on a GPU) at small layouts and across several blocks,
+ * the row, map, reduction, copy, attention, optimizer and convolution kernels. Every other
+ * product variant is checked the first time it is chosen (`first_use.ts`), and the autotuner
+ * checks its candidates before it caches one; {@link checkBackend} with `production` runs them
+ * all at once. A backend that gets any family wrong is passed over for the next candidate (for
+ * example one element per invocation instead of four); when none passes, the runtime refuses
+ * with one line instead of training on wrong numbers.
  *
  * @module
  */
@@ -16,7 +19,7 @@ import { add, crossEntropy, gelu, layerNorm, matmul, mul, permute, softmax, sum 
 import { depthwiseConv2d } from "./ops.ts";
 import * as ref from "./reference.ts";
 import { noGrad, scopeAsync, Tensor } from "./core/tensor.ts";
-import type { Backend } from "./core/backend.ts";
+import type { Backend, MatmulCheck } from "./core/backend.ts";
 import { type ConformanceReport, gpu, type Runtime } from "./core/context.ts";
 import { describeProfile } from "./core/profile.ts";
 import { forceMatmulVariant, lastMatmulVariant } from "./core/tuning.ts";
@@ -41,8 +44,14 @@ export class WrongResultsError extends Error {
   }
 }
 
-/** Values in [-1, 1) from a small fixed sequence: known inputs, the same on every run. */
-function values(n: number, seed: number): Float32Array {
+/**
+ * Values in [-1, 1) from a small fixed sequence: known inputs, the same on every run.
+ *
+ * @param n How many.
+ * @param seed Where the sequence starts.
+ * @returns The values.
+ */
+export function values(n: number, seed: number): Float32Array {
   const out = new Float32Array(n);
   let s = seed >>> 0;
   for (let i = 0; i < n; i++) {
@@ -56,7 +65,15 @@ function values(n: number, seed: number): Float32Array {
 const ATOL = 1e-4;
 const RTOL = 1e-3;
 
-function scaledError(got: ArrayLike<number>, want: ArrayLike<number>): number {
+/**
+ * The worst error of `got` against `want`, in units of the checks' tolerance
+ * (`1e-4 + 1e-3 · |want|`): at most 1 passes; a NaN or a length mismatch is Infinity.
+ *
+ * @param got The values computed.
+ * @param want The reference.
+ * @returns The scaled error.
+ */
+export function scaledError(got: ArrayLike<number>, want: ArrayLike<number>): number {
   if (got.length !== want.length) return Infinity;
   let worst = 0;
   for (let i = 0; i < want.length; i++) {
@@ -67,46 +84,61 @@ function scaledError(got: ArrayLike<number>, want: ArrayLike<number>): number {
 }
 
 /** A family's pending result: the tensor to read and what it should hold. */
-interface Pending {
+export interface Pending {
+  /** The family's name in the report. */
   family: string;
+  /** The result, or null where the kernel did not run. */
   got: Tensor | null;
+  /** The reference. */
   want: ArrayLike<number>;
 }
+
+/** NN, NT and TN, as [transA, transB]. */
+const ALL_LAYOUTS: readonly (readonly [boolean, boolean])[] = [[false, false], [false, true], [
+  true,
+  false,
+]];
 
 /** Layouts each product is tried in: rows of 256 bytes (copied into textures) and odd sizes. */
 const LAYOUTS: readonly [number, number, number][] = [[36, 64, 36], [9, 13, 7]];
 
 /**
- * A product spanning three blocks of a variant along M and N, each ending in a partial block
+ * A product spanning three blocks of a variant along M and N, the last one partial
  * (a block is a workgroup's 16 × 16 invocations for `tiled`, one invocation's tile otherwise),
  * over a K that is a whole number of vec4s but not of 32.
  */
 function multiBlock(v: MatmulVariant): [number, number, number] {
   const [bm, bn] = v.family === "tiled" ? [16 * v.tm, 16 * v.tn] : [v.tm, v.tn];
-  return [2 * bm + 3, 68, 2 * bn + 5];
+  // vec4tn runs only M and N that are whole vec4s.
+  const [rm, rn] = v.family === "vec4tn" ? [4, 4] : [3, 5];
+  return [2 * bm + rm, 68, 2 * bn + rn];
 }
 
 /**
- * The variants the start-up check runs: the backend's named checks (each family's small tile),
- * and the largest tile of each family among the variants it chooses or times, which production
- * products run. The autotuner checks the rest of its candidates before caching one.
+ * The variants the check runs: the backend's named checks, and with `production` the largest
+ * and the smallest tile of each family among the variants it chooses or times (the ones its
+ * products run; the autotuner checks the rest of its candidates before caching one).
  */
-function checkedVariants(
-  be: Backend,
-  production: boolean,
-): { name: string; variant: MatmulVariant }[] {
-  const out = new Map<string, { name: string; variant: MatmulVariant }>();
+function checkedVariants(be: Backend, production: boolean): MatmulCheck[] {
+  const out = new Map<string, MatmulCheck>();
   for (const c of be.matmulChecks) out.set(variantName(c.variant), c);
   if (!production) return [...out.values()];
+  // In full, every layout of the named ones too.
+  for (const [name, c] of out) out.set(name, { name: c.name, variant: c.variant });
   const largest = new Map<string, MatmulVariant>();
+  const smallest = new Map<string, MatmulVariant>();
   for (const [transA, transB] of [[false, false], [false, true], [true, false]] as const) {
-    const s: MatmulShape = { batch: 1, m: 259, k: 68, n: 261, transA, transB };
-    for (const v of [...be.candidates(s), be.variantFor(s)]) {
-      const was = largest.get(v.family);
-      if (!was || v.tm * v.tn > was.tm * was.tn) largest.set(v.family, v);
+    for (const [m, k, n] of [[259, 68, 261], [260, 68, 264], [9, 12, 7], [8, 12, 8]]) {
+      const s: MatmulShape = { batch: 1, m, k, n, transA, transB };
+      for (const v of [...be.candidates(s), be.variantFor(s)]) {
+        const big = largest.get(v.family);
+        if (!big || v.tm * v.tn > big.tm * big.tn) largest.set(v.family, v);
+        const small = smallest.get(v.family);
+        if (!small || v.tm * v.tn < small.tm * small.tn) smallest.set(v.family, v);
+      }
     }
   }
-  for (const v of largest.values()) {
+  for (const v of [...largest.values(), ...smallest.values()]) {
     const name = variantName(v);
     if (!out.has(name)) out.set(name, { name: `matmul ${name}`, variant: v });
   }
@@ -115,9 +147,11 @@ function checkedVariants(
 
 function matmulChecks(be: Backend, pending: Pending[], production: boolean): void {
   // Each variant is forced in turn, at the layouts of small tiles and at several of its blocks.
-  for (const { name: family, variant: v } of checkedVariants(be, production)) {
+  for (
+    const { name: family, variant: v, layouts = ALL_LAYOUTS } of checkedVariants(be, production)
+  ) {
     for (const [m, k, n] of [...LAYOUTS, multiBlock(v)]) {
-      for (const [transA, transB] of [[false, false], [false, true], [true, false]] as const) {
+      for (const [transA, transB] of layouts) {
         const s: MatmulShape = { batch: 1, m, k, n, transA, transB };
         if (!be.canRun(v, s)) continue;
         const a = values(m * k, m + k);
@@ -258,7 +292,14 @@ function elementwiseChecks(pending: Pending[]): void {
   }
 }
 
-function attentionCheck(be: Backend, pending: Pending[]): void {
+/**
+ * The backend's fused attention, forward and backward, on a small input, where it fuses
+ * attention (nothing is added where it does not).
+ *
+ * @param be The backend (installed).
+ * @param pending Receives the results to compare.
+ */
+export function attentionCheck(be: Backend, pending: Pending[]): void {
   const [b, t, heads, hd] = [2, 5, 2, 4];
   const d3 = 3 * heads * hd;
   const qkv = values(b * t * d3, 17);
@@ -332,9 +373,10 @@ function adamwCheck(pending: Pending[]): void {
  * inputs and compares each with the plain-TS reference.
  *
  * @param be The backend under check (installed).
- * @param production Also run each family's largest tile across several blocks, and the Linear
- *   backward at a size that takes them. Off at start-up: on a CPU adapter they lengthen the
- *   check by tens of seconds.
+ * @param production Also run each family's largest and smallest tile across several blocks,
+ *   and the Linear backward at a size that takes them. Off at start-up, where the first-use
+ *   check runs each variant when it is first chosen: on a CPU adapter compiling them all
+ *   lengthens the check by tens of seconds.
  * @returns Each family's result and the check's wall time.
  */
 export async function checkBackend(be: Backend, production = false): Promise<ConformanceReport> {
@@ -344,8 +386,10 @@ export async function checkBackend(be: Backend, production = false): Promise<Con
     () => matmulChecks(be, pending, production),
     () => rowChecks(be, pending),
     () => elementwiseChecks(pending),
-    () => attentionCheck(be, pending),
-    () => linearBackwardCheck(pending, production),
+    // Fused attention is checked on first use (`first_use.ts`), and here in full.
+    () => production && attentionCheck(be, pending),
+    // Its products are checked on their own (first use); in full, it takes production tiles.
+    () => production && linearBackwardCheck(pending, production),
     () => adamwCheck(pending),
     () => depthwiseConvCheck(pending),
   ];

@@ -11,6 +11,7 @@ import { chooseBackend, type ConformanceReport } from "./conformance.ts";
 import { backendCandidates } from "./backend/registry.ts";
 import { activeRuntime, installContext, Runtime, startOnce } from "./core/context.ts";
 import { requestDevice } from "./device.ts";
+import { FirstUseCheck } from "./first_use.ts";
 import { gradOps } from "./ops.ts";
 
 export { Runtime } from "./core/context.ts";
@@ -38,6 +39,8 @@ async function start(options: InitOptions): Promise<Runtime> {
   const { backend, reports } = await chooseBackend(backendCandidates(device.profile), runtime);
   runtime.useBackend(backend);
   runtime.reports = reports;
+  // The variants the start-up check left out are checked when products first choose them.
+  runtime.tuning.gate = new FirstUseCheck(runtime);
   return runtime;
 }
 

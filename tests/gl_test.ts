@@ -102,7 +102,8 @@ Deno.test({
         "--allow-run",
         "--allow-sys=hostname",
         // TESSERA_GL_RUN leaves out the production-tile sweep: minutes on GL's single-threaded
-        // llvmpipe; the start-up check, which this run is for, covers the kernels at small tiles.
+        // llvmpipe; the start-up check and the first-use checks of the tiles the goldens take,
+        // which this run is for, cover the kernels at small tiles.
         "--allow-env=TESSERA_GL_RUN",
         "tensor/conformance_test.ts",
         "tests/golden_ops_test.ts",

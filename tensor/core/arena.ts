@@ -112,6 +112,7 @@ export class Arena {
         new Float32Array(await this.#runtime.engine.read(this.chunkStorage(c)))
       ),
     );
+    await this.#runtime.tuning.gate?.verify();
     return this.slots.map((s) => chunks[s.chunk].slice(s.offset, s.offset + s.size));
   }
 

@@ -49,6 +49,8 @@ export interface MatmulCheck {
   readonly name: string;
   /** The variant. */
   readonly variant: MatmulVariant;
+  /** The layouts checked, as [transA, transB] (default NN, NT and TN). */
+  readonly layouts?: readonly (readonly [boolean, boolean])[];
 }
 
 /** One AdamW update of a parameter chunk (values, gradients and moments of one arena buffer). */
@@ -131,7 +133,11 @@ export interface Backend {
    * @returns True where {@link Backend.matmul} rewrites it.
    */
   runsAsNT(s: MatmulShape): boolean;
-  /** The product variants the start-up check runs, one small tile per family, by name. */
+  /**
+   * The product variants the start-up check runs, by name: the small tiles that small products
+   * take and a tile that runs every shape, the fallback of a variant whose first-use check
+   * (`tensor/first_use.ts`) fails.
+   */
   readonly matmulChecks: readonly MatmulCheck[];
   /**
    * Records one product.

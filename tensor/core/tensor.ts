@@ -327,6 +327,8 @@ export class Tensor {
       backing,
       Math.ceil((this.size * bytesPerElement(this.dtype)) / 4) * 4,
     );
+    // A product variant that failed its first-use check leaves no value to trust.
+    await this.#runtime.tuning.gate?.verify();
     if (this.dtype === "f16") return fromF16Bits(new Uint16Array(bytes, 0, this.size));
     return new Float32Array(bytes, 0, this.size);
   }

@@ -117,3 +117,14 @@ export function forceRowFlavour(flavour: RowFlavour | null): void {
 export function rememberTuned(s: MatmulShape, v: MatmulVariant): void {
   tuning().remember(s, v);
 }
+
+/**
+ * Whether the active runtime may run its backend's fused attention: false once its first-use
+ * check (`tensor/first_use.ts`) has failed.
+ *
+ * @returns Whether it may.
+ */
+export function fusedAttentionChecked(): boolean {
+  const rt = gpu();
+  return rt.tuning.gate?.fusedAttention(rt.backend) ?? true;
+}

@@ -13,6 +13,7 @@
 
 import { contiguousStrides } from "./_dispatch.ts";
 import { backend } from "../core/backend.ts";
+import { fusedAttentionChecked } from "../core/tuning.ts";
 import { halfMatmuls, matmul } from "./matmul.ts";
 import { softmax } from "./nn.ts";
 import { stridedCopy } from "./reduce.ts";
@@ -54,8 +55,11 @@ export function selfAttention(
   const hd = d / heads;
   const alpha = scale ?? hd ** -0.5;
   const grad = isGradEnabled() && qkv.requiresGrad;
-  // The backend's fused path, where it has one (it cannot apply dropout to the probabilities).
-  const fused = onProbs ? null : backend().selfAttention(qkv, heads, alpha, grad, halfMatmuls());
+  // The backend's fused path, where it has one (it cannot apply dropout to the probabilities)
+  // and it has not failed its first-use check.
+  const fused = onProbs || !fusedAttentionChecked()
+    ? null
+    : backend().selfAttention(qkv, heads, alpha, grad, halfMatmuls());
   if (fused) return fused;
   // Element (b, h, t, e) of part i (0 queries, 1 keys, 2 values) in the packed projection.
   const packedStrides = [t * d3, hd, d3, 1];

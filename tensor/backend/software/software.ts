@@ -62,7 +62,11 @@ export class SoftwareBackend extends WebGpuBackend {
   readonly rowFlavour: "vec4" | "thread";
   /** Whether products read operands from textures. */
   readonly textures: boolean;
-  /** The small tile of each family it runs: texture ones (lane-wide), then storage ones. */
+  /**
+   * The variants the start-up check runs: the `texture` family's small tile (lane-wide) in the
+   * NT layout, and the plainest storage tile, which runs every shape; the first-use check
+   * (`tensor/first_use.ts`) runs the others.
+   */
   readonly matmulChecks: readonly MatmulCheck[];
   readonly #laneWide = new Map<readonly MatmulVariant[], readonly MatmulVariant[]>();
 
@@ -77,17 +81,20 @@ export class SoftwareBackend extends WebGpuBackend {
     this.textures = options.textures ?? true;
     this.vectorLoads = options.vectorLoads ?? true;
     this.rowFlavour = this.vectorLoads ? "vec4" : "thread";
-    // The storage families run operands too big for textures, so a texture backend checks both.
-    const storage = [VEC4_VARIANTS, VEC4TN_VARIANTS, REGISTER_VARIANTS].map(smallTile);
-    const textures = this.textures
-      ? [TEXTURE_VARIANTS, TEXTURETN_VARIANTS, TEXTURENN_VARIANTS].map((f) =>
-        smallTile(this.#wide(f))
-      )
+    // The texture family's small tile in the layout small products take it for (a driver that
+    // gets textures wrong gets them wrong there, and the next candidate runs without them),
+    // and the plainest storage tile, which runs every shape.
+    const textures: [readonly MatmulVariant[], boolean, boolean][] = this.textures
+      ? [[TEXTURE_VARIANTS, false, true]]
       : [];
-    this.matmulChecks = [...textures, ...storage].map((variant) => ({
-      name: `matmul ${variantName(variant)}`,
-      variant,
-    }));
+    const plainest = smallTile(REGISTER_VARIANTS);
+    this.matmulChecks = [
+      ...textures.map(([family, transA, transB]) => {
+        const variant = smallTile(this.#wide(family));
+        return { name: `matmul ${variantName(variant)}`, variant, layouts: [[transA, transB]] };
+      }),
+      { name: `matmul ${variantName(plainest)}`, variant: plainest },
+    ] as MatmulCheck[];
   }
 
   /** A texture family with workgroups one SIMD vector wide (a narrower one leaves lanes idle). */
