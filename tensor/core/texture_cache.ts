@@ -97,10 +97,10 @@ export interface CachedTexture {
 
 /**
  * Persistent rgba32float 2-D texture arrays, up to {@link TEXTURES_PER_SIZE} per size (more
- * within the `budgetBytes` option), created on first use. Each remembers what it holds, so that an operand packed once serves every
- * matmul that reads it until its source region is written ({@link TextureCache.invalidate}):
- * a layer's input feeds three projections, and a Linear's output gradient is read by both its
- * input- and weight-gradient products.
+ * within the `budgetBytes` option), created on first use. Each remembers what it holds, so
+ * that an operand packed once serves every matmul that reads it until its source region is
+ * written ({@link TextureCache.invalidate}): a layer's input feeds three projections, and a
+ * Linear's output gradient is read by both its input- and weight-gradient products.
  *
  * @example
  * ```ts
