@@ -288,11 +288,15 @@ for (const c of TRAIN_CONFIGS) {
   engine().pool.resetPeak();
   const reps = !onCpu ? 10 : c.name === "vit-base-16-224" ? 1 : 3;
   let best = Infinity;
+  const [dispatches0, submits0] = [engine().dispatches, engine().submits];
   for (let r = 0; r < reps; r++) {
     const t0 = performance.now();
     await step();
     best = Math.min(best, performance.now() - t0);
   }
+  // Deterministic, unlike the times: what fusing and caching change shows here first.
+  const dispatches = (engine().dispatches - dispatches0) / reps;
+  const submits = (engine().submits - submits0) / reps;
   const arenaBytes = model.numParameters() * 4 * 4;
   const entry = {
     name: c.name,
@@ -304,6 +308,8 @@ for (const c of TRAIN_CONFIGS) {
     patch_size: config.patch_size,
     batch_size: c.batch,
     step_ms: best,
+    dispatches_per_step: dispatches,
+    submits_per_step: submits,
     images_per_s: (c.batch / best) * 1000,
     // The scratch textures of CPU matmuls (all that the step has used so far) count in full.
     peak_mb: (engine().pool.stats.peakBytesInUse + arenaBytes + engine().textures.bytes) /
@@ -327,7 +333,8 @@ for (const c of TRAIN_CONFIGS) {
 
   log(
     `train step ${c.name.padEnd(16)} batch ${c.batch}: ${best.toFixed(0)} ms, ` +
-      `${entry.images_per_s.toFixed(2)} images/s, peak ${entry.peak_mb.toFixed(0)} MiB`,
+      `${entry.images_per_s.toFixed(2)} images/s, peak ${entry.peak_mb.toFixed(0)} MiB, ` +
+      `${dispatches} dispatches and ${submits} submits a step`,
   );
   pixels.dispose();
   model.dispose();

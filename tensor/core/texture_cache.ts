@@ -63,6 +63,14 @@ export function allocatedSize(size: TextureSize, singleLayer = true): TextureSiz
 /** How many textures of one size the cache keeps: two operands of one matmul, and one more. */
 export const TEXTURES_PER_SIZE = 3;
 
+/**
+ * The engine's texture budget: a size may hold more than {@link TEXTURES_PER_SIZE} textures
+ * while all of them together stay within it. A small model's step then finds the operands its
+ * forward packed (a Linear's input) again in its weight-gradient products, instead of packing
+ * them twice, while a large model's textures stay at three per size.
+ */
+export const TEXTURE_BUDGET_BYTES = 64 * 2 ** 20;
+
 /** What a texture holds: an operand packed from bytes `start` to `end` of `buffer`. */
 export interface TextureContent {
   /** The buffer packed from. */
@@ -88,11 +96,11 @@ export interface CachedTexture {
 }
 
 /**
- * Persistent rgba32float 2-D texture arrays, up to {@link TEXTURES_PER_SIZE} per size, created
- * on first use. Each remembers what it holds, so that an operand packed once serves every
- * matmul that reads it until its source region is written ({@link TextureCache.invalidate}):
- * a layer's input feeds three projections, and a Linear's output gradient is read by both its
- * input- and weight-gradient products.
+ * Persistent rgba32float 2-D texture arrays, up to {@link TEXTURES_PER_SIZE} per size (more
+ * within the `budgetBytes` option), created on first use. Each remembers what it holds, so
+ * that an operand packed once serves every matmul that reads it until its source region is
+ * written ({@link TextureCache.invalidate}): a layer's input feeds three projections, and a
+ * Linear's output gradient is read by both its input- and weight-gradient products.
  *
  * @example
  * ```ts
@@ -119,17 +127,20 @@ export class TextureCache {
   /** Bytes held by the cached textures. */
   bytes = 0;
   readonly #singleLayer: boolean;
+  readonly #budgetBytes: number;
 
   /**
    * Creates an empty cache on a device.
    *
    * @param device The device to create textures on.
    * @param options `singleLayer`: the adapter reads one-layer textures through array views
-   *   (see {@link allocatedSize}).
+   *   (see {@link allocatedSize}); `budgetBytes`: a size may hold more than
+   *   {@link TEXTURES_PER_SIZE} textures while all textures together stay within it (0).
    */
-  constructor(device: GPUDevice, options: { singleLayer?: boolean } = {}) {
+  constructor(device: GPUDevice, options: { singleLayer?: boolean; budgetBytes?: number } = {}) {
     this.#device = device;
     this.#singleLayer = options.singleLayer ?? true;
+    this.#budgetBytes = options.budgetBytes ?? 0;
   }
 
   /** Whether the device can create a texture for this size (padded as {@link allocatedSize}). */
@@ -172,8 +183,9 @@ export class TextureCache {
 
   /**
    * A texture for `needed` to pack `content` into, recorded as holding it: one that holds
-   * nothing, else a new one while the size has fewer than {@link TEXTURES_PER_SIZE}, else the
-   * least recently used; never `except` (the other operand of the same matmul).
+   * nothing, else a new one while the size has fewer than {@link TEXTURES_PER_SIZE} (or the
+   * new one fits the budget), else the least recently used; never `except` (the other operand
+   * of the same matmul).
    *
    * @param needed The dimensions needed; the texture may be larger ({@link allocatedSize}).
    * @param content What the caller is about to pack into it.
@@ -184,7 +196,10 @@ export class TextureCache {
     const list = this.#list(needed);
     // One that holds nothing, else a new one while there is room, else the least recently used.
     let entry = list.find((t) => !t.content && t !== except);
-    if (!entry && list.length < TEXTURES_PER_SIZE) {
+    if (
+      !entry &&
+      (list.length < TEXTURES_PER_SIZE || this.bytes + this.#bytesOf(needed) <= this.#budgetBytes)
+    ) {
       entry = this.#create(needed);
       list.push(entry);
     }
@@ -197,6 +212,11 @@ export class TextureCache {
     entry!.content = content;
     entry!.lastUse = ++this.#clock;
     return entry!;
+  }
+
+  #bytesOf(needed: TextureSize): number {
+    const size = allocatedSize(needed, this.#singleLayer);
+    return size.width * size.height * size.layers * 16;
   }
 
   #create(needed: TextureSize): CachedTexture {
@@ -212,7 +232,7 @@ export class TextureCache {
       usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.STORAGE_BINDING |
         GPUTextureUsage.COPY_DST,
     });
-    this.bytes += size.width * size.height * size.layers * 16;
+    this.bytes += this.#bytesOf(needed);
     return {
       texture,
       view: texture.createView({ dimension: "2d-array" }),

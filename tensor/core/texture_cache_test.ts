@@ -88,3 +88,30 @@ Deno.test(
     other.destroy();
   },
 );
+
+Deno.test(
+  "the texture cache keeps more than three textures of a size while they fit its byte budget",
+  () => {
+    const device = gpu().device;
+    const size = { width: 6, height: 35, layers: 1 };
+    const bytes = 6 * 35 * 16;
+    // Room for five textures of this size, then the least recently used is replaced.
+    const cache = new TextureCache(device, { budgetBytes: 5 * bytes + bytes / 2 });
+    const buffer = device.createBuffer({ size: 8192, usage: GPUBufferUsage.STORAGE });
+    const content = (start: number) => ({ buffer, start, end: start + 1024, key: "k" });
+    const taken = [0, 1, 2, 3, 4].map((i) => cache.take(size, content(1024 * i)));
+    assert.equal(new Set(taken.map((t) => t.texture)).size, 5);
+    assert.equal(cache.bytes, 5 * bytes);
+    for (const [i, t] of taken.entries()) assert.equal(cache.find(size, content(1024 * i)), t);
+    assert.equal(cache.take(size, content(5 * 1024)), taken[0], "over budget: LRU replaced");
+    assert.equal(cache.find(size, content(0)), null);
+    assert.equal(cache.bytes, 5 * bytes);
+    // Below three per size, the budget does not apply.
+    const small = new TextureCache(device, { budgetBytes: bytes });
+    const three = [0, 1, 2, 3].map((i) => small.take(size, content(1024 * i)));
+    assert.equal(new Set(three.map((t) => t.texture)).size, TEXTURES_PER_SIZE);
+    cache.trim();
+    small.trim();
+    buffer.destroy();
+  },
+);
