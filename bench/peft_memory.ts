@@ -29,6 +29,11 @@ export interface PeftMemoryEntry {
   peak_mb: number;
   /** The buffer pool's high-water mark (frozen weights, activations, gradients in flight). */
   pool_peak_mb: number;
+  /**
+   * Bytes of every buffer the pool holds after the step, in use or free: what the GPU allocated
+   * for the pool, size-class rounding and buffers of sizes no longer asked for included.
+   */
+  pool_held_mb: number;
   /** Optimiser arenas: values, gradients and moments of the trainable parameters. */
   arena_mb: number;
   /** Scratch textures of the CPU matmuls. */
@@ -102,6 +107,7 @@ export async function peftMemory(options: {
     const arenaBytes = params.reduce((n, p) => n + p.size, 0) * 4 * 4;
     const mib = (b: number) => b / 2 ** 20;
     const poolPeak = mib(engine().pool.stats.peakBytesInUse);
+    const poolHeld = mib(engine().pool.stats.bytes);
     const textures = mib(engine().textures.bytes);
     const peak = poolPeak + mib(arenaBytes) + textures;
     out.push({
@@ -110,13 +116,16 @@ export async function peftMemory(options: {
       trainable,
       peak_mb: peak,
       pool_peak_mb: poolPeak,
+      pool_held_mb: poolHeld,
       arena_mb: mib(arenaBytes),
       textures_mb: textures,
       step_ms: times,
     });
     options.log(
       `${m.mode.padEnd(24)} batch ${options.batch}: peak ${peak.toFixed(0)} MiB (pool ` +
-        `${poolPeak.toFixed(0)}, arenas ${mib(arenaBytes).toFixed(0)}, textures ` +
+        `${poolPeak.toFixed(0)} of ${poolHeld.toFixed(0)} held, arenas ${
+          mib(arenaBytes).toFixed(0)
+        }, textures ` +
         `${textures.toFixed(0)}), steps ` +
         `${times.map((t) => (t / 1000).toFixed(1)).join(", ")} s; ${trainable}`,
     );

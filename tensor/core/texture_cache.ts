@@ -63,6 +63,30 @@ export function allocatedSize(size: TextureSize, singleLayer = true): TextureSiz
 /** How many textures of one size the cache keeps: two operands of one matmul, and one more. */
 export const TEXTURES_PER_SIZE = 3;
 
+/**
+ * From this many bytes on, a size keeps only two textures (the two operands of one matmul):
+ * the third of a large size (an MLP activation, attention scores) costs tens of megabytes,
+ * where packing the operand again costs a copy next to a matmul many times its time.
+ */
+export const LARGE_TEXTURE_BYTES = 8 * 2 ** 20;
+
+/**
+ * How many textures of a size the cache keeps: {@link TEXTURES_PER_SIZE}, or two from
+ * {@link LARGE_TEXTURE_BYTES} on.
+ *
+ * @param size The size allocated ({@link allocatedSize}).
+ * @returns The number of textures kept for that size.
+ * @example
+ * ```ts
+ * import { texturesPerSize } from "./texture_cache.ts";
+ * console.log(texturesPerSize({ width: 17, height: 9, layers: 1 })); // 3
+ * console.log(texturesPerSize({ width: 769, height: 3152, layers: 1 })); // 2
+ * ```
+ */
+export function texturesPerSize(size: TextureSize): number {
+  return size.width * size.height * size.layers * 16 >= LARGE_TEXTURE_BYTES ? 2 : TEXTURES_PER_SIZE;
+}
+
 /** What a texture holds: an operand packed from bytes `start` to `end` of `buffer`. */
 export interface TextureContent {
   /** The buffer packed from. */
@@ -88,7 +112,7 @@ export interface CachedTexture {
 }
 
 /**
- * Persistent rgba32float 2-D texture arrays, up to {@link TEXTURES_PER_SIZE} per size, created
+ * Persistent rgba32float 2-D texture arrays, up to {@link texturesPerSize} per size, created
  * on first use. Each remembers what it holds, so that an operand packed once serves every
  * matmul that reads it until its source region is written ({@link TextureCache.invalidate}):
  * a layer's input feeds three projections, and a Linear's output gradient is read by both its
@@ -172,7 +196,7 @@ export class TextureCache {
 
   /**
    * A texture for `needed` to pack `content` into, recorded as holding it: one that holds
-   * nothing, else a new one while the size has fewer than {@link TEXTURES_PER_SIZE}, else the
+   * nothing, else a new one while the size has fewer than {@link texturesPerSize}, else the
    * least recently used; never `except` (the other operand of the same matmul).
    *
    * @param needed The dimensions needed; the texture may be larger ({@link allocatedSize}).
@@ -184,7 +208,7 @@ export class TextureCache {
     const list = this.#list(needed);
     // One that holds nothing, else a new one while there is room, else the least recently used.
     let entry = list.find((t) => !t.content && t !== except);
-    if (!entry && list.length < TEXTURES_PER_SIZE) {
+    if (!entry && list.length < texturesPerSize(allocatedSize(needed, this.#singleLayer))) {
       entry = this.#create(needed);
       list.push(entry);
     }

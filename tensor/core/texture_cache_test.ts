@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { gpu } from "../device.ts";
-import { allocatedSize, TextureCache, TEXTURES_PER_SIZE } from "./texture_cache.ts";
+import {
+  allocatedSize,
+  LARGE_TEXTURE_BYTES,
+  TextureCache,
+  TEXTURES_PER_SIZE,
+  texturesPerSize,
+} from "./texture_cache.ts";
 import { init } from "../runtime.ts";
 
 await init();
@@ -88,3 +94,25 @@ Deno.test(
     other.destroy();
   },
 );
+
+Deno.test("the texture cache keeps only two textures of a large size, never the other operand", () => {
+  const device = gpu().device;
+  const cache = new TextureCache(device);
+  const buffer = device.createBuffer({ size: 4096, usage: GPUBufferUsage.STORAGE });
+  // 769 texels × 3152 rows × 16 bytes: an MLP activation of ViT-B at batch 16.
+  const size = { width: 769, height: 3152, layers: 1 };
+  assert.ok(allocatedSize(size).width * 3152 * 16 >= LARGE_TEXTURE_BYTES);
+  assert.equal(texturesPerSize(allocatedSize(size)), 2);
+  assert.equal(texturesPerSize(allocatedSize({ width: 6, height: 35, layers: 1 })), 3);
+  const content = (start: number) => ({ buffer, start, end: start + 1024, key: "k" });
+  const a = cache.take(size, content(0));
+  const b = cache.take(size, content(1024), a);
+  assert.notEqual(a.texture, b.texture);
+  assert.equal(cache.bytes, 2 * 769 * 3152 * 16);
+  // A third operand replaces the least recently used one unless it is the matmul's other one.
+  assert.equal(cache.take(size, content(2048), a), b);
+  assert.equal(cache.take(size, content(3072)), a);
+  assert.equal(cache.bytes, 2 * 769 * 3152 * 16, "no third texture");
+  cache.trim();
+  buffer.destroy();
+});
