@@ -20,7 +20,7 @@ import { BindingAliasingError, findAliasing } from "./aliasing.ts";
 import type { AdapterProfile } from "./profile.ts";
 import { BufferPool } from "./pool.ts";
 import { KernelProfiler, type KernelTime } from "./profiler.ts";
-import { TextureCache } from "./texture_cache.ts";
+import { TEXTURE_BUDGET_BYTES, TextureCache } from "./texture_cache.ts";
 
 /** A region of a GPU buffer that backs a tensor. */
 export interface Storage {
@@ -133,7 +133,11 @@ export class Engine {
       GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
     );
     this.readPool = new BufferPool(device, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
-    this.textures = new TextureCache(device, { singleLayer: singleLayerTextures });
+    this.textures = new TextureCache(device, {
+      singleLayer: singleLayerTextures,
+      budgetBytes: TEXTURE_BUDGET_BYTES,
+      beforeDestroy: () => this.flush(),
+    });
     this.#uniformRing = device.createBuffer({
       size: UNIFORM_RING_BYTES,
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,

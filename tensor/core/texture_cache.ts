@@ -71,6 +71,13 @@ export const TEXTURES_PER_SIZE = 3;
 export const LARGE_TEXTURE_BYTES = 8 * 2 ** 20;
 
 /**
+ * The bytes the engine's cache may hold before it destroys the least recently used textures of
+ * other sizes to make room: a ViT-B step at batch 16 packs operands of a dozen sizes of tens
+ * of megabytes each, which kept together would cost a quarter gigabyte beside the buffers.
+ */
+export const TEXTURE_BUDGET_BYTES = 96 * 2 ** 20;
+
+/**
  * How many textures of a size the cache keeps: {@link TEXTURES_PER_SIZE}, or two from
  * {@link LARGE_TEXTURE_BYTES} on.
  *
@@ -142,18 +149,65 @@ export class TextureCache {
   #filled = 0;
   /** Bytes held by the cached textures. */
   bytes = 0;
+  /** The most bytes held at once since the last {@link TextureCache.resetPeak}. */
+  peakBytes = 0;
+  /** Textures destroyed to stay within the budget. */
+  evicted = 0;
   readonly #singleLayer: boolean;
+  readonly #budget: number;
+  readonly #bytes = new WeakMap<GPUTexture, number>();
+  readonly #beforeDestroy: () => void;
 
   /**
    * Creates an empty cache on a device.
    *
    * @param device The device to create textures on.
    * @param options `singleLayer`: the adapter reads one-layer textures through array views
-   *   (see {@link allocatedSize}).
+   *   (see {@link allocatedSize}). `budgetBytes`: above it, creating a texture first destroys
+   *   the least recently used textures (never the operand passed as `except`); unlimited by
+   *   default. `beforeDestroy`: called before such a texture is destroyed, to submit the
+   *   recorded commands that read it (the engine's flush).
    */
-  constructor(device: GPUDevice, options: { singleLayer?: boolean } = {}) {
+  constructor(
+    device: GPUDevice,
+    options: { singleLayer?: boolean; budgetBytes?: number; beforeDestroy?: () => void } = {},
+  ) {
     this.#device = device;
     this.#singleLayer = options.singleLayer ?? true;
+    this.#budget = options.budgetBytes ?? Infinity;
+    this.#beforeDestroy = options.beforeDestroy ?? (() => {});
+  }
+
+  /** Starts a new peak measurement from the bytes held now. */
+  resetPeak(): void {
+    this.peakBytes = this.bytes;
+  }
+
+  /**
+   * Destroys least recently used textures, never `except`, until `bytes` more fit the budget
+   * or nothing else is left to destroy.
+   */
+  #makeRoom(bytes: number, except?: CachedTexture): void {
+    let flushed = false;
+    while (this.bytes + bytes > this.#budget) {
+      let victim: { list: CachedTexture[]; entry: CachedTexture } | null = null;
+      for (const list of this.#textures.values()) {
+        for (const entry of list) {
+          if (entry !== except && (!victim || entry.lastUse < victim.entry.lastUse)) {
+            victim = { list, entry };
+          }
+        }
+      }
+      if (!victim) return;
+      // Commands recorded but not submitted may still read it: submit them first.
+      if (!flushed) this.#beforeDestroy();
+      flushed = true;
+      victim.list.splice(victim.list.indexOf(victim.entry), 1);
+      if (victim.entry.content) this.#filled--;
+      victim.entry.texture.destroy();
+      this.bytes -= this.#bytes.get(victim.entry.texture) ?? 0;
+      this.evicted++;
+    }
   }
 
   /** Whether the device can create a texture for this size (padded as {@link allocatedSize}). */
@@ -208,7 +262,9 @@ export class TextureCache {
     const list = this.#list(needed);
     // One that holds nothing, else a new one while there is room, else the least recently used.
     let entry = list.find((t) => !t.content && t !== except);
-    if (!entry && list.length < texturesPerSize(allocatedSize(needed, this.#singleLayer))) {
+    const allocated = allocatedSize(needed, this.#singleLayer);
+    if (!entry && list.length < texturesPerSize(allocated)) {
+      this.#makeRoom(allocated.width * allocated.height * allocated.layers * 16, except);
       entry = this.#create(needed);
       list.push(entry);
     }
@@ -236,7 +292,10 @@ export class TextureCache {
       usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.STORAGE_BINDING |
         GPUTextureUsage.COPY_DST,
     });
-    this.bytes += size.width * size.height * size.layers * 16;
+    const bytes = size.width * size.height * size.layers * 16;
+    this.#bytes.set(texture, bytes);
+    this.bytes += bytes;
+    this.peakBytes = Math.max(this.peakBytes, this.bytes);
     return {
       texture,
       view: texture.createView({ dimension: "2d-array" }),

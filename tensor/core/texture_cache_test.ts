@@ -116,3 +116,43 @@ Deno.test("the texture cache keeps only two textures of a large size, never the 
   cache.trim();
   buffer.destroy();
 });
+
+Deno.test(
+  "over its budget the texture cache destroys the least recently used textures, after a flush",
+  () => {
+    const device = gpu().device;
+    let flushes = 0;
+    const size = (height: number) => ({ width: 5, height, layers: 1 });
+    const bytes = (height: number) => 5 * height * 16;
+    const cache = new TextureCache(device, {
+      budgetBytes: bytes(9) + bytes(11) + bytes(13),
+      beforeDestroy: () => flushes++,
+    });
+    const buffer = device.createBuffer({ size: 4096, usage: GPUBufferUsage.STORAGE });
+    const content = (start: number) => ({ buffer, start, end: start + 16, key: "k" });
+    const a = cache.take(size(9), content(0));
+    const b = cache.take(size(11), content(16));
+    const c = cache.take(size(13), content(32));
+    assert.equal(cache.find(size(9), content(0)), a, "a used again: b is now the oldest");
+    assert.equal(cache.bytes, bytes(9) + bytes(11) + bytes(13));
+    assert.equal(flushes, 0, "within the budget");
+    // A fourth size: the least recently used (b) goes, after one flush.
+    const d = cache.take(size(7), content(48), c);
+    assert.equal(flushes, 1);
+    assert.equal(cache.evicted, 1);
+    assert.equal(cache.find(size(11), content(16)), null, "b destroyed");
+    assert.equal(cache.find(size(9), content(0)), a);
+    assert.equal(cache.bytes, bytes(9) + bytes(13) + bytes(7));
+    // A big one needs all the room; `except` (the matmul's other operand) stays.
+    cache.take(size(30), content(64), d);
+    assert.equal(cache.find(size(7), content(48)), d, "the other operand is kept");
+    assert.equal(cache.find(size(9), content(0)), null);
+    assert.equal(cache.find(size(13), content(32)), null);
+    assert.equal(cache.bytes, bytes(7) + bytes(30), "over budget only by what it must keep");
+    assert.equal(cache.peakBytes, bytes(7) + bytes(30));
+    cache.resetPeak();
+    assert.equal(cache.peakBytes, cache.bytes);
+    cache.trim();
+    buffer.destroy();
+  },
+);
