@@ -8,6 +8,10 @@ import {
   texturesPerSize,
 } from "./texture_cache.ts";
 import { init } from "../runtime.ts";
+import { engine } from "../engine.ts";
+import { matmul } from "../ops.ts";
+import { Tensor } from "../tensor.ts";
+import { assertClose, rng, uniform } from "../_test_util.ts";
 
 await init();
 
@@ -131,7 +135,7 @@ Deno.test(
     const buffer = device.createBuffer({ size: 4096, usage: GPUBufferUsage.STORAGE });
     const content = (start: number) => ({ buffer, start, end: start + 16, key: "k" });
     const a = cache.take(size(9), content(0));
-    const b = cache.take(size(11), content(16));
+    cache.take(size(11), content(16));
     const c = cache.take(size(13), content(32));
     assert.equal(cache.find(size(9), content(0)), a, "a used again: b is now the oldest");
     assert.equal(cache.bytes, bytes(9) + bytes(11) + bytes(13));
@@ -156,3 +160,53 @@ Deno.test(
     buffer.destroy();
   },
 );
+
+Deno.test("matmuls in one command stream give the same bits while a small texture budget evicts", async () => {
+  const random = rng(5);
+  const dims = [64, 96, 80, 112, 48, 128, 72];
+  const mats = dims.slice(1).map((n, i) => uniform(random, dims[i] * n));
+  const x = uniform(random, 40 * dims[0]);
+  // x · W1 · W2 · … recorded without a sync between the products.
+  const chain = async () => {
+    let t = Tensor.from(x, [40, dims[0]]);
+    for (const [i, w] of mats.entries()) t = matmul(t, Tensor.from(w, [dims[i], dims[i + 1]]));
+    return await t.toArray();
+  };
+  const plain = await chain();
+  const e = engine() as unknown as { textures: TextureCache };
+  const saved = e.textures;
+  // Room for about two operands: every new size destroys older textures, with work pending.
+  const small = new TextureCache(gpu().device, {
+    singleLayer: gpu().profile.singleLayerTextures,
+    budgetBytes: 96 * 1024,
+    beforeDestroy: () => engine().flush(),
+  });
+  e.textures = small;
+  let evicting: Float32Array;
+  try {
+    evicting = await chain();
+  } finally {
+    small.trim();
+    e.textures = saved;
+  }
+  assert.deepEqual(evicting, plain, "the same products, bit for bit");
+  // And right: against f64 on the host, within the matmul's precision on this adapter.
+  let ref = Float64Array.from(x);
+  for (const [i, w] of mats.entries()) {
+    const [k, n] = [dims[i], dims[i + 1]];
+    const next = new Float64Array(40 * n);
+    for (let r = 0; r < 40; r++) {
+      for (let c = 0; c < n; c++) {
+        let acc = 0;
+        for (let j = 0; j < k; j++) acc += ref[r * k + j] * w[j * n + c];
+        next[r * n + c] = acc;
+      }
+    }
+    ref = next;
+  }
+  assertClose(evicting, ref, { atol: 1e-2, rtol: 1e-2 }, "chained product");
+  if (small.peakBytes > 0) {
+    // The texture path ran (a CPU adapter): it had to evict to stay near its budget.
+    assert.ok(small.evicted > 0, "textures were evicted");
+  }
+});
