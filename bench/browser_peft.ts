@@ -59,6 +59,8 @@ const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (re
     return new Response(js, { headers: { "content-type": "text/javascript" } });
   }
   if (path === "/") return new Response(html, { headers: { "content-type": "text/html" } });
+  // No icon: an empty answer keeps a 404 out of the console.
+  if (path === "/favicon.ico") return new Response(null, { status: 204 });
   return new Response(null, { status: 404 });
 });
 const { default: puppeteer } = await import("puppeteer-core");
