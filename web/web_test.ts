@@ -4,7 +4,9 @@
  * from the desktop) and a tiny model folder through its folder input, trains, stops and resumes,
  * predicts, and hands over a zip whose model gives the same logits in Deno. Chromium's console
  * must stay free of WebGPU errors and uncaught errors. A screenshot of the trained page goes to
- * .cache/test/web/web.png (the one in docs/web.png is a copy).
+ * .cache/test/web/web.png (the one in docs/web.png is a copy). A second test trains LoRA with
+ * gradient checkpointing on the page and checks the adapter folder it downloads against PEFT's
+ * layout and against the same run in Deno.
  *
  * Needs what tests/browser_test.ts needs (--allow-run, --allow-net=127.0.0.1, --allow-env,
  * --allow-read=.,/usr/bin/chromium, writes under .cache/test).
