@@ -94,9 +94,9 @@ async function write(path: string, data: Uint8Array | string): Promise<void> {
   else await Deno.writeFile(path, data);
 }
 
-/** The folders the test uploads: a dataset, bad folders, and a tiny model. */
-async function makeFolders(): Promise<void> {
-  await Deno.remove(OUT, { recursive: true }).catch(() => {});
+/** The folders the tests upload, under `out`: a dataset, bad folders, and a tiny model. */
+async function makeFolders(out = OUT): Promise<void> {
+  await Deno.remove(out, { recursive: true }).catch(() => {});
   const perSplit = { train: 16, validation: 8 };
   for (const [split, n] of Object.entries(perSplit)) {
     for (const [label, name] of CLASSES.entries()) {
@@ -110,15 +110,15 @@ async function makeFolders(): Promise<void> {
           ? (label + 1) % 3
           : -1;
         await write(
-          `${OUT}/colours/${split}/${name}/${i}.png`,
+          `${out}/colours/${split}/${name}/${i}.png`,
           colourImage(label, seed, looksLike),
         );
       }
     }
   }
-  await write(`${OUT}/colours/train/red/notes.txt`, "not an image\n");
-  await write(`${OUT}/no-classes/a.png`, colourImage(0, 1));
-  await write(`${OUT}/no-classes/readme.txt`, "images at the top, no class folders\n");
+  await write(`${out}/colours/train/red/notes.txt`, "not an image\n");
+  await write(`${out}/no-classes/a.png`, colourImage(0, 1));
+  await write(`${out}/no-classes/readme.txt`, "images at the top, no class folders\n");
   const config = makeViTConfig({
     hidden_size: 32,
     num_hidden_layers: 2,
@@ -129,12 +129,12 @@ async function makeFolders(): Promise<void> {
     id2label: { "0": "x", "1": "y" },
   }, "web test");
   const model = new ViTForImageClassification(config, 7);
-  await model.savePretrained(`${OUT}/tiny-vit`);
-  await new ViTImageProcessor({ size: 32 }).savePretrained(`${OUT}/tiny-vit`);
+  await model.savePretrained(`${out}/tiny-vit`);
+  await new ViTImageProcessor({ size: 32 }).savePretrained(`${out}/tiny-vit`);
   model.dispose();
   await write(
-    `${OUT}/broken-model/config.json`,
-    await Deno.readTextFile(`${OUT}/tiny-vit/config.json`),
+    `${out}/broken-model/config.json`,
+    await Deno.readTextFile(`${out}/tiny-vit/config.json`),
   );
 }
 
@@ -518,6 +518,8 @@ Deno.test({
   },
 });
 
+/** The LoRA test's folders. */
+const LORA_OUT = `${OUT}-lora`;
 /** The LoRA run's settings, the same on the page and in Deno. */
 const LORA = { r: 4, alpha: 8, dropout: 0.1, targets: ["query", "value"] };
 /** The page's training arguments for the LoRA run (fp16 off: SwiftShader has no shader-f16). */
@@ -545,7 +547,9 @@ Deno.test({
   sanitizeResources: false,
   async fn() {
     await init();
-    await makeFolders();
+    // Its own folder, so that the first test's screenshot stays.
+    const OUT = LORA_OUT;
+    await makeFolders(OUT);
     await buildWeb(`${OUT}/dist`, false);
     const server = serveWeb({ dist: `${OUT}/dist`, root: Deno.cwd(), port: 0 });
     const url = `http://127.0.0.1:${(server.addr as Deno.NetAddr).port}/`;
@@ -554,13 +558,14 @@ Deno.test({
       executablePath: CHROMIUM,
       headless: true,
       args: FLAGS,
-      userDataDir: `${OUT}/profile-lora`,
+      userDataDir: `${OUT}/profile`,
     });
     const log: string[] = [];
     let entries: Map<string, Uint8Array>;
     const statusLines: string[] = [];
     try {
       const page = await browser.newPage();
+      await page.setViewport({ width: 1280, height: 900 });
       page.on("console", (m) => log.push(`${m.type()}: ${m.text()}`));
       page.on("pageerror", (e) => log.push(`pageerror: ${(e as Error).message ?? e}`));
       await page.goto(url);
@@ -576,9 +581,11 @@ Deno.test({
           );
         }
       };
+      // Start-up takes over a minute when the machine's cores are shared.
       await until(
         "WebGPU and the bundled model",
         "/bundled-model/.test(document.getElementById('model-text').textContent)",
+        180_000,
       );
       await fileInput(await page.$("#data-input")).uploadFile(`${OUT}/colours`);
       await until(
@@ -642,6 +649,7 @@ Deno.test({
         await new Promise((r) => setTimeout(r, 100));
       }
       entries = unzipStored(await Deno.readFile(zipPath));
+      await page.screenshot({ path: `${OUT}/web-lora.png`, fullPage: true });
     } finally {
       await browser.close();
       await server.shutdown();
