@@ -3,8 +3,9 @@
  * at 224 px (random weights in the in21k layout, 3 labels) under full fine-tuning, LoRA r 16 on
  * query and value, LoRA with gradient checkpointing, and a frozen backbone. Memory is the buffer
  * pool's high-water mark during the step plus the optimiser arenas (values, gradients and two
- * moments of each trainable parameter) and the CPU matmuls' scratch textures, as the train-step
- * bench counts it.
+ * moments of each trainable parameter) and the most bytes the CPU matmuls' scratch textures
+ * held at once, as the train-step bench counts it; `held_mb` counts every buffer the pool holds
+ * at the step's end (in use or free) instead of the pool's high-water mark.
  *
  * @module
  */
@@ -27,12 +28,21 @@ export interface PeftMemoryEntry {
   trainable: string;
   /** Peak memory of a step, MiB: the three parts below. */
   peak_mb: number;
+  /** Everything the GPU holds for the step: the pool's buffers, arenas and textures, MiB. */
+  held_mb: number;
   /** The buffer pool's high-water mark (frozen weights, activations, gradients in flight). */
   pool_peak_mb: number;
+  /**
+   * Bytes of every buffer the pool holds after the step, in use or free: what the GPU allocated
+   * for the pool, size-class rounding and buffers of sizes no longer asked for included.
+   */
+  pool_held_mb: number;
   /** Optimiser arenas: values, gradients and moments of the trainable parameters. */
   arena_mb: number;
-  /** Scratch textures of the CPU matmuls. */
+  /** Scratch textures of the CPU matmuls: the most held at once during the step. */
   textures_mb: number;
+  /** Textures destroyed during the step to keep within the texture budget. */
+  textures_evicted: number;
   /** Wall time of each measured step, ms. */
   step_ms: number[];
 }
@@ -86,7 +96,9 @@ export async function peftMemory(options: {
     model.train();
     engine().trim();
     engine().pool.resetPeak();
+    engine().textures.resetPeak();
     const times: number[] = [];
+    const evicted0 = engine().textures.evicted;
     for (let s = 0; s < options.steps; s++) {
       const t0 = performance.now();
       await scopeAsync(async () => {
@@ -102,22 +114,29 @@ export async function peftMemory(options: {
     const arenaBytes = params.reduce((n, p) => n + p.size, 0) * 4 * 4;
     const mib = (b: number) => b / 2 ** 20;
     const poolPeak = mib(engine().pool.stats.peakBytesInUse);
-    const textures = mib(engine().textures.bytes);
+    const poolHeld = mib(engine().pool.stats.bytes);
+    const textures = mib(engine().textures.peakBytes);
     const peak = poolPeak + mib(arenaBytes) + textures;
     out.push({
       mode: m.mode,
       batch_size: options.batch,
       trainable,
       peak_mb: peak,
+      held_mb: poolHeld + mib(arenaBytes) + textures,
       pool_peak_mb: poolPeak,
+      pool_held_mb: poolHeld,
       arena_mb: mib(arenaBytes),
       textures_mb: textures,
+      textures_evicted: engine().textures.evicted - evicted0,
       step_ms: times,
     });
     options.log(
-      `${m.mode.padEnd(24)} batch ${options.batch}: peak ${peak.toFixed(0)} MiB (pool ` +
-        `${poolPeak.toFixed(0)}, arenas ${mib(arenaBytes).toFixed(0)}, textures ` +
-        `${textures.toFixed(0)}), steps ` +
+      `${m.mode.padEnd(24)} batch ${options.batch}: peak ${peak.toFixed(0)} MiB, held ` +
+        `${(poolHeld + mib(arenaBytes) + textures).toFixed(0)} (pool ` +
+        `${poolPeak.toFixed(0)} of ${poolHeld.toFixed(0)} held, arenas ${
+          mib(arenaBytes).toFixed(0)
+        }, textures ` +
+        `${textures.toFixed(0)}, ${engine().textures.evicted - evicted0} evicted), steps ` +
         `${times.map((t) => (t / 1000).toFixed(1)).join(", ")} s; ${trainable}`,
     );
     model.dispose();

@@ -12,6 +12,7 @@ import type {
   DemoReply,
   DemoRequest,
   ErrorKind,
+  PageParameterEfficient,
   PageTrainingArguments,
   PickedFile,
   Reply,
@@ -77,6 +78,8 @@ const state = {
   /** The run's last step, so that the evaluation chart's x axis spans the whole run. */
   maxSteps: 0,
   output: [] as { name: string; data: Uint8Array }[],
+  /** Whether the output is a LoRA adapter folder rather than a whole model. */
+  adapter: false,
   trained: false,
 };
 
@@ -170,7 +173,13 @@ function resetRun(): void {
 
 function showOutput(files: { name: string; data: Uint8Array }[]): void {
   state.output = files;
-  const wanted = ["config.json", "model.safetensors", "preprocessor_config.json"];
+  const wanted = [
+    "adapter_config.json",
+    "adapter_model.safetensors",
+    "config.json",
+    "model.safetensors",
+    "preprocessor_config.json",
+  ];
   const list = $("download-files");
   list.replaceChildren(
     ...files.sort((a, b) =>
@@ -264,6 +273,7 @@ worker.onmessage = (event: MessageEvent<Reply>) => {
         const acc = state.evalAccuracy.at(-1)?.[1];
         $("progress-text").textContent = `Done: ${reply.step} steps` +
           (acc === undefined ? "." : `, eval accuracy ${(acc * 100).toFixed(1)}%.`);
+        state.adapter = reply.adapter ?? false;
         showOutput(reply.files);
       }
       break;
@@ -469,12 +479,25 @@ function readArgs(): PageTrainingArguments {
   };
 }
 
+function readPeft(): PageParameterEfficient {
+  const num = (id: string) => Number($<HTMLInputElement>(id).value);
+  return {
+    lora: $<HTMLInputElement>("arg-lora").checked,
+    r: num("arg-lora-r"),
+    alpha: num("arg-lora-alpha"),
+    dropout: num("arg-lora-dropout"),
+    targetModules: $<HTMLInputElement>("arg-lora-targets").value.split(",").map((m) => m.trim())
+      .filter((m) => m),
+    gradientCheckpointing: $<HTMLInputElement>("arg-checkpointing").checked,
+  };
+}
+
 $("train-button").addEventListener("click", () => {
   clearMessages("train", "memory");
   resetRun();
   state.training = true;
   $("progress-text").textContent = "loading the model…";
-  send({ type: "train", args: readArgs() });
+  send({ type: "train", args: readArgs(), peft: readPeft() });
   updateButtons();
 });
 $("stop-button").addEventListener("click", () => {
@@ -510,14 +533,14 @@ dropZone("predict-drop", "predict", (files) => {
 });
 
 $("download-zip").addEventListener("click", () => {
-  const zip = zipStored(
-    state.output.map((f) => ({ name: `vit-finetuned/${f.name}`, data: f.data })),
-  );
+  // A LoRA run downloads PEFT's adapter folder, which names its base model.
+  const folder = state.adapter ? "vit-lora-adapter" : "vit-finetuned";
+  const zip = zipStored(state.output.map((f) => ({ name: `${folder}/${f.name}`, data: f.data })));
   const a = document.createElement("a");
   a.href = URL.createObjectURL(
     new Blob([zip as Uint8Array<ArrayBuffer>], { type: "application/zip" }),
   );
-  a.download = "vit-finetuned.zip";
+  a.download = `${folder}.zip`;
   a.click();
   setTimeout(() => URL.revokeObjectURL(a.href), 60_000);
 });

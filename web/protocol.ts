@@ -36,6 +36,26 @@ export interface PageTrainingArguments {
   seed: number;
 }
 
+/**
+ * How much of the model the page trains: LoRA (PEFT's r, lora_alpha, lora_dropout and
+ * target_modules; the head is trained whole, PEFT's modules_to_save) or every weight, with or
+ * without gradient checkpointing.
+ */
+export interface PageParameterEfficient {
+  /** Train LoRA adapters instead of every weight. */
+  lora: boolean;
+  /** LoRA rank. */
+  r: number;
+  /** LoRA alpha (the update is scaled by alpha / r). */
+  alpha: number;
+  /** Dropout on LoRA's input. */
+  dropout: number;
+  /** Modules LoRA adapts, by name (query, value, …). */
+  targetModules: string[];
+  /** Recompute each encoder layer's activations in the backward pass. */
+  gradientCheckpointing: boolean;
+}
+
 /** What the page asks of the worker. */
 export type Request =
   | { type: "start" }
@@ -44,7 +64,7 @@ export type Request =
   | { type: "model"; source: "files"; files: PickedFile[] }
   | { type: "model"; source: "hub"; id: string; endpoint: string }
   | { type: "hubDataset"; id: string; endpoint: string }
-  | { type: "train"; args: PageTrainingArguments }
+  | { type: "train"; args: PageTrainingArguments; peft?: PageParameterEfficient }
   | { type: "stop" }
   | { type: "resume" }
   | { type: "predict"; name: string; file: Blob; topK: number };
@@ -90,7 +110,14 @@ export type Reply =
   | { type: "log"; entry: Record<string, number> }
   | { type: "confusion"; step: number; labels: string[]; matrix: number[][] }
   | { type: "checkpoint"; name: string }
-  | { type: "trained"; stopped: boolean; step: number; files: { name: string; data: Uint8Array }[] }
+  | {
+    type: "trained";
+    stopped: boolean;
+    step: number;
+    files: { name: string; data: Uint8Array }[];
+    /** True when the files are a LoRA adapter folder (adapter_config.json and its weights). */
+    adapter?: boolean;
+  }
   | { type: "prediction"; name: string; top: { label: string; score: number }[]; logits: number[] }
   | { type: "error"; kind: ErrorKind; message: string };
 

@@ -4,7 +4,9 @@
  * from the desktop) and a tiny model folder through its folder input, trains, stops and resumes,
  * predicts, and hands over a zip whose model gives the same logits in Deno. Chromium's console
  * must stay free of WebGPU errors and uncaught errors. A screenshot of the trained page goes to
- * .cache/test/web/web.png (the one in docs/web.png is a copy).
+ * .cache/test/web/web.png (the one in docs/web.png is a copy). A second test trains LoRA with
+ * gradient checkpointing on the page and checks the adapter folder it downloads against PEFT's
+ * layout and against the same run in Deno.
  *
  * Needs what tests/browser_test.ts needs (--allow-run, --allow-net=127.0.0.1, --allow-env,
  * --allow-read=.,/usr/bin/chromium, writes under .cache/test).
@@ -14,16 +16,20 @@
 
 import assert from "node:assert/strict";
 import {
+  BLOG_ARGUMENTS,
   classifyImage,
   evaluateModel,
+  fineTune,
   init,
   loadDataset,
+  makeTrainingArguments,
   makeViTConfig,
   ViTForImageClassification,
   ViTImageProcessor,
 } from "../mod.ts";
 import { decodeImage } from "../data/image.ts";
 import { encodePng } from "../data/png.ts";
+import { parseSafetensors } from "../nn/safetensors.ts";
 import { noGrad, scopeAsync } from "../tensor/tensor.ts";
 import { classNames, loadModelFolder } from "../train/model_folder.ts";
 import { CHROMIUM, exists, WEBGPU_ERROR } from "../tests/browser/harness.ts";
@@ -88,9 +94,9 @@ async function write(path: string, data: Uint8Array | string): Promise<void> {
   else await Deno.writeFile(path, data);
 }
 
-/** The folders the test uploads: a dataset, bad folders, and a tiny model. */
-async function makeFolders(): Promise<void> {
-  await Deno.remove(OUT, { recursive: true }).catch(() => {});
+/** The folders the tests upload, under `out`: a dataset, bad folders, and a tiny model. */
+async function makeFolders(out = OUT): Promise<void> {
+  await Deno.remove(out, { recursive: true }).catch(() => {});
   const perSplit = { train: 16, validation: 8 };
   for (const [split, n] of Object.entries(perSplit)) {
     for (const [label, name] of CLASSES.entries()) {
@@ -104,15 +110,15 @@ async function makeFolders(): Promise<void> {
           ? (label + 1) % 3
           : -1;
         await write(
-          `${OUT}/colours/${split}/${name}/${i}.png`,
+          `${out}/colours/${split}/${name}/${i}.png`,
           colourImage(label, seed, looksLike),
         );
       }
     }
   }
-  await write(`${OUT}/colours/train/red/notes.txt`, "not an image\n");
-  await write(`${OUT}/no-classes/a.png`, colourImage(0, 1));
-  await write(`${OUT}/no-classes/readme.txt`, "images at the top, no class folders\n");
+  await write(`${out}/colours/train/red/notes.txt`, "not an image\n");
+  await write(`${out}/no-classes/a.png`, colourImage(0, 1));
+  await write(`${out}/no-classes/readme.txt`, "images at the top, no class folders\n");
   const config = makeViTConfig({
     hidden_size: 32,
     num_hidden_layers: 2,
@@ -123,12 +129,12 @@ async function makeFolders(): Promise<void> {
     id2label: { "0": "x", "1": "y" },
   }, "web test");
   const model = new ViTForImageClassification(config, 7);
-  await model.savePretrained(`${OUT}/tiny-vit`);
-  await new ViTImageProcessor({ size: 32 }).savePretrained(`${OUT}/tiny-vit`);
+  await model.savePretrained(`${out}/tiny-vit`);
+  await new ViTImageProcessor({ size: 32 }).savePretrained(`${out}/tiny-vit`);
   model.dispose();
   await write(
-    `${OUT}/broken-model/config.json`,
-    await Deno.readTextFile(`${OUT}/tiny-vit/config.json`),
+    `${out}/broken-model/config.json`,
+    await Deno.readTextFile(`${out}/tiny-vit/config.json`),
   );
 }
 
@@ -509,5 +515,248 @@ Deno.test({
     }
     const bad = log.filter((line) => WEBGPU_ERROR.test(line) || /^pageerror|Uncaught/.test(line));
     assert.deepEqual(bad, [], `Chromium's console:\n${log.join("\n")}`);
+  },
+});
+
+/** The LoRA test's folders. */
+const LORA_OUT = `${OUT}-lora`;
+/** The LoRA run's settings, the same on the page and in Deno. */
+const LORA = { r: 4, alpha: 8, dropout: 0.1, targets: ["query", "value"] };
+/** The page's training arguments for the LoRA run (fp16 off: SwiftShader has no shader-f16). */
+const LORA_ARGS = {
+  perDeviceTrainBatchSize: 8,
+  numTrainEpochs: 1,
+  learningRate: 0.005,
+  evalSteps: 3,
+  saveSteps: 3,
+  loggingSteps: 1,
+  maxSteps: 6,
+  seed: 42,
+  fp16: false,
+};
+/** Losses and adapter weights of the page (SwiftShader) against Deno's (lavapipe), both f32. */
+const LORA_TOLERANCE = { atol: 1e-4, rtol: 1e-3 };
+
+Deno.test({
+  name: available
+    ? "the page trains LoRA with gradient checkpointing and downloads PEFT's adapter folder, " +
+      "with Deno's losses and weights"
+    : `the page's LoRA run in headless Chromium (ignored: ${CHROMIUM} is missing)`,
+  ignore: !available,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await init();
+    // Its own folder, so that the first test's screenshot stays.
+    const OUT = LORA_OUT;
+    await makeFolders(OUT);
+    await buildWeb(`${OUT}/dist`, false);
+    const server = serveWeb({ dist: `${OUT}/dist`, root: Deno.cwd(), port: 0 });
+    const url = `http://127.0.0.1:${(server.addr as Deno.NetAddr).port}/`;
+    const { default: puppeteer } = await import("puppeteer-core");
+    const browser = await puppeteer.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: FLAGS,
+      userDataDir: `${OUT}/profile`,
+    });
+    const log: string[] = [];
+    let entries: Map<string, Uint8Array>;
+    const statusLines: string[] = [];
+    try {
+      const page = await browser.newPage();
+      await page.setViewport({ width: 1280, height: 900 });
+      page.on("console", (m) => log.push(`${m.type()}: ${m.text()}`));
+      page.on("pageerror", (e) => log.push(`pageerror: ${(e as Error).message ?? e}`));
+      await page.goto(url);
+      const text = (selector: string) => page.$eval(selector, (e) => e.textContent ?? "");
+      const until = async (what: string, fn: string, timeout = 60_000) => {
+        try {
+          await page.waitForFunction(fn, { timeout, polling: 250 });
+        } catch (error) {
+          const messages = await page.$$eval(".message", (es) => es.map((e) => e.textContent));
+          throw new Error(
+            `waiting for ${what}: ${error}\nmessages: ${messages.join(" | ")}\n` +
+              `progress: ${await text("#progress-text")}\nconsole:\n${log.join("\n")}`,
+          );
+        }
+      };
+      // Start-up takes over a minute when the machine's cores are shared.
+      await until(
+        "WebGPU and the bundled model",
+        "/bundled-model/.test(document.getElementById('model-text').textContent)",
+        180_000,
+      );
+      await fileInput(await page.$("#data-input")).uploadFile(`${OUT}/colours`);
+      await until(
+        "the dataset",
+        "/train 48, validation 24/.test(document.getElementById('data-text').textContent)",
+      );
+      await page.click("input[name=model-source][value=folder]");
+      await fileInput(await page.$("#model-input")).uploadFile(`${OUT}/tiny-vit`);
+      await until(
+        "the tiny model",
+        "/tiny-vit/.test(document.getElementById('model-text').textContent)",
+      );
+      const set = async (id: string, value: string) =>
+        await page.$eval(
+          id,
+          (e, v) => ((e as unknown as { value: string }).value = v as string),
+          value,
+        );
+      const check = async (id: string, on: boolean) =>
+        await page.$eval(
+          id,
+          (e, v) => ((e as unknown as { checked: boolean }).checked = v as boolean),
+          on,
+        );
+      await set("#arg-batch", String(LORA_ARGS.perDeviceTrainBatchSize));
+      await set("#arg-epochs", String(LORA_ARGS.numTrainEpochs));
+      await set("#arg-lr", String(LORA_ARGS.learningRate));
+      await set("#arg-eval", String(LORA_ARGS.evalSteps));
+      await set("#arg-save", String(LORA_ARGS.saveSteps));
+      await set("#arg-log", String(LORA_ARGS.loggingSteps));
+      await set("#arg-max", String(LORA_ARGS.maxSteps));
+      await set("#arg-seed", String(LORA_ARGS.seed));
+      await check("#arg-fp16", false);
+      await check("#arg-lora", true);
+      await set("#arg-lora-r", String(LORA.r));
+      await set("#arg-lora-alpha", String(LORA.alpha));
+      await set("#arg-lora-dropout", String(LORA.dropout));
+      await set("#arg-lora-targets", LORA.targets.join(", "));
+      await check("#arg-checkpointing", true);
+      // The status line shows the worker's log lines; PEFT's trainable-parameter line is one.
+      await page.evaluate(`(() => {
+        const line = document.getElementById("progress-text");
+        globalThis.statusLines = [];
+        new MutationObserver(() => globalThis.statusLines.push(line.textContent))
+          .observe(line, { childList: true, characterData: true, subtree: true });
+      })()`);
+      await page.click("#train-button");
+      await until(
+        "the LoRA run",
+        "/^Done: 6 steps/.test(document.getElementById('progress-text').textContent)",
+        240_000,
+      );
+      statusLines.push(...await page.evaluate("globalThis.statusLines") as string[]);
+      const downloads = `${OUT}/downloads-lora`;
+      await Deno.mkdir(downloads, { recursive: true });
+      const cdp = await page.createCDPSession();
+      await cdp.send("Browser.setDownloadBehavior", { behavior: "allow", downloadPath: downloads });
+      await page.click("#download-zip");
+      const zipPath = `${downloads}/vit-lora-adapter.zip`;
+      for (let i = 0; i < 100 && !exists(zipPath); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      entries = unzipStored(await Deno.readFile(zipPath));
+      await page.screenshot({ path: `${OUT}/web-lora.png`, fullPage: true });
+    } finally {
+      await browser.close();
+      await server.shutdown();
+    }
+    const bad = log.filter((line) => WEBGPU_ERROR.test(line) || /^pageerror|Uncaught/.test(line));
+    assert.deepEqual(bad, [], `Chromium's console:\n${log.join("\n")}`);
+
+    // PEFT's adapter folder: its config and its keys, as PEFT saves them.
+    const names = [...entries.keys()];
+    assert.ok(names.includes("vit-lora-adapter/adapter_config.json"), `${names}`);
+    assert.ok(!names.includes("vit-lora-adapter/model.safetensors"), "no whole model");
+    const config = JSON.parse(
+      new TextDecoder().decode(entries.get("vit-lora-adapter/adapter_config.json")),
+    );
+    assert.equal(config.peft_type, "LORA");
+    assert.equal(config.r, LORA.r);
+    assert.equal(config.lora_alpha, LORA.alpha);
+    assert.equal(config.lora_dropout, LORA.dropout);
+    assert.deepEqual([...config.target_modules].sort(), LORA.targets);
+    assert.deepEqual(config.modules_to_save, ["classifier"]);
+    assert.equal(config.base_model_name_or_path, "tiny-vit");
+    const page = parseSafetensors(
+      entries.get("vit-lora-adapter/adapter_model.safetensors")!,
+      "adapter_model.safetensors",
+    ).tensors;
+    const expected = new Map<string, number[]>([
+      ["base_model.model.classifier.weight", [3, 32]],
+      ["base_model.model.classifier.bias", [3]],
+    ]);
+    for (const layer of [0, 1]) {
+      for (const m of LORA.targets) {
+        const at = `base_model.model.vit.encoder.layer.${layer}.attention.attention.${m}`;
+        expected.set(`${at}.lora_A.weight`, [LORA.r, 32]);
+        expected.set(`${at}.lora_B.weight`, [32, LORA.r]);
+      }
+    }
+    assert.deepEqual([...page.keys()].sort(), [...expected.keys()].sort());
+    for (const [key, shape] of expected) assert.deepEqual(page.get(key)!.shape, shape, key);
+    assert.ok(
+      statusLines.some((l) =>
+        /^trainable params: [\d,]+ \|\| all params: [\d,]+ \|\| trainable%/.test(l)
+      ),
+      `PEFT's line among the status lines: ${statusLines.join(" | ")}`,
+    );
+
+    // The same run in Deno, through the library's train sequence: the same losses step by step
+    // and the same adapter.
+    const root = `${OUT}/colours`;
+    const ds = await loadDataset(root, { log: () => {} });
+    const result = await fineTune({
+      model: `${OUT}/tiny-vit`,
+      args: makeTrainingArguments({
+        ...BLOG_ARGUMENTS,
+        ...LORA_ARGS,
+        outputDir: `${OUT}/deno-lora`,
+        reportTo: "none",
+        dataloaderNumWorkers: 0,
+        overwriteOutputDir: true,
+      }),
+      trainDataset: ds.train!,
+      evalDataset: ds.validation!,
+      log: () => {},
+      plots: false,
+      parameterEfficient: {
+        peft: "lora",
+        loraR: LORA.r,
+        loraAlpha: LORA.alpha,
+        loraDropout: LORA.dropout,
+        loraTargetModules: LORA.targets,
+        modulesToSave: ["classifier"],
+        freezeBackbone: false,
+        gradientCheckpointing: true,
+      },
+    });
+    result.model.dispose();
+    const losses = (history: Record<string, number>[]) =>
+      history.filter((e) => "loss" in e).map((e) => e.loss);
+    const state = JSON.parse(
+      new TextDecoder().decode(entries.get("vit-lora-adapter/trainer_state.json")),
+    );
+    const pageLosses = losses(state.log_history);
+    const denoLosses = losses(result.state.log_history);
+    console.log(`LoRA losses: page ${pageLosses}; Deno ${denoLosses}`);
+    assert.equal(pageLosses.length, LORA_ARGS.maxSteps);
+    assert.equal(denoLosses.length, LORA_ARGS.maxSteps);
+    for (const [i, v] of denoLosses.entries()) {
+      assert.ok(
+        Math.abs(pageLosses[i] - v) <= LORA_TOLERANCE.atol + LORA_TOLERANCE.rtol * Math.abs(v),
+        `step ${i + 1}: page loss ${pageLosses[i]}, Deno ${v}`,
+      );
+    }
+    const deno = parseSafetensors(
+      await Deno.readFile(`${OUT}/deno-lora/adapter_model.safetensors`),
+      "adapter_model.safetensors",
+    ).tensors;
+    let worst = 0;
+    for (const [key, t] of deno) {
+      const p = page.get(key)!.data;
+      for (const [i, v] of t.data.entries()) {
+        const diff = Math.abs(p[i] - v);
+        assert.ok(
+          diff <= LORA_TOLERANCE.atol + LORA_TOLERANCE.rtol * Math.abs(v),
+          `${key}[${i}]: page ${p[i]}, Deno ${v}`,
+        );
+        worst = Math.max(worst, diff);
+      }
+    }
+    console.log(`LoRA adapter: largest difference page - Deno ${worst.toExponential(2)}`);
   },
 });

@@ -29,12 +29,21 @@ import {
   MemoryFileSystem,
   type ModelFolder,
   parseSafetensors,
+  prepareParameterEfficient,
+  type PreTrainedModel,
   resolveSource,
   type TrainingArguments,
   useFileSystem,
   withOnnxExport,
 } from "../browser.ts";
-import type { ErrorKind, PageTrainingArguments, PickedFile, Reply, Request } from "./protocol.ts";
+import type {
+  ErrorKind,
+  PageParameterEfficient,
+  PageTrainingArguments,
+  PickedFile,
+  Reply,
+  Request,
+} from "./protocol.ts";
 
 const port = globalThis as unknown as {
   postMessage(message: Reply): void;
@@ -61,7 +70,11 @@ interface LoadedData {
 
 let data: LoadedData | null = null;
 let modelDir: string | null = null;
-let session: ModelFolder & { args: TrainingArguments; labels: string[] } | null = null;
+/** The model's name as the page shows it (a Hub id or the folder's name), for adapter_config. */
+let modelName: string | null = null;
+let session:
+  | ModelFolder & { args: TrainingArguments; labels: string[]; adapter: boolean }
+  | null = null;
 let lastCheckpoint = "";
 /** Aborted by the page's stop button: the train sequence saves a checkpoint and stops. */
 let stopRun: AbortController | null = null;
@@ -292,6 +305,7 @@ async function receiveModel(request: Extract<Request, { type: "model" }>): Promi
     );
   }
   modelDir = root;
+  modelName = request.source === "hub" ? request.id : root;
   const hasProcessor = await isFile(`${root}/preprocessor_config.json`);
   if (hasProcessor) {
     // The images the model sees are the processor's output (DINOv2's crop of 224, not 518).
@@ -315,7 +329,10 @@ async function receiveModel(request: Extract<Request, { type: "model" }>): Promi
   });
 }
 
-async function train(pageArgs: PageTrainingArguments | null): Promise<void> {
+async function train(
+  pageArgs: PageTrainingArguments | null,
+  peft: PageParameterEfficient | null = null,
+): Promise<void> {
   if (!data) throw new PageError("train", "choose a dataset first");
   if (!modelDir) throw new PageError("train", "choose a model first");
   if (pageArgs) {
@@ -344,9 +361,34 @@ async function train(pageArgs: PageTrainingArguments | null): Promise<void> {
     } catch (error) {
       throw new PageError("model", (error as Error).message);
     }
+    if (peft && (peft.lora || peft.gradientCheckpointing)) {
+      // What fineTune's parameterEfficient does, here so that a resumed run (the same model,
+      // adapters already in place) does not apply LoRA twice and adapter_config.json names the
+      // model the page loaded.
+      try {
+        post({
+          type: "status",
+          text: prepareParameterEfficient(loaded.model as unknown as PreTrainedModel, {
+            peft: peft.lora ? "lora" : null,
+            loraR: peft.r,
+            loraAlpha: peft.alpha,
+            loraDropout: peft.dropout,
+            loraTargetModules: peft.targetModules,
+            modulesToSave: ["classifier"],
+            freezeBackbone: false,
+            gradientCheckpointing: peft.gradientCheckpointing,
+            baseModelNameOrPath: modelName,
+            seed: args.seed,
+          }),
+        });
+      } catch (error) {
+        loaded.model.dispose();
+        throw new PageError("train", (error as Error).message);
+      }
+    }
     await files.remove(OUTPUT_DIR);
     lastCheckpoint = "";
-    session = { ...loaded, args, labels };
+    session = { ...loaded, args, labels, adapter: peft?.lora ?? false };
   } else if (!session || !lastCheckpoint) {
     throw new PageError("train", "there is no checkpoint to resume from");
   }
@@ -393,9 +435,20 @@ async function train(pageArgs: PageTrainingArguments | null): Promise<void> {
   const top = result.stopped ? [] : files.filesUnder(OUTPUT_DIR)
     .filter((f) => !f.path.slice(OUTPUT_DIR.length + 1).includes("/"))
     .map((f) => ({ name: f.path.slice(OUTPUT_DIR.length + 1), data: f.data }));
-  // The download also loads in transformers.js: onnx/model.onnx beside the model.
-  const out = result.stopped ? [] : await withOnnxExport(top, s.model, s.processor);
-  post({ type: "trained", stopped: result.stopped, step: result.state.global_step, files: out });
+  // The download also loads in transformers.js: onnx/model.onnx beside the model. An adapter
+  // folder is PEFT's (adapter_config.json and adapter_model.safetensors), as the CLI saves it.
+  const out = result.stopped
+    ? []
+    : s.adapter
+    ? top
+    : await withOnnxExport(top, s.model, s.processor);
+  post({
+    type: "trained",
+    stopped: result.stopped,
+    step: result.state.global_step,
+    files: out,
+    adapter: s.adapter,
+  });
 }
 
 async function predict(name: string, file: Blob, topK: number): Promise<void> {
@@ -439,7 +492,10 @@ port.onmessage = (event: MessageEvent<Request>) => {
         case "resume":
           training = true;
           try {
-            return await train(request.type === "train" ? request.args : null);
+            return await train(
+              request.type === "train" ? request.args : null,
+              request.type === "train" ? request.peft ?? null : null,
+            );
           } finally {
             training = false;
           }

@@ -20,7 +20,7 @@ import { BindingAliasingError, findAliasing } from "./aliasing.ts";
 import type { AdapterProfile } from "./profile.ts";
 import { BufferPool } from "./pool.ts";
 import { KernelProfiler, type KernelTime } from "./profiler.ts";
-import { TEXTURE_BUDGET_BYTES, TextureCache } from "./texture_cache.ts";
+import { TEXTURE_BUDGET_BYTES, TEXTURE_GROWTH_BYTES, TextureCache } from "./texture_cache.ts";
 
 /** A region of a GPU buffer that backs a tensor. */
 export interface Storage {
@@ -136,6 +136,8 @@ export class Engine {
     this.textures = new TextureCache(device, {
       singleLayer: singleLayerTextures,
       budgetBytes: TEXTURE_BUDGET_BYTES,
+      growBytes: TEXTURE_GROWTH_BYTES,
+      beforeDestroy: () => this.flush(),
     });
     this.#uniformRing = device.createBuffer({
       size: UNIFORM_RING_BYTES,

@@ -19,15 +19,34 @@ export interface PoolStats {
 }
 
 /**
- * Rounds a request up to its bucket: 256 bytes, then sizes of the form 2^k or 3·2^(k-1), which
- * wastes at most a third of a buffer and keeps the number of buckets small.
+ * Where the fine size classes begin: from 1 MiB on, a rounding of a third of a buffer costs
+ * megabytes per tensor (a ViT-B weight of 2.25 MiB took 3 MiB), so classes get denser there.
+ */
+export const FINE_BUCKETS_FROM = 2 ** 20;
+
+/**
+ * Rounds a request up to its bucket. Below {@link FINE_BUCKETS_FROM}: 256 bytes, then sizes of
+ * the form 2^k or 3·2^(k-1), which wastes at most a third of a small buffer and keeps the
+ * number of buckets small. From there on: sixteen classes per octave (multiples of 2^(k-5)
+ * between 2^(k-1) and 2^k), which wastes at most a sixteenth, because large buffers (weights,
+ * activations) dominate a step's memory and there are few distinct large sizes to reuse.
  *
  * @param bytes Requested size.
  * @returns The bucket size in bytes.
+ * @example
+ * ```ts
+ * import { bucketSize } from "./pool.ts";
+ * console.log(bucketSize(3000)); // 3072
+ * console.log(bucketSize(768 * 768 * 4)); // 2359296, exact
+ * ```
  */
 export function bucketSize(bytes: number): number {
   if (bytes <= 256) return 256;
   const pow = 2 ** Math.ceil(Math.log2(bytes));
+  if (bytes >= FINE_BUCKETS_FROM) {
+    const step = pow / 32;
+    return Math.ceil(bytes / step) * step;
+  }
   const threeQuarter = (pow / 4) * 3;
   return threeQuarter >= bytes ? threeQuarter : pow;
 }

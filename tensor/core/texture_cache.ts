@@ -64,12 +64,43 @@ export function allocatedSize(size: TextureSize, singleLayer = true): TextureSiz
 export const TEXTURES_PER_SIZE = 3;
 
 /**
- * The engine's texture budget: a size may hold more than {@link TEXTURES_PER_SIZE} textures
- * while all of them together stay within it. A small model's step then finds the operands its
- * forward packed (a Linear's input) again in its weight-gradient products, instead of packing
- * them twice, while a large model's textures stay at three per size.
+ * From this many bytes on, a size keeps only two textures (the two operands of one matmul):
+ * the third of a large size (an MLP activation, attention scores) costs tens of megabytes,
+ * where packing the operand again costs a copy next to a matmul many times its time.
  */
-export const TEXTURE_BUDGET_BYTES = 64 * 2 ** 20;
+export const LARGE_TEXTURE_BYTES = 8 * 2 ** 20;
+
+/**
+ * The bytes the engine's cache may hold before it destroys the least recently used textures of
+ * other sizes to make room: a ViT-B step at batch 16 packs operands of a dozen sizes of tens
+ * of megabytes each, which kept together would cost a quarter gigabyte beside the buffers.
+ */
+export const TEXTURE_BUDGET_BYTES = 96 * 2 ** 20;
+
+/**
+ * The engine's growth allowance: below it a size may hold more than {@link texturesPerSize}
+ * textures, so a small model's step finds the operands its forward packed (a Linear's input)
+ * again in its weight-gradient products instead of packing them twice; a large model's
+ * textures pass it at once and stay at the per-size count.
+ */
+export const TEXTURE_GROWTH_BYTES = 64 * 2 ** 20;
+
+/**
+ * How many textures of a size the cache keeps: {@link TEXTURES_PER_SIZE}, or two from
+ * {@link LARGE_TEXTURE_BYTES} on.
+ *
+ * @param size The size allocated ({@link allocatedSize}).
+ * @returns The number of textures kept for that size.
+ * @example
+ * ```ts
+ * import { texturesPerSize } from "./texture_cache.ts";
+ * console.log(texturesPerSize({ width: 17, height: 9, layers: 1 })); // 3
+ * console.log(texturesPerSize({ width: 769, height: 3152, layers: 1 })); // 2
+ * ```
+ */
+export function texturesPerSize(size: TextureSize): number {
+  return size.width * size.height * size.layers * 16 >= LARGE_TEXTURE_BYTES ? 2 : TEXTURES_PER_SIZE;
+}
 
 /** What a texture holds: an operand packed from bytes `start` to `end` of `buffer`. */
 export interface TextureContent {
@@ -96,11 +127,11 @@ export interface CachedTexture {
 }
 
 /**
- * Persistent rgba32float 2-D texture arrays, up to {@link TEXTURES_PER_SIZE} per size (more
- * within the `budgetBytes` option), created on first use. Each remembers what it holds, so
- * that an operand packed once serves every matmul that reads it until its source region is
- * written ({@link TextureCache.invalidate}): a layer's input feeds three projections, and a
- * Linear's output gradient is read by both its input- and weight-gradient products.
+ * Persistent rgba32float 2-D texture arrays, up to {@link texturesPerSize} per size, created
+ * on first use. Each remembers what it holds, so that an operand packed once serves every
+ * matmul that reads it until its source region is written ({@link TextureCache.invalidate}):
+ * a layer's input feeds three projections, and a Linear's output gradient is read by both its
+ * input- and weight-gradient products.
  *
  * @example
  * ```ts
@@ -126,21 +157,73 @@ export class TextureCache {
   #filled = 0;
   /** Bytes held by the cached textures. */
   bytes = 0;
+  /** The most bytes held at once since the last {@link TextureCache.resetPeak}. */
+  peakBytes = 0;
+  /** Textures destroyed to stay within the budget. */
+  evicted = 0;
   readonly #singleLayer: boolean;
-  readonly #budgetBytes: number;
+  readonly #budget: number;
+  readonly #growth: number;
+  readonly #bytes = new WeakMap<GPUTexture, number>();
+  readonly #beforeDestroy: () => void;
 
   /**
    * Creates an empty cache on a device.
    *
    * @param device The device to create textures on.
    * @param options `singleLayer`: the adapter reads one-layer textures through array views
-   *   (see {@link allocatedSize}); `budgetBytes`: a size may hold more than
-   *   {@link TEXTURES_PER_SIZE} textures while all textures together stay within it (0).
+   *   (see {@link allocatedSize}). `budgetBytes`: above it, creating a texture first destroys
+   *   the least recently used textures (never the operand passed as `except`); unlimited by
+   *   default. `growBytes`: a size may hold more than {@link texturesPerSize} textures while all
+   *   textures together stay within it (0 by default). `beforeDestroy`: called before such a texture is destroyed, to submit the
+   *   recorded commands that read it (the engine's flush).
    */
-  constructor(device: GPUDevice, options: { singleLayer?: boolean; budgetBytes?: number } = {}) {
+  constructor(
+    device: GPUDevice,
+    options: {
+      singleLayer?: boolean;
+      budgetBytes?: number;
+      growBytes?: number;
+      beforeDestroy?: () => void;
+    } = {},
+  ) {
     this.#device = device;
     this.#singleLayer = options.singleLayer ?? true;
-    this.#budgetBytes = options.budgetBytes ?? 0;
+    this.#budget = options.budgetBytes ?? Infinity;
+    this.#growth = options.growBytes ?? 0;
+    this.#beforeDestroy = options.beforeDestroy ?? (() => {});
+  }
+
+  /** Starts a new peak measurement from the bytes held now. */
+  resetPeak(): void {
+    this.peakBytes = this.bytes;
+  }
+
+  /**
+   * Destroys least recently used textures, never `except`, until `bytes` more fit the budget
+   * or nothing else is left to destroy.
+   */
+  #makeRoom(bytes: number, except?: CachedTexture): void {
+    let flushed = false;
+    while (this.bytes + bytes > this.#budget) {
+      let victim: { list: CachedTexture[]; entry: CachedTexture } | null = null;
+      for (const list of this.#textures.values()) {
+        for (const entry of list) {
+          if (entry !== except && (!victim || entry.lastUse < victim.entry.lastUse)) {
+            victim = { list, entry };
+          }
+        }
+      }
+      if (!victim) return;
+      // Commands recorded but not submitted may still read it: submit them first.
+      if (!flushed) this.#beforeDestroy();
+      flushed = true;
+      victim.list.splice(victim.list.indexOf(victim.entry), 1);
+      if (victim.entry.content) this.#filled--;
+      victim.entry.texture.destroy();
+      this.bytes -= this.#bytes.get(victim.entry.texture) ?? 0;
+      this.evicted++;
+    }
   }
 
   /** Whether the device can create a texture for this size (padded as {@link allocatedSize}). */
@@ -183,9 +266,8 @@ export class TextureCache {
 
   /**
    * A texture for `needed` to pack `content` into, recorded as holding it: one that holds
-   * nothing, else a new one while the size has fewer than {@link TEXTURES_PER_SIZE} (or the
-   * new one fits the budget), else the least recently used; never `except` (the other operand
-   * of the same matmul).
+   * nothing, else a new one while the size has fewer than {@link texturesPerSize} (or while
+   * the growth allowance holds it), else the least recently used; never `except` (the other operand of the same matmul).
    *
    * @param needed The dimensions needed; the texture may be larger ({@link allocatedSize}).
    * @param content What the caller is about to pack into it.
@@ -196,10 +278,13 @@ export class TextureCache {
     const list = this.#list(needed);
     // One that holds nothing, else a new one while there is room, else the least recently used.
     let entry = list.find((t) => !t.content && t !== except);
+    const allocated = allocatedSize(needed, this.#singleLayer);
+    const bytes = allocated.width * allocated.height * allocated.layers * 16;
     if (
       !entry &&
-      (list.length < TEXTURES_PER_SIZE || this.bytes + this.#bytesOf(needed) <= this.#budgetBytes)
+      (list.length < texturesPerSize(allocated) || this.bytes + bytes <= this.#growth)
     ) {
+      this.#makeRoom(bytes, except);
       entry = this.#create(needed);
       list.push(entry);
     }
@@ -212,11 +297,6 @@ export class TextureCache {
     entry!.content = content;
     entry!.lastUse = ++this.#clock;
     return entry!;
-  }
-
-  #bytesOf(needed: TextureSize): number {
-    const size = allocatedSize(needed, this.#singleLayer);
-    return size.width * size.height * size.layers * 16;
   }
 
   #create(needed: TextureSize): CachedTexture {
@@ -232,7 +312,10 @@ export class TextureCache {
       usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.STORAGE_BINDING |
         GPUTextureUsage.COPY_DST,
     });
-    this.bytes += this.#bytesOf(needed);
+    const bytes = size.width * size.height * size.layers * 16;
+    this.#bytes.set(texture, bytes);
+    this.bytes += bytes;
+    this.peakBytes = Math.max(this.peakBytes, this.bytes);
     return {
       texture,
       view: texture.createView({ dimension: "2d-array" }),
