@@ -357,11 +357,10 @@ const UNSUPPORTED: Record<string, string> = {
   monteclora_config: "MonteCLoRA",
 };
 
-/** Whether PEFT would treat the value as unset (Python's falsiness, as its `if config.x:`). */
+/** Whether PEFT would treat the value as unset (None, False or empty, as its `if config.x:`). */
 function _isUnset(value: unknown): boolean {
-  if (value === undefined || value === null || value === false || value === 0 || value === "") {
-    return true;
-  }
+  // Not 0: layers_to_transform 0 means "layer 0 only" to PEFT.
+  if (value === undefined || value === null || value === false) return true;
   if (Array.isArray(value)) return value.length === 0;
   return typeof value === "object" && Object.keys(value as object).length === 0;
 }

@@ -203,6 +203,7 @@ Deno.test("parseAdapterConfig() rejects what Tessera cannot apply, naming the fi
     [{ lora_bias: true }, /^a\.json: lora_bias true/],
     [{ layer_replication: [[0, 2], [1, 2]] }, /^a\.json: layer_replication \[\[0,2\],\[1,2\]\]/],
     [{ layers_to_transform: [0] }, /^a\.json: layers_to_transform \[0\]/],
+    [{ layers_to_transform: 0 }, /^a\.json: layers_to_transform 0/],
     [{ target_parameters: ["w"] }, /^a\.json: target_parameters/],
     [{ use_qalora: true }, /^a\.json: use_qalora true/],
     [{ init_lora_weights: "pissa" }, /^a\.json: init_lora_weights "pissa" is not supported/],
