@@ -58,7 +58,7 @@ for seed in $seeds; do
     steps=$(field "$out/trainer_state.json" global_step)
     trainable=$(grep -m1 '^trainable params' "$out.log" | sed 's/.*trainable%: //')
     echo "$mode seed $seed: eval_accuracy $acc, $steps steps, train_runtime ${runtime}s," \
-      "wall ${wall}s, trainable ${trainable}%"
+      "wall ${wall} s, trainable ${trainable}%"
     [ $first = 1 ] || echo ',' >> "$summary"
     first=0
     echo "{\"mode\":\"$mode\",\"seed\":$seed,\"eval_accuracy\":$acc,\"steps\":$steps," \
