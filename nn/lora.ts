@@ -43,6 +43,18 @@ export interface LoraConfig {
   taskType?: string | null;
   /** Scale by `alpha / √r` (rank-stabilised LoRA). */
   useRslora?: boolean;
+  /**
+   * PEFT's rank_pattern: a regular expression matched against the end of a module's name (after
+   * a dot), the first match giving that module's r instead of `r`.
+   */
+  rankPattern?: Record<string, number>;
+  /** PEFT's alpha_pattern: as rankPattern, for lora_alpha. */
+  alphaPattern?: Record<string, number>;
+  /**
+   * PEFT's exclude_modules: names (whole, or their last dotted parts) or one regular expression
+   * over the whole name; matching modules are not adapted.
+   */
+  excludeModules?: string[] | string | null;
   /** Seed of lora_A's initialisation. */
   seed?: number;
 }
@@ -100,6 +112,32 @@ function isSaved(name: string, modules: readonly string[]): boolean {
   return modules.some((t) => name === t || name.endsWith(`.${t}`));
 }
 
+/** Whether `name` is inside a module of modules_to_save, which PEFT never adapts. */
+function _isInsideSaved(name: string, modules: readonly string[]): boolean {
+  return modules.some((t) => new RegExp(`(^|.*\\.)${t}\\.`).test(name));
+}
+
+/** PEFT's exclude_modules test (`check_target_module_exists`). */
+function _isExcluded(name: string, exclude: string[] | string | null | undefined): boolean {
+  if (!exclude || exclude.length === 0) return false;
+  return isTarget(name, exclude);
+}
+
+/**
+ * PEFT's `get_pattern_key` and lookup: the first key (a regular expression) that matches the
+ * end of the name after a dot gives the value, else the default.
+ */
+function _patternValue(
+  pattern: Record<string, number> | undefined,
+  name: string,
+  fallback: number,
+): number {
+  for (const [key, value] of Object.entries(pattern ?? {})) {
+    if (new RegExp(`^(.*\\.)?(${key})$`).test(name)) return value;
+  }
+  return fallback;
+}
+
 /**
  * Adds LoRA to a model as PEFT's `get_peft_model(model, LoraConfig(...))`: each target Linear
  * gets `lora_A`/`lora_B` children (so its parameter names are PEFT's saved keys without
@@ -127,9 +165,6 @@ export function applyLora<M extends Module>(model: M, config: LoraConfig): M {
     throw new Error(`applyLora: r must be a positive integer, got ${config.r}`);
   }
   const rng = new Rng(config.seed ?? 0);
-  const scaling = config.useRslora
-    ? config.loraAlpha / Math.sqrt(config.r)
-    : config.loraAlpha / config.r;
   for (const p of model.parameters()) p.requiresGrad = false;
   const targets: string[] = [];
   const saved: string[] = [];
@@ -140,12 +175,20 @@ export function applyLora<M extends Module>(model: M, config: LoraConfig): M {
       for (const p of m.parameters()) p.requiresGrad = true;
       continue;
     }
-    if (!isTarget(name, config.targetModules)) continue;
+    if (_isInsideSaved(name, config.modulesToSave)) continue;
+    if (!isTarget(name, config.targetModules) || _isExcluded(name, config.excludeModules)) continue;
     if (!(m instanceof Linear)) {
       throw new Error(`applyLora: target module '${name}' is not a Linear layer`);
     }
-    const loraA = new Linear(m.inFeatures, config.r, false);
-    const loraB = new Linear(config.r, m.outFeatures, false);
+    // PEFT's LoraModel._create_and_replace: per-module r and alpha from the patterns.
+    const r = _patternValue(config.rankPattern, name, config.r);
+    const alpha = _patternValue(config.alphaPattern, name, config.loraAlpha);
+    if (!(r > 0) || !Number.isInteger(r)) {
+      throw new Error(`applyLora: rank_pattern gives '${name}' r ${r}, not a positive integer`);
+    }
+    const scaling = config.useRslora ? alpha / Math.sqrt(r) : alpha / r;
+    const loraA = new Linear(m.inFeatures, r, false);
+    const loraB = new Linear(r, m.outFeatures, false);
     // kaiming_uniform_(a=√5) on [r, in]: bound = gain·√(3/fan_in) = 1/√in.
     const bound = 1 / Math.sqrt(m.inFeatures);
     const values = new Float32Array(loraA.weight.size);
@@ -211,11 +254,27 @@ export function adapterParameters(model: Module): Array<[string, Tensor]> {
   return out;
 }
 
+/** The PEFT release whose adapter_config.json Tessera writes and reads (peft_version). */
+export const PEFT_FORMAT_VERSION = "0.20.0";
+
 /**
- * adapter_config.json's fields as PEFT writes them (LoraConfig.to_dict with
- * inference_mode true, keys sorted).
+ * PEFT's `auto_mapping` for a base model whose adapter has no task_type: the Transformers class
+ * and module `AutoPeftModel` imports to load the base (without it, AutoPeftModel refuses).
+ */
+export interface AutoMapping {
+  /** The class name, e.g. `ViTForImageClassification`. */
+  base_model_class: string;
+  /** Its module, e.g. `transformers.models.vit.modeling_vit`. */
+  parent_library: string;
+}
+
+/**
+ * adapter_config.json as PEFT v0.20.0's `PeftModel.save_pretrained` writes it (`LoraConfig`'s
+ * dataclass fields with their defaults, runtime_config left out, inference_mode true, keys
+ * sorted), Tessera's own settings filled in.
  *
  * @param config The LoRA configuration.
+ * @param autoMapping The base model's class and module, written when task_type is null.
  * @returns The JSON text.
  * @example
  * ```ts
@@ -225,12 +284,24 @@ export function adapterParameters(model: Module): Array<[string, Tensor]> {
  * console.log(JSON.parse(text).peft_type); // LORA
  * ```
  */
-export function adapterConfigJson(config: LoraConfig): string {
+export function adapterConfigJson(config: LoraConfig, autoMapping?: AutoMapping | null): string {
+  // peft/src/peft/config.py (PeftConfigMixin, PeftConfig) and tuners/lora/config.py (LoraConfig)
+  // at v0.20.0, commit a5526d27a9d47d1e8264d5e1b1f96c0fdc79464e.
   const fields: Record<string, unknown> = {
-    alpha_pattern: {},
-    auto_mapping: null,
+    alora_invocation_tokens: null,
+    alpha_pattern: { ...config.alphaPattern },
+    arrow_config: null,
+    auto_mapping: (config.taskType ?? null) === null && autoMapping ? { ...autoMapping } : null,
     base_model_name_or_path: config.baseModelNameOrPath ?? null,
     bias: "none",
+    corda_config: null,
+    ensure_weight_tying: false,
+    eva_config: null,
+    exclude_modules: typeof config.excludeModules === "string"
+      ? config.excludeModules
+      : config.excludeModules?.length
+      ? [...config.excludeModules]
+      : null,
     fan_in_fan_out: false,
     inference_mode: true,
     init_lora_weights: true,
@@ -239,31 +310,91 @@ export function adapterConfigJson(config: LoraConfig): string {
     layers_to_transform: null,
     loftq_config: {},
     lora_alpha: config.loraAlpha,
+    lora_bias: false,
     lora_dropout: config.loraDropout,
+    lora_ga_config: null,
     megatron_config: null,
     megatron_core: "megatron.core",
     modules_to_save: config.modulesToSave.length > 0 ? [...config.modulesToSave] : null,
+    monteclora_config: null,
     peft_type: "LORA",
+    peft_version: PEFT_FORMAT_VERSION,
+    qalora_group_size: 16,
     r: config.r,
-    rank_pattern: {},
+    rank_pattern: { ...config.rankPattern },
     revision: null,
     target_modules: typeof config.targetModules === "string"
       ? config.targetModules
       : [...config.targetModules],
+    target_parameters: null,
     task_type: config.taskType ?? null,
+    trainable_token_indices: null,
+    use_bdlora: null,
     use_dora: false,
+    use_qalora: false,
     use_rslora: config.useRslora ?? false,
+    velora_config: null,
   };
   return JSON.stringify(fields, null, 2) + "\n";
 }
 
 /**
- * Reads adapter_config.json's fields into a {@link LoraConfig}.
+ * LoraConfig fields whose non-default value changes what the adapter computes in a way Tessera
+ * does not implement; any value PEFT counts as unset (null, false, [], {}) is accepted.
+ */
+const UNSUPPORTED: Record<string, string> = {
+  use_dora: "DoRA",
+  lora_bias: "a bias on lora_B",
+  layer_replication: "layer replication",
+  layers_to_transform: "adapting only some layers",
+  target_parameters: "LoRA on nn.Parameter targets",
+  trainable_token_indices: "trainable tokens",
+  alora_invocation_tokens: "activated LoRA",
+  use_qalora: "QALoRA",
+  use_bdlora: "block-diagonal LoRA",
+  arrow_config: "Arrow routing",
+  velora_config: "VeLoRA",
+  monteclora_config: "MonteCLoRA",
+};
+
+/** Whether PEFT would treat the value as unset (None, False or empty, as its `if config.x:`). */
+function _isUnset(value: unknown): boolean {
+  // Not 0: layers_to_transform 0 means "layer 0 only" to PEFT.
+  if (value === undefined || value === null || value === false) return true;
+  if (Array.isArray(value)) return value.length === 0;
+  return typeof value === "object" && Object.keys(value as object).length === 0;
+}
+
+/** A rank_pattern/alpha_pattern object of numbers, or a ConfigError naming the field. */
+function _pattern(value: unknown, key: string, file: string): Record<string, number> {
+  if (value === undefined || value === null) return {};
+  if (
+    typeof value !== "object" || Array.isArray(value) ||
+    !Object.values(value).every((v) => typeof v === "number" && v > 0)
+  ) {
+    throw new ConfigError(file, `${key} must map module patterns to positive numbers`);
+  }
+  for (const k of Object.keys(value)) {
+    try {
+      new RegExp(k);
+    } catch {
+      throw new ConfigError(file, `${key} key ${JSON.stringify(k)} is not a regular expression`);
+    }
+  }
+  return { ...(value as Record<string, number>) };
+}
+
+/**
+ * Reads adapter_config.json's fields into a {@link LoraConfig}, as PEFT v0.20.0 writes them.
+ * Fields Tessera has no use for (task_type, peft_version, auto_mapping, megatron_*,
+ * init_lora_weights true/false/"gaussian" …) and fields of later releases are ignored; a
+ * setting that would change what the adapter computes and that Tessera lacks is refused.
  *
  * @param value The parsed JSON, its text or bytes.
  * @param file Its path, for errors.
  * @returns The configuration.
- * @throws {ConfigError} Naming the file when it is not a LoRA config Tessera can apply.
+ * @throws {ConfigError} Naming the file and the field when it is not a LoRA config Tessera can
+ *   apply.
  * @example
  * ```ts
  * import { parseAdapterConfig } from "./lora.ts";
@@ -289,15 +420,28 @@ export function parseAdapterConfig(value: unknown, file = "adapter_config.json")
   if (f.peft_type !== "LORA") {
     throw new ConfigError(file, `peft_type ${JSON.stringify(f.peft_type)} is not "LORA"`);
   }
-  if (f.use_dora === true) throw new ConfigError(file, "use_dora (DoRA) is not supported");
+  for (const [k, what] of Object.entries(UNSUPPORTED)) {
+    if (!_isUnset(f[k])) {
+      throw new ConfigError(file, `${k} ${JSON.stringify(f[k])} (${what}) is not supported`);
+    }
+  }
   if (f.bias !== undefined && f.bias !== "none") {
     throw new ConfigError(file, `bias ${JSON.stringify(f.bias)} is not supported (only "none")`);
   }
-  for (const k of ["rank_pattern", "alpha_pattern"]) {
-    const p = f[k];
-    if (p && typeof p === "object" && Object.keys(p).length > 0) {
-      throw new ConfigError(file, `${k} is not supported`);
-    }
+  // PiSSA, OLoRA, CorDA, LoftQ and LoRA-GA change the base weights, so the adapter is only right
+  // on a base Tessera does not have; true, false and "gaussian" only set the starting values.
+  const init = f.init_lora_weights;
+  if (init !== undefined && init !== true && init !== false && init !== "gaussian") {
+    throw new ConfigError(
+      file,
+      `init_lora_weights ${JSON.stringify(init)} is not supported (it changes the base weights)`,
+    );
+  }
+  if (typeof f.target_modules === "string" && f.target_modules.toLowerCase() === "all-linear") {
+    throw new ConfigError(
+      file,
+      'target_modules "all-linear" is not supported: list the module names instead',
+    );
   }
   const r = f.r;
   if (typeof r !== "number" || !Number.isInteger(r) || r <= 0) {
@@ -314,6 +458,16 @@ export function parseAdapterConfig(value: unknown, file = "adapter_config.json")
   if (!Array.isArray(saved) || !saved.every((t) => typeof t === "string")) {
     throw new ConfigError(file, "modules_to_save must be a list of names or null");
   }
+  const exclude = f.exclude_modules ?? null;
+  if (
+    exclude !== null && typeof exclude !== "string" &&
+    !(Array.isArray(exclude) && exclude.every((t) => typeof t === "string"))
+  ) {
+    throw new ConfigError(
+      file,
+      "exclude_modules must be a list of names, a regular expression or null",
+    );
+  }
   return {
     r,
     loraAlpha: typeof f.lora_alpha === "number" ? f.lora_alpha : 8,
@@ -325,6 +479,9 @@ export function parseAdapterConfig(value: unknown, file = "adapter_config.json")
       : null,
     taskType: typeof f.task_type === "string" ? f.task_type : null,
     useRslora: f.use_rslora === true,
+    rankPattern: _pattern(f.rank_pattern, "rank_pattern", file),
+    alphaPattern: _pattern(f.alpha_pattern, "alpha_pattern", file),
+    excludeModules: exclude as string[] | string | null,
   };
 }
 
@@ -357,7 +514,33 @@ export async function toAdapterFiles(
     const data = options.values?.get(key.slice(PREFIX.length)) ?? await t.toArray();
     entries.push([key, { shape: t.shape, data }]);
   }
-  return { config: adapterConfigJson(state.config), weights: serializeSafetensors(entries) };
+  return {
+    config: adapterConfigJson(state.config, autoMappingOf(model)),
+    weights: serializeSafetensors(entries),
+  };
+}
+
+/**
+ * PeftModel.save_pretrained's auto_mapping for a Transformers model: its class and
+ * `transformers.models.<model_type>.modeling_<model_type>` (the layout of vit, deit, dinov2 and
+ * convnext), or null when the model is not a pretrained one.
+ *
+ * @param model The base model.
+ * @returns The mapping, or null.
+ * @example
+ * ```ts ignore
+ * import { autoMappingOf } from "./lora.ts";
+ * console.log(autoMappingOf(vit)?.parent_library); // transformers.models.vit.modeling_vit
+ * ```
+ */
+export function autoMappingOf(model: Module): AutoMapping | null {
+  if (!(model instanceof PreTrainedModel)) return null;
+  const type = (model.config as { model_type?: unknown }).model_type;
+  if (typeof type !== "string" || !/^[a-z0-9_]+$/.test(type)) return null;
+  return {
+    base_model_class: model.architecture,
+    parent_library: `transformers.models.${type}.modeling_${type}`,
+  };
 }
 
 /**

@@ -2,13 +2,17 @@ import assert from "node:assert/strict";
 import {
   adapterParameters,
   applyLora,
+  loadAdapter,
+  type LoraBranch,
   type LoraConfig,
   loraState,
   mergeAndUnload,
   parseAdapterConfig,
+  PEFT_FORMAT_VERSION,
   saveAdapter,
   trainableParametersLine,
 } from "./lora.ts";
+import type { Linear } from "./layers.ts";
 import { parseSafetensors } from "./safetensors.ts";
 import { AutoModelForImageClassification } from "../models/auto.ts";
 import { makeViTConfig, vitBase16 } from "../models/vit/config.ts";
@@ -189,10 +193,145 @@ Deno.test("parseAdapterConfig() rejects what Tessera cannot apply, naming the fi
   const base = { peft_type: "LORA", r: 8, lora_alpha: 16, target_modules: ["query"] };
   assert.equal(parseAdapterConfig(base, "a.json").modulesToSave.length, 0);
   assert.throws(() => parseAdapterConfig({ ...base, peft_type: "IA3" }, "a.json"), /a\.json.*IA3/);
-  assert.throws(() => parseAdapterConfig({ ...base, use_dora: true }, "a.json"), /DoRA/);
-  assert.throws(() => parseAdapterConfig({ ...base, bias: "all" }, "a.json"), /bias "all"/);
   assert.throws(() => parseAdapterConfig({ ...base, r: 0 }, "a.json"), /r must be/);
   assert.throws(() => parseAdapterConfig("{", "a.json"), /a\.json: invalid JSON/);
+  // Each setting that changes what the adapter computes, in one line naming the file and field.
+  const refused: Array<[Record<string, unknown>, RegExp]> = [
+    [{ use_dora: true }, /^a\.json: use_dora true \(DoRA\) is not supported$/],
+    [{ bias: "all" }, /^a\.json: bias "all" is not supported/],
+    [{ bias: "lora_only" }, /^a\.json: bias "lora_only" is not supported/],
+    [{ lora_bias: true }, /^a\.json: lora_bias true/],
+    [{ layer_replication: [[0, 2], [1, 2]] }, /^a\.json: layer_replication \[\[0,2\],\[1,2\]\]/],
+    [{ layers_to_transform: [0] }, /^a\.json: layers_to_transform \[0\]/],
+    [{ layers_to_transform: 0 }, /^a\.json: layers_to_transform 0/],
+    [{ target_parameters: ["w"] }, /^a\.json: target_parameters/],
+    [{ use_qalora: true }, /^a\.json: use_qalora true/],
+    [{ init_lora_weights: "pissa" }, /^a\.json: init_lora_weights "pissa" is not supported/],
+    [{ target_modules: "all-linear" }, /^a\.json: target_modules "all-linear" is not supported/],
+    [{ rank_pattern: { query: 0 } }, /^a\.json: rank_pattern must map/],
+    [{ alpha_pattern: { "(": 2 } }, /^a\.json: alpha_pattern key "\(" is not a regular/],
+  ];
+  for (const [extra, message] of refused) {
+    assert.throws(() => parseAdapterConfig({ ...base, ...extra }, "a.json"), (e: Error) => {
+      assert.match(e.message, message);
+      assert.ok(!e.message.includes("\n"), e.message);
+      return true;
+    });
+  }
+  // PEFT's unset values of those fields are accepted.
+  const unset = { layer_replication: [], use_dora: false, lora_bias: false, rank_pattern: {} };
+  assert.equal(parseAdapterConfig({ ...base, ...unset }, "a.json").r, 8);
+});
+
+Deno.test("parseAdapterConfig() reads PEFT 0.20's adapter_config.json and ignores later fields", async () => {
+  // gen_peft_config.py wrote it with PEFT v0.20.0's own LoraConfig and save_pretrained steps.
+  const fields = JSON.parse(await Deno.readTextFile(`${LORA}peft_adapter/adapter_config.json`));
+  assert.equal(fields.peft_version, PEFT_FORMAT_VERSION);
+  const config = parseAdapterConfig(
+    { ...fields, some_field_of_a_later_release: { x: 1 }, init_lora_weights: "gaussian" },
+    "adapter_config.json",
+  );
+  assert.deepEqual(
+    { ...config },
+    {
+      r: 4,
+      loraAlpha: 8,
+      loraDropout: 0,
+      targetModules: ["query", "value"],
+      modulesToSave: ["classifier"],
+      baseModelNameOrPath: "../base",
+      taskType: null,
+      useRslora: false,
+      rankPattern: {},
+      alphaPattern: {},
+      excludeModules: null,
+    },
+  );
+});
+
+Deno.test("rank_pattern, alpha_pattern and use_rslora give each module PEFT's r and scaling", async () => {
+  // PEFT v0.20.0's LoraConfig(rank_pattern={"layer.0.attention.attention.query": 2, "value": 3},
+  // alpha_pattern={r"layer\.1\..*query": 6}, use_rslora=True, r=4, lora_alpha=8).to_dict().
+  const config = parseAdapterConfig(
+    await Deno.readTextFile(`${LORA}peft_patterns.json`),
+    "peft_patterns.json",
+  );
+  const model = applyLora(new ViTForImageClassification(smallConfig()), config);
+  const modules = new Map(model.namedModules());
+  const branch = (name: string) => (modules.get(name) as Linear).adapter as LoraBranch;
+  const at = (i: number, m: string) => `vit.encoder.layer.${i}.attention.attention.${m}`;
+  // get_pattern_key: the first key matching the name's end after a dot; rsLoRA: alpha / √r.
+  const expected: Array<[string, number, number]> = [
+    [at(0, "query"), 2, 8 / Math.sqrt(2)],
+    [at(0, "value"), 3, 8 / Math.sqrt(3)],
+    [at(1, "query"), 4, 6 / Math.sqrt(4)],
+    [at(1, "value"), 3, 8 / Math.sqrt(3)],
+  ];
+  for (const [name, r, scaling] of expected) {
+    assert.equal(branch(name).loraA.weight.shape.join(), `${r},32`, name);
+    assert.equal(branch(name).loraB.weight.shape.join(), `32,${r}`, name);
+    assert.ok(Math.abs(branch(name).scaling - scaling) < 1e-12, name);
+  }
+  // The adapter saves with the patterns and loads back onto a fresh base with the same shapes.
+  const dir = await testTempDir();
+  removeOnUnload(dir);
+  for (const [name] of expected) {
+    const b = branch(name).loraB.weight;
+    b.assign(Float32Array.from({ length: b.size }, (_, i) => ((i % 7) - 3) / 50));
+  }
+  await saveAdapter(model, dir);
+  const saved = JSON.parse(await Deno.readTextFile(`${dir}/adapter_config.json`));
+  const peft = JSON.parse(await Deno.readTextFile(`${LORA}peft_patterns.json`));
+  for (const k of ["rank_pattern", "alpha_pattern", "use_rslora", "r", "lora_alpha"]) {
+    assert.deepEqual(saved[k], peft[k], k);
+  }
+  const back = await loadAdapter(new ViTForImageClassification(smallConfig()), dir);
+  const ours = new Map(adapterParameters(model));
+  for (const [key, t] of adapterParameters(back)) {
+    assert.deepEqual(t.shape, ours.get(key)!.shape, key);
+    assert.deepEqual(await t.toArray(), await ours.get(key)!.toArray(), key);
+  }
+  // Merging uses each module's own scaling: W + B·A·scaling, in float64 here.
+  const base = new Map(model.namedParameters());
+  const before = await base.get(`${at(1, "query")}.weight`)!.toArray();
+  const [a, b] = await Promise.all([
+    branch(at(1, "query")).loraA.weight.toArray(),
+    branch(at(1, "query")).loraB.weight.toArray(),
+  ]);
+  await mergeAndUnload(model);
+  const merged = await new Map(model.namedParameters()).get(`${at(1, "query")}.weight`)!.toArray();
+  const want = new Float32Array(before.length);
+  for (let o = 0; o < 32; o++) {
+    for (let i = 0; i < 32; i++) {
+      let s = 0;
+      for (let k = 0; k < 4; k++) s += b[o * 4 + k] * a[k * 32 + i];
+      want[o * 32 + i] = before[o * 32 + i] + s * 3;
+    }
+  }
+  assertClose(merged, want, { atol: 1e-6, rtol: 0 }, "merged layer 1 query");
+  model.dispose();
+  back.dispose();
+});
+
+Deno.test("exclude_modules and modules_to_save keep modules out of LoRA, as PEFT", () => {
+  const model = applyLora(new ViTForImageClassification(smallConfig()), {
+    ...QV,
+    excludeModules: ["layer.1.attention.attention.value"],
+  });
+  assert.deepEqual(loraState(model)!.targets, [
+    "vit.encoder.layer.0.attention.attention.query",
+    "vit.encoder.layer.0.attention.attention.value",
+    "vit.encoder.layer.1.attention.attention.query",
+  ]);
+  model.dispose();
+  // A regular expression over the whole name, as a string.
+  const other = applyLora(new ViTForImageClassification(smallConfig()), {
+    ...QV,
+    excludeModules: ".*layer\\.0\\..*",
+  });
+  assert.deepEqual(loraState(other)!.targets.length, 2);
+  assert.ok(loraState(other)!.targets.every((t) => t.includes("layer.1.")));
+  other.dispose();
 });
 
 Deno.test("the trainable-parameter line is PEFT's, with its counts for PEFT's ViT-B", () => {
