@@ -5,16 +5,25 @@ import { AutoModelForImageClassification } from "../auto.ts";
 import { AutoImageProcessor } from "../../data/auto_processor.ts";
 import { ConvNextImageProcessor } from "../../data/convnext_processor.ts";
 import { ConfigError } from "../../nn/config.ts";
-import { parseSafetensors, type SafetensorsEntry } from "../../nn/safetensors.ts";
 import { exportOnnx } from "../../onnx/export.ts";
 import { init } from "../../tensor/runtime.ts";
 import { scope, Tensor } from "../../tensor/tensor.ts";
-import { assertClose } from "../../tensor/_test_util.ts";
 import { testTempDir } from "../../io/_test_util.ts";
+import {
+  compareGolden,
+  FIXTURES,
+  goldenLine,
+  loadGoldenWeights,
+  readGolden,
+} from "../_test_util.ts";
 
 await init();
 
-const FIXTURES = new URL("../../tests/fixtures/", import.meta.url);
+/**
+ * Golden tolerance, relative to each tensor's largest magnitude: five to ten times the worst
+ * error the cases show (the test logs them).
+ */
+const GOLDEN_TOL = 1e-5;
 
 const TINY = { num_stages: 2, hidden_sizes: [8, 16], depths: [1, 1], image_size: 32 };
 
@@ -30,83 +39,25 @@ Deno.test("ConvNeXt-Tiny has exactly HF's state-dict keys and shapes, in order",
   model.dispose();
 });
 
-function maxAbs(values: Float32Array): number {
-  return values.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-}
-
-/**
- * The golden ViT test's tolerance: every element within 1e-3 of PyTorch's, relative to the
- * largest magnitude of that tensor, with gradient scales floored at 1e-4 of the model's largest
- * gradient (a gradient that is zero in exact arithmetic is rounding noise).
- */
-function assertRelative(
-  actual: Float32Array,
-  expected: Float32Array,
-  label: string,
-  floor = 0,
-): number {
-  const scale = Math.max(maxAbs(expected), floor) || 1;
-  assertClose(actual, expected, { atol: 1e-3 * scale, rtol: 0 }, label);
-  let worst = 0;
-  for (let i = 0; i < actual.length; i++) {
-    worst = Math.max(worst, Math.abs(actual[i] - expected[i]) / scale);
-  }
-  return worst;
-}
-
 Deno.test("ConvNeXt logits, loss, gradients equal PyTorch's, layer scale on and off", async (t) => {
-  const file = new URL("convnext_golden.safetensors", FIXTURES);
-  const { tensors, metadata } = parseSafetensors(await Deno.readFile(file), file.pathname);
-  const get = (key: string): SafetensorsEntry => {
-    const entry = tensors.get(key);
-    assert.ok(entry, `fixture has ${key}`);
-    return entry;
-  };
-  const cases = Object.keys(metadata).filter((k) => k.endsWith(".config")).map((k) =>
-    k.slice(0, -".config".length)
-  );
+  const golden = await readGolden("convnext_golden.safetensors");
+  const cases = golden.cases(".config");
   assert.deepEqual(cases, ["two_stages", "three_stages_scaled"]);
   for (const name of cases) {
     await t.step(name, async () => {
-      const config = makeConvNextConfig(JSON.parse(metadata[`${name}.config`]), name);
+      const config = makeConvNextConfig(JSON.parse(golden.metadata[`${name}.config`]), name);
       const model = new ConvNextForImageClassification(config);
-      const prefix = `${name}.param.`;
-      const fixtureNames = [...tensors.keys()].filter((k) => k.startsWith(prefix)).map((k) =>
-        k.slice(prefix.length)
-      );
-      assert.deepEqual(model.namedParameters().map(([k]) => k), fixtureNames, "HF's names");
-      for (const [key, param] of model.namedParameters()) {
-        const entry = get(`${prefix}${key}`);
-        assert.deepEqual(entry.shape, [...param.shape], key);
-        param.assign(entry.data);
-      }
-      const px = get(`${name}.pixels`);
+      loadGoldenWeights(model, golden, name);
+      const px = golden.get(`${name}.pixels`);
       const pixels = Tensor.from(px.data, px.shape);
-      const labels = [...get(`${name}.labels`).data];
+      const labels = [...golden.get(`${name}.labels`).data];
       const outputs = scope(() => {
         const out = model.forward(pixels, labels);
         out.loss!.backward();
         return [["logits", out.logits], ["loss", out.loss!]] as const;
       });
-      const worst: Record<string, number> = {};
-      for (const [what, value] of outputs) {
-        worst[what] = assertRelative(await value.toArray(), get(`${name}.${what}`).data, what);
-        value.dispose();
-      }
-      const expectedGrads = model.namedParameters().map(([key]) => get(`${name}.grad.${key}`).data);
-      const floor = 1e-4 * Math.max(...expectedGrads.map(maxAbs));
-      let worstGrad = 0;
-      for (const [i, [key, param]] of model.namedParameters().entries()) {
-        assert.ok(param.grad, `${key} has .grad`);
-        worstGrad = Math.max(
-          worstGrad,
-          assertRelative(await param.grad.toArray(), expectedGrads[i], key, floor),
-        );
-      }
-      console.log(
-        `${name}: max error / max |value|: logits ${worst.logits.toExponential(2)}, ` +
-          `loss ${worst.loss.toExponential(2)}, gradients ${worstGrad.toExponential(2)}`,
-      );
+      const worst = await compareGolden(model, golden, name, outputs, GOLDEN_TOL);
+      console.log(goldenLine(name, worst));
       pixels.dispose();
       model.dispose();
     });

@@ -5,16 +5,26 @@ import {
   DeiTForImageClassificationWithTeacher,
   DeiTModel,
 } from "./modeling.ts";
-import { parseSafetensors, type SafetensorsEntry } from "../../nn/safetensors.ts";
 import { mul, sum } from "../../tensor/ops.ts";
 import { init } from "../../tensor/runtime.ts";
 import { scope, Tensor } from "../../tensor/tensor.ts";
 import { assertClose } from "../../tensor/_test_util.ts";
 import { testTempDir } from "../../io/_test_util.ts";
+import {
+  compareGolden,
+  FIXTURES,
+  goldenLine,
+  loadGoldenWeights,
+  readGolden,
+} from "../_test_util.ts";
 
 await init();
 
-const FIXTURES = new URL("../../tests/fixtures/", import.meta.url);
+/**
+ * Golden tolerance, relative to each tensor's largest magnitude: five to ten times the worst
+ * error the cases show (the test logs them).
+ */
+const GOLDEN_TOL = 5e-4;
 
 Deno.test(
   "DeiT-B/16 has exactly Hugging Face's state-dict keys and shapes, in order, for both heads",
@@ -41,36 +51,9 @@ Deno.test(
   },
 );
 
-function maxAbs(values: Float32Array): number {
-  return values.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-}
-
-/**
- * The golden ViT test's tolerance: every element within 1e-3 of PyTorch's, relative to the
- * largest magnitude of that tensor, with gradient scales floored at 1e-4 of the model's largest
- * gradient (a gradient that is zero in exact arithmetic, as the key bias's, is rounding noise).
- */
-function assertRelative(
-  actual: Float32Array,
-  expected: Float32Array,
-  label: string,
-  floor = 0,
-): void {
-  const scale = Math.max(maxAbs(expected), floor) || 1;
-  assertClose(actual, expected, { atol: 1e-3 * scale, rtol: 0 }, label);
-}
-
 Deno.test("DeiT logits, loss and every gradient equal PyTorch's, for both classes", async (t) => {
-  const file = new URL("deit_golden.safetensors", FIXTURES);
-  const { tensors, metadata } = parseSafetensors(await Deno.readFile(file), file.pathname);
-  const get = (key: string): SafetensorsEntry => {
-    const entry = tensors.get(key);
-    assert.ok(entry, `fixture has ${key}`);
-    return entry;
-  };
-  const cases = Object.keys(metadata).filter((k) => k.endsWith(".class")).map((k) =>
-    k.slice(0, -".class".length)
-  );
+  const golden = await readGolden("deit_golden.safetensors");
+  const cases = golden.cases(".class");
   assert.deepEqual(cases, [
     "cls_small",
     "cls_odd",
@@ -81,28 +64,19 @@ Deno.test("DeiT logits, loss and every gradient equal PyTorch's, for both classe
   ]);
   for (const name of cases) {
     await t.step(name, async () => {
-      const config = makeDeiTConfig(JSON.parse(metadata[`${name}.config`]), name);
-      const interpolatePosEncoding = JSON.parse(metadata[`${name}.interpolate`]) as boolean;
-      const teacher = metadata[`${name}.class`] === "DeiTForImageClassificationWithTeacher";
+      const config = makeDeiTConfig(JSON.parse(golden.metadata[`${name}.config`]), name);
+      const interpolatePosEncoding = JSON.parse(golden.metadata[`${name}.interpolate`]) as boolean;
+      const teacher = golden.metadata[`${name}.class`] === "DeiTForImageClassificationWithTeacher";
       const model = teacher
         ? new DeiTForImageClassificationWithTeacher(config)
         : new DeiTForImageClassification(config);
-      const prefix = `${name}.param.`;
-      const fixtureNames = [...tensors.keys()].filter((k) => k.startsWith(prefix)).map((k) =>
-        k.slice(prefix.length)
-      );
-      assert.deepEqual(model.namedParameters().map(([k]) => k), fixtureNames, "HF's names");
-      for (const [key, param] of model.namedParameters()) {
-        const entry = get(`${prefix}${key}`);
-        assert.deepEqual(entry.shape, [...param.shape], key);
-        param.assign(entry.data);
-      }
-      const px = get(`${name}.pixels`);
+      loadGoldenWeights(model, golden, name);
+      const px = golden.get(`${name}.pixels`);
       const pixels = Tensor.from(px.data, px.shape);
       const outputs = scope(() => {
         if (model instanceof DeiTForImageClassificationWithTeacher) {
           // HF's WithTeacher has no loss: the fixture backpropagates sum(logits · upstream).
-          const up = get(`${name}.upstream`);
+          const up = golden.get(`${name}.upstream`);
           const out = model.forward(pixels, undefined, { interpolatePosEncoding });
           const loss = sum(mul(out.logits, Tensor.from(up.data, up.shape)));
           loss.backward();
@@ -113,21 +87,13 @@ Deno.test("DeiT logits, loss and every gradient equal PyTorch's, for both classe
             ["loss", loss],
           ] as const;
         }
-        const labels = [...get(`${name}.labels`).data];
+        const labels = [...golden.get(`${name}.labels`).data];
         const out = model.forward(pixels, labels, { interpolatePosEncoding });
         out.loss!.backward();
         return [["logits", out.logits], ["loss", out.loss!]] as const;
       });
-      for (const [what, value] of outputs) {
-        assertRelative(await value.toArray(), get(`${name}.${what}`).data, what);
-        value.dispose();
-      }
-      const expectedGrads = model.namedParameters().map(([key]) => get(`${name}.grad.${key}`).data);
-      const floor = 1e-4 * Math.max(...expectedGrads.map(maxAbs));
-      for (const [i, [key, param]] of model.namedParameters().entries()) {
-        assert.ok(param.grad, `${key} has .grad`);
-        assertRelative(await param.grad.toArray(), expectedGrads[i], key, floor);
-      }
+      const worst = await compareGolden(model, golden, name, outputs, GOLDEN_TOL);
+      console.log(goldenLine(name, worst));
       pixels.dispose();
       model.dispose();
     });

@@ -3,15 +3,25 @@ import { dinov2MlpWidth, makeDinov2Config } from "./config.ts";
 import { Dinov2ForImageClassification, Dinov2Model, silu } from "./modeling.ts";
 import { AutoModelForImageClassification } from "../auto.ts";
 import { ConfigError } from "../../nn/config.ts";
-import { parseSafetensors, type SafetensorsEntry } from "../../nn/safetensors.ts";
 import { init } from "../../tensor/runtime.ts";
 import { scope, Tensor } from "../../tensor/tensor.ts";
 import { assertClose } from "../../tensor/_test_util.ts";
 import { testTempDir } from "../../io/_test_util.ts";
+import {
+  compareGolden,
+  FIXTURES,
+  goldenLine,
+  loadGoldenWeights,
+  readGolden,
+} from "../_test_util.ts";
 
 await init();
 
-const FIXTURES = new URL("../../tests/fixtures/", import.meta.url);
+/**
+ * Golden tolerance, relative to each tensor's largest magnitude: five to ten times the worst
+ * error the cases show (the test logs them).
+ */
+const GOLDEN_TOL = 2e-4;
 
 const TINY = {
   hidden_size: 32,
@@ -52,89 +62,33 @@ Deno.test("dinov2MlpWidth() rounds the SwiGLU width as Transformers' Dinov2SwiGL
   assert.equal(dinov2MlpWidth({ hidden_size: 48, mlp_ratio: 2.5, use_swiglu_ffn: false }), 120);
 });
 
-function maxAbs(values: Float32Array): number {
-  return values.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-}
-
-/**
- * The golden ViT test's tolerance: every element within 1e-3 of PyTorch's, relative to the
- * largest magnitude of that tensor, with gradient scales floored at 1e-4 of the model's largest
- * gradient (a gradient that is zero in exact arithmetic is rounding noise).
- */
-function assertRelative(
-  actual: Float32Array,
-  expected: Float32Array,
-  label: string,
-  floor = 0,
-): number {
-  const scale = Math.max(maxAbs(expected), floor) || 1;
-  assertClose(actual, expected, { atol: 1e-3 * scale, rtol: 0 }, label);
-  let worst = 0;
-  for (let i = 0; i < actual.length; i++) {
-    worst = Math.max(worst, Math.abs(actual[i] - expected[i]) / scale);
-  }
-  return worst;
-}
-
 Deno.test("DINOv2 logits, loss, gradients equal PyTorch's, SwiGLU and resized grids", async (t) => {
-  const file = new URL("dinov2_golden.safetensors", FIXTURES);
-  const { tensors, metadata } = parseSafetensors(await Deno.readFile(file), file.pathname);
-  const get = (key: string): SafetensorsEntry => {
-    const entry = tensors.get(key);
-    assert.ok(entry, `fixture has ${key}`);
-    return entry;
-  };
-  const cases = Object.keys(metadata).filter((k) => k.endsWith(".config")).map((k) =>
-    k.slice(0, -".config".length)
-  );
+  const golden = await readGolden("dinov2_golden.safetensors");
+  const cases = golden.cases(".config");
   assert.deepEqual(cases, ["mlp", "swiglu_interp", "mlp_interp_down"]);
   for (const name of cases) {
     await t.step(name, async () => {
-      const config = makeDinov2Config(JSON.parse(metadata[`${name}.config`]), name);
+      const config = makeDinov2Config(JSON.parse(golden.metadata[`${name}.config`]), name);
       const model = new Dinov2ForImageClassification(config);
-      const prefix = `${name}.param.`;
-      const fixtureNames = [...tensors.keys()].filter((k) => k.startsWith(prefix)).map((k) =>
-        k.slice(prefix.length)
-      );
-      assert.deepEqual(model.namedParameters().map(([k]) => k), fixtureNames, "HF's names");
-      for (const [key, param] of model.namedParameters()) {
-        const entry = get(`${prefix}${key}`);
-        assert.deepEqual(entry.shape, [...param.shape], key);
-        param.assign(entry.data);
-      }
-      const px = get(`${name}.pixels`);
+      loadGoldenWeights(model, golden, name);
+      const px = golden.get(`${name}.pixels`);
       const pixels = Tensor.from(px.data, px.shape);
-      const labels = [...get(`${name}.labels`).data];
+      const labels = [...golden.get(`${name}.labels`).data];
       const outputs = scope(() => {
         const out = model.forward(pixels, labels);
         out.loss!.backward();
         return [["logits", out.logits], ["loss", out.loss!]] as const;
       });
-      const worst: Record<string, number> = {};
-      for (const [what, value] of outputs) {
-        worst[what] = assertRelative(await value.toArray(), get(`${name}.${what}`).data, what);
-        value.dispose();
-      }
-      const expectedGrads = model.namedParameters().map(([key]) => get(`${name}.grad.${key}`).data);
-      const floor = 1e-4 * Math.max(...expectedGrads.map(maxAbs));
-      let worstGrad = 0;
-      for (const [i, [key, param]] of model.namedParameters().entries()) {
-        if (key.endsWith("mask_token")) {
-          // Unused without masked positions: PyTorch leaves its .grad None (stored as zeros).
-          assert.ok(expectedGrads[i].every((v) => v === 0));
-          if (param.grad) assert.ok((await param.grad.toArray()).every((v) => v === 0));
-          continue;
-        }
-        assert.ok(param.grad, `${key} has .grad`);
-        worstGrad = Math.max(
-          worstGrad,
-          assertRelative(await param.grad.toArray(), expectedGrads[i], key, floor),
-        );
-      }
-      console.log(
-        `${name}: max error / max |value|: logits ${worst.logits.toExponential(2)}, ` +
-          `loss ${worst.loss.toExponential(2)}, gradients ${worstGrad.toExponential(2)}`,
+      // mask_token is unused without masked positions.
+      const worst = await compareGolden(
+        model,
+        golden,
+        name,
+        outputs,
+        GOLDEN_TOL,
+        (key) => key.endsWith("mask_token"),
       );
+      console.log(goldenLine(name, worst));
       pixels.dispose();
       model.dispose();
     });
