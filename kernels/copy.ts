@@ -154,8 +154,11 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw
 );
 
 /**
- * Backward of the gather: `dx[r, :] = sum over j with index[j] == r of g[j, :]`. Each thread
- * owns one element of `dx` and scans the (short) index list, so no atomics are needed.
+ * Backward of the gather: `dx[index[j], :] += g[j, :]` for every j. One thread per (j, column):
+ * the first j of each distinct index adds the sum of all rows gathered from that index, so no
+ * two threads write one element and no atomics are needed. Only gathered rows are visited (the
+ * caller zero-fills `dx`): one thread per element of `dx` scanning the index list cost a
+ * storage load per thread and entry.
  */
 export const scatterAddRowsKernel: Kernel = defineKernel(
   "copy:scatter-add-rows",
@@ -169,14 +172,18 @@ export const scatterAddRowsKernel: Kernel = defineKernel(
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {
   let i = linearIndex(g, nw);
-  if (i >= params.rows * params.cols) { return; }
-  let r = i / params.cols;
+  if (i >= params.count * params.cols) { return; }
+  let j = i / params.cols;
   let c = i % params.cols;
-  var acc = 0.0;
-  for (var j = 0u; j < params.count; j++) {
-    if (index[j] == r) { acc += g_[j * params.cols + c]; }
+  let r = index[j];
+  for (var e = 0u; e < j; e++) {
+    if (index[e] == r) { return; }
   }
-  dx[i] = acc;
+  var acc = 0.0;
+  for (var e = j; e < params.count; e++) {
+    if (index[e] == r) { acc += g_[e * params.cols + c]; }
+  }
+  dx[r * params.cols + c] += acc;
 }
 `,
 );

@@ -256,7 +256,8 @@ export interface Backend {
    *
    * @param g The gathered rows' gradient.
    * @param index Row indices.
-   * @param dx The input gradient [rows, cols], written whole.
+   * @param dx The input gradient [rows, cols]: the gathered rows are added into it (zero-fill
+   *   it first for the plain gradient).
    * @param count Number of indices.
    */
   scatterAddRows(g: Tensor, index: Tensor, dx: Tensor, count: number): void;

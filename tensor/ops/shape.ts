@@ -141,7 +141,7 @@ export function gatherRows(x: Tensor, indices: readonly number[]): Tensor {
   const out = Tensor.empty([indices.length, cols]);
   backend().gatherRows(x, index, out, indices.length, cols);
   const result = record(out, [x], (g) => {
-    const dx = Tensor.empty(x.shape);
+    const dx = Tensor.zeros(x.shape);
     backend().scatterAddRows(g, index, dx, indices.length);
     index.dispose();
     return [dx];

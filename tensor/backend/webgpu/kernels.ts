@@ -303,7 +303,7 @@ export abstract class WebGpuBackend implements Backend {
       scatterAddRowsKernel,
       [g.storage, index.storage, dx.storage],
       { rows, cols, count },
-      elementwiseGrid(rows * cols),
+      elementwiseGrid(count * cols),
     );
   }
 
