@@ -2,8 +2,9 @@
  * LayerNorm over the last axis: a fused forward that also saves each row's mean and reciprocal
  * standard deviation and a fused input-gradient kernel, both row kernels
  * ({@link defineRowKernels}), and a per-column kernel for the weight and bias gradients. The
- * `vec4` flavour and {@link layerNormBackwardParamsVec4Kernel} need rows of a multiple of four
- * columns.
+ * `vec4` and `texture` flavours and {@link layerNormBackwardParamsVec4Kernel} need rows of a
+ * multiple of four columns; the `texture` flavour reads x (and the output's gradient) from
+ * textures.
  *
  * @module
  */
@@ -12,6 +13,8 @@ import { defineKernel, type Kernel } from "./kernel.ts";
 import { defineRowKernels, defineThreadRowKernel, type RowFlavour } from "./rows.ts";
 
 const PARAMS = [["rows", "u32"], ["cols", "u32"], ["eps", "f32"]] as const;
+/** The `texture` flavour's: rows lie `height` to a texture layer. */
+const TEXTURE_PARAMS = [...PARAMS, ["height", "u32"]] as const;
 
 const forward = defineRowKernels(
   "layernorm:forward",
@@ -64,6 +67,30 @@ export const layerNormKernels: Record<RowFlavour, Kernel> = {
   for (var c = 0u; c < n4; c++) { y[base + c] = (x[base + c] - mean) * rstd * w[c] + b[c]; }
   stats[2u * r] = mean;
   stats[2u * r + 1u] = rstd;`,
+  ),
+  texture: defineThreadRowKernel(
+    "layernorm:forward",
+    [
+      ["x", "texture_2d_array<f32>", "texture"],
+      ["w", "array<vec4<f32>>", "read"],
+      ["b", "array<vec4<f32>>", "read"],
+      ["y", "array<vec4<f32>>", "read_write"],
+      ["stats", "array<f32>", "read_write"],
+    ],
+    TEXTURE_PARAMS,
+    `let n4 = params.cols / 4u;
+  let base = r * n4;
+  let n = f32(params.cols);
+  var total = vec4<f32>(0.0);
+  for (var c = 0u; c < n4; c++) { total += rowTexel(x, c, r); }
+  let mean = dot(total, vec4<f32>(1.0)) / n;
+  var sq = vec4<f32>(0.0);
+  for (var c = 0u; c < n4; c++) { let d = rowTexel(x, c, r) - mean; sq += d * d; }
+  let rstd = inverseSqrt(dot(sq, vec4<f32>(1.0)) / n + params.eps);
+  for (var c = 0u; c < n4; c++) { y[base + c] = (rowTexel(x, c, r) - mean) * rstd * w[c] + b[c]; }
+  stats[2u * r] = mean;
+  stats[2u * r + 1u] = rstd;`,
+    "texture",
   ),
 };
 
@@ -128,6 +155,36 @@ export const layerNormBackwardInputKernels: Record<RowFlavour, Kernel> = {
     let xhat = (x[base + c] - mean) * rstd;
     dx[base + c] = rstd * (g_[base + c] * w[c] - mG - xhat * mGX);
   }`,
+  ),
+  texture: defineThreadRowKernel(
+    "layernorm:backward-input",
+    [
+      ["x", "texture_2d_array<f32>", "texture"],
+      ["w", "array<vec4<f32>>", "read"],
+      ["stats", "array<f32>", "read"],
+      ["g_", "texture_2d_array<f32>", "texture"],
+      ["dx", "array<vec4<f32>>", "read_write"],
+    ],
+    TEXTURE_PARAMS,
+    `let n4 = params.cols / 4u;
+  let base = r * n4;
+  let mean = stats[2u * r];
+  let rstd = stats[2u * r + 1u];
+  var accG = vec4<f32>(0.0);
+  var accGX = vec4<f32>(0.0);
+  for (var c = 0u; c < n4; c++) {
+    let gw = rowTexel(g_, c, r) * w[c];
+    accG += gw;
+    accGX += gw * (rowTexel(x, c, r) - mean) * rstd;
+  }
+  let n = f32(params.cols);
+  let mG = dot(accG, vec4<f32>(1.0)) / n;
+  let mGX = dot(accGX, vec4<f32>(1.0)) / n;
+  for (var c = 0u; c < n4; c++) {
+    let xhat = (rowTexel(x, c, r) - mean) * rstd;
+    dx[base + c] = rstd * (rowTexel(g_, c, r) * w[c] - mG - xhat * mGX);
+  }`,
+    "texture",
   ),
 };
 

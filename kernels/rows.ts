@@ -8,6 +8,10 @@
  *   address differs between the SIMD lanes is a loop over the lanes, one per load whatever its
  *   width, so four columns per load do a quarter of those loops. Its bodies are written
  *   separately ({@link defineThreadRowKernel}).
+ * - `texture`: `vec4` with the rows read through rgba32float textures, for software adapters
+ *   whose rows copy into textures (256-byte rows). A texel fetch is one gather for all lanes,
+ *   where even a vec4 storage load loops over them; the copy into the texture costs less than
+ *   the loads it saves, and a row kernel reads its rows two or three times.
  * - `group`: one workgroup of {@link ROW_GROUP} invocations per row, for GPUs. Invocations
  *   stride across the row, so neighbours read neighbouring addresses, and reductions meet in
  *   workgroup memory; one invocation per row would read with a stride of a whole row. On
@@ -17,13 +21,19 @@
  * @module
  */
 
-import { defineKernel, type Kernel, LINEAR_INDEX, type ParamField } from "./kernel.ts";
+import {
+  type BindingAccess,
+  defineKernel,
+  type Kernel,
+  LINEAR_INDEX,
+  type ParamField,
+} from "./kernel.ts";
 
 /**
  * Which invocations share a row: one alone (`thread`), one alone reading four columns per load
- * (`vec4`), or a whole workgroup (`group`).
+ * (`vec4`) or texel (`texture`), or a whole workgroup (`group`).
  */
-export type RowFlavour = "thread" | "vec4" | "group";
+export type RowFlavour = "thread" | "vec4" | "group" | "texture";
 
 /** Invocations per row in the `group` flavour. */
 export const ROW_GROUP = 128;
@@ -132,9 +142,11 @@ fn main(
 }
 
 /**
- * A row kernel with one invocation per row (the `thread` and `vec4` flavours), whose `body`
- * sees its row as `r`. The `vec4` bodies bind their rows as `array<vec4<f32>>`; where a row
- * need not start on a multiple of four, {@link VEC4_ROW_WGSL} helps with the ends.
+ * A row kernel with one invocation per row (the `thread`, `vec4` and `texture` flavours), whose
+ * `body` sees its row as `r`. The `vec4` bodies bind their rows as `array<vec4<f32>>`; where a
+ * row need not start on a multiple of four, {@link VEC4_ROW_WGSL} helps with the ends. The
+ * `texture` bodies bind their input rows as `texture_2d_array<f32>` and read them with
+ * {@link TEXTURE_ROW_WGSL}'s `rowTexel` (their params end with `height`).
  *
  * @param key Cache key prefix.
  * @param bindings Storage bindings, as for {@link defineKernel}.
@@ -158,16 +170,21 @@ fn main(
  */
 export function defineThreadRowKernel(
   key: string,
-  bindings: readonly (readonly [string, string, "read" | "read_write"])[],
+  bindings: readonly (readonly [string, string, BindingAccess])[],
   params: readonly ParamField[],
   body: string,
-  flavour: "thread" | "vec4" = "vec4",
+  flavour: "thread" | "vec4" | "texture" = "vec4",
 ): Kernel {
+  const helpers = flavour === "vec4"
+    ? VEC4_ROW_WGSL
+    : flavour === "texture"
+    ? TEXTURE_ROW_WGSL
+    : "";
   return defineKernel(
     `${key}:${flavour}`,
     bindings,
     params,
-    `${LINEAR_INDEX}${flavour === "vec4" ? VEC4_ROW_WGSL : ""}
+    `${LINEAR_INDEX}${helpers}
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {
   let r = linearIndex(g, nw);
@@ -189,6 +206,16 @@ fn rowVec4s(base: u32, end: u32) -> vec2<u32> { return vec2<u32>(base / 4u, (end
 fn inRow(q: u32, base: u32, end: u32) -> vec4<bool> {
   let i = vec4<u32>(4u * q) + vec4<u32>(0u, 1u, 2u, 3u);
   return (i >= vec4<u32>(base)) & (i < vec4<u32>(end));
+}
+`;
+
+/**
+ * WGSL helper of the `texture` flavour: `rowTexel(t, q, r)` is texel `q` (columns 4q to 4q + 3)
+ * of row `r`, where rows lie `params.height` to a layer.
+ */
+export const TEXTURE_ROW_WGSL = `
+fn rowTexel(t: texture_2d_array<f32>, q: u32, r: u32) -> vec4<f32> {
+  return textureLoad(t, vec2<u32>(q, r % params.height), r / params.height, 0);
 }
 `;
 

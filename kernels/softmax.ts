@@ -11,6 +11,17 @@ import { defineRowKernels, defineThreadRowKernel, type RowFlavour } from "./rows
 
 /** `stride`: distance between rows (the `vec4` flavour; the others need `stride == cols`). */
 const PARAMS = [["rows", "u32"], ["cols", "u32"], ["stride", "u32"]] as const;
+/** The `texture` flavour's: rows lie `height` to a texture layer. */
+const TEXTURE_PARAMS = [...PARAMS, ["height", "u32"]] as const;
+
+/**
+ * The `texture` flavour's row walk: texels `q` of row `r` (texel q holds columns 4q to 4q + 3),
+ * `inside` masking the columns past `cols`; stores go to whole vec4s of a `stride` that is a
+ * multiple of 4, zeros past `cols`.
+ */
+const TEXTURE_ROW_SPAN = `let texels = (params.cols + 3u) / 4u;
+  let out = r * params.stride / 4u;`;
+const TEXTURE_INSIDE = "(vec4<u32>(4u * q) + vec4<u32>(0u, 1u, 2u, 3u)) < vec4<u32>(params.cols)";
 
 /** Where row `r` starts and ends, and the vec4s that overlap it (`vec4` flavour). */
 const VEC4_ROW_SPAN = `let base = r * params.stride;
@@ -87,6 +98,28 @@ export const softmaxKernels: SoftmaxKernels = {
   ...forward,
   vec4: softmaxVec4(true),
   vec4Unaligned: softmaxVec4(false),
+  texture: defineThreadRowKernel(
+    "softmax:forward",
+    [["x", "texture_2d_array<f32>", "texture"], ["y", "array<vec4<f32>>", "read_write"]],
+    TEXTURE_PARAMS,
+    `${TEXTURE_ROW_SPAN}
+  var m4 = vec4<f32>(-3.402823e38);
+  var s4 = vec4<f32>(0.0);
+  for (var q = 0u; q < texels; q++) {
+    let inside = ${TEXTURE_INSIDE};
+    let v = select(vec4<f32>(-3.402823e38), rowTexel(x, q, r), inside);
+    let grown = max(m4, v);
+    s4 = s4 * exp(m4 - grown) + select(vec4<f32>(0.0), exp(v - grown), inside);
+    m4 = grown;
+  }
+  let m = max(max(m4.x, m4.y), max(m4.z, m4.w));
+  let inv = 1.0 / dot(s4, exp(m4 - vec4<f32>(m)));
+  for (var q = 0u; q < texels; q++) {
+    let inside = ${TEXTURE_INSIDE};
+    y[out + q] = select(vec4<f32>(0.0), exp(rowTexel(x, q, r) - vec4<f32>(m)) * inv, inside);
+  }`,
+    "texture",
+  ),
 };
 
 function softmaxVec4(aligned: boolean): Kernel {
@@ -127,6 +160,26 @@ export const softmaxBackwardKernels: SoftmaxKernels = {
   ...backward,
   vec4: softmaxBackwardVec4(true),
   vec4Unaligned: softmaxBackwardVec4(false),
+  texture: defineThreadRowKernel(
+    "softmax:backward",
+    [
+      ["yf", "texture_2d_array<f32>", "texture"],
+      ["g_", "texture_2d_array<f32>", "texture"],
+      ["dx", "array<vec4<f32>>", "read_write"],
+    ],
+    TEXTURE_PARAMS,
+    `${TEXTURE_ROW_SPAN}
+  var acc = vec4<f32>(0.0);
+  for (var q = 0u; q < texels; q++) {
+    acc += select(vec4<f32>(0.0), rowTexel(yf, q, r) * rowTexel(g_, q, r), ${TEXTURE_INSIDE});
+  }
+  let total = acc.x + acc.y + acc.z + acc.w;
+  for (var q = 0u; q < texels; q++) {
+    let d = rowTexel(yf, q, r) * (rowTexel(g_, q, r) - vec4<f32>(total));
+    dx[out + q] = select(vec4<f32>(0.0), d, ${TEXTURE_INSIDE});
+  }`,
+    "texture",
+  ),
 };
 
 function softmaxBackwardVec4(aligned: boolean): Kernel {

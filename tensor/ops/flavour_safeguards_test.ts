@@ -14,9 +14,12 @@ import { init } from "../runtime.ts";
 
 await init();
 
-const FLAVOURS: readonly RowFlavour[] = ["thread", "vec4", "group"];
-/** Short rows ending in each remainder of a vec4, and rows longer than a row workgroup (128). */
-const COLS = [12, 13, 14, 15, 257, 258, 259, 260];
+const FLAVOURS: readonly RowFlavour[] = ["thread", "vec4", "group", "texture"];
+/**
+ * Short rows ending in each remainder of a vec4, rows of 256 bytes (which the texture flavour
+ * copies into textures; it runs the others as vec4), and rows longer than a row workgroup (128).
+ */
+const COLS = [12, 13, 14, 15, 64, 257, 258, 259, 260];
 const ROWS = 5;
 
 /** Logits of about ±1e4 with small differences: exp overflows without the max subtracted. */

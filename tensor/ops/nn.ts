@@ -59,7 +59,7 @@ function dispatchSoftmax(
 
 /**
  * Softmax over `rows` rows of `cols` values that lie `stride` apart (`stride` ≥ `cols`, a
- * multiple of 4) in `x`, with the vec4 row kernels of CPU adapters: the result has the same
+ * multiple of 4) in `x`, with the vec4 (or texture) row kernels of CPU adapters: the result has the same
  * layout, with zeros from each row's end up to the next multiple of 4 (no tape).
  *
  * @param x The rows, `rows · stride` values.
@@ -69,7 +69,14 @@ function dispatchSoftmax(
  * @returns The probabilities, laid out as `x`.
  */
 export function softmaxPadded(x: Tensor, rows: number, cols: number, stride: number): Tensor {
-  return dispatchSoftmax(false, "vec4", [x], rows, cols, stride);
+  return dispatchSoftmax(
+    false,
+    backend().rowFlavourFor("softmax padded", true),
+    [x],
+    rows,
+    cols,
+    stride,
+  );
 }
 
 /**
@@ -90,7 +97,14 @@ export function softmaxPaddedBackward(
   cols: number,
   stride: number,
 ): Tensor {
-  return dispatchSoftmax(true, "vec4", [y, g], rows, cols, stride);
+  return dispatchSoftmax(
+    true,
+    backend().rowFlavourFor("softmax padded", true),
+    [y, g],
+    rows,
+    cols,
+    stride,
+  );
 }
 
 /**

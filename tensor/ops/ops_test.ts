@@ -375,7 +375,7 @@ const CASES: Case[] = [
   },
   // Rows longer than a GPU row workgroup (128), in every flavour of the row kernels; and rows
   // of 13, which start off multiples of four and end past the last whole vec4 of the tensor.
-  ...(["thread", "vec4", "group"] as const).flatMap((f): Case[] => [
+  ...(["thread", "vec4", "group", "texture"] as const).flatMap((f): Case[] => [
     {
       name: `softmax of [5,300], ${f} per row`,
       shapes: [[5, 300]],
@@ -400,6 +400,20 @@ const CASES: Case[] = [
     {
       name: `layerNorm of [6,200], ${f} per row`,
       shapes: [[6, 200], [200], [200]],
+      gpu: ([x, w, b]) => withRowFlavour(f, () => ops.layerNorm(x, w, b, 1e-5)),
+      ref: ([x, w, b]) => ref.refLayerNorm(x, w, b, 1e-5),
+    },
+    // Rows of 256 and 512 bytes, which the texture flavour copies into textures.
+    {
+      name: `softmax of [9,128], ${f} per row`,
+      shapes: [[9, 128]],
+      range: [-3, 3],
+      gpu: ([a]) => withRowFlavour(f, () => ops.softmax(a)),
+      ref: ([a]) => ref.refSoftmax(a),
+    },
+    {
+      name: `layerNorm of [7,64], ${f} per row`,
+      shapes: [[7, 64], [64], [64]],
       gpu: ([x, w, b]) => withRowFlavour(f, () => ops.layerNorm(x, w, b, 1e-5)),
       ref: ([x, w, b]) => ref.refLayerNorm(x, w, b, 1e-5),
     },

@@ -2,8 +2,9 @@
  * The backend for software adapters (Mesa's lavapipe and llvmpipe, Chrome's SwiftShader): CPU
  * cores running SIMD lanes. Products read their operands from textures (a texel fetch is one
  * gather for all lanes, where a storage load loops over them) with workgroups one vector
- * wide; maps, copies, row kernels and the optimizer take four elements per invocation; an
- * NN product whose operands do not fit in textures runs as NT on a transposed copy of B.
+ * wide; row kernels read their rows from textures too; maps, copies, row kernels and the
+ * optimizer take four elements per invocation; an NN product whose operands do not fit in
+ * textures runs as NT on a transposed copy of B.
  *
  * @module
  */
@@ -58,8 +59,8 @@ export class SoftwareBackend extends WebGpuBackend {
   readonly name: string = "software";
   /** Four elements per invocation where lengths allow. */
   readonly vectorLoads: boolean;
-  /** One invocation per row, with vec4 loads where vector loads are on. */
-  readonly rowFlavour: "vec4" | "thread";
+  /** One invocation per row: rows read from textures, else vec4 loads where those are on. */
+  readonly rowFlavour: "texture" | "vec4" | "thread";
   /** Whether products read operands from textures. */
   readonly textures: boolean;
   /**
@@ -80,7 +81,7 @@ export class SoftwareBackend extends WebGpuBackend {
     super();
     this.textures = options.textures ?? true;
     this.vectorLoads = options.vectorLoads ?? true;
-    this.rowFlavour = this.vectorLoads ? "vec4" : "thread";
+    this.rowFlavour = this.textures ? "texture" : this.vectorLoads ? "vec4" : "thread";
     // The texture family's small tile in the layout small products take it for (a driver that
     // gets textures wrong gets them wrong there, and the next candidate runs without them),
     // and the plainest storage tile, which runs every shape.

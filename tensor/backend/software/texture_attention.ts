@@ -104,10 +104,11 @@ export function textureAttention(
   // Forward: scores = α Q Kᵀ, probabilities, context = P V straight into [B, T, D].
   const logits = Tensor.empty([batch, t, padded]);
   run(0, qkvAs(byTokens(d3, 0)), qkvAs(byTokens(d3, d)), logits, square, alpha);
-  // Softmax over the padded rows with the vec4 row kernels: zeros from each row's end on.
+  // Softmax over the padded rows (vec4 or texture row kernels): zeros from each row's end on.
   const paddedSoftmax = (inputs: Tensor[], backward: boolean): Tensor => {
     const y = Tensor.empty(inputs[0].shape);
-    backend.softmax(inputs, y, backward, "vec4", batch * t, t, padded);
+    const flavour = backend.rowFlavourFor("softmax padded", true);
+    backend.softmax(inputs, y, backward, flavour, batch * t, t, padded);
     return y;
   };
   const probs = paddedSoftmax([logits], false);

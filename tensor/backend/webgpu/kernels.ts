@@ -48,8 +48,10 @@ import {
   sumKernel,
 } from "../../../kernels/reduce.ts";
 import { type RowFlavour, rowGrid } from "../../../kernels/rows.ts";
+import { rowTexture, type RowTextureLayout, rowTextureLayout } from "./texture_rows.ts";
 import { softmaxBackwardKernels, softmaxKernels } from "../../../kernels/softmax.ts";
 import type { Storage } from "../../core/command_engine.ts";
+import type { CachedTexture } from "../../core/texture_cache.ts";
 import { gpu } from "../../core/context.ts";
 import { engine } from "../../core/engine.ts";
 import { sizeOf, Tensor } from "../../core/tensor.ts";
@@ -146,7 +148,7 @@ export abstract class WebGpuBackend implements Backend {
    */
   #rows(vec4Rows: boolean): RowFlavour {
     const f = gpu().tuning.forcedRows ?? this.rowFlavour;
-    return f === "vec4" && !vec4Rows ? "thread" : f;
+    return (f === "vec4" || f === "texture") && !vec4Rows ? "thread" : f;
   }
 
   /** Records an elementwise map over `n` elements (see {@link Backend.map}). */
@@ -309,7 +311,9 @@ export abstract class WebGpuBackend implements Backend {
 
   /** The flavour a row kernel runs with (this backend's, or a test's override). */
   rowFlavourFor(kernel: RowKernel, vec4Rows: boolean): RowFlavour {
-    return kernel === "softmax padded" ? "vec4" : this.#rows(vec4Rows);
+    if (kernel !== "softmax padded") return this.#rows(vec4Rows);
+    // Padded rows need a vec4 layout: textures where they are in force, else vec4.
+    return this.#rows(true) === "texture" ? "texture" : "vec4";
   }
 
   /** Softmax rows, forward or backward (see {@link Backend.softmax}). */
@@ -324,6 +328,20 @@ export abstract class WebGpuBackend implements Backend {
   ): void {
     if (rows === 0) return;
     const kernels = backward ? softmaxBackwardKernels : softmaxKernels;
+    if (flavour === "texture") {
+      const at = rowTextureLayout(inputs[0].storage, rows, stride);
+      if (at && inputs.every((t) => t.storage.byteOffset % 16 === 0)) {
+        const views = textureViews(inputs.map((t) => t.storage), at);
+        engine().dispatch(
+          kernels.texture,
+          [...views, out.storage],
+          { rows, cols, stride, height: at.height },
+          rowGrid(rows, flavour),
+        );
+        return;
+      }
+      flavour = "vec4";
+    }
     // The vec4 flavour stores whole vec4s where every row starts on one, and floats where rows
     // share vec4s.
     const kernel = flavour === "vec4" && stride % 4 !== 0
@@ -349,11 +367,23 @@ export abstract class WebGpuBackend implements Backend {
   ): void {
     const cols = weight.size;
     const rows = stats.shape[0];
+    const at = flavour === "texture" ? rowTextureLayout(x.storage, rows, cols) : null;
+    if (at) {
+      const [xt] = textureViews([x.storage], at);
+      engine().dispatch(
+        layerNormKernels.texture,
+        [xt, weight.storage, bias.storage, y.storage, stats.storage],
+        { rows, cols, eps, height: at.height },
+        rowGrid(rows, flavour),
+      );
+      return;
+    }
+    const f = flavour === "texture" ? "vec4" : flavour;
     engine().dispatch(
-      layerNormKernels[flavour],
+      layerNormKernels[f],
       [x.storage, weight.storage, bias.storage, y.storage, stats.storage],
       { rows, cols, eps },
-      rowGrid(rows, flavour),
+      rowGrid(rows, f),
     );
   }
 
@@ -369,11 +399,23 @@ export abstract class WebGpuBackend implements Backend {
   ): void {
     const cols = weight.size;
     const rows = stats.shape[0];
+    const at = flavour === "texture" ? rowTextureLayout(x.storage, rows, cols) : null;
+    if (at && g.storage.byteOffset % 16 === 0) {
+      const [xt, gt] = textureViews([x.storage, g.storage], at);
+      engine().dispatch(
+        layerNormBackwardInputKernels.texture,
+        [xt, weight.storage, stats.storage, gt, dx.storage],
+        { rows, cols, eps, height: at.height },
+        rowGrid(rows, flavour),
+      );
+      return;
+    }
+    const f = flavour === "texture" ? "vec4" : flavour;
     engine().dispatch(
-      layerNormBackwardInputKernels[flavour],
+      layerNormBackwardInputKernels[f],
       [x.storage, weight.storage, stats.storage, g.storage, dx.storage],
       { rows, cols, eps },
-      rowGrid(rows, flavour),
+      rowGrid(rows, f),
     );
   }
 
@@ -546,4 +588,14 @@ export abstract class WebGpuBackend implements Backend {
       elementwiseGrid(n),
     );
   }
+}
+
+/**
+ * The texture views of a row kernel's inputs, each copied in as `at` says (or reused), no two
+ * in one texture.
+ */
+function textureViews(inputs: readonly Storage[], at: RowTextureLayout): GPUTextureView[] {
+  const taken: CachedTexture[] = [];
+  for (const src of inputs) taken.push(rowTexture(src, at, taken[0]));
+  return taken.map((t) => t.view);
 }

@@ -139,8 +139,14 @@ export function texturesFitFamily(family: MatmulVariant["family"], s: MatmulShap
  * from the cache, never `except` (the other operand's), and filled. Where the operand's rows
  * already hold consecutive c (rows a multiple of 256 bytes, layers back to back) and no rounding
  * is needed, a buffer-to-texture copy fills it, which costs less than the packing kernel.
+ *
+ * @param src The operand's region.
+ * @param layout Where element (z, row, c) lies in it, and the texture's size.
+ * @param half Round to f16 as it is packed.
+ * @param except A texture not to take (another operand of the same dispatch).
+ * @returns The cached texture holding it.
  */
-function packOperand(
+export function packOperand(
   src: Storage,
   { size, length: k, strides, zeroPadded = false }: OperandLayout,
   half: boolean,
