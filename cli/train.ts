@@ -9,7 +9,7 @@
 import { loadDataset } from "../data/parquet.ts";
 import type { Dataset, ImageExample } from "../data/dataset.ts";
 import { exists, joinPath } from "../io/files.ts";
-import { describeAdapter, gpu } from "../tensor/device.ts";
+import { describeAdapter } from "../tensor/device.ts";
 import { engine } from "../tensor/engine.ts";
 import { init } from "../tensor/runtime.ts";
 import {
@@ -81,13 +81,6 @@ async function main(
   { values, more: args }: CliArgs<typeof FLAGS, TrainingArguments>,
 ): Promise<number> {
   console.log(`adapter: ${describeAdapter()}`);
-  if (args.fp16) {
-    if (gpu().profile.f16) {
-      console.log(
-        "fp16: f16 matmuls with f32 accumulation and master weights, dynamic loss scaling",
-      );
-    } else console.warn("fp16: this adapter has no shader-f16; training in f32 instead");
-  }
 
   // Hub ids become cached snapshot folders (a separate, network-only step).
   if (values.revision !== undefined && values.model === undefined) {

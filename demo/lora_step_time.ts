@@ -1,6 +1,6 @@
 /**
  * Seconds per training step of the bundled model at `deno task train`'s settings (batch 16 at
- * its 120 px, fp16 autocast, AdamW on the trainable parameters), full fine-tuning against LoRA
+ * its 120 px, fp16 autocast where the Trainer uses it, AdamW on the trainable parameters), full fine-tuning against LoRA
  * as PEFT's ViT example (r 16, alpha 16, dropout 0.1, query and value, classifier saved). The two
  * models take turns, step by step, in one process, so that a busy machine slows both alike: the
  * ratio is what `demo/lora_vs_full.sh`'s same-wall-time LoRA run rests on.
@@ -19,11 +19,13 @@ import { noGrad, scopeAsync, Tensor } from "../tensor/tensor.ts";
 import { createOptimizer } from "../train/trainer.ts";
 import { prepareParameterEfficient } from "../train/parameter_efficient.ts";
 import { BUNDLED_MODEL_DIR } from "./config.ts";
+import { halfPrecision } from "../train/half_precision.ts";
 
 await init();
 const rounds = Number(Deno.args[0] ?? 10);
 const batch = 16;
-const half = gpu().profile.f16;
+// As the Trainer decides: f32 on a software adapter, f16 matmuls on a GPU with shader-f16.
+const half = halfPrecision(true, gpu().profile).half;
 const setups = [];
 for (const peft of [null, "lora"] as const) {
   const model = await AutoModelForImageClassification.fromPretrained(BUNDLED_MODEL_DIR, {

@@ -104,6 +104,7 @@ async function tinyTrainer(
     evalDataset: ds.validation,
     log: (l) => logs.push(l),
     initialLossScale,
+    fp16OnSoftware: true,
   });
   return { trainer, logs };
 }

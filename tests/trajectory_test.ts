@@ -55,6 +55,7 @@ async function train(fp16: boolean): Promise<Run> {
     trainDataset: fixtureDataset(),
     log: (line) => run.logs.push(line),
     initialLossScale: recipe.init_scale,
+    fp16OnSoftware: true,
     callbacks: [{
       onLog(_args, _state, _control, logs) {
         if ("loss" in logs) run.gradNorm.push(logs.grad_norm);

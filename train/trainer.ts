@@ -43,6 +43,7 @@ import { EventWriter } from "./tensorboard.ts";
 import { newTrainerControl, type TrainerCallback, type TrainerControl } from "./callbacks.ts";
 import { newTrainerState, type TrainerState } from "./state.ts";
 import type { PhaseSpans } from "./phase_timer.ts";
+import { halfPrecision } from "./half_precision.ts";
 
 /** What `computeMetrics` receives, as HF's EvalPrediction. */
 export interface EvalPrediction {
@@ -78,6 +79,11 @@ export interface TrainerOptions {
   hostname?: string;
   /** Initial loss scale of fp16 training (2^16, as torch's GradScaler). */
   initialLossScale?: number;
+  /**
+   * Keep `fp16`'s f16 rounding on a software adapter, where it trains in f32 by default (see
+   * {@link halfPrecision}): for tests of fp16's numbers on a CPU.
+   */
+  fp16OnSoftware?: boolean;
   /**
    * Receives the run's phases (forward, backward, evaluation, …) for profiling; none by
    * default.
@@ -405,7 +411,12 @@ export class Trainer {
     this.state.train_batch_size = args.perDeviceTrainBatchSize;
     const { height, width } = this.processor.outputSize;
     setDropoutSeed(args.seed);
-    const half = args.fp16 && gpu().profile.f16;
+    const { half, note } = halfPrecision(
+      args.fp16,
+      gpu().profile,
+      this.#options.fp16OnSoftware,
+    );
+    if (note) this.#log(note);
     const optimizer = createOptimizer(this.model, {
       lr: args.learningRate,
       beta1: args.adamBeta1,
