@@ -10,7 +10,12 @@
  */
 
 import { defineKernel, type Kernel } from "./kernel.ts";
-import { defineRowKernels, defineThreadRowKernel, type RowFlavour } from "./rows.ts";
+import {
+  defineRowKernels,
+  defineThreadRowKernel,
+  type RowFlavour,
+  TEXTURE_ROW_WGSL,
+} from "./rows.ts";
 
 const PARAMS = [["rows", "u32"], ["cols", "u32"], ["eps", "f32"]] as const;
 /** The `texture` flavour's: rows lie `height` to a texture layer. */
@@ -233,3 +238,38 @@ export const layerNormBackwardParamsKernel: Kernel = backwardParamsKernel("f32")
  * columns (`cols` counts vec4s here).
  */
 export const layerNormBackwardParamsVec4Kernel: Kernel = backwardParamsKernel("vec4<f32>");
+
+/**
+ * {@link layerNormBackwardParamsVec4Kernel} reading x and the output's gradient from textures
+ * (the `texture` row flavour's, which the input gradient has just filled): `height` rows to a
+ * layer, `cols` counting vec4s.
+ */
+export const layerNormBackwardParamsTextureKernel: Kernel = defineKernel(
+  "layernorm:backward-params:texture",
+  [
+    ["x", "texture_2d_array<f32>", "texture"],
+    ["stats", "array<f32>", "read"],
+    ["g_", "texture_2d_array<f32>", "texture"],
+    ["dw", "array<vec4<f32>>", "read_write"],
+    ["db", "array<vec4<f32>>", "read_write"],
+  ],
+  [["rows", "u32"], ["cols", "u32"], ["chunk", "u32"], ["height", "u32"]],
+  `${TEXTURE_ROW_WGSL}
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+  let c = g.x;
+  if (c >= params.cols) { return; }
+  let r0 = g.y * params.chunk;
+  var accW = vec4<f32>(0.0);
+  var accB = vec4<f32>(0.0);
+  for (var r = r0; r < min(params.rows, r0 + params.chunk); r++) {
+    let gr = rowTexel(g_, c, r);
+    let xhat = (rowTexel(x, c, r) - stats[2u * r]) * stats[2u * r + 1u];
+    accW += gr * xhat;
+    accB += gr;
+  }
+  dw[g.y * params.cols + c] = accW;
+  db[g.y * params.cols + c] = accB;
+}
+`,
+);

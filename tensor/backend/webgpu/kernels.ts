@@ -35,6 +35,7 @@ import {
 import {
   layerNormBackwardInputKernels,
   layerNormBackwardParamsKernel,
+  layerNormBackwardParamsTextureKernel,
   layerNormBackwardParamsVec4Kernel,
   layerNormKernels,
 } from "../../../kernels/layernorm.ts";
@@ -427,15 +428,30 @@ export abstract class WebGpuBackend implements Backend {
     const chunks = Math.max(1, Math.ceil(rows / SUM_CHUNK));
     const pw = Tensor.empty([chunks, cols]);
     const pb = Tensor.empty([chunks, cols]);
-    // Four columns per thread where the backend takes vector loads.
+    // Four columns per thread where the backend takes vector loads, read from the input
+    // gradient's textures where rows are read from textures.
     const cpu4 = cols % 4 === 0 && this.vectorLoads;
     const threads = cpu4 ? cols / 4 : cols;
-    engine().dispatch(
-      cpu4 ? layerNormBackwardParamsVec4Kernel : layerNormBackwardParamsKernel,
-      [x.storage, stats.storage, g.storage, pw.storage, pb.storage],
-      { rows, cols: threads, chunk: SUM_CHUNK },
-      [Math.ceil(threads / 64), chunks],
-    );
+    const at = cols % 4 === 0 && this.#rows(true) === "texture" &&
+        g.storage.byteOffset % 16 === 0
+      ? rowTextureLayout(x.storage, rows, cols)
+      : null;
+    if (at) {
+      const [xt, gt] = textureViews([x.storage, g.storage], at);
+      engine().dispatch(
+        layerNormBackwardParamsTextureKernel,
+        [xt, stats.storage, gt, pw.storage, pb.storage],
+        { rows, cols: cols / 4, chunk: SUM_CHUNK, height: at.height },
+        [Math.ceil(cols / 4 / 64), chunks],
+      );
+    } else {
+      engine().dispatch(
+        cpu4 ? layerNormBackwardParamsVec4Kernel : layerNormBackwardParamsKernel,
+        [x.storage, stats.storage, g.storage, pw.storage, pb.storage],
+        { rows, cols: threads, chunk: SUM_CHUNK },
+        [Math.ceil(threads / 64), chunks],
+      );
+    }
     // One chunk (up to SUM_CHUNK rows) is the sum already.
     if (chunks === 1) {
       const sums: [Tensor, Tensor] = [pw.view([cols]), pb.view([cols])];

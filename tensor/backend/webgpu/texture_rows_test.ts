@@ -28,10 +28,12 @@ async function rowOps(flavour: RowFlavour, rows: number, cols: number, seed: num
   try {
     const xs = Tensor.from(x, [rows, cols], { requiresGrad: true });
     const xl = Tensor.from(x, [rows, cols], { requiresGrad: true });
+    const wt = Tensor.from(w, [cols], { requiresGrad: true });
+    const bt = Tensor.from(b, [cols], { requiresGrad: true });
     const [s, l] = scope(() => {
       const gt = Tensor.from(g, [rows, cols]);
       const s = ops.softmax(xs);
-      const l = ops.layerNorm(xl, Tensor.from(w, [cols]), Tensor.from(b, [cols]), 1e-5);
+      const l = ops.layerNorm(xl, wt, bt, 1e-5);
       ops.sum(ops.add(ops.mul(s, gt), ops.mul(l, gt))).backward();
       return [s, l];
     });
@@ -40,8 +42,10 @@ async function rowOps(flavour: RowFlavour, rows: number, cols: number, seed: num
       await l.toArray(),
       await xs.grad!.toArray(),
       await xl.grad!.toArray(),
+      await wt.grad!.toArray(),
+      await bt.grad!.toArray(),
     ];
-    for (const t of [s, l, xs.grad!, xl.grad!, xs, xl]) t.dispose();
+    for (const t of [s, l, xs.grad!, xl.grad!, wt.grad!, bt.grad!, xs, xl, wt, bt]) t.dispose();
     return { values, keys };
   } finally {
     forceRowFlavour(null);
@@ -54,6 +58,7 @@ const TEXTURE_KERNELS = [
   "softmax:backward:texture",
   "layernorm:forward:texture",
   "layernorm:backward-input:texture",
+  "layernorm:backward-params:texture",
 ];
 
 Deno.test("texture rows: the texture kernels run and give the vec4 flavour's bits", async () => {
@@ -61,7 +66,8 @@ Deno.test("texture rows: the texture kernels run and give the vec4 flavour's bit
   const tex = await rowOps("texture", 37, 64, 1);
   const vec4 = await rowOps("vec4", 37, 64, 1);
   for (const k of TEXTURE_KERNELS) assert.ok(tex.keys.has(k), `${k} ran`);
-  for (const [i, name] of ["softmax", "layer norm", "softmax grad", "layer norm grad"].entries()) {
+  const names = ["softmax", "layer norm", "softmax grad", "layer norm grad", "dw", "db"];
+  for (const [i, name] of names.entries()) {
     assert.deepEqual(tex.values[i], vec4.values[i], `${name}: same values as vec4`);
   }
 });
@@ -78,7 +84,7 @@ Deno.test("texture rows: more rows than a texture is high go to layers", async (
   const tex = await rowOps("texture", rows, 64, 2);
   const vec4 = await rowOps("vec4", rows, 64, 2);
   for (const k of TEXTURE_KERNELS) assert.ok(tex.keys.has(k), `${k} ran`);
-  for (let i = 0; i < 4; i++) assert.deepEqual(tex.values[i], vec4.values[i], `output ${i}`);
+  for (let i = 0; i < 6; i++) assert.deepEqual(tex.values[i], vec4.values[i], `output ${i}`);
 });
 
 Deno.test("texture rows: rows that cannot be copied in run as vec4", async () => {
@@ -88,5 +94,5 @@ Deno.test("texture rows: rows that cannot be copied in run as vec4", async () =>
   const tex = await rowOps("texture", 8, 60, 3);
   const vec4 = await rowOps("vec4", 8, 60, 3);
   for (const k of TEXTURE_KERNELS) assert.ok(!tex.keys.has(k), `${k} did not run`);
-  for (let i = 0; i < 4; i++) assert.deepEqual(tex.values[i], vec4.values[i], `output ${i}`);
+  for (let i = 0; i < 6; i++) assert.deepEqual(tex.values[i], vec4.values[i], `output ${i}`);
 });
