@@ -58,6 +58,25 @@ const { values } = parseArgs({
     help: { type: "boolean", default: false },
   },
 });
+/** Writes `--out`; `deno task bench` may write only under .cache/, which the message says. */
+async function writeOut(path: string, text: string): Promise<void> {
+  try {
+    await Deno.writeTextFile(path, text);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.NotFound)) {
+      throw error;
+    }
+    console.error(
+      `bench: cannot write --out ${path}: ${
+        error instanceof Deno.errors.NotCapable
+          ? "deno task bench writes only under .cache/ (for example --out .cache/bench.json)"
+          : "its folder does not exist"
+      }`,
+    );
+    Deno.exit(1);
+  }
+}
+
 if (values.help) {
   console.log(
     "usage: deno task bench [--json] [--quick] [--compare [--python PATH]]\n" +
@@ -67,7 +86,7 @@ if (values.help) {
       "             this adapter is one; PyTorch runs without OPENBLAS_CORETYPE and\n" +
       "             OPENBLAS_L2_SIZE, as a user's would, and the BLAS kernels it ran are shown\n" +
       "  --python   the python3 that has torch (default /usr/bin/python3, then python3)\n" +
-      "  --out      also write the JSON object to this file\n" +
+      "  --out      also write the JSON object to this file (under .cache/)\n" +
       "  --startup  only start-up: init()'s time and its conformance check's\n" +
       "  --profile  after each train step's timing, one more step with every kernel timed " +
       "on the\n" +
@@ -95,7 +114,7 @@ if (values.e2e || values["e2e-no-sync"] || values["e2e-torch-only"]) {
     seed: Number(values.seed),
   }, values.json ? () => {} : console.log);
   if (values.json) console.log(JSON.stringify(result));
-  if (values.out) await Deno.writeTextFile(values.out, JSON.stringify(result) + "\n");
+  if (values.out) await writeOut(values.out, JSON.stringify(result) + "\n");
   Deno.exit(0);
 }
 
@@ -433,4 +452,4 @@ const report = JSON.stringify({
   torch,
 });
 if (values.json) console.log(report);
-if (values.out) await Deno.writeTextFile(values.out, report + "\n");
+if (values.out) await writeOut(values.out, report + "\n");
