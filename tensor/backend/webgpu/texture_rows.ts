@@ -11,8 +11,8 @@ import { type OperandLayout, packOperand } from "./texture_matmul.ts";
 
 /**
  * The most bytes of one row tensor copied into a texture: past it the copies would hold more
- * memory than the loads they save are worth. The bundled model's evaluation batch (133 images,
- * attention rows of 28 MB) fits; ViT-B's training batch (attention rows of 39 MB) does not.
+ * memory than the loads they save are worth. The bundled model's attention rows at its
+ * evaluation batch fit; ViT-B's at a training batch of 16 do not.
  */
 export const ROW_TEXTURE_MAX_BYTES = 32 * 2 ** 20;
 
