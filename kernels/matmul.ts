@@ -411,6 +411,9 @@ const TEXTURE_PARAMS: readonly ParamField[] = [
   ["groupStrideC", "u32"],
   ["rowStrideC", "u32"],
   ["storeN4", "u32"],
+  ["batch", "u32"],
+  ["tilesPerBatch", "u32"],
+  ["batchChunk", "u32"],
 ];
 
 /**
@@ -420,8 +423,9 @@ const TEXTURE_PARAMS: readonly ParamField[] = [
  * four rows of C (from A) or four columns of C (from B) per texel, and each invocation
  * accumulates their outer products in TM×(TN/4) vec4 accumulators. `texturenn`: `A` as in `texture`
  * and `B` as in `texturetn`, each texel of A meeting four rows of B. One array layer per batch
- * entry, or a single layer shared by all (a layer step of 0). Batch entry z stores its rows
- * `rowStrideC` apart from `offsetC + (z / groupC)·groupStrideC + (z % groupC)·strideC` (rows
+ * entry, or a single layer shared by all (a layer step of 0). Invocation x of grid z owns tile
+ * x % tilesPerBatch of batch entry z·batchChunk + x / tilesPerBatch (see {@link matmulGrid}).
+ * Batch entry z stores its rows `rowStrideC` apart from `offsetC + (z / groupC)·groupStrideC + (z % groupC)·strideC` (rows
  * of one head inside a [B, T, H·hd] tensor, for attention). Half precision rounds the
  * operands as they are packed: lavapipe's f16 conversion of a loaded texel saturates at 65504
  * instead of overflowing to infinity, which would hide the overflow loss scaling looks for.
@@ -515,7 +519,7 @@ function textureKernel(
     : tileStores(tm, tn, accName, bias, undefined, undefined, "params.rowStrideC");
   if (sums) {
     const rows = [...Array(tm).keys()].map((i) =>
-      `  if (row0 + ${i}u < params.m) { S[g.z * params.m + row0 + ${i}u] = sum${i}; }`
+      `  if (row0 + ${i}u < params.m) { S[z * params.m + row0 + ${i}u] = sum${i}; }`
     );
     stores += `\n  if (col0 == 0u) {\n  ${rows.join("\n  ")}\n  }`;
   }
@@ -535,14 +539,16 @@ function textureKernel(
     `
 @compute @workgroup_size(${v.workgroup})
 fn main(@builtin(global_invocation_id) g: vec3<u32>) {
-  let tile = g.x;
+  let zi = g.x / params.tilesPerBatch;
+  let z = g.z * params.batchChunk + zi;
+  if (zi >= params.batchChunk || z >= params.batch) { return; }
+  let tile = g.x % params.tilesPerBatch;
   let row0 = (tile / params.tilesN) * ${tm}u;
   let col0 = (tile % params.tilesN) * ${tn}u;
-  if (row0 >= params.m) { return; }
-  let la = g.z * params.layerStepA;
-  let lb = g.z * params.layerStepB;
-  let cBase = params.offsetC + (g.z / params.groupC) * params.groupStrideC +
-    (g.z % params.groupC) * params.strideC;
+  let la = z * params.layerStepA;
+  let lb = z * params.layerStepB;
+  let cBase = params.offsetC + (z / params.groupC) * params.groupStrideC +
+    (z % params.groupC) * params.strideC;
   ${lines.join("\n  ")}
   ${decls.join("\n  ")}
   for (var kk = 0u; kk < params.steps; kk++) {
@@ -749,22 +755,52 @@ export function matmulKernel(spec: MatmulKernelSpec): Kernel {
   return kernel;
 }
 
+/** The most workgroups a dispatch may have along one dimension (WebGPU's default limit). */
+const MAX_GROUPS = 65535;
+
+/** Where a matmul's invocations go: the workgroup grid and the tile numbering. */
+export interface MatmulGrid {
+  /** Workgroups in x, y and z. */
+  groups: [number, number, number];
+  /** Tiles along N. */
+  tilesN: number;
+  /** Tiles per batch entry (texture families; 0 for `tiled`). */
+  tilesPerBatch: number;
+  /** Batch entries per grid z (texture families; 1 for the others, one entry per z). */
+  batchChunk: number;
+}
+
 /**
- * Workgroup counts and the `tilesN` parameter for a variant and shape.
+ * Workgroup counts and tile numbering for a variant and shape. The texture families number
+ * their tiles across batch entries, so that where a batch entry has fewer tiles than a
+ * workgroup has invocations (the attention products of small models) no lane idles; as many
+ * entries as the grid's x allows share one z.
  *
  * @param v The variant.
  * @param s The shape.
- * @returns Workgroups in x, y, z and the tile count along N.
+ * @returns The grid.
  */
-export function matmulGrid(
-  v: MatmulVariant,
-  s: MatmulShape,
-): { groups: [number, number, number]; tilesN: number } {
-  if (v.family !== "tiled") {
-    const tilesN = Math.ceil(s.n / v.tn);
-    const tiles = Math.ceil(s.m / v.tm) * tilesN;
-    return { groups: [Math.ceil(tiles / v.workgroup), 1, s.batch], tilesN };
+export function matmulGrid(v: MatmulVariant, s: MatmulShape): MatmulGrid {
+  if (v.family === "tiled") {
+    const tilesN = Math.ceil(s.n / (16 * v.tn));
+    return {
+      groups: [tilesN, Math.ceil(s.m / (16 * v.tm)), s.batch],
+      tilesN,
+      tilesPerBatch: 0,
+      batchChunk: 1,
+    };
   }
-  const tilesN = Math.ceil(s.n / (16 * v.tn));
-  return { groups: [tilesN, Math.ceil(s.m / (16 * v.tm)), s.batch], tilesN };
+  const tilesN = Math.ceil(s.n / v.tn);
+  const tiles = Math.ceil(s.m / v.tm) * tilesN;
+  // As many entries per grid z as its x allows, spread evenly over the rows of z.
+  const most = Math.max(1, Math.floor((MAX_GROUPS * v.workgroup) / tiles));
+  const batchChunk = !v.family.startsWith("texture")
+    ? 1
+    : Math.ceil(s.batch / Math.ceil(s.batch / most));
+  return {
+    groups: [Math.ceil((batchChunk * tiles) / v.workgroup), 1, Math.ceil(s.batch / batchChunk)],
+    tilesN,
+    tilesPerBatch: tiles,
+    batchChunk,
+  };
 }

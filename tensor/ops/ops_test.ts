@@ -590,6 +590,9 @@ Deno.test("every matmul variant is correct on odd and tile-crossing shapes", asy
     { a: [2, 35, 24], b: [2, 24, 36], transA: false, transB: false },
     { a: [21, 36], b: [21, 68], transA: true, transB: false },
     { a: [2, 21, 20], b: [2, 21, 36], transA: true, transB: false },
+    // Five batch entries of six 32×32 tiles: the texture families number tiles across entries,
+    // so entries start and end inside workgroups.
+    { a: [5, 35, 24], b: [5, 70, 24], transA: false, transB: true },
     // Rows of 256 bytes, which the texture families copy into textures instead of packing
     // them with a kernel: batched NT, and TN as stored.
     { a: [2, 35, 64], b: [2, 70, 64], transA: false, transB: true },

@@ -249,7 +249,7 @@ export function textureMatmul(
 ): void {
   const texA = packOperand(a.storage, a.layout, half);
   const texB = packOperand(b.storage, b.layout, half, texA);
-  const { groups, tilesN } = matmulGrid(variant, s);
+  const { groups, tilesN, tilesPerBatch, batchChunk } = matmulGrid(variant, s);
   const views = [texA.view, texB.view];
   const bindings = bias ? [...views, bias, out] : [...views, out];
   if (sums) bindings.push(sums);
@@ -282,5 +282,8 @@ export function textureMatmul(
     groupStrideC: c.groupStride,
     rowStrideC: c.row,
     storeN4: Math.ceil(s.n / 4),
+    batch: s.batch,
+    tilesPerBatch,
+    batchChunk,
   }, groups);
 }
