@@ -4,8 +4,11 @@
  * seconds, most of them for tiles a run never uses); every other variant is checked here, once
  * per runtime, backend and layout, just before its first product: recorded ahead of it, on a
  * small product that spans three of its blocks along M and N, the last of each partial, with a
- * bias (and, for `texturetn`, the column sums a Linear layer's bias gradient takes), and
- * compared with the f64 reference when the GPU is next read. The product itself runs with the
+ * bias where the family's products take one (and, for `texturetn`, the column sums a Linear
+ * layer's bias gradient takes), and compared with the f64 reference when the GPU is next read.
+ * The check's product compiles the kernel a ViT's products of that variant use (N a multiple of
+ * 4 for the texture families, whose stores then take four columns at once), because on a
+ * software adapter compiling a big tile takes seconds. The product itself runs with the
  * variant, so a run computes the same values whichever variants an earlier run in the process
  * checked. A variant that fails is reported (a warning and {@link firstUseChecks}), never used
  * again, nor by runtimes started later in the process, and every later read of the runtime
@@ -63,11 +66,18 @@ function layoutOf(s: { transA: boolean; transB: boolean }): string {
  */
 function checkShape(be: Backend, v: MatmulVariant, transA: boolean, transB: boolean) {
   const [bm, bn] = v.family === "tiled" ? [16 * v.tm, 16 * v.tn] : [v.tm, v.tn];
-  for (const [rm, rn, k] of [[3, 5, 67], [3, 5, 68], [4, 4, 68]]) {
-    const s: MatmulShape = { batch: 1, m: 2 * bm + rm, k, n: 2 * bn + rn, transA, transB };
+  // The texture families' last block of N holds four columns: their vec4 stores, as a ViT's.
+  const rn = v.family.startsWith("texture") ? 4 : 5;
+  for (const [rm, lastN, k] of [[3, rn, 67], [3, rn, 68], [4, 4, 68]]) {
+    const s: MatmulShape = { batch: 1, m: 2 * bm + rm, k, n: 2 * bn + lastN, transA, transB };
     if (be.canRun(v, s)) return s;
   }
   return null;
+}
+
+/** Whether a variant's products take a bias: all but the texture families for NN and TN. */
+function withBias(v: MatmulVariant): boolean {
+  return v.family !== "texturenn" && v.family !== "texturetn";
 }
 
 /** A tensor's values, read without the runtime's verification (which waits for the checks). */
@@ -118,13 +128,16 @@ function record(rt: Runtime, be: Backend, v: MatmulVariant, s: MatmulShape): Rec
         const { m, k, n, transA, transB } = s;
         const av = values(m * k, m + k + 1);
         const bv = values(k * n, k + n + 2);
-        const biasv = values(n, n + 3);
+        // A bias only where the family's products take one (Linear layers' forward): NN and TN
+        // products are gradients, and the check compiles the kernel they run.
+        const biasv = withBias(v) ? values(n, n + 3) : null;
         const aShape = transA ? [k, m] : [m, k];
         const bShape = transB ? [n, k] : [k, n];
         const a = Tensor.from(av, aShape);
         const b = Tensor.from(bv, bShape);
         const out = Tensor.empty([m, n]);
-        be.matmul({ shape: s, a, b, out, alpha: 0.5, bias: Tensor.from(biasv, [n]), half: false });
+        const bias = biasv ? Tensor.from(biasv, [n]) : undefined;
+        be.matmul({ shape: s, a, b, out, alpha: 0.5, bias, half: false });
         if (!tuning.lastVariant || !same(tuning.lastVariant, v)) return null;
         const reads = [readRaw(rt, out)];
         const wants: ArrayLike<number>[] = [
@@ -133,7 +146,7 @@ function record(rt: Runtime, be: Backend, v: MatmulVariant, s: MatmulShape): Rec
             ref.host(bv, bShape),
             transA,
             transB,
-            ref.host(biasv, [n]),
+            biasv ? ref.host(biasv, [n]) : undefined,
             0.5,
           ).data,
         ];
