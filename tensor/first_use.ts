@@ -116,7 +116,7 @@ interface Recorded {
 
 /**
  * Records one run of `v` (forced, through the backend's own product path) on the check's
- * product, and for `texturetn` one through the Linear weight-gradient path with column sums.
+ * product; for `texturetn`, through the Linear weight-gradient path with column sums.
  */
 function record(rt: Runtime, be: Backend, v: MatmulVariant, s: MatmulShape): Recorded | null {
   const { tuning } = rt;
@@ -135,32 +135,32 @@ function record(rt: Runtime, be: Backend, v: MatmulVariant, s: MatmulShape): Rec
         const bShape = transB ? [n, k] : [k, n];
         const a = Tensor.from(av, aShape);
         const b = Tensor.from(bv, bShape);
+        if (v.family === "texturetn") {
+          // A Linear layer's weight and bias gradients, g [K, M] as A and x [K, N] as B: the
+          // form every texturetn product takes (attention's too, its sums unread).
+          const grads = be.linearGrads(a, b, 1, false);
+          if (!grads || !tuning.lastVariant || !same(tuning.lastVariant, v)) return null;
+          return {
+            reads: [readRaw(rt, grads[0]), readRaw(rt, grads[1])],
+            wants: [
+              ref.refMatmul(ref.host(av, aShape), ref.host(bv, bShape), true, false).data,
+              ref.refReduce(ref.host(av, aShape), 0, "sum").data,
+            ],
+          };
+        }
         const out = Tensor.empty([m, n]);
         const bias = biasv ? Tensor.from(biasv, [n]) : undefined;
         be.matmul({ shape: s, a, b, out, alpha: 0.5, bias, half: false });
         if (!tuning.lastVariant || !same(tuning.lastVariant, v)) return null;
-        const reads = [readRaw(rt, out)];
-        const wants: ArrayLike<number>[] = [
-          ref.refMatmul(
-            ref.host(av, aShape),
-            ref.host(bv, bShape),
-            transA,
-            transB,
-            biasv ? ref.host(biasv, [n]) : undefined,
-            0.5,
-          ).data,
-        ];
-        if (v.family === "texturetn") {
-          // A Linear layer's weight and bias gradients: g [K, M] is A, x [K, N] is B.
-          const grads = be.linearGrads(a, b, 1, false);
-          if (!grads) return null;
-          reads.push(readRaw(rt, grads[0]), readRaw(rt, grads[1]));
-          wants.push(
-            ref.refMatmul(ref.host(av, aShape), ref.host(bv, bShape), true, false).data,
-            ref.refReduce(ref.host(av, aShape), 0, "sum").data,
-          );
-        }
-        return { reads, wants };
+        const wants = ref.refMatmul(
+          ref.host(av, aShape),
+          ref.host(bv, bShape),
+          transA,
+          transB,
+          biasv ? ref.host(biasv, [n]) : undefined,
+          0.5,
+        ).data;
+        return { reads: [readRaw(rt, out)], wants: [wants] };
       })
     );
   } finally {

@@ -27,6 +27,12 @@ function wrongWhere(wrong: (name: string) => boolean, textures = true) {
       const bad = wrong(variantName(matmulVariantFor(call.shape)));
       super.matmul(bad ? { ...call, alpha: call.alpha * 1.5 } : call);
     }
+    // A Linear layer's weight gradient (texturetn with column sums), as wrong as its tile.
+    override linearGrads(g: Tensor, x: Tensor, alpha: number, half: boolean) {
+      const s = { batch: 1, m: g.shape[1], k: g.shape[0], n: x.shape[1], transA: true };
+      const bad = wrong(variantName(matmulVariantFor({ ...s, transB: false })));
+      return super.linearGrads(g, x, bad ? alpha * 1.5 : alpha, half);
+    }
   };
   return (rt: Runtime) => new Kind(rt.profile, { textures });
 }

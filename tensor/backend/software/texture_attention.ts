@@ -93,6 +93,9 @@ export function textureAttention(
   const nnB = (offset: number) =>
     qkvAs(variants[1].family === "texturenn" ? byTokens(d3, offset) : byWidth(offset));
   const tensorAs = (x: Tensor, layout: OperandLayout) => ({ storage: x.storage, layout });
+  // Each form of a big tile compiles for seconds on a software adapter (and for many more
+  // where the driver's shader cache is cold), so the products take the forms that Linear
+  // layers compile anyway: NT with a bias (of zeros), TN with column sums (read by no one).
   const run = (
     i: number,
     a: TextureOperand,
@@ -100,7 +103,14 @@ export function textureAttention(
     out: Tensor,
     c: OutputLayout,
     scale = 1,
-  ) => textureMatmul(variants[i], products[i], a, b, out.storage, c, scale, half);
+  ) => {
+    const v = variants[i];
+    const bias = v.family === "texture" ? Tensor.zeros([padded]) : null;
+    const sums = v.family === "texturetn" ? Tensor.empty([batch * t]) : null;
+    textureMatmul(v, products[i], a, b, out.storage, c, scale, half, bias?.storage, sums?.storage);
+    bias?.dispose();
+    sums?.dispose();
+  };
   // Forward: scores = α Q Kᵀ, probabilities, context = P V straight into [B, T, D].
   const logits = Tensor.empty([batch, t, padded]);
   run(0, qkvAs(byTokens(d3, 0)), qkvAs(byTokens(d3, d)), logits, square, alpha);
