@@ -94,9 +94,13 @@ export const TEXTURE_VARIANTS: readonly MatmulVariant[] = [
   { family: "texture", tm: 8, tn: 16, workgroup: 8 },
 ];
 
-/** The texture variants for the TN layout, the big tile first and the small one last. */
+/**
+ * The texture variants for the TN layout: the big tile first, the medium one that the weight
+ * gradients of small models take (see `tensor/backend/software/software.ts`), the small one last.
+ */
 export const TEXTURETN_VARIANTS: readonly MatmulVariant[] = [
   { family: "texturetn", tm: 32, tn: 32, workgroup: 8 },
+  { family: "texturetn", tm: 16, tn: 32, workgroup: 8 },
   { family: "texturetn", tm: 8, tn: 16, workgroup: 8 },
 ];
 

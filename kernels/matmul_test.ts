@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { matmulGrid, type MatmulShape, TEXTURE_VARIANTS, TEXTURETN_VARIANTS } from "./matmul.ts";
+import {
+  matmulGrid,
+  type MatmulShape,
+  smallTile,
+  TEXTURE_VARIANTS,
+  TEXTURETN_VARIANTS,
+} from "./matmul.ts";
 
 // The texture kernels' tile numbering, as their WGSL computes it: invocation x of grid z owns
 // tile x % tilesPerBatch of entry z·batchChunk + x / tilesPerBatch, if that is in range.
@@ -13,7 +19,7 @@ Deno.test("texture matmul grids give every tile of every batch entry to exactly 
     [{ batch: 5000, m: 512, k: 4, n: 512, transA: false, transB: true }, 0],
   ];
   for (const [s, small] of shapes) {
-    const v = small ? TEXTURETN_VARIANTS[1] : TEXTURE_VARIANTS[0];
+    const v = small ? smallTile(TEXTURETN_VARIANTS) : TEXTURE_VARIANTS[0];
     const { groups, tilesPerBatch, batchChunk, tilesN } = matmulGrid(v, s);
     assert.equal(tilesPerBatch, Math.ceil(s.m / v.tm) * tilesN);
     assert.ok(groups[0] <= 65535 && groups[2] <= 65535, `grid ${groups}`);

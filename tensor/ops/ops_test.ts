@@ -14,6 +14,7 @@ import {
 import type { RowFlavour } from "../../kernels/rows.ts";
 import {
   REGISTER_VARIANTS,
+  smallTile,
   TEXTURE_VARIANTS,
   TEXTURENN_VARIANTS,
   TEXTURETN_VARIANTS,
@@ -574,7 +575,7 @@ Deno.test("every matmul variant is correct on odd and tile-crossing shapes", asy
     ...TEXTURENN_VARIANTS,
     // One SIMD vector per workgroup at 512 bits: more idle invocations past the last tile.
     { ...TEXTURE_VARIANTS[1], workgroup: 16 },
-    { ...TEXTURETN_VARIANTS[1], workgroup: 16 },
+    { ...smallTile(TEXTURETN_VARIANTS), workgroup: 16 },
     ...TILED_VARIANTS,
   ];
   // Each vec4 family meets shapes it is eligible for (vec4: NT with K % 4 == 0; vec4tn: TN with

@@ -39,6 +39,14 @@ import { f16EmulationOverride, matmulVariantFor, variantForced } from "../../cor
  */
 const SMALL_MATMUL = 1 << 20;
 
+/**
+ * Below this many multiply-adds a TN product (a weight gradient) takes its family's medium tile:
+ * where Mesa's shader cache is cold, LLVM compiles the big TN tile for about half a minute, more
+ * than the medium tile's slower products cost a small model's whole run. ViT-Tiny's and larger
+ * models' weight gradients are above it.
+ */
+const MEDIUM_TN_MATMUL = 1 << 28;
+
 /** Options of {@link SoftwareBackend}. */
 export interface SoftwareOptions {
   /**
@@ -144,7 +152,9 @@ export class SoftwareBackend extends WebGpuBackend {
   /** The texture family where operands fit, else a storage one; small products: the small tile. */
   variantFor(s: MatmulShape): MatmulVariant {
     const family = this.texturesFit(s) ? this.#textureFamily(s) : this.#storageFamily(s);
-    return s.batch * s.m * s.n * s.k < SMALL_MATMUL ? family[family.length - 1] : family[0];
+    const macs = s.batch * s.m * s.n * s.k;
+    if (macs < SMALL_MATMUL) return family[family.length - 1];
+    return family[0].family === "texturetn" && macs < MEDIUM_TN_MATMUL ? family[1] : family[0];
   }
 
   /** Whether a variant can run a shape on this backend. */
