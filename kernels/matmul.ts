@@ -425,14 +425,15 @@ const TEXTURE_PARAMS: readonly ParamField[] = [
  * N, four k per texel and zeros past K, and each invocation accumulates dot products of texels
  * for its TM×TN tile of C. `texturetn`: `A` and `B` hold the operands as stored, rows of K with
  * four rows of C (from A) or four columns of C (from B) per texel, and each invocation
- * accumulates their outer products in TM×(TN/4) vec4 accumulators. `texturenn`: `A` as in `texture`
- * and `B` as in `texturetn`, each texel of A meeting four rows of B. One array layer per batch
- * entry, or a single layer shared by all (a layer step of 0). Invocation x of grid z owns tile
- * x % tilesPerBatch of batch entry z·batchChunk + x / tilesPerBatch (see {@link matmulGrid}).
- * Batch entry z stores its rows `rowStrideC` apart from `offsetC + (z / groupC)·groupStrideC + (z % groupC)·strideC` (rows
- * of one head inside a [B, T, H·hd] tensor, for attention). Half precision rounds the
- * operands as they are packed: lavapipe's f16 conversion of a loaded texel saturates at 65504
- * instead of overflowing to infinity, which would hide the overflow loss scaling looks for.
+ * accumulates their outer products in TM×(TN/4) vec4 accumulators. `texturenn`: `A` as in
+ * `texture` and `B` as in `texturetn`, each texel of A meeting four rows of B. One array layer
+ * per batch entry, or a single layer shared by all (a layer step of 0). Invocation x of grid z
+ * owns tile x % tilesPerBatch of batch entry z·batchChunk + x / tilesPerBatch (see
+ * {@link matmulGrid}). Batch entry z stores its rows `rowStrideC` apart from
+ * `offsetC + (z / groupC)·groupStrideC + (z % groupC)·strideC` (rows of one head inside a
+ * [B, T, H·hd] tensor, for attention). Half precision rounds the operands as they are packed:
+ * lavapipe's f16 conversion of a loaded texel saturates at 65504 instead of overflowing to
+ * infinity, which would hide the overflow loss scaling looks for.
  */
 function textureKernel(
   { variant: v, bias, store4 = false, sums = false }: MatmulKernelSpec,

@@ -41,9 +41,9 @@ const SMALL_MATMUL = 1 << 20;
 
 /**
  * Below this many multiply-adds a TN product (a weight gradient) takes its family's medium tile:
- * where Mesa's shader cache is cold, LLVM compiles the big TN tile for about half a minute, more
- * than the medium tile's slower products cost a small model's whole run. ViT-Tiny's and larger
- * models' weight gradients are above it.
+ * where Mesa's shader cache is cold, LLVM compiles the big TN tile several times longer than the
+ * medium one, longer than the medium tile's slower products cost a small model's whole run.
+ * ViT-Tiny's and larger models' weight gradients are above it.
  */
 const MEDIUM_TN_MATMUL = 1 << 28;
 
