@@ -1,13 +1,14 @@
 /**
  * JPEG decoding through jpeg-js, with a marker scan first so that oversized and truncated files
  * are refused before any pixel is decoded: baseline, progressive, any chroma subsampling,
- * grayscale, and CMYK/YCCK with Adobe's marker.
+ * grayscale, and CMYK/YCCK with Adobe's marker. Encoding lives in `jpeg_encode.ts`.
  *
  * @module
  */
 
 import jpeg from "jpeg-js";
 import { checkPixelLimit, ImageDecodeError, type RgbImage } from "./image.ts";
+import { encodeBaselineJpeg } from "./jpeg_encode.ts";
 
 /** What the marker scan found. */
 export interface JpegInfo {
@@ -268,38 +269,13 @@ function upsample(
 }
 
 /**
- * Encodes RGB as a baseline JPEG (4:2:0, as jpeg-js writes).
+ * Encodes RGB as a baseline JPEG (4:4:4), with the bytes jpeg-js's encoder writes
+ * ({@link encodeBaselineJpeg}).
  *
  * @param image The image.
  * @param quality 1–100.
  * @returns The file's bytes.
  */
 export function encodeJpeg(image: RgbImage, quality = 90): Uint8Array {
-  const rgba = new Uint8Array(image.width * image.height * 4);
-  for (let i = 0, j = 0; i < image.data.length; i += 3, j += 4) {
-    rgba[j] = image.data[i];
-    rgba[j + 1] = image.data[i + 1];
-    rgba[j + 2] = image.data[i + 2];
-    rgba[j + 3] = 255;
-  }
-  const out = withBuffer(() =>
-    jpeg.encode({ width: image.width, height: image.height, data: rgba }, quality)
-  );
-  return new Uint8Array(out.data.buffer, out.data.byteOffset, out.data.byteLength);
-}
-
-/**
- * Runs `fn` with a `Buffer.from` that makes a Uint8Array where the platform has no Buffer:
- * bundled for a browser, jpeg-js's encoder sees a CommonJS `module` and returns
- * `Buffer.from(bytes)`.
- */
-function withBuffer<T>(fn: () => T): T {
-  const global = globalThis as Record<string, unknown>;
-  if (global.Buffer !== undefined) return fn();
-  global.Buffer = { from: (bytes: ArrayLike<number>) => Uint8Array.from(bytes) };
-  try {
-    return fn();
-  } finally {
-    delete global.Buffer;
-  }
+  return encodeBaselineJpeg(image, quality);
 }
