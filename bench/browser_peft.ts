@@ -5,8 +5,8 @@
  * holdings, the textures), then saves a screenshot of the tab.
  *
  * ```sh
- * deno run --allow-read=.,/usr/bin/chromium --allow-write=.cache,docs --allow-run \
- *   --allow-net=127.0.0.1 --allow-env bench/browser_peft.ts --batch 2 --steps 2 \
+ * deno run --lock=deno.dev.lock --allow-read=.,/usr/bin/chromium --allow-write=.cache,docs \
+ *   --allow-run --allow-net=127.0.0.1 --allow-env bench/browser_peft.ts --batch 2 --steps 2 \
  *   [--modes lora-r16+checkpointing] [--screenshot docs/peft_chromium.png]
  * ```
  *
@@ -63,7 +63,8 @@ const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (re
   if (path === "/favicon.ico") return new Response(null, { status: 204 });
   return new Response(null, { status: 404 });
 });
-const { default: puppeteer } = await import("puppeteer-core");
+// deno-lint-ignore no-import-prefix -- dev-only: `deno task` installs deno.json's imports
+const { default: puppeteer } = await import("npm:puppeteer-core@24");
 const browser = await puppeteer.launch({
   executablePath: CHROMIUM,
   headless: true,

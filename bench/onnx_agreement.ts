@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-import-prefix -- dev-only: `deno task` installs deno.json's imports
 /**
  * Top-1 agreement between transformers.js running Tessera's ONNX export and
  * `deno task predict`, over a split of an ImageFolder (the generated beans dataset's test split
@@ -6,8 +7,9 @@
  * also runs Tessera's model on the pixels transformers.js made (its preprocessing held fixed)
  * and reports the worst logit difference and the top-1 agreement there.
  *
- * usage: deno run --allow-read --allow-write=.cache --allow-run=deno --allow-env --allow-ffi
- *   --allow-sys=hostname,cpus,networkInterfaces bench/onnx_agreement.ts --model DIR
+ * usage: deno run --lock=deno.dev.lock --allow-read --allow-write=.cache --allow-run=deno
+ *   --allow-env --allow-ffi --allow-sys=hostname,cpus,networkInterfaces bench/onnx_agreement.ts
+ *   --model DIR
  *   [--data .cache/beans-synthetic] [--split test]
  *
  * @module
@@ -20,7 +22,7 @@ import {
   env,
   pipeline,
   RawImage,
-} from "@huggingface/transformers";
+} from "npm:@huggingface/transformers@4";
 import "../io/deno_fs.ts";
 import { ViTImageProcessor } from "../data/processor.ts";
 import { AutoModelForImageClassification } from "../models/auto.ts";

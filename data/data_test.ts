@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { parquetWriteBuffer } from "hyparquet-writer";
+// deno-lint-ignore no-import-prefix -- dev-only: `deno task` installs deno.json's imports
+import { parquetWriteBuffer } from "npm:hyparquet-writer@0.17.0";
 import { ClassLabel, Dataset, range } from "./dataset.ts";
 import { loadImageFolder } from "./image_folder.ts";
 import { loadDataset, namesFromDatasetCard } from "./parquet.ts";

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { parquetWriteBuffer } from "hyparquet-writer";
+// deno-lint-ignore no-import-prefix -- dev-only: `deno task` installs deno.json's imports
+import { parquetWriteBuffer } from "npm:hyparquet-writer@0.17.0";
 import { range } from "./dataset.ts";
 import { loadDataset } from "./parquet.ts";
 import { encodeJpeg } from "./jpeg.ts";

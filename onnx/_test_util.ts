@@ -5,7 +5,8 @@
  * @module
  */
 
-import * as ort from "onnxruntime-node";
+// deno-lint-ignore no-import-prefix -- dev-only: `deno task` installs deno.json's imports
+import * as ort from "npm:onnxruntime-node@1.30.0";
 import type { PreTrainedImageClassifier } from "../nn/image_classifier.ts";
 import { Rng } from "../nn/init.ts";
 import { noGrad, Tensor } from "../tensor/tensor.ts";

@@ -7,7 +7,8 @@
  * @module
  */
 
-import { parquetWriteBuffer } from "hyparquet-writer";
+// deno-lint-ignore no-import-prefix -- dev-only: `deno task` installs deno.json's imports
+import { parquetWriteBuffer } from "npm:hyparquet-writer@0.17.0";
 import { range } from "../data/dataset.ts";
 import { encodePng } from "../data/png.ts";
 import { renderBeanLeaf } from "../demo/synthetic_beans.ts";

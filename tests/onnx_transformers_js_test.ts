@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-import-prefix -- dev-only: `deno task` installs deno.json's imports
 /**
  * Exported folders load in transformers.js 4 (npm:@huggingface/transformers, under Deno with
  * its onnxruntime-node and sharp): `pipeline("image-classification", folder)` runs from local
@@ -12,7 +13,7 @@ import {
   env,
   pipeline,
   RawImage,
-} from "@huggingface/transformers";
+} from "npm:@huggingface/transformers@4";
 import "../io/deno_fs.ts";
 import { AutoModelForImageClassification } from "../models/auto.ts";
 import { makeDeiTConfig } from "../models/deit/config.ts";

@@ -46,7 +46,8 @@ Deno.test({
     const url = `http://127.0.0.1:${(server.addr as Deno.NetAddr).port}/?hub=${
       encodeURIComponent(hub.endpoint)
     }`;
-    const { default: puppeteer } = await import("puppeteer-core");
+    // deno-lint-ignore no-import-prefix -- dev-only: `deno task` installs deno.json's imports
+    const { default: puppeteer } = await import("npm:puppeteer-core@24");
     const browser = await puppeteer.launch({
       executablePath: CHROMIUM,
       headless: true,

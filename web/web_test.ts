@@ -179,7 +179,8 @@ Deno.test({
     await buildWeb(`${OUT}/dist`, false);
     const server = serveWeb({ dist: `${OUT}/dist`, root: Deno.cwd(), port: 0 });
     const url = `http://127.0.0.1:${(server.addr as Deno.NetAddr).port}/`;
-    const { default: puppeteer } = await import("puppeteer-core");
+    // deno-lint-ignore no-import-prefix -- dev-only: `deno task` installs deno.json's imports
+    const { default: puppeteer } = await import("npm:puppeteer-core@24");
     const browser = await puppeteer.launch({
       executablePath: CHROMIUM,
       headless: true,
@@ -553,7 +554,8 @@ Deno.test({
     await buildWeb(`${OUT}/dist`, false);
     const server = serveWeb({ dist: `${OUT}/dist`, root: Deno.cwd(), port: 0 });
     const url = `http://127.0.0.1:${(server.addr as Deno.NetAddr).port}/`;
-    const { default: puppeteer } = await import("puppeteer-core");
+    // deno-lint-ignore no-import-prefix -- dev-only: `deno task` installs deno.json's imports
+    const { default: puppeteer } = await import("npm:puppeteer-core@24");
     const browser = await puppeteer.launch({
       executablePath: CHROMIUM,
       headless: true,

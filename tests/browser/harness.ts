@@ -115,7 +115,8 @@ export async function runInChromium(run: PageRun, timeoutMs = 240_000): Promise<
     ],
     "/trainer_steps.js": [await bundle("tests/browser/trainer_steps.ts", "trainer_steps.js"), js],
   });
-  const { default: puppeteer } = await import("puppeteer-core");
+  // deno-lint-ignore no-import-prefix -- dev-only: `deno task` installs deno.json's imports
+  const { default: puppeteer } = await import("npm:puppeteer-core@24");
   const log: string[] = [];
   try {
     const browser = await puppeteer.launch({
