@@ -13,7 +13,8 @@
  * checked. A variant that fails is reported (a warning and {@link firstUseChecks}), never used
  * again, nor by runtimes started later in the process, and every later read of the runtime
  * throws {@link WrongProductError}: its values since that first product are not to be trusted.
- * The fused attention is checked the same way.
+ * A check whose read never completes (the device destroyed at unload first) gives no verdict and
+ * is recorded again at the next use. The fused attention is checked the same way.
  *
  * @module
  */
@@ -106,6 +107,18 @@ function checkedAtStart(be: Backend, v: MatmulVariant, s: MatmulShape): boolean 
 
 function coversLayout(c: MatmulCheck, s: MatmulShape): boolean {
   return !c.layouts || c.layouts.some(([a, b]) => a === s.transA && b === s.transB);
+}
+
+/**
+ * A check's reads, or null where one rejected: a read that never completed (the device was
+ * destroyed, as at unload, before the queue reached it) says nothing about the kernel.
+ */
+async function settledReads<T>(reads: Promise<T>[]): Promise<T[] | null> {
+  try {
+    return await Promise.all(reads);
+  } catch {
+    return null;
+  }
 }
 
 /** A check's reads, recorded, and what they should hold. */
@@ -239,7 +252,8 @@ export class FirstUseCheck implements VariantGate {
     if (state) return state !== "bad";
     this.#attention.set(be, "pending");
     this.#track(be, "attention", this.#runAttention(be), (ok) => {
-      this.#attention.set(be, ok ? "ok" : "bad");
+      if (ok === null) this.#attention.delete(be);
+      else this.#attention.set(be, ok ? "ok" : "bad");
     });
     return true;
   }
@@ -273,19 +287,30 @@ export class FirstUseCheck implements VariantGate {
     const state = states.get(key) ?? (failedBefore(be, key) ? "bad" : null);
     if (state) return state;
     states.set(key, "pending");
-    this.#track(be, name, this.#run(be, v, s), (ok) => states.set(key, ok ? "ok" : "bad"), key);
+    this.#track(
+      be,
+      name,
+      this.#run(be, v, s),
+      (ok) => ok === null ? states.delete(key) : states.set(key, ok ? "ok" : "bad"),
+      key,
+    );
     return "pending";
   }
 
-  /** Records a check's outcome when it comes; a failure is warned about and remembered. */
+  /**
+   * Records a check's outcome when it comes; a failure is warned about and remembered. A check
+   * whose read never completed (null: the device was destroyed, as at unload) has no outcome:
+   * it is forgotten, and the next use records it again.
+   */
   #track(
     be: Backend,
     family: string,
-    run: Promise<number>,
-    settle: (ok: boolean) => void,
+    run: Promise<number | null>,
+    settle: (ok: boolean | null) => void,
     key = family,
   ): void {
     const done = run.then((error) => {
+      if (error === null) return settle(null);
       const ok = error <= 1;
       settle(ok);
       this.checks.push({ family, error, ok });
@@ -305,7 +330,7 @@ export class FirstUseCheck implements VariantGate {
    * Runs the fused attention's check with the backend's own choice of product variants (the
    * ones the fused kernels run at this size), not the gate's.
    */
-  async #runAttention(be: Backend): Promise<number> {
+  async #runAttention(be: Backend): Promise<number | null> {
     const rt = this.runtime;
     const gate = rt.tuning.gate;
     let recorded: { reads: Promise<Float32Array | null>[]; wants: ArrayLike<number>[] };
@@ -329,26 +354,27 @@ export class FirstUseCheck implements VariantGate {
     }
     // A backend without fused attention has nothing to check.
     if (recorded.reads.length === 0) return 0;
-    try {
-      const got = await Promise.all(recorded.reads);
-      return Math.max(...got.map((g, i) => g ? scaledError(g, recorded.wants[i]) : Infinity));
-    } catch {
-      return Infinity;
-    }
+    const got = await settledReads(recorded.reads);
+    return got && Math.max(...got.map((g, i) => g ? scaledError(g, recorded.wants[i]) : Infinity));
   }
 
-  /** Runs the check of `v` in the layout of `s`: its worst scaled error (Infinity if it throws). */
-  async #run(be: Backend, v: MatmulVariant, s: MatmulShape): Promise<number> {
+  /**
+   * Runs the check of `v` in the layout of `s`: its worst scaled error (Infinity if recording
+   * it throws), or null where its reads never completed.
+   */
+  async #run(be: Backend, v: MatmulVariant, s: MatmulShape): Promise<number | null> {
     const shape = checkShape(be, v, s.transA, s.transB);
     if (!shape) return Infinity;
+    let recorded: ReturnType<typeof record>;
     try {
-      const recorded = this.runtime.run(() => record(this.runtime, be, v, shape));
-      if (!recorded) return Infinity;
-      const got = await Promise.all(recorded.reads);
-      return Math.max(...got.map((g, i) => scaledError(g, recorded.wants[i])));
+      recorded = this.runtime.run(() => record(this.runtime, be, v, shape));
     } catch {
       return Infinity;
     }
+    if (!recorded) return Infinity;
+    const wants = recorded.wants;
+    const got = await settledReads(recorded.reads);
+    return got && Math.max(...got.map((g, i) => scaledError(g, wants[i])));
   }
 }
 

@@ -304,3 +304,34 @@ Deno.test(
     assert.deepEqual(warnings, []);
   },
 );
+
+Deno.test(
+  "a check whose read never completes (device gone, as at unload) warns not and runs again",
+  async () => {
+    const { run, want } = linear(M, K, N);
+    const family = "matmul texture 32x32 NT";
+    const { rt, warnings } = await onNewRuntime(
+      (rt) => new SoftwareBackend(rt.profile),
+      async (rt) => {
+        // The first read, the check's (recorded ahead of the product), rejects as a read does
+        // once the device is destroyed.
+        const engine = rt.engine as unknown as { read: (...a: unknown[]) => Promise<ArrayBuffer> };
+        const read = engine.read.bind(engine);
+        let reads = 0;
+        engine.read = (...a) => reads++ === 0 ? Promise.reject(new Error("destroyed")) : read(...a);
+        const y = rt.run(run);
+        await rt.run(() => firstUseChecksSettled());
+        assert.equal(reads, 1);
+        assert.deepEqual(rt.run(() => firstUseChecks()).map((c) => c.family), []);
+        // The product itself ran; the next use records the check again, and it passes.
+        assertClose(await y.toArray(), want, TOL, "first product");
+        y.dispose();
+        const again = rt.run(run);
+        assertClose(await again.toArray(), want, TOL, "second product");
+        again.dispose();
+      },
+    );
+    assert.deepEqual(warnings, []);
+    assert.deepEqual(rt.run(() => firstUseChecks()).map((c) => [c.family, c.ok]), [[family, true]]);
+  },
+);
