@@ -60,6 +60,7 @@ export {
   autocast,
   broadcastTo,
   concat,
+  concatParameters,
   crossEntropy,
   depthwiseConv2d,
   div,

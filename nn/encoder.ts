@@ -6,7 +6,16 @@
  * @module
  */
 
-import { add, concat, gelu, matmul, relu, selfAttention, tanh } from "../tensor/ops.ts";
+import {
+  add,
+  concat,
+  concatParameters,
+  gelu,
+  matmul,
+  relu,
+  selfAttention,
+  tanh,
+} from "../tensor/ops.ts";
 import { isGradEnabled, scope, type Tensor } from "../tensor/tensor.ts";
 import { checkpointed } from "./gradient_checkpointing.ts";
 import type { EncoderConfig } from "./encoder_config.ts";
@@ -58,9 +67,10 @@ export class ViTSelfAttention extends Module {
       for (const p of parts) p.dispose();
       return selfAttention(qkv, heads, undefined, onProbs);
     }
-    const weight = concat([query.weight, key.weight, value.weight], 0);
+    // Views of the optimizer's arena where it holds them back to back (no copies).
+    const weight = concatParameters([query.weight, key.weight, value.weight]);
     const bias = query.bias && key.bias && value.bias
-      ? concat([query.bias, key.bias, value.bias], 0)
+      ? concatParameters([query.bias, key.bias, value.bias])
       : undefined;
     const qkv = matmul(x, weight, { transB: true, bias });
     return selfAttention(qkv, heads, undefined, onProbs);

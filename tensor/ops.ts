@@ -29,7 +29,15 @@ export {
   tanh,
 } from "./ops/elementwise.ts";
 export { expand, max, mean, type ReduceOptions, sum, sumTo } from "./ops/reduce.ts";
-export { concat, gatherRows, permute, reshape, slice, transpose } from "./ops/shape.ts";
+export {
+  concat,
+  concatParameters,
+  gatherRows,
+  permute,
+  reshape,
+  slice,
+  transpose,
+} from "./ops/shape.ts";
 export { autocast, matmul, type MatmulOptions } from "./ops/matmul.ts";
 export { crossEntropy, dropout, layerNorm, softmax } from "./ops/nn.ts";
 export { selfAttention } from "./ops/attention.ts";

@@ -1,14 +1,15 @@
 /**
- * Shape and indexing primitives: reshape (a view), permute/transpose, slice, concat and a gather
- * of rows, each with its backward.
+ * Shape and indexing primitives: reshape (a view), permute/transpose, slice, concat (and its view
+ * over parameters that lie back to back) and a gather of rows, each with its backward.
  *
  * @module
  */
 
-import { contiguousStrides, normAxis } from "./_dispatch.ts";
+import { contiguousStrides, normAxis, runMapInPlace } from "./_dispatch.ts";
 import { backend } from "../core/backend.ts";
 import { stridedCopy } from "./reduce.ts";
 import { record, Tensor } from "../core/tensor.ts";
+import type { Storage } from "../core/command_engine.ts";
 
 /**
  * A view of `x` with a new shape, sharing its memory. One dimension may be -1.
@@ -116,6 +117,64 @@ export function concat(xs: readonly Tensor[], axis: number): Tensor {
       xs.map((x, i) => (x.requiresGrad ? slice(g, a, starts[i], starts[i] + x.shape[a]) : null)),
     "concat",
   );
+}
+
+/**
+ * The storage spanning `ts` when they lie back to back in one buffer, in order, each exactly its
+ * elements long; null otherwise.
+ */
+function backToBack(ts: readonly (Tensor | null)[]): Storage | null {
+  const first = ts[0]?.storage;
+  if (!first) return null;
+  let end = first.byteOffset;
+  for (const t of ts) {
+    const s = t?.storage;
+    if (!t || !s || s.buffer !== first.buffer || s.byteOffset !== end) return null;
+    if (t.dtype !== "f32" || s.byteLength !== t.size * 4) return null;
+    end += s.byteLength;
+  }
+  return { buffer: first.buffer, byteOffset: first.byteOffset, byteLength: end - first.byteOffset };
+}
+
+/**
+ * {@link concat} along axis 0 of parameters (leaves the caller keeps alive), without copying
+ * where they lie back to back in one buffer, as an optimizer's arena packs them: the result is a
+ * view of their memory, and its backward adds the gradient into their `.grad`s at once where
+ * those lie back to back too. Attention stacks its query, key and value weights this way every
+ * step; the copies and the per-parameter slices of the gradient each cost a dispatch.
+ * Elsewhere (parameters not packed, or not in order) it is {@link concat}.
+ *
+ * @param params Parameters of equal shape past axis 0.
+ * @returns `[Σ rows, …]`, the parameters one after another.
+ * @example
+ * ```ts
+ * import { AdamW, concatParameters, Tensor } from "../../mod.ts";
+ * const q = Tensor.from([1, 2], [1, 2], { requiresGrad: true });
+ * const k = Tensor.from([3, 4], [1, 2], { requiresGrad: true });
+ * new AdamW([q, k]); // one arena; 256-byte slots, so these two are not back to back: a copy
+ * console.log(await concatParameters([q, k]).toArray()); // Float32Array [1, 2, 3, 4]
+ * ```
+ */
+export function concatParameters(params: readonly Tensor[]): Tensor {
+  const span = backToBack(params);
+  const tail = params[0].shape.slice(1);
+  if (!span || params.some((p) => !p.isLeaf || p.shape.slice(1).join() !== tail.join())) {
+    return concat(params, 0);
+  }
+  const rows = params.reduce((sum, p) => sum + p.shape[0], 0);
+  const out = Tensor.fromStorage(span, [rows, ...tail]);
+  return record(out, [...params], (g) => {
+    const grads = backToBack(params.map((p) => p.grad));
+    if (grads && params.every((p) => p.requiresGrad)) {
+      runMapInPlace("add", Tensor.fromStorage(grads, [g.size]), [g]);
+      return params.map(() => null);
+    }
+    let start = 0;
+    return params.map((p) => {
+      start += p.shape[0];
+      return p.requiresGrad ? slice(g, 0, start - p.shape[0], start) : null;
+    });
+  }, "concatParameters");
 }
 
 /**
