@@ -110,12 +110,18 @@ export function concat(xs: readonly Tensor[], axis: number): Tensor {
     stridedCopy(x, out, x.shape, contiguousStrides(x.shape), 0, outStrides, offset * outStrides[a]);
     offset += x.shape[a];
   }
-  return record(
-    out,
-    [...xs],
-    (g) =>
-      xs.map((x, i) => (x.requiresGrad ? slice(g, a, starts[i], starts[i] + x.shape[a]) : null)),
-    "concat",
+  return record(out, [...xs], (g) => splitGrad(g, xs, a, starts), "concat");
+}
+
+/** The slices of `g` along `axis` that belong to a concat's parts (null where none needs one). */
+function splitGrad(
+  g: Tensor,
+  xs: readonly Tensor[],
+  axis: number,
+  starts: number[],
+): (Tensor | null)[] {
+  return xs.map((x, i) =>
+    x.requiresGrad ? slice(g, axis, starts[i], starts[i] + x.shape[axis]) : null
   );
 }
 
@@ -161,19 +167,16 @@ export function concatParameters(params: readonly Tensor[]): Tensor {
   if (!span || params.some((p) => !p.isLeaf || p.shape.slice(1).join() !== tail.join())) {
     return concat(params, 0);
   }
-  const rows = params.reduce((sum, p) => sum + p.shape[0], 0);
+  const starts = params.map((_, i) => params.slice(0, i).reduce((sum, p) => sum + p.shape[0], 0));
+  const rows = starts.at(-1)! + params.at(-1)!.shape[0];
   const out = Tensor.fromStorage(span, [rows, ...tail]);
   return record(out, [...params], (g) => {
     const grads = backToBack(params.map((p) => p.grad));
-    if (grads && params.every((p) => p.requiresGrad)) {
-      runMapInPlace("add", Tensor.fromStorage(grads, [g.size]), [g]);
-      return params.map(() => null);
-    }
-    let start = 0;
-    return params.map((p) => {
-      start += p.shape[0];
-      return p.requiresGrad ? slice(g, 0, start - p.shape[0], start) : null;
-    });
+    if (!grads || !params.every((p) => p.requiresGrad)) return splitGrad(g, params, 0, starts);
+    const target = Tensor.fromStorage(grads, [g.size]);
+    runMapInPlace("add", target, [g]);
+    target.dispose();
+    return params.map(() => null);
   }, "concatParameters");
 }
 
