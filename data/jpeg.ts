@@ -8,7 +8,6 @@
 
 import jpeg from "jpeg-js";
 import { checkPixelLimit, ImageDecodeError, type RgbImage } from "./image.ts";
-import { encodeBaselineJpeg } from "./jpeg_encode.ts";
 
 /** What the marker scan found. */
 export interface JpegInfo {
@@ -268,14 +267,4 @@ function upsample(
   return out;
 }
 
-/**
- * Encodes RGB as a baseline JPEG (4:4:4), with the bytes jpeg-js's encoder writes
- * ({@link encodeBaselineJpeg}).
- *
- * @param image The image.
- * @param quality 1–100.
- * @returns The file's bytes.
- */
-export function encodeJpeg(image: RgbImage, quality = 90): Uint8Array {
-  return encodeBaselineJpeg(image, quality);
-}
+export { encodeJpeg } from "./jpeg_encode.ts";

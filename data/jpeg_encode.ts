@@ -332,13 +332,13 @@ function writeHeaders(w: BitWriter, width: number, height: number, q: QuantTable
  * @returns The file's bytes.
  * @example
  * ```ts
- * import { encodeBaselineJpeg } from "./jpeg_encode.ts";
+ * import { encodeJpeg } from "./jpeg_encode.ts";
  * const image = { width: 2, height: 2, data: new Uint8Array(12).fill(128) };
- * const bytes = encodeBaselineJpeg(image, 90);
+ * const bytes = encodeJpeg(image, 90);
  * console.log(bytes[0].toString(16), bytes[1].toString(16)); // ff d8
  * ```
  */
-export function encodeBaselineJpeg(image: RgbImage, quality = 90): Uint8Array {
+export function encodeJpeg(image: RgbImage, quality = 90): Uint8Array {
   const { width, height, data } = image;
   // jpeg-js reads a quality of 0 (or none) as 50 and clamps the rest to 1–100.
   const q = quantTables(!quality ? 50 : Math.min(100, Math.max(1, quality)));

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import jpeg from "jpeg-js";
-import { encodeBaselineJpeg } from "./jpeg_encode.ts";
+import { encodeJpeg } from "./jpeg_encode.ts";
 import { decodeJpeg } from "./jpeg.ts";
 import { renderBeanLeaf } from "../demo/synthetic_beans.ts";
 import { Rng } from "../tensor/core/rng.ts";
@@ -28,7 +28,7 @@ function firstDifference(a: Uint8Array, b: Uint8Array): string {
   return `lengths ${a.length} against ${b.length}`;
 }
 
-Deno.test("encodeBaselineJpeg() writes jpeg-js's bytes for leaves, noise, flat and 1x1 images", () => {
+Deno.test("encodeJpeg() writes jpeg-js's bytes for leaves, noise, flat and 1x1 images", () => {
   const cases: [string, RgbImage][] = [
     ["leaf 160", renderBeanLeaf(0, 11, 160)],
     ["leaf 96", renderBeanLeaf(1, 12, 96)],
@@ -43,7 +43,7 @@ Deno.test("encodeBaselineJpeg() writes jpeg-js's bytes for leaves, noise, flat a
   let checked = 0;
   for (const [name, image] of cases) {
     for (const quality of [1, 10, 49.5, 50, 75, 85, 90, 100]) {
-      const ours = encodeBaselineJpeg(image, quality);
+      const ours = encodeJpeg(image, quality);
       const reference = referenceJpeg(image, quality);
       assert.ok(
         ours.length === reference.length && ours.every((b, i) => b === reference[i]),
@@ -55,16 +55,16 @@ Deno.test("encodeBaselineJpeg() writes jpeg-js's bytes for leaves, noise, flat a
   assert.equal(checked, 72);
 });
 
-Deno.test("encodeBaselineJpeg() reads quality 0 as 50 and clamps the rest, as jpeg-js does", () => {
+Deno.test("encodeJpeg() reads quality 0 as 50 and clamps the rest, as jpeg-js does", () => {
   const image = renderBeanLeaf(1, 3, 24);
-  assert.deepEqual(encodeBaselineJpeg(image, 0), referenceJpeg(image, 50));
-  assert.deepEqual(encodeBaselineJpeg(image, 250), referenceJpeg(image, 100));
-  assert.deepEqual(encodeBaselineJpeg(image, -3), referenceJpeg(image, 1));
+  assert.deepEqual(encodeJpeg(image, 0), referenceJpeg(image, 50));
+  assert.deepEqual(encodeJpeg(image, 250), referenceJpeg(image, 100));
+  assert.deepEqual(encodeJpeg(image, -3), referenceJpeg(image, 1));
 });
 
-Deno.test("encodeBaselineJpeg()'s file decodes to the image within JPEG's loss", () => {
+Deno.test("encodeJpeg()'s file decodes to the image within JPEG's loss", () => {
   const image = renderBeanLeaf(0, 5, 64);
-  const decoded = decodeJpeg(encodeBaselineJpeg(image, 95), "leaf.jpg", 1 << 20);
+  const decoded = decodeJpeg(encodeJpeg(image, 95), "leaf.jpg", 1 << 20);
   assert.equal(decoded.width, 64);
   assert.equal(decoded.height, 64);
   let sum = 0;
