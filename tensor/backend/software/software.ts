@@ -29,6 +29,7 @@ import type { BackendKind, MatmulCall, MatmulCheck } from "../../core/backend.ts
 import { WebGpuBackend } from "../webgpu/kernels.ts";
 import { dispatchMatmul } from "../webgpu/dispatch_matmul.ts";
 import type { AdapterProfile } from "../../core/profile.ts";
+import { fusedAttention } from "./fused_attention.ts";
 import { textureAttention } from "./texture_attention.ts";
 import { texturesFitFamily } from "../webgpu/texture_matmul.ts";
 import { f16EmulationOverride, matmulVariantFor, variantForced } from "../../core/tuning.ts";
@@ -233,7 +234,10 @@ export class SoftwareBackend extends WebGpuBackend {
     return [dw, db];
   }
 
-  /** The fused texture attention, or null where its products would not run on textures. */
+  /**
+   * Fused attention kernels where the head fits them, else attention by texture products; null
+   * where neither runs (no textures).
+   */
   selfAttention(
     qkv: Tensor,
     heads: number,
@@ -241,7 +245,10 @@ export class SoftwareBackend extends WebGpuBackend {
     grad: boolean,
     half = false,
   ): Tensor | null {
-    return textureAttention(this, qkv, heads, alpha, grad, half);
+    const fused = this.textures
+      ? fusedAttention(qkv, heads, alpha, grad, half, this.profile.simdLanes)
+      : null;
+    return fused ?? textureAttention(this, qkv, heads, alpha, grad, half);
   }
 
   /** `t` rounded to f16 and back, outside autograd. */
