@@ -21,7 +21,7 @@
  * @module
  */
 
-import { defineKernel, type Kernel } from "./kernel.ts";
+import { type BindingAccess, defineKernel, type Kernel } from "./kernel.ts";
 
 /** Texels per row of the (lse, D) statistics texture: 1 KiB rows, as buffer copies want. */
 export const ATTENTION_STATS_WIDTH = 64;
@@ -47,14 +47,6 @@ const PARAMS = [
 ] as const;
 
 const built = new Map<string, Kernel>();
-
-/** The kernel of `name` for `tiles`, generated once. */
-function memo(name: string, tiles: AttentionTiles, make: () => Kernel): Kernel {
-  const key = `${name}:${tiles.hd}:${tiles.own}x${tiles.step}:${tiles.lanes}`;
-  let kernel = built.get(key);
-  if (!kernel) built.set(key, kernel = make());
-  return kernel;
-}
 
 /** `n` lines `f(0)` … `f(n − 1)`. */
 function each(n: number, f: (i: number) => string): string {
@@ -88,6 +80,43 @@ function prologue(own: number, h4: number): string {
 }
 
 /**
+ * Pᵢⱼ = exp(qᵢ·kⱼ − lse) (0 where `live` is false) and dSᵢⱼ = Pᵢⱼ (dOᵢ·vⱼ − D), as `p{i}_{j}`
+ * and `ds{i}_{j}`, from query `i`'s texels `q{i}_*`, `do{i}_*` and key `j`'s `k{j}_*`, `v{j}_*`.
+ */
+function probAndGrad(i: number, j: number, h4: number, lse: string, d: string, live: string) {
+  const qk = dotRows((e) => `q${i}_${e}`, (e) => `k${j}_${e}`, h4);
+  const dv = dotRows((e) => `do${i}_${e}`, (e) => `v${j}_${e}`, h4);
+  return `    let p${i}_${j} = select(0.0, exp(${qk} - ${lse}), ${live});
+    let ds${i}_${j} = p${i}_${j} * (${dv} - ${d});`;
+}
+
+/**
+ * A kernel `attention:{name}` for `tiles`, generated once: `main` runs {@link prologue} and then
+ * `body`, with `bindings` and the shared parameters.
+ */
+function attentionKernel(
+  name: string,
+  tiles: AttentionTiles,
+  bindings: readonly (readonly [string, string, BindingAccess])[],
+  body: (h4: number) => string,
+): Kernel {
+  const { lanes, hd, own, step } = tiles;
+  const key = `attention:${name}:${hd}:${own}x${step}:${lanes}`;
+  let kernel = built.get(key);
+  if (!kernel) {
+    const code = `
+@compute @workgroup_size(${lanes})
+fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+  ${prologue(own, hd / 4)}
+${body(hd / 4)}
+}
+`;
+    built.set(key, kernel = defineKernel(key, bindings, PARAMS, code));
+  }
+  return kernel;
+}
+
+/**
  * The forward kernel. Bindings: the packed projection (texture, [3·D/4, T, B]), the context
  * [B, T, D] as vec4s, and the log-sum-exp of each row of α Q Kᵀ, [B·heads, T].
  *
@@ -101,82 +130,70 @@ function prologue(own: number, h4: number): string {
  * ```
  */
 export function attentionForwardKernel(tiles: AttentionTiles): Kernel {
-  return memo("forward", tiles, () => {
-    const { lanes, hd, own, step } = tiles;
-    const h4 = hd / 4;
-    const s = (i: number, j: number) => `s${i}_${j}`;
-    const body = `
-@compute @workgroup_size(${lanes})
-fn main(@builtin(global_invocation_id) g: vec3<u32>) {
-  ${prologue(own, h4)}
-${each(own, (i) => `  let r${i} = min(first + ${i}u, params.t - 1u);`)}
-${
-      each(own, (i) =>
-        each(h4, (e) =>
-          `  let q${i}_${e} = ${texel("QKV", `qx + ${e}u`, `r${i}`)} * params.alpha;`))
-    }
-${each(own, (i) => each(h4, (e) => `  var o${i}_${e} = vec4<f32>(0.0);`))}
-${each(own, (i) => `  var m${i} = -3.0e38;\n  var l${i} = 0.0;`)}
-  for (var j0 = 0u; j0 < params.t; j0 += ${step}u) {
-${
-      each(step, (j) =>
-        `    let c${j} = min(j0 + ${j}u, params.t - 1u);\n    let live${j} = j0 + ${j}u < params.t;`)
-    }
-${
-      each(step, (j) =>
-        each(h4, (e) => `    let k${j}_${e} = ${texel("QKV", `kx + ${e}u`, `c${j}`)};`))
-    }
-${
-      each(own, (i) =>
-        `${
-          each(step, (j) =>
-            `    var ${s(i, j)} = select(-3.0e38, ${
-              dotRows((e) =>
-                `q${i}_${e}`, (e) =>
-                `k${j}_${e}`, h4)
-            }, live${j});`)
-        }
-    let n${i} = ${
-          Array.from({ length: step }, (_, j) => s(i, j)).reduce(
-            (a, x) => `max(${a}, ${x})`,
-            `m${i}`,
-          )
-        };
-    let rescale${i} = exp(m${i} - n${i});
-    m${i} = n${i};
-${each(step, (j) => `    ${s(i, j)} = exp(${s(i, j)} - n${i});`)}
-    l${i} = l${i} * rescale${i} + ${Array.from({ length: step }, (_, j) => s(i, j)).join(" + ")};
-${each(h4, (e) => `    o${i}_${e} *= rescale${i};`)}`)
-    }
-${
-      each(step, (j) =>
-        `${
-          each(h4, (e) => `    let v${j}_${e} = ${texel("QKV", `vx + ${e}u`, `c${j}`)};`)
-        }
-${each(own, (i) => each(h4, (e) => `    o${i}_${e} += ${s(i, j)} * v${j}_${e};`))}`)
-    }
-  }
-${
-      each(own, (i) =>
-        `  if (first + ${i}u < params.t) {
-    let inv = 1.0 / l${i};
-    let at = (img * params.t + first + ${i}u) * (params.d / 4u) + qx;
-${each(h4, (e) => `    O[at + ${e}u] = o${i}_${e} * inv;`)}
-    LSE[z * params.t + first + ${i}u] = m${i} + log(l${i});
-  }`)
-    }
-}
-`;
-    return defineKernel(
-      `attention:forward:${hd}:${own}x${step}:${lanes}`,
+  const { own, step } = tiles;
+  const s = (i: number, j: number) => `s${i}_${j}`;
+  const scores = (i: number) => Array.from({ length: step }, (_, j) => s(i, j));
+  return attentionKernel("forward", tiles, [
+    ["QKV", "texture_2d_array<f32>", "texture"],
+    ["O", "array<vec4<f32>>", "read_write"],
+    ["LSE", "array<f32>", "read_write"],
+  ], (h4) => {
+    // Scores of query i against this step's keys, then the running maximum m, sum l and
+    // context o rescaled to the new maximum.
+    const online = (i: number) => {
+      const qk = (j: number) => dotRows((e) => `q${i}_${e}`, (e) => `k${j}_${e}`, h4);
+      const max = scores(i).reduce((a, x) => `max(${a}, ${x})`, `m${i}`);
+      return [
+        each(step, (j) => `    var ${s(i, j)} = select(-3.0e38, ${qk(j)}, live${j});`),
+        `    let n${i} = ${max};`,
+        `    let rescale${i} = exp(m${i} - n${i});`,
+        `    m${i} = n${i};`,
+        each(step, (j) => `    ${s(i, j)} = exp(${s(i, j)} - n${i});`),
+        `    l${i} = l${i} * rescale${i} + ${scores(i).join(" + ")};`,
+        each(h4, (e) => `    o${i}_${e} *= rescale${i};`),
+      ].join("\n");
+    };
+    const accumulate = (j: number) =>
       [
-        ["QKV", "texture_2d_array<f32>", "texture"],
-        ["O", "array<vec4<f32>>", "read_write"],
-        ["LSE", "array<f32>", "read_write"],
-      ],
-      PARAMS,
-      body,
-    );
+        each(h4, (e) => `    let v${j}_${e} = ${texel("QKV", `vx + ${e}u`, `c${j}`)};`),
+        each(own, (i) => each(h4, (e) => `    o${i}_${e} += ${s(i, j)} * v${j}_${e};`)),
+      ].join("\n");
+    const store = (i: number) =>
+      [
+        `  if (first + ${i}u < params.t) {`,
+        `    let inv = 1.0 / l${i};`,
+        `    let at = (img * params.t + first + ${i}u) * (params.d / 4u) + qx;`,
+        each(h4, (e) => `    O[at + ${e}u] = o${i}_${e} * inv;`),
+        `    LSE[z * params.t + first + ${i}u] = m${i} + log(l${i});`,
+        "  }",
+      ].join("\n");
+    return [
+      each(own, (i) => `  let r${i} = min(first + ${i}u, params.t - 1u);`),
+      each(
+        own,
+        (i) =>
+          each(
+            h4,
+            (e) => `  let q${i}_${e} = ${texel("QKV", `qx + ${e}u`, `r${i}`)} * params.alpha;`,
+          ),
+      ),
+      each(own, (i) => each(h4, (e) => `  var o${i}_${e} = vec4<f32>(0.0);`)),
+      each(own, (i) => `  var m${i} = -3.0e38;\n  var l${i} = 0.0;`),
+      `  for (var j0 = 0u; j0 < params.t; j0 += ${step}u) {`,
+      each(
+        step,
+        (j) =>
+          `    let c${j} = min(j0 + ${j}u, params.t - 1u);\n    let live${j} = j0 + ${j}u < params.t;`,
+      ),
+      each(
+        step,
+        (j) => each(h4, (e) => `    let k${j}_${e} = ${texel("QKV", `kx + ${e}u`, `c${j}`)};`),
+      ),
+      each(own, online),
+      each(step, accumulate),
+      "  }",
+      each(own, store),
+    ].join("\n");
   });
 }
 
@@ -196,72 +213,57 @@ ${each(h4, (e) => `    O[at + ${e}u] = o${i}_${e} * inv;`)}
  * ```
  */
 export function attentionQueryGradKernel(tiles: AttentionTiles): Kernel {
-  return memo("backward-q", tiles, () => {
-    const { lanes, hd, own, step } = tiles;
-    const h4 = hd / 4;
-    const body = `
-@compute @workgroup_size(${lanes})
-fn main(@builtin(global_invocation_id) g: vec3<u32>) {
-  ${prologue(own, h4)}
-${each(own, (i) => `  let r${i} = min(first + ${i}u, params.t - 1u);`)}
-${
-      each(own, (i) =>
-        each(h4, (e) =>
-          `  let q${i}_${e} = ${texel("QKV", `qx + ${e}u`, `r${i}`)} * params.alpha;`))
-    }
-${each(own, (i) => each(h4, (e) => `  let do${i}_${e} = ${texel("DO", `qx + ${e}u`, `r${i}`)};`))}
-${each(own, (i) => `  let lse${i} = LSE[z * params.t + r${i}];`)}
-${
-      each(own, (i) =>
-        `  let at${i} = (img * params.t + r${i}) * (params.d / 4u) + qx;
-  let dd${i} = ${dotRows((e) => `do${i}_${e}`, (e) => `O[at${i} + ${e}u]`, h4)};`)
-    }
-${each(own, (i) => each(h4, (e) => `  var dq${i}_${e} = vec4<f32>(0.0);`))}
-  for (var j0 = 0u; j0 < params.t; j0 += ${step}u) {
-${
-      each(step, (j) =>
-        `    let c${j} = min(j0 + ${j}u, params.t - 1u);
-    let live${j} = j0 + ${j}u < params.t;
-${each(h4, (e) => `    let k${j}_${e} = ${texel("QKV", `kx + ${e}u`, `c${j}`)};`)}
-${each(h4, (e) => `    let v${j}_${e} = ${texel("QKV", `vx + ${e}u`, `c${j}`)};`)}
-${
-          each(own, (i) =>
-            `    let p${i}_${j} = select(0.0, exp(${
-              dotRows((e) => `q${i}_${e}`, (e) => `k${j}_${e}`, h4)
-            } - lse${i}), live${j});
-    let ds${i}_${j} = p${i}_${j} * (${
-              dotRows((e) =>
-                `do${i}_${e}`, (e) =>
-                `v${j}_${e}`, h4)
-            } - dd${i});
-${each(h4, (e) => `    dq${i}_${e} += ds${i}_${j} * k${j}_${e};`)}`)
-        }`)
-    }
-  }
-  let width = 3u * params.d / 4u;
-${
-      each(own, (i) =>
-        `  if (first + ${i}u < params.t) {
-    let at = (img * params.t + first + ${i}u) * width + qx;
-${each(h4, (e) => `    DQKV[at + ${e}u] = dq${i}_${e} * params.alpha;`)}
-    STATS[z * params.t + first + ${i}u] = vec4<f32>(lse${i}, dd${i}, 0.0, 0.0);
-  }`)
-    }
-}
-`;
-    return defineKernel(
-      `attention:backward-q:${hd}:${own}x${step}:${lanes}`,
+  const { own, step } = tiles;
+  return attentionKernel("backward-q", tiles, [
+    ["QKV", "texture_2d_array<f32>", "texture"],
+    ["DO", "texture_2d_array<f32>", "texture"],
+    ["O", "array<vec4<f32>>", "read"],
+    ["LSE", "array<f32>", "read"],
+    ["DQKV", "array<vec4<f32>>", "read_write"],
+    ["STATS", "array<vec4<f32>>", "read_write"],
+  ], (h4) => {
+    // Query i's row: its texels, its log-sum-exp, and D = dO·O.
+    const row = (i: number) =>
       [
-        ["QKV", "texture_2d_array<f32>", "texture"],
-        ["DO", "texture_2d_array<f32>", "texture"],
-        ["O", "array<vec4<f32>>", "read"],
-        ["LSE", "array<f32>", "read"],
-        ["DQKV", "array<vec4<f32>>", "read_write"],
-        ["STATS", "array<vec4<f32>>", "read_write"],
-      ],
-      PARAMS,
-      body,
-    );
+        each(
+          h4,
+          (e) => `  let q${i}_${e} = ${texel("QKV", `qx + ${e}u`, `r${i}`)} * params.alpha;`,
+        ),
+        each(h4, (e) => `  let do${i}_${e} = ${texel("DO", `qx + ${e}u`, `r${i}`)};`),
+        `  let lse${i} = LSE[z * params.t + r${i}];`,
+        `  let at${i} = (img * params.t + r${i}) * (params.d / 4u) + qx;`,
+        `  let dd${i} = ${dotRows((e) => `do${i}_${e}`, (e) => `O[at${i} + ${e}u]`, h4)};`,
+        each(h4, (e) => `  var dq${i}_${e} = vec4<f32>(0.0);`),
+      ].join("\n");
+    const key = (j: number) =>
+      [
+        `    let c${j} = min(j0 + ${j}u, params.t - 1u);`,
+        `    let live${j} = j0 + ${j}u < params.t;`,
+        each(h4, (e) => `    let k${j}_${e} = ${texel("QKV", `kx + ${e}u`, `c${j}`)};`),
+        each(h4, (e) => `    let v${j}_${e} = ${texel("QKV", `vx + ${e}u`, `c${j}`)};`),
+        each(own, (i) =>
+          [
+            probAndGrad(i, j, h4, `lse${i}`, `dd${i}`, `live${j}`),
+            each(h4, (e) => `    dq${i}_${e} += ds${i}_${j} * k${j}_${e};`),
+          ].join("\n")),
+      ].join("\n");
+    const store = (i: number) =>
+      [
+        `  if (first + ${i}u < params.t) {`,
+        `    let at = (img * params.t + first + ${i}u) * width + qx;`,
+        each(h4, (e) => `    DQKV[at + ${e}u] = dq${i}_${e} * params.alpha;`),
+        `    STATS[z * params.t + first + ${i}u] = vec4<f32>(lse${i}, dd${i}, 0.0, 0.0);`,
+        "  }",
+      ].join("\n");
+    return [
+      each(own, (i) => `  let r${i} = min(first + ${i}u, params.t - 1u);`),
+      each(own, row),
+      `  for (var j0 = 0u; j0 < params.t; j0 += ${step}u) {`,
+      each(step, key),
+      "  }",
+      "  let width = 3u * params.d / 4u;",
+      each(own, store),
+    ].join("\n");
   });
 }
 
@@ -281,71 +283,54 @@ ${each(h4, (e) => `    DQKV[at + ${e}u] = dq${i}_${e} * params.alpha;`)}
  * ```
  */
 export function attentionKeyValueGradKernel(tiles: AttentionTiles): Kernel {
-  return memo("backward-kv", tiles, () => {
-    const { lanes, hd, own, step } = tiles;
-    const h4 = hd / 4;
-    const w = ATTENTION_STATS_WIDTH;
-    const body = `
-@compute @workgroup_size(${lanes})
-fn main(@builtin(global_invocation_id) g: vec3<u32>) {
-  ${prologue(own, h4)}
-${each(own, (j) => `  let c${j} = min(first + ${j}u, params.t - 1u);`)}
-${each(own, (j) => each(h4, (e) => `  let k${j}_${e} = ${texel("QKV", `kx + ${e}u`, `c${j}`)};`))}
-${each(own, (j) => each(h4, (e) => `  let v${j}_${e} = ${texel("QKV", `vx + ${e}u`, `c${j}`)};`))}
-${
-      each(own, (j) =>
-        each(h4, (e) =>
-          `  var dk${j}_${e} = vec4<f32>(0.0);\n  var dv${j}_${e} = vec4<f32>(0.0);`))
-    }
-  for (var i0 = 0u; i0 < params.t; i0 += ${step}u) {
-${
-      each(step, (i) =>
-        `    let r${i} = min(i0 + ${i}u, params.t - 1u);
-    let live${i} = i0 + ${i}u < params.t;
-    let row${i} = z * params.t + r${i};
-    let st${i} = textureLoad(ST, vec2<u32>(row${i} % ${w}u, row${i} / ${w}u), 0, 0);
-${each(h4, (e) => `    let q${i}_${e} = ${texel("QKV", `qx + ${e}u`, `r${i}`)} * params.alpha;`)}
-${each(h4, (e) => `    let do${i}_${e} = ${texel("DO", `qx + ${e}u`, `r${i}`)};`)}
-${
-          each(own, (j) =>
-            `    let p${i}_${j} = select(0.0, exp(${
-              dotRows((e) => `q${i}_${e}`, (e) => `k${j}_${e}`, h4)
-            } - st${i}.x), live${i});
-    let ds${i}_${j} = p${i}_${j} * (${
-              dotRows((e) =>
-                `do${i}_${e}`, (e) =>
-                `v${j}_${e}`, h4)
-            } - st${i}.y);
-${
-              each(h4, (e) =>
-                `    dv${j}_${e} += p${i}_${j} * do${i}_${e};\n    dk${j}_${e} += ds${i}_${j} * q${i}_${e};`)
-            }`)
-        }`)
-    }
-  }
-  let width = 3u * params.d / 4u;
-${
-      each(own, (j) =>
-        `  if (first + ${j}u < params.t) {
-    let at = (img * params.t + first + ${j}u) * width;
-${
-          each(h4, (e) =>
-            `    DQKV[at + kx + ${e}u] = dk${j}_${e};\n    DQKV[at + vx + ${e}u] = dv${j}_${e};`)
-        }
-  }`)
-    }
-}
-`;
-    return defineKernel(
-      `attention:backward-kv:${hd}:${own}x${step}:${lanes}`,
+  const { own, step } = tiles;
+  const w = ATTENTION_STATS_WIDTH;
+  return attentionKernel("backward-kv", tiles, [
+    ["QKV", "texture_2d_array<f32>", "texture"],
+    ["DO", "texture_2d_array<f32>", "texture"],
+    ["ST", "texture_2d_array<f32>", "texture"],
+    ["DQKV", "array<vec4<f32>>", "read_write"],
+  ], (h4) => {
+    const key = (j: number) =>
       [
-        ["QKV", "texture_2d_array<f32>", "texture"],
-        ["DO", "texture_2d_array<f32>", "texture"],
-        ["ST", "texture_2d_array<f32>", "texture"],
-        ["DQKV", "array<vec4<f32>>", "read_write"],
-      ],
-      PARAMS,
-      body,
-    );
+        `  let c${j} = min(first + ${j}u, params.t - 1u);`,
+        each(h4, (e) => `  let k${j}_${e} = ${texel("QKV", `kx + ${e}u`, `c${j}`)};`),
+        each(h4, (e) => `  let v${j}_${e} = ${texel("QKV", `vx + ${e}u`, `c${j}`)};`),
+        each(h4, (e) => `  var dk${j}_${e} = vec4<f32>(0.0);\n  var dv${j}_${e} = vec4<f32>(0.0);`),
+      ].join("\n");
+    // Query i of this step: its texels and (lse, D), then its terms of every owned key.
+    const query = (i: number) =>
+      [
+        `    let r${i} = min(i0 + ${i}u, params.t - 1u);`,
+        `    let live${i} = i0 + ${i}u < params.t;`,
+        `    let row${i} = z * params.t + r${i};`,
+        `    let st${i} = textureLoad(ST, vec2<u32>(row${i} % ${w}u, row${i} / ${w}u), 0, 0);`,
+        each(h4, (e) =>
+          `    let q${i}_${e} = ${texel("QKV", `qx + ${e}u`, `r${i}`)} * params.alpha;`),
+        each(h4, (e) =>
+          `    let do${i}_${e} = ${texel("DO", `qx + ${e}u`, `r${i}`)};`),
+        each(own, (j) =>
+          [
+            probAndGrad(i, j, h4, `st${i}.x`, `st${i}.y`, `live${i}`),
+            each(h4, (e) =>
+              `    dv${j}_${e} += p${i}_${j} * do${i}_${e};\n    dk${j}_${e} += ds${i}_${j} * q${i}_${e};`),
+          ].join("\n")),
+      ].join("\n");
+    const store = (j: number) =>
+      [
+        `  if (first + ${j}u < params.t) {`,
+        `    let at = (img * params.t + first + ${j}u) * width;`,
+        each(h4, (e) =>
+          `    DQKV[at + kx + ${e}u] = dk${j}_${e};\n    DQKV[at + vx + ${e}u] = dv${j}_${e};`),
+        "  }",
+      ].join("\n");
+    return [
+      each(own, key),
+      `  for (var i0 = 0u; i0 < params.t; i0 += ${step}u) {`,
+      each(step, query),
+      "  }",
+      "  let width = 3u * params.d / 4u;",
+      each(own, store),
+    ].join("\n");
   });
 }
