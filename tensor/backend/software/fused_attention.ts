@@ -90,8 +90,11 @@ export function fusedAttention(
   const kernels = ["forward", "queries", "keys"] as const;
   const tiles: AttentionTiles[] = kernels.map((k) => tilesFor(k, hd, lanes));
   const groups = tiles.map((s) => Math.ceil((z * Math.ceil(t / s.own)) / lanes));
+  // Only the kernels that will run must fit: the forward alone without `grad`.
+  const used = grad ? kernels.length : 1;
   if (
-    !layouts.every((l) => engine().textures.fits(l.size)) || groups.some((n) => n > MAX_GROUPS)
+    !layouts.slice(0, used).every((l) => engine().textures.fits(l.size)) ||
+    groups.slice(0, used).some((n) => n > MAX_GROUPS)
   ) {
     return null;
   }
