@@ -64,6 +64,15 @@ export function accumulate(target: Tensor, grad: Tensor): void {
   if (target.size !== grad.size) {
     throw new Error(`cannot accumulate [${grad.shape}] into [${target.shape}]`);
   }
+  // A gradient still zero since zeroGrad() (its first contribution of the step) takes a copy:
+  // cheaper than an add kernel, which reads both.
+  const bytes = target.size * 4;
+  const e = target.runtime.engine;
+  const f32 = target.dtype === "f32" && grad.dtype === "f32";
+  if (f32 && bytes > 0 && e.isZero(target.storage, bytes)) {
+    e.copy(grad.storage, target.storage, bytes);
+    return;
+  }
   runMapInPlace("add", target, [grad]);
 }
 

@@ -21,6 +21,7 @@ import type { AdapterProfile } from "./profile.ts";
 import { BufferPool } from "./pool.ts";
 import { KernelProfiler, type KernelTime } from "./profiler.ts";
 import { TEXTURE_BUDGET_BYTES, TEXTURE_GROWTH_BYTES, TextureCache } from "./texture_cache.ts";
+import { ZeroedRanges } from "./zeroed_ranges.ts";
 
 /** A region of a GPU buffer that backs a tensor. */
 export interface Storage {
@@ -87,6 +88,7 @@ export class Engine {
   /** Scratch textures for matmul operands on CPU adapters. */
   readonly textures: TextureCache;
   readonly #kernels = new Map<string, CompiledKernel>();
+  readonly #zeroed = new ZeroedRanges<GPUBuffer>();
   readonly #bindGroups = new Map<string, GPUBindGroup>();
   readonly #resourceIds = new WeakMap<GPUBuffer | GPUTextureView, number>();
   #nextResourceId = 1;
@@ -305,6 +307,19 @@ export class Engine {
   /** Tells the texture cache that `bytes` of a storage region are being written (stale packs). */
   #written(s: Storage, bytes = s.byteLength): void {
     this.textures.invalidate(s.buffer, s.byteOffset, s.byteOffset + bytes);
+    this.#zeroed.written(s.buffer, s.byteOffset, s.byteOffset + bytes);
+  }
+
+  /**
+   * Whether the first `bytes` of a region hold zeros by the commands recorded so far: it was
+   * cleared by {@link Engine.clear} and nothing has written it since.
+   *
+   * @param s The region.
+   * @param bytes How much of it (default all).
+   * @returns True when it is known to be zero.
+   */
+  isZero(s: Storage, bytes = s.byteLength): boolean {
+    return this.#zeroed.isZero(s.buffer, s.byteOffset, s.byteOffset + bytes);
   }
 
   /** Records a buffer-to-buffer copy in order with the dispatches around it. */
@@ -344,6 +359,7 @@ export class Engine {
   /** Records zero-filling of a storage region. */
   clear(dst: Storage): void {
     this.#written(dst);
+    this.#zeroed.cleared(dst.buffer, dst.byteOffset, dst.byteOffset + dst.byteLength);
     this.#endPass();
     this.#commandEncoder().clearBuffer(dst.buffer, dst.byteOffset, dst.byteLength);
   }

@@ -4,6 +4,7 @@ import { engine } from "./engine.ts";
 import { gpu } from "../device.ts";
 import { keep, noGrad, scope, scopeAsync, Tensor } from "./tensor.ts";
 import { bucketSize } from "./pool.ts";
+import { packParameters } from "./arena.ts";
 import { init } from "../runtime.ts";
 
 await init();
@@ -60,6 +61,36 @@ Deno.test("backward() accumulates into .grad and releases the tape", async () =>
   x.grad!.dispose();
   x.dispose();
   y.dispose();
+});
+
+Deno.test("a gradient zeroed by the engine takes its first contribution as a copy", async () => {
+  const x = Tensor.from([1, 2, 3], [3], { requiresGrad: true });
+  const w = Tensor.from([5, 6], [2], { requiresGrad: true });
+  const { values, grads } = packParameters([x, w]);
+  const e = engine();
+  assert.ok(e.isZero(x.grad!.storage) && e.isZero(w.grad!.storage), "packed grads start zeroed");
+  const dispatches = () => e.dispatches;
+  let before = dispatches();
+  scope(() => sum(mul(x, x)).backward());
+  // The product's backward runs kernels; the accumulation into x.grad adds none.
+  const firstKernels = dispatches() - before;
+  assert.ok(!e.isZero(x.grad!.storage), "x.grad was written");
+  assert.ok(e.isZero(w.grad!.storage), "w.grad, in the same buffer, is still zero");
+  assert.deepEqual([...await x.grad!.toArray()], [2, 4, 6]);
+  before = dispatches();
+  scope(() => sum(mul(x, x)).backward());
+  assert.equal(dispatches() - before, firstKernels + 1, "the second contribution is an add kernel");
+  assert.deepEqual([...await x.grad!.toArray()], [4, 8, 12]);
+  grads.zero();
+  x.grad!.assign(new Float32Array([1, 1, 1]));
+  scope(() => sum(mul(x, x)).backward());
+  assert.deepEqual([...await x.grad!.toArray()], [3, 5, 7], "a host write is added to");
+  grads.zero();
+  scope(() => sum(mul(x, x)).backward());
+  assert.deepEqual([...await x.grad!.toArray()], [2, 4, 6], "zeroGrad() copies again");
+  assert.deepEqual([...await w.grad!.toArray()], [0, 0]);
+  values.destroy();
+  grads.destroy();
 });
 
 Deno.test("backward() handles a tensor used twice and a diamond graph", async () => {
