@@ -190,22 +190,27 @@ const broadcastCache = new Map<string, Kernel>();
 
 /**
  * A kernel for `out = a op b` where `a` and `b` broadcast to `outShape`; strides of broadcast
- * dimensions are zero. Shapes are padded on the left to {@link MAX_RANK}.
+ * dimensions are zero. Shapes are padded on the left to {@link MAX_RANK}. With `vec4`, each
+ * invocation takes four consecutive elements of the last dimension, which `a` and `b` must
+ * both hold whole (not broadcast) and which must be a multiple of four: one index computation
+ * and one vector load of each operand for four elements.
  *
  * @param op The operation.
+ * @param vec4 Four elements per invocation (`n` then counts vec4s).
  * @returns The kernel.
  */
-export function broadcastKernel(op: BroadcastOp): Kernel {
-  let kernel = broadcastCache.get(op);
+export function broadcastKernel(op: BroadcastOp, vec4 = false): Kernel {
+  const key = `${op}${vec4 ? ":vec4" : ""}`;
+  let kernel = broadcastCache.get(key);
   if (kernel) return kernel;
   const expr = MAP_EXPRESSIONS[op][0];
+  const t = vec4 ? "array<vec4<f32>>" : "array<f32>";
+  // With vec4, element offsets are multiples of four (every stride is a multiple of the last
+  // dimension), so they divide exactly into vector indices.
+  const w = vec4 ? 4 : 1;
   kernel = defineKernel(
-    `broadcast:${op}`,
-    [["a_", "array<f32>", "read"], ["b_", "array<f32>", "read"], [
-      "out",
-      "array<f32>",
-      "read_write",
-    ]],
+    `broadcast:${key}`,
+    [["a_", t, "read"], ["b_", t, "read"], ["out", t, "read_write"]],
     [
       ["n", "u32"],
       ["outShape0", "vec4u"],
@@ -229,7 +234,7 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw
   let sb = array<u32, 8>(params.bStrides0.x, params.bStrides0.y, params.bStrides0.z,
     params.bStrides0.w, params.bStrides1.x, params.bStrides1.y, params.bStrides1.z,
     params.bStrides1.w);
-  var rem = i;
+  var rem = i * ${w}u;
   var ia = 0u;
   var ib = 0u;
   for (var d = 7; d >= 0; d--) {
@@ -238,13 +243,13 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw
     ia += coord * sa[d];
     ib += coord * sb[d];
   }
-  let a = a_[ia];
-  let b = b_[ib];
+  let a = a_[ia / ${w}u];
+  let b = b_[ib / ${w}u];
   out[i] = ${expr};
 }
 `,
   );
-  broadcastCache.set(op, kernel);
+  broadcastCache.set(key, kernel);
   return kernel;
 }
 

@@ -472,6 +472,21 @@ const CASES: Case[] = [
     gpu: ([x]) => ops.crossEntropy(x, [3, 0, -100, 6, 1]),
     ref: ([x]) => ref.refCrossEntropy(x, [3, 0, -100, 6, 1]),
   },
+  {
+    // Appended, so that the earlier cases keep their seeds. Both hold the whole last dimension,
+    // a multiple of 4: four elements per invocation.
+    name: "add broadcasts [3,5,8] + [1,5,8] (position embeddings), four per invocation",
+    shapes: [[3, 5, 8], [1, 5, 8]],
+    gpu: ([a, b]) => ops.add(a, b),
+    ref: ([a, b]) => ref.refBroadcast(a, b, (x, y) => x + y),
+  },
+  {
+    name: "div broadcasts [4] / [2,3,1,4] with negative divisors, four per invocation",
+    shapes: [[4], [2, 3, 1, 4]],
+    ranges: [[-2, 2], [-2, -0.5]],
+    gpu: ([a, b]) => ops.div(a, b),
+    ref: ([a, b]) => ref.refBroadcast(a, b, (x, y) => x / y),
+  },
 ];
 
 const MATMUL_SHAPES: {

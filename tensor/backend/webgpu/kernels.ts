@@ -173,11 +173,16 @@ export abstract class WebGpuBackend implements Backend {
     const [outShape0, outShape1] = padRank(shape, 1);
     const [aStrides0, aStrides1] = padRank(broadcastStrides(a.shape, shape), 0);
     const [bStrides0, bStrides1] = padRank(broadcastStrides(b.shape, shape), 0);
+    // Four elements per invocation where both operands hold the whole last dimension.
+    const last = shape[shape.length - 1];
+    const whole = (t: Tensor) => t.shape.length > 0 && t.shape[t.shape.length - 1] === last;
+    const vec4 = this.vectorLoads && last % 4 === 0 && whole(a) && whole(b);
+    const count = vec4 ? n / 4 : n;
     engine().dispatch(
-      broadcastKernel(op),
+      broadcastKernel(op, vec4),
       [a.storage, b.storage, out.storage],
-      { n, outShape0, outShape1, aStrides0, aStrides1, bStrides0, bStrides1 },
-      elementwiseGrid(n),
+      { n: count, outShape0, outShape1, aStrides0, aStrides1, bStrides0, bStrides1 },
+      elementwiseGrid(count),
     );
   }
 
