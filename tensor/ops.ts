@@ -65,11 +65,12 @@ export function accumulate(target: Tensor, grad: Tensor): void {
     throw new Error(`cannot accumulate [${grad.shape}] into [${target.shape}]`);
   }
   // A gradient still zero since zeroGrad() (its first contribution of the step) takes a copy:
-  // cheaper than an add kernel, which reads both.
+  // cheaper than an add kernel, which reads both. WebGPU copies only between two buffers.
   const bytes = target.size * 4;
   const e = target.runtime.engine;
   const f32 = target.dtype === "f32" && grad.dtype === "f32";
-  if (f32 && bytes > 0 && e.isZero(target.storage, bytes)) {
+  const apart = target.storage.buffer !== grad.storage.buffer;
+  if (f32 && apart && bytes > 0 && e.isZero(target.storage, bytes)) {
     e.copy(grad.storage, target.storage, bytes);
     return;
   }
