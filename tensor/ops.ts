@@ -6,7 +6,7 @@
  * @module
  */
 
-import { runMap, runMapInPlace } from "./ops/_dispatch.ts";
+import { addInto, runMap } from "./ops/_dispatch.ts";
 import type { GradOps } from "./core/context.ts";
 import type { Tensor } from "./core/tensor.ts";
 import { add } from "./ops/elementwise.ts";
@@ -64,17 +64,8 @@ export function accumulate(target: Tensor, grad: Tensor): void {
   if (target.size !== grad.size) {
     throw new Error(`cannot accumulate [${grad.shape}] into [${target.shape}]`);
   }
-  // A gradient still zero since zeroGrad() (its first contribution of the step) takes a copy:
-  // cheaper than an add kernel, which reads both. WebGPU copies only between two buffers.
-  const bytes = target.size * 4;
-  const e = target.runtime.engine;
-  const f32 = target.dtype === "f32" && grad.dtype === "f32";
-  const apart = target.storage.buffer !== grad.storage.buffer;
-  if (f32 && apart && bytes > 0 && e.isZero(target.storage, bytes)) {
-    e.copy(grad.storage, target.storage, bytes);
-    return;
-  }
-  runMapInPlace("add", target, [grad]);
+  // A gradient still zero since zeroGrad() (its first contribution of the step) takes a copy.
+  addInto(target, grad);
 }
 
 /** The ops `Tensor.backward()` needs: seeds, sums and in-place accumulation of gradients. */

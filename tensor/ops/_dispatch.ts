@@ -52,6 +52,26 @@ export function runMapInPlace(op: MapOp, target: Tensor, others: Tensor[], s = 0
   dispatchMap(op, true, [target, ...others], target.size, s);
 }
 
+/**
+ * Adds `grad` into `target` in place, or copies it where `target` is still zero since the
+ * engine cleared it (a parameter's first gradient of a step): cheaper than an add kernel,
+ * which reads both. WebGPU copies only between two buffers.
+ *
+ * @param target Overwritten with `target + grad`; the same size as `grad`.
+ * @param grad The contribution.
+ */
+export function addInto(target: Tensor, grad: Tensor): void {
+  const bytes = target.size * 4;
+  const e = target.runtime.engine;
+  const f32 = target.dtype === "f32" && grad.dtype === "f32";
+  const apart = target.storage.buffer !== grad.storage.buffer;
+  if (f32 && apart && bytes > 0 && e.isZero(target.storage, bytes)) {
+    e.copy(grad.storage, target.storage, bytes);
+    return;
+  }
+  runMapInPlace("add", target, [grad]);
+}
+
 /** Normalises a possibly negative axis. */
 export function normAxis(axis: number, rank: number): number {
   const a = axis < 0 ? axis + rank : axis;

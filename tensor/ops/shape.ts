@@ -5,7 +5,7 @@
  * @module
  */
 
-import { contiguousStrides, normAxis, runMapInPlace } from "./_dispatch.ts";
+import { addInto, contiguousStrides, normAxis } from "./_dispatch.ts";
 import { backend } from "../core/backend.ts";
 import { stridedCopy } from "./reduce.ts";
 import { record, Tensor } from "../core/tensor.ts";
@@ -174,7 +174,7 @@ export function concatParameters(params: readonly Tensor[]): Tensor {
     const grads = backToBack(params.map((p) => p.grad));
     if (!grads || !params.every((p) => p.requiresGrad)) return splitGrad(g, params, 0, starts);
     const target = Tensor.fromStorage(grads, [g.size]);
-    runMapInPlace("add", target, [g]);
+    addInto(target, g);
     target.dispose();
     return params.map(() => null);
   }, "concatParameters");

@@ -55,10 +55,10 @@ Deno.test("concatParameters() views an arena's parameters and adds into their gr
   stacked.dispose();
   before = engine().dispatches;
   const got = await run(packed, concatParameters);
-  // Per stack, concat's three copies, three slices of the gradient and three adds into the grads
-  // become one add.
+  // Per stack, concat's three copies and three slices of the gradient are gone (the first
+  // contribution to a zeroed grad is a buffer copy either way, not a dispatch).
   assert.ok(
-    concatDispatches - (engine().dispatches - before) >= 16,
+    concatDispatches - (engine().dispatches - before) >= 12,
     `${engine().dispatches - before} dispatches against concat's ${concatDispatches}`,
   );
   // The same arithmetic either way: 0 + g into a zeroed grad, whether one add or three.
