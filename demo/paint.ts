@@ -59,13 +59,20 @@ export function valueNoise(rng: Rng, size: number, cells: number): Float32Array 
  * ```
  */
 export function hsl(h: number, s: number, l: number): [number, number, number] {
-  const hue = ((h % 360) + 360) % 360;
+  // ((h % 360) + 360) % 360 without the two remainders (a library call each) for the usual
+  // h in [0, 360): h % 360 is h, and (h + 360) % 360 is (h + 360) - 360 exactly, unless the
+  // sum rounds up to 720, where this gives 360 for 0, the same colour below.
+  const hue = h >= 0 && h < 360 ? (h + 360) - 360 : ((h % 360) + 360) % 360;
   const a = s * Math.min(l, 1 - l);
-  const f = (n: number) => {
-    const k = (n + hue / 30) % 12;
-    return l - a * Math.max(-1, Math.min(k - 3, 9 - k, 1));
-  };
-  return [f(0) * 255, f(8) * 255, f(4) * 255];
+  const t = hue / 30;
+  return [hslChannel(0, t, l, a) * 255, hslChannel(8, t, l, a) * 255, hslChannel(4, t, l, a) * 255];
+}
+
+/** One channel of {@link hsl}: `n + t` lies in [0, 20], so `% 12` is one exact subtraction. */
+function hslChannel(n: number, t: number, l: number, a: number): number {
+  const x = n + t;
+  const k = x < 12 ? x : x - 12;
+  return l - a * Math.max(-1, Math.min(k - 3, 9 - k, 1));
 }
 
 /**

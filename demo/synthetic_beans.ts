@@ -30,13 +30,14 @@ interface Leaf {
   phase: number;
 }
 
-/** Leaf coordinates of a pixel: u along the midrib (-1 base … 1 tip), v across, scaled. */
-function leafCoords(leaf: Leaf, x: number, y: number): [number, number] {
-  const dx = x - leaf.cx;
-  const dy = y - leaf.cy;
-  const u = (dx * leaf.cos + dy * leaf.sin) / (leaf.length / 2);
-  const v = (-dx * leaf.sin + dy * leaf.cos) / (leaf.width / 2);
-  return [u, v];
+/** Leaf coordinate u of a pixel: along the midrib, -1 at the base, 1 at the tip. */
+function leafU(leaf: Leaf, x: number, y: number): number {
+  return ((x - leaf.cx) * leaf.cos + (y - leaf.cy) * leaf.sin) / (leaf.length / 2);
+}
+
+/** Leaf coordinate v of a pixel: across the midrib, ±1 at the widest half-width. */
+function leafV(leaf: Leaf, x: number, y: number): number {
+  return (-(x - leaf.cx) * leaf.sin + (y - leaf.cy) * leaf.cos) / (leaf.width / 2);
 }
 
 /** Half-width of an ovate leaf with a pointed tip at u, in v units (≤ 1). */
@@ -102,7 +103,8 @@ export function renderBeanLeaf(label: number, seed: number, size = 160): RgbImag
     const [r, g, b] = hsl(85 + 30 * rng.next(), 0.35, 0.18 + 0.15 * rng.next());
     for (let y = 0; y < size; y++) {
       for (let x = 0; x < size; x++) {
-        const [u, v] = leafCoords(other, x, y);
+        const u = leafU(other, x, y);
+        const v = leafV(other, x, y);
         const edge = halfWidth(other, u) - Math.abs(v);
         if (edge <= 0) continue;
         const a = Math.min(1, edge * 4) * 0.85;
@@ -124,9 +126,11 @@ export function renderBeanLeaf(label: number, seed: number, size = 160): RgbImag
   const veinSlope = 0.9 + 0.8 * rng.next();
   const inside = new Float32Array(n);
   const veinDist = new Float32Array(n);
+  const [lightX, lightY] = [Math.cos(lightAngle), Math.sin(lightAngle)];
   for (let y = 0; y < size; y++) {
     for (let x = 0; x < size; x++) {
-      const [u, v] = leafCoords(leaf, x, y);
+      const u = leafU(leaf, x, y);
+      const v = leafV(leaf, x, y);
       const hw = halfWidth(leaf, u);
       const edge = hw - Math.abs(v);
       if (edge <= 0) continue;
@@ -139,7 +143,7 @@ export function renderBeanLeaf(label: number, seed: number, size = 160): RgbImag
       const dv = Math.min(phase, 1 - phase) / veins * (leaf.length / 2);
       const dm = Math.abs(v) * (leaf.width / 2);
       veinDist[i] = Math.min(dv, dm);
-      const shade = 0.8 + 0.35 * (Math.cos(lightAngle) * u + Math.sin(lightAngle) * v) * 0.5 -
+      const shade = 0.8 + 0.35 * (lightX * u + lightY * v) * 0.5 -
         0.25 * Math.pow(Math.abs(v) / Math.max(hw, 1e-3), 3);
       const vein = Math.exp(-veinDist[i] * veinDist[i] / 0.8) * 0.18;
       const l = light * shade * (0.9 + 0.2 * leafNoise[i]) + vein * 0.5;
@@ -250,9 +254,11 @@ export function renderBeanLeaf(label: number, seed: number, size = 160): RgbImag
   const exposure = 0.75 + 0.5 * rng.next();
   const tint = [1 + 0.12 * (rng.next() - 0.5), 1, 1 + 0.12 * (rng.next() - 0.5)];
   const out = new Uint8Array(n * 3);
-  for (let i = 0; i < n * 3; i++) {
-    const v = rgb[i] * exposure * tint[i % 3] + (rng.next() - 0.5) * 10;
-    out[i] = v < 0 ? 0 : v > 255 ? 255 : Math.round(v);
+  for (let i = 0; i < n * 3; i += 3) {
+    for (let c = 0; c < 3; c++) {
+      const v = rgb[i + c] * exposure * tint[c] + (rng.next() - 0.5) * 10;
+      out[i + c] = v < 0 ? 0 : v > 255 ? 255 : Math.round(v);
+    }
   }
   return { width: size, height: size, data: out };
 }
