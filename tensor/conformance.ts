@@ -271,6 +271,14 @@ function elementwiseChecks(pending: Pending[]): void {
       want: ref.refBroadcast(ref.host(a, [n, 1]), ref.host(b.subarray(0, 4), [1, 4]), (x, y) =>
         x * y).data,
     });
+    // Both operands hold the whole last dimension: four elements per invocation on CPU adapters.
+    const rows = values(n * 8, n + 3);
+    const row = values(8, n + 5);
+    pending.push({
+      family: "broadcasts",
+      got: noGrad(() => add(Tensor.from(rows, [n, 8]), Tensor.from(row, [1, 8]))),
+      want: ref.refBroadcast(ref.host(rows, [n, 8]), ref.host(row, [1, 8]), (x, y) => x + y).data,
+    });
   }
   const x = values(5 * 33, 3);
   for (const axis of [0, 1]) {

@@ -55,7 +55,9 @@ export function runMapInPlace(op: MapOp, target: Tensor, others: Tensor[], s = 0
 /**
  * Adds `grad` into `target` in place, or copies it where `target` is still zero since the
  * engine cleared it (a parameter's first gradient of a step): cheaper than an add kernel,
- * which reads both. WebGPU copies only between two buffers.
+ * which reads both. The values are the same; a copy keeps a -0 or a subnormal that the add
+ * would have made +0 or, on adapters that flush subnormals, zero. WebGPU copies only between
+ * two buffers.
  *
  * @param target Overwritten with `target + grad`; the same size as `grad`.
  * @param grad The contribution.
@@ -65,7 +67,9 @@ export function addInto(target: Tensor, grad: Tensor): void {
   const e = target.runtime.engine;
   const f32 = target.dtype === "f32" && grad.dtype === "f32";
   const apart = target.storage.buffer !== grad.storage.buffer;
-  if (f32 && apart && bytes > 0 && e.isZero(target.storage, bytes)) {
+  // A copy, unlike a kernel's binding, is not clamped to the regions: both must hold it.
+  const fits = target.storage.byteLength >= bytes && grad.storage.byteLength >= bytes;
+  if (f32 && apart && fits && bytes > 0 && e.isZero(target.storage, bytes)) {
     e.copy(grad.storage, target.storage, bytes);
     return;
   }
