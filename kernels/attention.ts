@@ -64,6 +64,23 @@ function texel(tex: string, x: string, y: string): string {
 }
 
 /**
+ * `let {name}_0 … {name}_{h4 − 1}`: the texels of one row's head columns from `x` on (queries,
+ * keys or values of the projection, or the context gradient), times `scale`, each line led by
+ * `pad`.
+ */
+function headTexels(
+  pad: string,
+  name: string,
+  tex: string,
+  x: string,
+  row: string,
+  h4: number,
+  scale = "",
+): string {
+  return each(h4, (e) => `${pad}let ${name}_${e} = ${texel(tex, `${x} + ${e}u`, row)}${scale};`);
+}
+
+/**
  * The invocation's (image, head) and first owned row: `z`, `img`, `head`, `first`, and the
  * texel columns of its head's queries, keys and values, `qx`, `kx`, `vx`.
  */
@@ -155,7 +172,7 @@ export function attentionForwardKernel(tiles: AttentionTiles): Kernel {
     };
     const accumulate = (j: number) =>
       [
-        each(h4, (e) => `    let v${j}_${e} = ${texel("QKV", `vx + ${e}u`, `c${j}`)};`),
+        headTexels("    ", `v${j}`, "QKV", "vx", `c${j}`, h4),
         each(own, (i) => each(h4, (e) => `    o${i}_${e} += ${s(i, j)} * v${j}_${e};`)),
       ].join("\n");
     const store = (i: number) =>
@@ -169,14 +186,7 @@ export function attentionForwardKernel(tiles: AttentionTiles): Kernel {
       ].join("\n");
     return [
       each(own, (i) => `  let r${i} = min(first + ${i}u, params.t - 1u);`),
-      each(
-        own,
-        (i) =>
-          each(
-            h4,
-            (e) => `  let q${i}_${e} = ${texel("QKV", `qx + ${e}u`, `r${i}`)} * params.alpha;`,
-          ),
-      ),
+      each(own, (i) => headTexels("  ", `q${i}`, "QKV", "qx", `r${i}`, h4, " * params.alpha")),
       each(own, (i) => each(h4, (e) => `  var o${i}_${e} = vec4<f32>(0.0);`)),
       each(own, (i) => `  var m${i} = -3.0e38;\n  var l${i} = 0.0;`),
       `  for (var j0 = 0u; j0 < params.t; j0 += ${step}u) {`,
@@ -187,7 +197,7 @@ export function attentionForwardKernel(tiles: AttentionTiles): Kernel {
       ),
       each(
         step,
-        (j) => each(h4, (e) => `    let k${j}_${e} = ${texel("QKV", `kx + ${e}u`, `c${j}`)};`),
+        (j) => headTexels("    ", `k${j}`, "QKV", "kx", `c${j}`, h4),
       ),
       each(own, online),
       each(step, accumulate),
@@ -225,11 +235,8 @@ export function attentionQueryGradKernel(tiles: AttentionTiles): Kernel {
     // Query i's row: its texels, its log-sum-exp, and D = dO·O.
     const row = (i: number) =>
       [
-        each(
-          h4,
-          (e) => `  let q${i}_${e} = ${texel("QKV", `qx + ${e}u`, `r${i}`)} * params.alpha;`,
-        ),
-        each(h4, (e) => `  let do${i}_${e} = ${texel("DO", `qx + ${e}u`, `r${i}`)};`),
+        headTexels("  ", `q${i}`, "QKV", "qx", `r${i}`, h4, " * params.alpha"),
+        headTexels("  ", `do${i}`, "DO", "qx", `r${i}`, h4),
         `  let lse${i} = LSE[z * params.t + r${i}];`,
         `  let at${i} = (img * params.t + r${i}) * (params.d / 4u) + qx;`,
         `  let dd${i} = ${dotRows((e) => `do${i}_${e}`, (e) => `O[at${i} + ${e}u]`, h4)};`,
@@ -239,8 +246,8 @@ export function attentionQueryGradKernel(tiles: AttentionTiles): Kernel {
       [
         `    let c${j} = min(j0 + ${j}u, params.t - 1u);`,
         `    let live${j} = j0 + ${j}u < params.t;`,
-        each(h4, (e) => `    let k${j}_${e} = ${texel("QKV", `kx + ${e}u`, `c${j}`)};`),
-        each(h4, (e) => `    let v${j}_${e} = ${texel("QKV", `vx + ${e}u`, `c${j}`)};`),
+        headTexels("    ", `k${j}`, "QKV", "kx", `c${j}`, h4),
+        headTexels("    ", `v${j}`, "QKV", "vx", `c${j}`, h4),
         each(own, (i) =>
           [
             probAndGrad(i, j, h4, `lse${i}`, `dd${i}`, `live${j}`),
@@ -294,8 +301,8 @@ export function attentionKeyValueGradKernel(tiles: AttentionTiles): Kernel {
     const key = (j: number) =>
       [
         `  let c${j} = min(first + ${j}u, params.t - 1u);`,
-        each(h4, (e) => `  let k${j}_${e} = ${texel("QKV", `kx + ${e}u`, `c${j}`)};`),
-        each(h4, (e) => `  let v${j}_${e} = ${texel("QKV", `vx + ${e}u`, `c${j}`)};`),
+        headTexels("  ", `k${j}`, "QKV", "kx", `c${j}`, h4),
+        headTexels("  ", `v${j}`, "QKV", "vx", `c${j}`, h4),
         each(h4, (e) => `  var dk${j}_${e} = vec4<f32>(0.0);\n  var dv${j}_${e} = vec4<f32>(0.0);`),
       ].join("\n");
     // Query i of this step: its texels and (lse, D), then its terms of every owned key.
@@ -305,15 +312,16 @@ export function attentionKeyValueGradKernel(tiles: AttentionTiles): Kernel {
         `    let live${i} = i0 + ${i}u < params.t;`,
         `    let row${i} = z * params.t + r${i};`,
         `    let st${i} = textureLoad(ST, vec2<u32>(row${i} % ${w}u, row${i} / ${w}u), 0, 0);`,
-        each(h4, (e) =>
-          `    let q${i}_${e} = ${texel("QKV", `qx + ${e}u`, `r${i}`)} * params.alpha;`),
-        each(h4, (e) =>
-          `    let do${i}_${e} = ${texel("DO", `qx + ${e}u`, `r${i}`)};`),
+        headTexels("    ", `q${i}`, "QKV", "qx", `r${i}`, h4, " * params.alpha"),
+        headTexels("    ", `do${i}`, "DO", "qx", `r${i}`, h4),
         each(own, (j) =>
           [
             probAndGrad(i, j, h4, `st${i}.x`, `st${i}.y`, `live${i}`),
-            each(h4, (e) =>
-              `    dv${j}_${e} += p${i}_${j} * do${i}_${e};\n    dk${j}_${e} += ds${i}_${j} * q${i}_${e};`),
+            each(
+              h4,
+              (e) =>
+                `    dv${j}_${e} += p${i}_${j} * do${i}_${e};\n    dk${j}_${e} += ds${i}_${j} * q${i}_${e};`,
+            ),
           ].join("\n")),
       ].join("\n");
     const store = (j: number) =>
