@@ -32,10 +32,12 @@ export class ZeroedRanges<B extends object> {
    */
   cleared(buffer: B, start: number, end: number): void {
     if (end <= start) return;
-    const kept = (this.#ranges.get(buffer) ?? []).filter(([s, e]) => e < start || s > end);
+    // Ranges that touch or overlap the new one merge into it; the others stay.
+    const kept: [number, number][] = [];
     let [lo, hi] = [start, end];
     for (const [s, e] of this.#ranges.get(buffer) ?? []) {
-      if (e >= start && s <= end) [lo, hi] = [Math.min(lo, s), Math.max(hi, e)];
+      if (e < start || s > end) kept.push([s, e]);
+      else [lo, hi] = [Math.min(lo, s), Math.max(hi, e)];
     }
     kept.push([lo, hi]);
     kept.sort((a, b) => a[0] - b[0]);
